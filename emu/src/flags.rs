@@ -1,0 +1,101 @@
+//! RFLAGS for the integer instructions, per the Intel SDM Vol. 2 "Flags Affected" sections.
+//!
+//! Each helper returns the six status flags (CF, PF, AF, ZF, SF, OF) for one operation; the
+//! caller merges them into RFLAGS. Where the SDM calls a flag undefined, the helper still
+//! returns a fixed function of the inputs, so the same input always gives the same result.
+
+use crate::cpu::flag::{AF, CF, OF, PF, SF, ZF};
+
+/// All ones in the low `size` bytes.
+#[inline]
+pub(crate) fn mask(size: u8) -> u64 {
+    if size >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (size as u32 * 8)) - 1
+    }
+}
+
+/// The sign bit of a `size`-byte value.
+#[inline]
+pub(crate) fn sign_bit(size: u8) -> u64 {
+    1u64 << (size as u32 * 8 - 1)
+}
+
+/// Sign-extends the low `size` bytes of `v` to 64 bits.
+#[inline]
+pub(crate) fn sign_extend(v: u64, size: u8) -> u64 {
+    let shift = 64 - size as u32 * 8;
+    (((v << shift) as i64) >> shift) as u64
+}
+
+/// SF, ZF and PF of a result (PF: even number of set bits in the low byte).
+#[inline]
+pub(crate) fn szp(size: u8, r: u64) -> u64 {
+    let r = r & mask(size);
+    let mut f = 0;
+    if r == 0 {
+        f |= ZF;
+    }
+    if r & sign_bit(size) != 0 {
+        f |= SF;
+    }
+    if (r as u8).count_ones() % 2 == 0 {
+        f |= PF;
+    }
+    f
+}
+
+/// ADD/ADC: result and flags of `a + b + carry` (SDM Vol. 2A, ADD/ADC).
+#[inline]
+pub(crate) fn add(size: u8, a: u64, b: u64, carry: u64) -> (u64, u64) {
+    let m = mask(size);
+    let (a, b) = (a & m, b & m);
+    let wide = a as u128 + b as u128 + carry as u128;
+    let r = (wide as u64) & m;
+    let mut f = szp(size, r);
+    if wide > m as u128 {
+        f |= CF;
+    }
+    if (a ^ b ^ r) & 0x10 != 0 {
+        f |= AF;
+    }
+    if (a ^ r) & (b ^ r) & sign_bit(size) != 0 {
+        f |= OF;
+    }
+    (r, f)
+}
+
+/// SUB/SBB/CMP/NEG: result and flags of `a - b - borrow` (SDM Vol. 2B, SUB/SBB).
+#[inline]
+pub(crate) fn sub(size: u8, a: u64, b: u64, borrow: u64) -> (u64, u64) {
+    let m = mask(size);
+    let (a, b) = (a & m, b & m);
+    let r = a.wrapping_sub(b).wrapping_sub(borrow) & m;
+    let mut f = szp(size, r);
+    if (a as u128) < b as u128 + borrow as u128 {
+        f |= CF;
+    }
+    if (a ^ b ^ r) & 0x10 != 0 {
+        f |= AF;
+    }
+    if (a ^ b) & (a ^ r) & sign_bit(size) != 0 {
+        f |= OF;
+    }
+    (r, f)
+}
+
+/// AND/OR/XOR/TEST: CF and OF cleared, SF/ZF/PF from the result, AF undefined (cleared here).
+#[inline]
+pub(crate) fn logic(size: u8, r: u64) -> u64 {
+    szp(size, r)
+}
+
+/// Merges `new` status flags into `rflags`, changing only the bits in `which`.
+#[inline]
+pub(crate) fn merge(rflags: u64, new: u64, which: u64) -> u64 {
+    (rflags & !which) | (new & which)
+}
+
+/// The status flags every arithmetic helper returns.
+pub(crate) const STATUS: u64 = CF | PF | AF | ZF | SF | OF;

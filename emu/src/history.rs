@@ -1,0 +1,99 @@
+//! Step-back records: what each step changed, so any step can be undone exactly.
+//!
+//! An ordinary instruction records the thread that ran, its RIP and RFLAGS, and the old
+//! values of only the general registers it may write (iced's instruction info says which);
+//! memory stores are undone from the MMU's write journal. A system call, which may change
+//! anything (FS base, output, which threads are alive), records a full snapshot instead.
+
+use crate::cpu::Cpu;
+use crate::kernel::SyscallEvent;
+use crate::machine::ThreadState;
+
+#[derive(Clone, Copy)]
+pub(crate) struct Record {
+    pub thread: u32,
+    /// Bit i set: `values` holds the old `gpr[i]`. Meaningless when `full`.
+    pub writes: u16,
+    pub full: bool,
+    /// Length of the memory write journal before the step.
+    pub journal: usize,
+}
+
+/// Everything a system call may change.
+pub(crate) struct Full {
+    pub cpu: Cpu,
+    pub output_len: usize,
+    pub states: Vec<ThreadState>,
+    pub exit_status: Option<i32>,
+    pub last_syscall: Option<SyscallEvent>,
+}
+
+#[derive(Default)]
+pub(crate) struct History {
+    pub on: bool,
+    pub records: Vec<Record>,
+    pub values: Vec<u64>,
+    pub fulls: Vec<Full>,
+}
+
+impl History {
+    /// Records the state an instruction may change, before it runs.
+    #[inline]
+    pub fn begin(&mut self, thread: usize, cpu: &Cpu, writes: u16, journal: usize) {
+        self.values.push(cpu.rip);
+        self.values.push(cpu.rflags);
+        let mut m = writes;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            self.values.push(cpu.gpr[i]);
+            m &= m - 1;
+        }
+        self.records.push(Record { thread: thread as u32, writes, full: false, journal });
+    }
+
+    /// Drops the record of a step that did not happen (it faulted, or it is re-recorded).
+    #[inline]
+    pub fn abort(&mut self) {
+        if let Some(r) = self.records.pop() {
+            if r.full {
+                self.fulls.pop();
+            } else {
+                let n = 2 + r.writes.count_ones() as usize;
+                self.values.truncate(self.values.len() - n);
+            }
+        }
+    }
+
+    pub fn begin_full(&mut self, thread: usize, journal: usize, full: Full) {
+        self.fulls.push(full);
+        self.records.push(Record { thread: thread as u32, writes: 0, full: true, journal });
+    }
+
+    /// Undoes the register part of a partial record on `cpu`.
+    pub fn restore_partial(&mut self, r: Record, cpu: &mut Cpu) {
+        let mut regs = Vec::with_capacity(16);
+        let mut m = r.writes;
+        while m != 0 {
+            regs.push(m.trailing_zeros() as usize);
+            m &= m - 1;
+        }
+        for &i in regs.iter().rev() {
+            cpu.gpr[i] = self.values.pop().expect("history value");
+        }
+        cpu.rflags = self.values.pop().expect("history rflags");
+        cpu.rip = self.values.pop().expect("history rip");
+    }
+
+    pub fn clear(&mut self) {
+        self.records = Vec::new();
+        self.values = Vec::new();
+        self.fulls = Vec::new();
+    }
+
+    /// Bytes held, excluding the memory journal.
+    pub fn bytes(&self) -> usize {
+        self.records.capacity() * std::mem::size_of::<Record>()
+            + self.values.capacity() * 8
+            + self.fulls.iter().map(|f| std::mem::size_of::<Full>() + f.states.capacity() * 8).sum::<usize>()
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for stackswitch's integration and differential tests.
