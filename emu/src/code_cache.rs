@@ -14,17 +14,17 @@ use rustc_hash::FxHashMap;
 
 const EMPTY: u32 = u32::MAX;
 
-struct CodePage {
-    slots: Box<[u32; PAGE_SIZE as usize]>,
-    decoded: Vec<Decoded>,
-}
-
+/// Decoded instructions live in one arena; each cached page has a map from page offset to
+/// arena index. Dropped pages leave their entries behind as garbage until the arena is
+/// rebuilt, which keeps the lookup for the current page at two dependent loads.
 pub(crate) struct CodeCache {
     index: FxHashMap<u64, u32>,
-    pages: Vec<Option<CodePage>>,
+    maps: Vec<Box<[u32; PAGE_SIZE as usize]>>,
     free: Vec<u32>,
-    last_page: u64,
-    last_slot: u32,
+    arena: Vec<Decoded>,
+    garbage: usize,
+    current_page: u64,
+    current_map: u32,
     epoch: u64,
     info: InstructionInfoFactory,
 }
@@ -33,32 +33,31 @@ impl CodeCache {
     pub fn new() -> CodeCache {
         CodeCache {
             index: FxHashMap::default(),
-            pages: Vec::new(),
+            maps: Vec::new(),
             free: Vec::new(),
-            last_page: u64::MAX,
-            last_slot: 0,
+            arena: Vec::new(),
+            garbage: 0,
+            current_page: u64::MAX,
+            current_map: 0,
             epoch: 0,
             info: InstructionInfoFactory::new(),
         }
     }
 
     /// The decoded instruction at `rip`, decoding it if needed.
-    #[inline]
+    #[inline(always)]
     pub fn fetch(&mut self, mem: &mut Memory, rip: u64) -> Result<&Decoded, Fault> {
-        let pn = rip >> 12;
-        if pn == self.last_page && self.epoch == mem.code_epoch() {
-            let page = self.pages[self.last_slot as usize].as_ref().expect("cached page");
-            let i = page.slots[(rip & 0xfff) as usize];
+        if rip >> 12 == self.current_page && self.epoch == mem.code_epoch() {
+            let i = self.maps[self.current_map as usize][(rip & 0xfff) as usize];
             if i != EMPTY {
-                // Re-borrow to satisfy the borrow checker on the slow path below.
-                let page = self.pages[self.last_slot as usize].as_ref().expect("cached page");
-                return Ok(&page.decoded[i as usize]);
+                return Ok(&self.arena[i as usize]);
             }
         }
         self.fetch_slow(mem, rip)
     }
 
     #[cold]
+    #[inline(never)]
     fn fetch_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<&Decoded, Fault> {
         if self.epoch != mem.code_epoch() {
             for page in mem.take_code_invalidated() {
@@ -66,39 +65,38 @@ impl CodeCache {
                 self.drop_page(page.wrapping_sub(1));
             }
             self.epoch = mem.code_epoch();
-            self.last_page = u64::MAX;
+            self.current_page = u64::MAX;
+            if self.garbage > 4096 && self.garbage > self.arena.len() / 2 {
+                self.clear();
+            }
         }
         let pn = rip >> 12;
-        let slot = match self.index.get(&pn) {
-            Some(&s) => s,
+        let map = match self.index.get(&pn) {
+            Some(&m) => m,
             None => {
-                let page = CodePage { slots: Box::new([EMPTY; PAGE_SIZE as usize]), decoded: Vec::new() };
-                let s = match self.free.pop() {
-                    Some(s) => {
-                        self.pages[s as usize] = Some(page);
-                        s
+                let m = match self.free.pop() {
+                    Some(m) => {
+                        self.maps[m as usize].fill(EMPTY);
+                        m
                     }
                     None => {
-                        self.pages.push(Some(page));
-                        (self.pages.len() - 1) as u32
+                        self.maps.push(Box::new([EMPTY; PAGE_SIZE as usize]));
+                        (self.maps.len() - 1) as u32
                     }
                 };
-                self.index.insert(pn, s);
-                s
+                self.index.insert(pn, m);
+                m
             }
         };
         let off = (rip & 0xfff) as usize;
-        if self.pages[slot as usize].as_ref().expect("page").slots[off] == EMPTY {
+        if self.maps[map as usize][off] == EMPTY {
             let d = self.decode(mem, rip)?;
-            // Decoding may have marked pages as code: pick up any invalidation it caused.
-            let page = self.pages[slot as usize].as_mut().expect("page");
-            page.slots[off] = page.decoded.len() as u32;
-            page.decoded.push(d);
+            self.maps[map as usize][off] = self.arena.len() as u32;
+            self.arena.push(d);
         }
-        self.last_page = pn;
-        self.last_slot = slot;
-        let page = self.pages[slot as usize].as_ref().expect("page");
-        Ok(&page.decoded[page.slots[off] as usize])
+        self.current_page = pn;
+        self.current_map = map;
+        Ok(&self.arena[self.maps[map as usize][off] as usize])
     }
 
     fn decode(&mut self, mem: &mut Memory, rip: u64) -> Result<Decoded, Fault> {
@@ -115,18 +113,20 @@ impl CodeCache {
     }
 
     fn drop_page(&mut self, pn: u64) {
-        if let Some(s) = self.index.remove(&pn) {
-            self.pages[s as usize] = None;
-            self.free.push(s);
+        if let Some(m) = self.index.remove(&pn) {
+            self.garbage += self.maps[m as usize].iter().filter(|&&i| i != EMPTY).count();
+            self.free.push(m);
         }
     }
 
-    /// Forgets everything (after the memory map changed wholesale).
+    /// Forgets everything.
     pub fn clear(&mut self) {
         self.index.clear();
-        self.pages.clear();
+        self.maps.clear();
         self.free.clear();
-        self.last_page = u64::MAX;
+        self.arena.clear();
+        self.garbage = 0;
+        self.current_page = u64::MAX;
     }
 }
 

@@ -39,7 +39,7 @@ pub(crate) struct MemRef {
 
 impl MemRef {
     /// The offset within the segment (what LEA computes).
-    #[inline]
+    #[inline(always)]
     pub fn offset(&self, cpu: &Cpu) -> u64 {
         let mut a = self.disp;
         if self.base != NO_REG {
@@ -55,7 +55,7 @@ impl MemRef {
     }
 
     /// The linear address: the offset plus the FS or GS base when the operand names them.
-    #[inline]
+    #[inline(always)]
     pub fn linear(&self, cpu: &Cpu) -> u64 {
         let off = self.offset(cpu);
         match self.seg {
@@ -103,6 +103,8 @@ pub(crate) struct Decoded {
     /// The privilege checks of SDM Vol. 3A, 5.9: CPL-0-only and IOPL-sensitive instructions
     /// raise `#GP` in user mode.
     pub privileged: bool,
+    /// The handler chosen for this instruction's form (`isa::select`).
+    pub handler: crate::isa::Handler,
 }
 
 impl Decoded {
@@ -189,7 +191,8 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
             }
         }
     }
-    Decoded {
+    let mut d = Decoded {
+        handler: crate::isa::execute_generic,
         mnemonic: ins.mnemonic(),
         ip: ins.ip(),
         next_ip: ins.next_ip(),
@@ -199,7 +202,9 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         writes,
         privileged: ins.is_privileged(),
         ins,
-    }
+    };
+    d.handler = crate::isa::select(&d);
+    d
 }
 
 /// The operand size: the first register or memory operand's size.
@@ -276,12 +281,12 @@ impl Access<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn load(&mut self, addr: u64, seg: Seg, size: u8) -> Result<u64, Fault> {
         self.mem.read(addr, size as usize).map_err(|e| mem_fault(e, addr, seg, self.pc))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn store(&mut self, addr: u64, seg: Seg, size: u8, value: u64) -> Result<(), Fault> {
         self.mem.write(addr, size as usize, value).map_err(|e| mem_fault(e, addr, seg, self.pc))
     }

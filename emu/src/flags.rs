@@ -40,21 +40,38 @@ pub(crate) fn szp(size: u8, r: u64) -> u64 {
     if r & sign_bit(size) != 0 {
         f |= SF;
     }
-    if (r as u8).count_ones() % 2 == 0 {
-        f |= PF;
-    }
-    f
+    f | PARITY[(r & 0xff) as usize]
 }
+
+/// PF for each low byte: set when the byte has an even number of one bits. A table, because
+/// the baseline x86-64 target has no POPCNT.
+static PARITY: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        if (i as u8).count_ones() % 2 == 0 {
+            t[i] = PF;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// ADD/ADC: result and flags of `a + b + carry` (SDM Vol. 2A, ADD/ADC).
 #[inline]
 pub(crate) fn add(size: u8, a: u64, b: u64, carry: u64) -> (u64, u64) {
     let m = mask(size);
     let (a, b) = (a & m, b & m);
-    let wide = a as u128 + b as u128 + carry as u128;
-    let r = (wide as u64) & m;
+    let (r, carry_out) = if size == 8 {
+        let (s1, c1) = a.overflowing_add(b);
+        let (s2, c2) = s1.overflowing_add(carry);
+        (s2, c1 | c2)
+    } else {
+        let w = a + b + carry;
+        (w & m, w > m)
+    };
     let mut f = szp(size, r);
-    if wide > m as u128 {
+    if carry_out {
         f |= CF;
     }
     if (a ^ b ^ r) & 0x10 != 0 {
@@ -73,7 +90,7 @@ pub(crate) fn sub(size: u8, a: u64, b: u64, borrow: u64) -> (u64, u64) {
     let (a, b) = (a & m, b & m);
     let r = a.wrapping_sub(b).wrapping_sub(borrow) & m;
     let mut f = szp(size, r);
-    if (a as u128) < b as u128 + borrow as u128 {
+    if a < b || (a == b && borrow != 0) {
         f |= CF;
     }
     if (a ^ b ^ r) & 0x10 != 0 {

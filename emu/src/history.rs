@@ -9,14 +9,29 @@ use crate::cpu::Cpu;
 use crate::kernel::SyscallEvent;
 use crate::machine::ThreadState;
 
+/// One step, in 8 bytes: the record is written for every instruction when history is on.
 #[derive(Clone, Copy)]
 pub(crate) struct Record {
-    pub thread: u32,
-    /// Bit i set: `values` holds the old `gpr[i]`. Meaningless when `full`.
+    /// The thread that ran; the top bit marks a full record.
+    thread_and_full: u16,
+    /// Bit i set: `values` holds the old `gpr[i]`. Zero for a full record.
     pub writes: u16,
-    pub full: bool,
-    /// Length of the memory write journal before the step.
-    pub journal: usize,
+    /// Length of the memory write journal before the step (4 G entries would need 64 GB).
+    journal: u32,
+}
+
+const FULL: u16 = 0x8000;
+
+impl Record {
+    pub fn thread(&self) -> usize {
+        (self.thread_and_full & !FULL) as usize
+    }
+    pub fn full(&self) -> bool {
+        self.thread_and_full & FULL != 0
+    }
+    pub fn journal(&self) -> usize {
+        self.journal as usize
+    }
 }
 
 /// Everything a system call may change.
@@ -48,14 +63,14 @@ impl History {
             self.values.push(cpu.gpr[i]);
             m &= m - 1;
         }
-        self.records.push(Record { thread: thread as u32, writes, full: false, journal });
+        self.records.push(Record { thread_and_full: thread as u16, writes, journal: journal as u32 });
     }
 
     /// Drops the record of a step that did not happen (it faulted, or it is re-recorded).
     #[inline]
     pub fn abort(&mut self) {
         if let Some(r) = self.records.pop() {
-            if r.full {
+            if r.full() {
                 self.fulls.pop();
             } else {
                 let n = 2 + r.writes.count_ones() as usize;
@@ -66,7 +81,7 @@ impl History {
 
     pub fn begin_full(&mut self, thread: usize, journal: usize, full: Full) {
         self.fulls.push(full);
-        self.records.push(Record { thread: thread as u32, writes: 0, full: true, journal });
+        self.records.push(Record { thread_and_full: thread as u16 | FULL, writes: 0, journal: journal as u32 });
     }
 
     /// Undoes the register part of a partial record on `cpu`.

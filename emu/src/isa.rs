@@ -9,6 +9,7 @@ mod alu;
 mod bits;
 mod control;
 mod data;
+mod fast;
 mod muldiv;
 mod shift;
 mod stack;
@@ -36,12 +37,28 @@ impl From<Fault> for Trap {
     }
 }
 
-pub(crate) type Next = Result<u64, Trap>;
+impl From<Fault> for Box<Trap> {
+    #[cold]
+    fn from(f: Fault) -> Box<Trap> {
+        Box::new(Trap::Fault(f))
+    }
+}
 
-/// Executes one decoded instruction on `cpu` and `mem`.
-#[inline]
+/// The next RIP, or why there is none. The error is boxed so that the common case returns
+/// in registers: faults are rare, and a 16-byte result keeps the interpreter loop tight.
+pub(crate) type Next = Result<u64, Box<Trap>>;
+
+pub(crate) use fast::{select, Handler};
+
+/// Executes one decoded instruction on `cpu` and `mem`, through the handler chosen for it
+/// at decode time.
+#[inline(always)]
 pub(crate) fn execute(cpu: &mut Cpu, mem: &mut Memory, d: &Decoded) -> Next {
-    let a = &mut Access { cpu, mem, pc: d.ip };
+    (d.handler)(&mut Access { cpu, mem, pc: d.ip }, d)
+}
+
+/// The generic dispatch: every implemented instruction, every form.
+pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
     match d.mnemonic {
         M::Mov => data::mov(a, d),
         M::Movzx => data::movzx(a, d),
@@ -100,9 +117,9 @@ pub(crate) fn execute(cpu: &mut Cpu, mem: &mut Memory, d: &Decoded) -> Next {
         M::Int3 => Err(Fault::breakpoint(d.next_ip).into()),
         M::Ud0 | M::Ud1 | M::Ud2 => Err(Fault::invalid_opcode(d.ip).into()),
         M::INVALID if d.ins.is_invalid() => Err(Fault::invalid_opcode(d.ip).into()),
-        M::Syscall => Err(Trap::Syscall),
+        M::Syscall => Err(Trap::Syscall.into()),
         _ if d.privileged => Err(Fault::general_protection(d.ip).into()),
-        _ => Err(Trap::Unimplemented),
+        _ => Err(Trap::Unimplemented.into()),
     }
 }
 

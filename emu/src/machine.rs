@@ -179,6 +179,7 @@ impl Machine {
     /// Starts a thread with the given registers and returns its index. The first thread's
     /// tid is the process id. Clears history.
     pub fn spawn(&mut self, name: &str, cpu: Cpu) -> usize {
+        assert!(self.threads.len() < 0x7fff, "at most 32767 threads");
         self.forget_history();
         let tid = kernel::PID + self.threads.len() as u32;
         self.threads.push(Thread { tid, name: name.to_string(), cpu, state: ThreadState::Runnable });
@@ -269,54 +270,29 @@ impl Machine {
             return RunResult { steps, halt: Halt::Stopped(Stop::NotRunnable(thread)) };
         }
         loop {
-            if steps == max_steps {
-                return RunResult { steps, halt: Halt::StepLimit };
-            }
-            let cpu = &mut self.threads[thread].cpu;
-            if cpu.rip == stop_at {
-                return RunResult { steps, halt: Halt::StopAt(stop_at) };
-            }
-            let d = match self.code.fetch(&mut self.mem, cpu.rip) {
-                Ok(d) => d,
-                Err(f) => return RunResult { steps, halt: Halt::Stopped(Stop::Fault(f)) },
+            let t = &mut self.threads[thread];
+            let exit = if self.history.on {
+                inner::<true>(&mut t.cpu, &mut self.mem, &mut self.code, &mut self.history, thread, max_steps - steps, stop_at)
+            } else {
+                inner::<false>(&mut t.cpu, &mut self.mem, &mut self.code, &mut self.history, thread, max_steps - steps, stop_at)
             };
-            if self.history.on {
-                self.history.begin(thread, cpu, d.writes, self.mem.journal_len());
-            }
-            match isa::execute(cpu, &mut self.mem, d) {
-                Ok(next) => {
-                    cpu.rip = next;
+            steps += exit.steps;
+            self.steps += exit.steps;
+            let halt = match exit.why {
+                Why::Limit => Halt::StepLimit,
+                Why::StopAt => Halt::StopAt(stop_at),
+                Why::Fault(f) => Halt::Stopped(Stop::Fault(f)),
+                Why::Unimplemented(text, addr) => Halt::Stopped(Stop::Unimplemented { text, addr }),
+                Why::Syscall(next) => {
                     steps += 1;
-                    self.steps += 1;
-                }
-                Err(Trap::Fault(f)) if f.signal == Signal::Sigtrap => {
-                    // A trap completes the instruction: RIP moves past it.
-                    cpu.rip = f.pc;
-                    self.steps += 1;
-                    return RunResult { steps: steps + 1, halt: Halt::Stopped(Stop::Fault(f)) };
-                }
-                Err(Trap::Fault(f)) => {
-                    if self.history.on {
-                        self.history.abort();
-                    }
-                    return RunResult { steps, halt: Halt::Stopped(Stop::Fault(f)) };
-                }
-                Err(Trap::Unimplemented) => {
-                    let text = format_intel(&d.ins);
-                    let addr = d.ip;
-                    if self.history.on {
-                        self.history.abort();
-                    }
-                    return RunResult { steps, halt: Halt::Stopped(Stop::Unimplemented { text, addr }) };
-                }
-                Err(Trap::Syscall) => {
-                    let next = d.next_ip;
-                    steps += 1;
-                    if let Some(halt) = self.syscall(thread, next) {
-                        return RunResult { steps, halt };
+                    match self.syscall(thread, next) {
+                        Some(halt) => halt,
+                        None if steps == max_steps => Halt::StepLimit,
+                        None => continue,
                     }
                 }
-            }
+            };
+            return RunResult { steps, halt };
         }
     }
 
@@ -338,7 +314,6 @@ impl Machine {
     /// runs; RAX gets the result. Returns a halt if the call ended the thread or process.
     fn syscall(&mut self, thread: usize, next: u64) -> Option<Halt> {
         if self.history.on {
-            self.history.abort();
             let full = Full {
                 cpu: self.threads[thread].cpu,
                 output_len: self.output.len(),
@@ -441,9 +416,9 @@ impl Machine {
         let Some(r) = self.history.records.pop() else {
             return false;
         };
-        self.mem.rollback_to(r.journal);
-        let thread = r.thread as usize;
-        if r.full {
+        self.mem.rollback_to(r.journal());
+        let thread = r.thread();
+        if r.full() {
             let f = self.history.fulls.pop().expect("full record");
             self.threads[thread].cpu = f.cpu;
             self.output.truncate(f.output_len);
@@ -461,7 +436,7 @@ impl Machine {
 
     /// The thread that ran the most recent step that can be undone.
     pub fn last_thread(&self) -> Option<usize> {
-        self.history.records.last().map(|r| r.thread as usize)
+        self.history.records.last().map(|r| r.thread())
     }
 
     /// Steps back until `step_count() == step` (or history runs out). Returns whether it
@@ -473,6 +448,75 @@ impl Machine {
             }
         }
         self.steps == step
+    }
+}
+
+/// Why the interpreter loop returned to [`Machine::run`].
+enum Why {
+    Limit,
+    StopAt,
+    Fault(Fault),
+    Unimplemented(String, u64),
+    Syscall(u64),
+}
+
+struct Exit {
+    steps: u64,
+    why: Why,
+}
+
+/// The interpreter loop for one thread, over split borrows of the machine so that
+/// everything it touches stays in registers. `HISTORY` is a constant so that the
+/// history-off loop has no recording code at all.
+#[inline(never)]
+fn inner<const HISTORY: bool>(
+    cpu: &mut Cpu,
+    mem: &mut Memory,
+    code: &mut CodeCache,
+    history: &mut History,
+    thread: usize,
+    max_steps: u64,
+    stop_at: u64,
+) -> Exit {
+    let mut steps = 0;
+    loop {
+        if steps == max_steps {
+            return Exit { steps, why: Why::Limit };
+        }
+        if cpu.rip == stop_at {
+            return Exit { steps, why: Why::StopAt };
+        }
+        let d = match code.fetch(mem, cpu.rip) {
+            Ok(d) => d,
+            Err(f) => return Exit { steps, why: Why::Fault(f) },
+        };
+        if HISTORY {
+            history.begin(thread, cpu, d.writes, mem.journal_len());
+        }
+        match isa::execute(cpu, mem, d) {
+            Ok(next) => {
+                cpu.rip = next;
+                steps += 1;
+            }
+            Err(trap) => {
+                if let Trap::Fault(f) = *trap {
+                    if f.signal == Signal::Sigtrap {
+                        // A trap completes the instruction: RIP moves past it.
+                        cpu.rip = f.pc;
+                        return Exit { steps: steps + 1, why: Why::Fault(f) };
+                    }
+                }
+                if HISTORY {
+                    history.abort();
+                }
+                let why = match *trap {
+                    Trap::Fault(f) => Why::Fault(f),
+                    Trap::Unimplemented => Why::Unimplemented(format_intel(&d.ins), d.ip),
+                    Trap::Syscall => Why::Syscall(d.next_ip),
+                };
+                return Exit { steps, why };
+            }
+        }
     }
 }
 

@@ -167,12 +167,24 @@ pub struct Access {
     pub new: Vec<u8>,
 }
 
-/// One entry of the write journal: the bytes a store replaced, to undo it.
+/// One entry of the write journal: the bytes a store replaced, to undo it. User addresses
+/// fit in 47 bits, so the length rides in the top byte of the address word.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Undo {
-    pub addr: u64,
-    pub old: u64,
-    pub len: u8,
+    addr_and_len: u64,
+    old: u64,
+}
+
+impl Undo {
+    fn new(addr: u64, old: u64, len: usize) -> Undo {
+        Undo { addr_and_len: addr | (len as u64) << 56, old }
+    }
+    fn addr(&self) -> u64 {
+        self.addr_and_len & 0x00ff_ffff_ffff_ffff
+    }
+    fn len(&self) -> usize {
+        (self.addr_and_len >> 56) as usize
+    }
 }
 
 struct Page {
@@ -416,7 +428,7 @@ impl Memory {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_slot(&mut self, pn: u64) -> Result<u32, MemError> {
         let e = self.read_tlb[(pn as usize) & (TLB_SIZE - 1)];
         if e.page == pn {
@@ -427,6 +439,9 @@ impl Memory {
 
     #[cold]
     fn read_slot_slow(&mut self, pn: u64) -> Result<u32, MemError> {
+        if !is_canonical(pn << PAGE_SHIFT) {
+            return Err(MemError::NonCanonical);
+        }
         let slot = *self.page_slots.get(&pn).ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
         let page = self.slots[slot as usize].as_ref().expect("slot");
         if !page.perm.readable() {
@@ -436,7 +451,7 @@ impl Memory {
         Ok(slot)
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_slot(&mut self, pn: u64) -> Result<u32, MemError> {
         let e = self.write_tlb[(pn as usize) & (TLB_SIZE - 1)];
         if e.page == pn {
@@ -447,6 +462,9 @@ impl Memory {
 
     #[cold]
     fn write_slot_slow(&mut self, pn: u64) -> Result<u32, MemError> {
+        if !is_canonical(pn << PAGE_SHIFT) {
+            return Err(MemError::NonCanonical);
+        }
         let slot = *self.page_slots.get(&pn).ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
         let page = self.slots[slot as usize].as_mut().expect("slot");
         if !page.perm.writable() {
@@ -472,11 +490,11 @@ impl Memory {
     }
 
     /// A checked little-endian load of 1, 2, 4 or 8 bytes.
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self, addr: u64, size: usize) -> Result<u64, MemError> {
-        Self::check_canonical(addr, size)?;
         let off = (addr & PAGE_MASK) as usize;
         let value = if off + size <= PAGE_SIZE as usize {
+            // A TLB hit implies a mapped, hence canonical, page; the miss path checks.
             let slot = self.read_slot(addr >> PAGE_SHIFT)?;
             let data = &self.slots[slot as usize].as_ref().expect("slot").data;
             load_le(&data[off..off + size])
@@ -492,6 +510,7 @@ impl Memory {
 
     #[cold]
     fn read_straddling(&mut self, addr: u64, size: usize) -> Result<u64, MemError> {
+        Self::check_canonical(addr, size)?;
         let first = self.read_slot(addr >> PAGE_SHIFT)?;
         let second = self.read_slot((addr >> PAGE_SHIFT) + 1)?;
         let off = (addr & PAGE_MASK) as usize;
@@ -514,9 +533,8 @@ impl Memory {
     }
 
     /// A checked little-endian store of the low `size` bytes (1, 2, 4 or 8) of `value`.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, addr: u64, size: usize, value: u64) -> Result<(), MemError> {
-        Self::check_canonical(addr, size)?;
         let off = (addr & PAGE_MASK) as usize;
         if off + size <= PAGE_SIZE as usize {
             let slot = self.write_slot(addr >> PAGE_SHIFT)?;
@@ -537,6 +555,7 @@ impl Memory {
 
     #[cold]
     fn write_straddling(&mut self, addr: u64, size: usize, value: u64) -> Result<(), MemError> {
+        Self::check_canonical(addr, size)?;
         // Both pages are checked before any byte changes (SDM Vol. 3A, 6.15: a faulting
         // store does not modify memory).
         let first = self.write_slot(addr >> PAGE_SHIFT)?;
@@ -564,7 +583,7 @@ impl Memory {
     #[cold]
     fn record_write(&mut self, addr: u64, size: usize, old: u64, new: u64) {
         if self.journal_on {
-            self.journal.push(Undo { addr, old, len: size as u8 });
+            self.journal.push(Undo::new(addr, old, size));
         }
         if self.trace_on {
             self.trace.push(Access {
@@ -653,7 +672,7 @@ impl Memory {
             let bytes = u.old.to_le_bytes();
             // The page was writable when the store happened; restore it even if it has been
             // protected since, which only a rollback across a map change could observe.
-            let _ = self.poke(u.addr, &bytes[..u.len as usize]);
+            let _ = self.poke(u.addr(), &bytes[..u.len()]);
         }
     }
 
@@ -690,7 +709,7 @@ fn check_range(start: u64, size: u64) -> Result<(), MapError> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn load_le(b: &[u8]) -> u64 {
     match b.len() {
         1 => b[0] as u64,
@@ -700,7 +719,7 @@ fn load_le(b: &[u8]) -> u64 {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn store_le(b: &mut [u8], v: u64) {
     let n = b.len();
     b.copy_from_slice(&v.to_le_bytes()[..n]);

@@ -37,7 +37,7 @@ pub fn pop(a: &mut Access, d: &Decoded) -> Next {
             a.cpu.gpr[RSP] = new_sp;
             a.cpu.write_gpr(g, v);
         }
-        _ => return Err(super::Trap::Unimplemented),
+        _ => return Err(super::Trap::Unimplemented.into()),
     }
     Ok(d.next_ip)
 }
