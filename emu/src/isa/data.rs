@@ -96,7 +96,12 @@ pub fn setcc(a: &mut Access, d: &Decoded) -> Next {
 
 /// CBW, CWDE, CDQE: sign-extend the lower half of the accumulator into all of it.
 pub fn widen_accumulator(a: &mut Access, d: &Decoded) -> Next {
-    let size = d.ins.op0_register().size() as u8;
+    // iced lists no explicit operands for these; the mnemonic gives the width.
+    let size = match d.mnemonic {
+        iced_x86::Mnemonic::Cbw => 2,
+        iced_x86::Mnemonic::Cwde => 4,
+        _ => 8,
+    };
     let half = size / 2;
     let v = sign_extend(a.cpu.gpr[RAX], half);
     a.cpu.write_gpr(Gpr { idx: RAX as u8, size, high: false }, v);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test of stackswitch. On a fresh Debian machine with the Rust toolchain it
+# installs what the tests need first (as root through apt-get; otherwise it prints the
+# command to run). Usage: ./test.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# --- system packages ---------------------------------------------------------------
+# unicorn-engine (the differential-test oracle) builds from C with cmake, ninja and
+# libclang (for bindgen).
+need_pkgs=()
+for p in cmake ninja-build libclang-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+if ((${#need_pkgs[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    step "installing ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "missing packages; run: sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+# --- Rust targets and components ------------------------------------------------------
+if command -v rustup >/dev/null; then
+  rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "emu builds for wasm32-unknown-unknown (no threads, clock or filesystem)"
+cargo build -q -p emu --lib --target wasm32-unknown-unknown
+
+step "docs of emu build without warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p emu --no-deps
+
+step "tests (unit, doc, integration, step back, exec contract, differential against unicorn)"
+cargo test --workspace
