@@ -101,7 +101,9 @@ impl CodeCache {
 
     fn decode(&mut self, mem: &mut Memory, rip: u64) -> Result<Decoded, Fault> {
         let mut bytes = [0u8; 15];
-        let n = mem.fetch(rip, &mut bytes).map_err(|e| fetch_fault(e, rip, rip))?;
+        let n = mem
+            .fetch(rip, &mut bytes)
+            .map_err(|e| fetch_fault(e, rip, rip))?;
         let mut decoder = Decoder::with_ip(64, &bytes[..n], rip, DecoderOptions::NONE);
         let ins = decoder.decode();
         if ins.is_invalid() && decoder.last_error() == DecoderError::NoMoreBytes {
@@ -114,7 +116,10 @@ impl CodeCache {
 
     fn drop_page(&mut self, pn: u64) {
         if let Some(m) = self.index.remove(&pn) {
-            self.garbage += self.maps[m as usize].iter().filter(|&&i| i != EMPTY).count();
+            self.garbage += self.maps[m as usize]
+                .iter()
+                .filter(|&&i| i != EMPTY)
+                .count();
             self.free.push(m);
         }
     }

@@ -77,7 +77,13 @@ pub struct Cpu {
 
 impl Default for Cpu {
     fn default() -> Self {
-        Cpu { gpr: [0; 16], rip: 0, rflags: flag::FIXED, fs_base: 0, gs_base: 0 }
+        Cpu {
+            gpr: [0; 16],
+            rip: 0,
+            rflags: flag::FIXED,
+            fs_base: 0,
+            gs_base: 0,
+        }
     }
 }
 

@@ -107,12 +107,6 @@ pub(crate) struct Decoded {
     pub handler: crate::isa::Handler,
 }
 
-impl Decoded {
-    /// The length in bytes.
-    pub fn len(&self) -> usize {
-        self.ins.len()
-    }
-}
 
 /// Maps an iced register to the machine's general register, if it is one.
 pub(crate) fn gpr(r: Register) -> Option<Gpr> {
@@ -127,7 +121,11 @@ pub(crate) fn gpr(r: Register) -> Option<Gpr> {
         _ if r.is_gpr8() => (r.number(), 1, false),
         _ => return None,
     };
-    Some(Gpr { idx: idx as u8, size, high })
+    Some(Gpr {
+        idx: idx as u8,
+        size,
+        high,
+    })
 }
 
 fn operand(ins: &Instruction, i: u32) -> Operand {
@@ -176,7 +174,11 @@ fn operand(ins: &Instruction, i: u32) -> Operand {
 /// Builds the handler-ready form of an iced instruction.
 pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> Decoded {
     let mut ops = [Operand::None; 3];
-    for (i, slot) in ops.iter_mut().enumerate().take(ins.op_count().min(3) as usize) {
+    for (i, slot) in ops
+        .iter_mut()
+        .enumerate()
+        .take(ins.op_count().min(3) as usize)
+    {
         *slot = operand(&ins, i as u32);
     }
     let size = operand_size(&ins);
@@ -283,24 +285,16 @@ impl Access<'_> {
 
     #[inline(always)]
     pub fn load(&mut self, addr: u64, seg: Seg, size: u8) -> Result<u64, Fault> {
-        self.mem.read(addr, size as usize).map_err(|e| mem_fault(e, addr, seg, self.pc))
+        self.mem
+            .read(addr, size as usize)
+            .map_err(|e| mem_fault(e, addr, seg, self.pc))
     }
 
     #[inline(always)]
     pub fn store(&mut self, addr: u64, seg: Seg, size: u8, value: u64) -> Result<(), Fault> {
-        self.mem.write(addr, size as usize, value).map_err(|e| mem_fault(e, addr, seg, self.pc))
-    }
-
-    /// Checks a store would succeed (for instructions that store twice, or store and then
-    /// change a register that a later fault must not see changed).
-    #[inline]
-    pub fn check_store(&mut self, loc: Loc, size: u8) -> Result<(), Fault> {
-        match loc {
-            Loc::Mem(a, seg) => {
-                self.mem.check_write(a, size as usize).map_err(|e| mem_fault(e, a, seg, self.pc))
-            }
-            _ => Ok(()),
-        }
+        self.mem
+            .write(addr, size as usize, value)
+            .map_err(|e| mem_fault(e, addr, seg, self.pc))
     }
 
     /// Pushes `value` of `size` bytes: RSP changes only if the store succeeds.

@@ -44,7 +44,9 @@ impl<'de> Deserialize<'de> for Num {
                 Err(E::custom(format!("{v} is not an integer")))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Num, E> {
-                parse_number(s).map(Num).ok_or_else(|| E::custom(format!("\"{s}\" is not a number")))
+                parse_number(s)
+                    .map(Num)
+                    .ok_or_else(|| E::custom(format!("\"{s}\" is not a number")))
             }
         }
         d.deserialize_any(V)
@@ -183,7 +185,8 @@ pub fn run_line(line: &str) -> String {
 pub fn build(case: &Case) -> Result<(Machine, usize), String> {
     let mut cpu = Cpu::default();
     for (k, v) in &case.regs {
-        let n = serde_json::from_value::<Num>(v.clone()).map_err(|e| format!("register {k}: {e}"))?;
+        let n =
+            serde_json::from_value::<Num>(v.clone()).map_err(|e| format!("register {k}: {e}"))?;
         if !cpu.set(k, n.0) {
             return Err(format!(
                 "unknown register \"{k}\" (known: {}, rip, rflags, fs_base, gs_base)",
@@ -197,20 +200,29 @@ pub fn build(case: &Case) -> Result<(Machine, usize), String> {
     let mut m = Machine::new();
     m.set_history(false);
     for (i, r) in case.memory.iter().enumerate() {
-        let perm = Perm::parse(&r.perm)
-            .ok_or_else(|| format!("memory[{i}].perm \"{}\": expected three letters from rwx or -", r.perm))?;
+        let perm = Perm::parse(&r.perm).ok_or_else(|| {
+            format!(
+                "memory[{i}].perm \"{}\": expected three letters from rwx or -",
+                r.perm
+            )
+        })?;
         let (addr, size) = (r.addr.0, r.size.0);
         if addr % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 || size == 0 {
             return Err(format!("memory[{i}]: addr {addr:#x} and size {size:#x} must be page-aligned and size non-zero"));
         }
         let name = r.name.clone().unwrap_or_else(|| format!("region {i}"));
-        m.map(addr, size, perm, &name).map_err(|e| format!("memory[{i}]: {e}"))?;
+        m.map(addr, size, perm, &name)
+            .map_err(|e| format!("memory[{i}]: {e}"))?;
         if let Some(h) = &r.bytes {
             let bytes = decode_hex(h).map_err(|e| format!("memory[{i}].bytes: {e}"))?;
             if bytes.len() as u64 > size {
-                return Err(format!("memory[{i}].bytes: {} bytes do not fit in size {size:#x}", bytes.len()));
+                return Err(format!(
+                    "memory[{i}].bytes: {} bytes do not fit in size {size:#x}",
+                    bytes.len()
+                ));
             }
-            m.poke(addr, &bytes).map_err(|e| format!("memory[{i}]: {e:?}"))?;
+            m.poke(addr, &bytes)
+                .map_err(|e| format!("memory[{i}]: {e:?}"))?;
         }
     }
     let t = m.spawn("main", cpu);
@@ -237,7 +249,12 @@ pub fn run_case(case: &Case) -> CaseResult {
         }
         Halt::Stopped(Stop::Fault(f)) => {
             out.stop = "fault";
-            out.signal = Some(SignalOut { name: f.signal.name(), code: f.code, addr: hex(f.addr), pc: hex(f.pc) });
+            out.signal = Some(SignalOut {
+                name: f.signal.name(),
+                code: f.code,
+                addr: hex(f.addr),
+                pc: hex(f.pc),
+            });
         }
         Halt::Stopped(e) => {
             out.stop = "error";
@@ -245,13 +262,22 @@ pub fn run_case(case: &Case) -> CaseResult {
         }
     }
     let cpu = m.thread(t).cpu;
-    out.regs = Some(cpu.named().into_iter().map(|(k, v)| (k.to_string(), Value::String(hex(v)))).collect());
+    out.regs = Some(
+        cpu.named()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(hex(v))))
+            .collect(),
+    );
     out.memory = Some(
         case.memory
             .iter()
             .map(|r| RegionOut {
                 addr: hex(r.addr.0),
-                bytes: encode_hex(&m.memory().peek(r.addr.0, r.size.0 as usize).unwrap_or_default()),
+                bytes: encode_hex(
+                    &m.memory()
+                        .peek(r.addr.0, r.size.0 as usize)
+                        .unwrap_or_default(),
+                ),
             })
             .collect(),
     );

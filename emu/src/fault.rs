@@ -76,33 +76,68 @@ pub struct Fault {
 impl Fault {
     /// A page fault on an address with nothing mapped (`SEGV_MAPERR`).
     pub fn unmapped(addr: u64, pc: u64) -> Fault {
-        Fault { signal: Signal::Sigsegv, code: si_code::SEGV_MAPERR, addr, pc }
+        Fault {
+            signal: Signal::Sigsegv,
+            code: si_code::SEGV_MAPERR,
+            addr,
+            pc,
+        }
     }
     /// A page fault on a mapped page whose permissions forbid the access (`SEGV_ACCERR`).
     pub fn access(addr: u64, pc: u64) -> Fault {
-        Fault { signal: Signal::Sigsegv, code: si_code::SEGV_ACCERR, addr, pc }
+        Fault {
+            signal: Signal::Sigsegv,
+            code: si_code::SEGV_ACCERR,
+            addr,
+            pc,
+        }
     }
     /// A general-protection fault (`#GP`): non-canonical data address, privileged instruction.
     /// Linux reports it as SIGSEGV with `SI_KERNEL` and a zero address.
     pub fn general_protection(pc: u64) -> Fault {
-        Fault { signal: Signal::Sigsegv, code: si_code::SI_KERNEL, addr: 0, pc }
+        Fault {
+            signal: Signal::Sigsegv,
+            code: si_code::SI_KERNEL,
+            addr: 0,
+            pc,
+        }
     }
     /// A stack-segment fault (`#SS`): a non-canonical address through RSP or RBP.
     /// Linux's `exc_stack_segment` sends SIGBUS with `SI_KERNEL`.
     pub fn stack_segment(pc: u64) -> Fault {
-        Fault { signal: Signal::Sigbus, code: si_code::SI_KERNEL, addr: 0, pc }
+        Fault {
+            signal: Signal::Sigbus,
+            code: si_code::SI_KERNEL,
+            addr: 0,
+            pc,
+        }
     }
     /// A divide error (`#DE`): division by zero or a quotient that does not fit.
     pub fn divide(pc: u64) -> Fault {
-        Fault { signal: Signal::Sigfpe, code: si_code::FPE_INTDIV, addr: pc, pc }
+        Fault {
+            signal: Signal::Sigfpe,
+            code: si_code::FPE_INTDIV,
+            addr: pc,
+            pc,
+        }
     }
     /// An invalid opcode (`#UD`): `UD2` or an encoding that does not decode.
     pub fn invalid_opcode(pc: u64) -> Fault {
-        Fault { signal: Signal::Sigill, code: si_code::ILL_ILLOPN, addr: pc, pc }
+        Fault {
+            signal: Signal::Sigill,
+            code: si_code::ILL_ILLOPN,
+            addr: pc,
+            pc,
+        }
     }
     /// A breakpoint trap (`INT3`); `next_pc` is the instruction after the `INT3`.
     pub fn breakpoint(next_pc: u64) -> Fault {
-        Fault { signal: Signal::Sigtrap, code: si_code::SI_KERNEL, addr: 0, pc: next_pc }
+        Fault {
+            signal: Signal::Sigtrap,
+            code: si_code::SI_KERNEL,
+            addr: 0,
+            pc: next_pc,
+        }
     }
     /// The name of the `si_code` as Linux's headers spell it.
     pub fn code_name(&self) -> &'static str {

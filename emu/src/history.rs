@@ -63,7 +63,11 @@ impl History {
             self.values.push(cpu.gpr[i]);
             m &= m - 1;
         }
-        self.records.push(Record { thread_and_full: thread as u16, writes, journal: journal as u32 });
+        self.records.push(Record {
+            thread_and_full: thread as u16,
+            writes,
+            journal: journal as u32,
+        });
     }
 
     /// Drops the record of a step that did not happen (it faulted, or it is re-recorded).
@@ -81,7 +85,11 @@ impl History {
 
     pub fn begin_full(&mut self, thread: usize, journal: usize, full: Full) {
         self.fulls.push(full);
-        self.records.push(Record { thread_and_full: thread as u16 | FULL, writes: 0, journal: journal as u32 });
+        self.records.push(Record {
+            thread_and_full: thread as u16 | FULL,
+            writes: 0,
+            journal: journal as u32,
+        });
     }
 
     /// Undoes the register part of a partial record on `cpu`.
@@ -109,6 +117,10 @@ impl History {
     pub fn bytes(&self) -> usize {
         self.records.capacity() * std::mem::size_of::<Record>()
             + self.values.capacity() * 8
-            + self.fulls.iter().map(|f| std::mem::size_of::<Full>() + f.states.capacity() * 8).sum::<usize>()
+            + self
+                .fulls
+                .iter()
+                .map(|f| std::mem::size_of::<Full>() + f.states.capacity() * 8)
+                .sum::<usize>()
     }
 }

@@ -66,11 +66,37 @@ pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
         M::Lea => data::lea(a, d),
         M::Xchg => data::xchg(a, d),
         M::Bswap => data::bswap(a, d),
-        M::Cmova | M::Cmovae | M::Cmovb | M::Cmovbe | M::Cmove | M::Cmovg | M::Cmovge
-        | M::Cmovl | M::Cmovle | M::Cmovne | M::Cmovno | M::Cmovnp | M::Cmovns | M::Cmovo
-        | M::Cmovp | M::Cmovs => data::cmov(a, d),
-        M::Seta | M::Setae | M::Setb | M::Setbe | M::Sete | M::Setg | M::Setge | M::Setl
-        | M::Setle | M::Setne | M::Setno | M::Setnp | M::Setns | M::Seto | M::Setp
+        M::Cmova
+        | M::Cmovae
+        | M::Cmovb
+        | M::Cmovbe
+        | M::Cmove
+        | M::Cmovg
+        | M::Cmovge
+        | M::Cmovl
+        | M::Cmovle
+        | M::Cmovne
+        | M::Cmovno
+        | M::Cmovnp
+        | M::Cmovns
+        | M::Cmovo
+        | M::Cmovp
+        | M::Cmovs => data::cmov(a, d),
+        M::Seta
+        | M::Setae
+        | M::Setb
+        | M::Setbe
+        | M::Sete
+        | M::Setg
+        | M::Setge
+        | M::Setl
+        | M::Setle
+        | M::Setne
+        | M::Setno
+        | M::Setnp
+        | M::Setns
+        | M::Seto
+        | M::Setp
         | M::Sets => data::setcc(a, d),
         M::Cbw | M::Cwde | M::Cdqe => data::widen_accumulator(a, d),
         M::Cwd | M::Cdq | M::Cqo => data::sign_into_rdx(a, d),
@@ -106,8 +132,22 @@ pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
         M::Btr => bits::btr(a, d),
         M::Btc => bits::btc(a, d),
         M::Jmp => control::jmp(a, d),
-        M::Ja | M::Jae | M::Jb | M::Jbe | M::Je | M::Jg | M::Jge | M::Jl | M::Jle | M::Jne
-        | M::Jno | M::Jnp | M::Jns | M::Jo | M::Jp | M::Js => control::jcc(a, d),
+        M::Ja
+        | M::Jae
+        | M::Jb
+        | M::Jbe
+        | M::Je
+        | M::Jg
+        | M::Jge
+        | M::Jl
+        | M::Jle
+        | M::Jne
+        | M::Jno
+        | M::Jnp
+        | M::Jns
+        | M::Jo
+        | M::Jp
+        | M::Js => control::jcc(a, d),
         M::Call => control::call(a, d),
         M::Ret => control::ret(a, d),
         M::Nop | M::Endbr64 | M::Endbr32 | M::Pause => Ok(d.next_ip),

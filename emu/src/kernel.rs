@@ -90,7 +90,12 @@ fn neg(errno: u64) -> u64 {
 }
 
 /// Performs the system call in the thread's registers.
-pub(crate) fn syscall(cpu: &mut Cpu, mem: &mut Memory, tid: u32, output: &mut Vec<Output>) -> Effect {
+pub(crate) fn syscall(
+    cpu: &mut Cpu,
+    mem: &mut Memory,
+    tid: u32,
+    output: &mut Vec<Output>,
+) -> Effect {
     let (a0, a1, a2) = (cpu.gpr[RDI], cpu.gpr[RSI], cpu.gpr[RDX]);
     Effect::Return(match cpu.gpr[RAX] {
         nr::WRITE => write(mem, a0, a1, a2, output),
@@ -113,7 +118,13 @@ fn write(mem: &mut Memory, fd: u64, buf: u64, count: u64, output: &mut Vec<Outpu
     let limit = count.min(1 << 20);
     for i in 0..limit {
         match mem.peek(buf.wrapping_add(i), 1) {
-            Some(b) if mem.perm_of(buf.wrapping_add(i)).is_some_and(|p| p.readable()) => bytes.push(b[0]),
+            Some(b)
+                if mem
+                    .perm_of(buf.wrapping_add(i))
+                    .is_some_and(|p| p.readable()) =>
+            {
+                bytes.push(b[0])
+            }
             _ => break,
         }
     }
@@ -121,14 +132,19 @@ fn write(mem: &mut Memory, fd: u64, buf: u64, count: u64, output: &mut Vec<Outpu
         return neg(EFAULT);
     }
     let n = bytes.len() as u64;
-    output.push(Output { fd: fd as u32, bytes });
+    output.push(Output {
+        fd: fd as u32,
+        bytes,
+    });
     n
 }
 
 fn arch_prctl(cpu: &mut Cpu, mem: &mut Memory, code: u64, addr: u64) -> u64 {
     match code {
         // Linux refuses a base outside user space (arch/x86/kernel/process_64.c).
-        arch::SET_FS | arch::SET_GS if !is_canonical(addr) || addr >= 0x7fff_ffff_f000 => neg(EPERM),
+        arch::SET_FS | arch::SET_GS if !is_canonical(addr) || addr >= 0x7fff_ffff_f000 => {
+            neg(EPERM)
+        }
         arch::SET_FS => {
             cpu.fs_base = addr;
             0
@@ -138,7 +154,11 @@ fn arch_prctl(cpu: &mut Cpu, mem: &mut Memory, code: u64, addr: u64) -> u64 {
             0
         }
         arch::GET_FS | arch::GET_GS => {
-            let v = if code == arch::GET_FS { cpu.fs_base } else { cpu.gs_base };
+            let v = if code == arch::GET_FS {
+                cpu.fs_base
+            } else {
+                cpu.gs_base
+            };
             match mem.write(addr, 8, v) {
                 Ok(()) => 0,
                 Err(_) => neg(EFAULT),

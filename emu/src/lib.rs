@@ -30,5 +30,7 @@ pub mod memory;
 
 pub use cpu::Cpu;
 pub use fault::{Fault, Signal, Stop};
-pub use machine::{Disassembly, Halt, Machine, RegChange, RunResult, StepEvent, Thread, ThreadState};
+pub use machine::{
+    Disassembly, Halt, Machine, RegChange, RunResult, StepEvent, Thread, ThreadState,
+};
 pub use memory::{Access, AccessKind, Memory, Perm, Region};

@@ -182,7 +182,12 @@ impl Machine {
         assert!(self.threads.len() < 0x7fff, "at most 32767 threads");
         self.forget_history();
         let tid = kernel::PID + self.threads.len() as u32;
-        self.threads.push(Thread { tid, name: name.to_string(), cpu, state: ThreadState::Runnable });
+        self.threads.push(Thread {
+            tid,
+            name: name.to_string(),
+            cpu,
+            state: ThreadState::Runnable,
+        });
         self.threads.len() - 1
     }
 
@@ -221,7 +226,11 @@ impl Machine {
 
     /// The bytes written to one fd.
     pub fn output_of(&self, fd: u32) -> Vec<u8> {
-        self.output.iter().filter(|o| o.fd == fd).flat_map(|o| o.bytes.iter().copied()).collect()
+        self.output
+            .iter()
+            .filter(|o| o.fd == fd)
+            .flat_map(|o| o.bytes.iter().copied())
+            .collect()
     }
 
     /// The process exit status, once it has exited.
@@ -248,7 +257,11 @@ impl Machine {
         };
         let mut decoder = Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE);
         let ins = decoder.decode();
-        Some(Disassembly { addr, bytes: bytes[..ins.len().max(1)].to_vec(), text: format_intel(&ins) })
+        Some(Disassembly {
+            addr,
+            bytes: bytes[..ins.len().max(1)].to_vec(),
+            text: format_intel(&ins),
+        })
     }
 
     // ----- running -----
@@ -266,15 +279,36 @@ impl Machine {
     pub fn run(&mut self, thread: usize, max_steps: u64, stop_at: Option<u64>) -> RunResult {
         let stop_at = stop_at.unwrap_or(u64::MAX);
         let mut steps = 0;
-        if self.exit_status.is_some() || self.threads.get(thread).map(|t| t.state) != Some(ThreadState::Runnable) {
-            return RunResult { steps, halt: Halt::Stopped(Stop::NotRunnable(thread)) };
+        if self.exit_status.is_some()
+            || self.threads.get(thread).map(|t| t.state) != Some(ThreadState::Runnable)
+        {
+            return RunResult {
+                steps,
+                halt: Halt::Stopped(Stop::NotRunnable(thread)),
+            };
         }
         loop {
             let t = &mut self.threads[thread];
             let exit = if self.history.on {
-                inner::<true>(&mut t.cpu, &mut self.mem, &mut self.code, &mut self.history, thread, max_steps - steps, stop_at)
+                inner::<true>(
+                    &mut t.cpu,
+                    &mut self.mem,
+                    &mut self.code,
+                    &mut self.history,
+                    thread,
+                    max_steps - steps,
+                    stop_at,
+                )
             } else {
-                inner::<false>(&mut t.cpu, &mut self.mem, &mut self.code, &mut self.history, thread, max_steps - steps, stop_at)
+                inner::<false>(
+                    &mut t.cpu,
+                    &mut self.mem,
+                    &mut self.code,
+                    &mut self.history,
+                    thread,
+                    max_steps - steps,
+                    stop_at,
+                )
             };
             steps += exit.steps;
             self.steps += exit.steps;
@@ -304,10 +338,16 @@ impl Machine {
             let r = self.run(thread, n, None);
             total += r.steps;
             if r.halt != Halt::StepLimit {
-                return RunResult { steps: total, halt: r.halt };
+                return RunResult {
+                    steps: total,
+                    halt: r.halt,
+                };
             }
         }
-        RunResult { steps: total, halt: Halt::StepLimit }
+        RunResult {
+            steps: total,
+            halt: Halt::StepLimit,
+        }
     }
 
     /// SYSCALL (SDM Vol. 2B): RCX gets the next RIP, R11 gets RFLAGS; the kernel model
@@ -321,7 +361,8 @@ impl Machine {
                 exit_status: self.exit_status,
                 last_syscall: self.last_syscall.take(),
             };
-            self.history.begin_full(thread, self.mem.journal_len(), full);
+            self.history
+                .begin_full(thread, self.mem.journal_len(), full);
         }
         self.steps += 1;
         let t = &mut self.threads[thread];
@@ -330,7 +371,12 @@ impl Machine {
         t.cpu.gpr[R11] = t.cpu.rflags;
         t.cpu.rip = next;
         let effect = kernel::syscall(&mut t.cpu, &mut self.mem, t.tid, &mut self.output);
-        let mut event = SyscallEvent { number, name: kernel::name(number), args, result: None };
+        let mut event = SyscallEvent {
+            number,
+            name: kernel::name(number),
+            args,
+            result: None,
+        };
         let halt = match effect {
             Effect::Return(v) => {
                 t.cpu.gpr[RAX] = v;
@@ -339,7 +385,11 @@ impl Machine {
             }
             Effect::ExitThread(status) => {
                 t.state = ThreadState::Exited(status);
-                if self.threads.iter().all(|t| t.state != ThreadState::Runnable) {
+                if self
+                    .threads
+                    .iter()
+                    .all(|t| t.state != ThreadState::Runnable)
+                {
                     self.exit_status = Some(status);
                     Some(Halt::ProcessExit(status))
                 } else {
@@ -364,7 +414,10 @@ impl Machine {
     pub fn step_event(&mut self, thread: usize) -> StepEvent {
         let before = self.threads.get(thread).map(|t| t.cpu).unwrap_or_default();
         let step = self.steps;
-        let instruction = self.threads.get(thread).and_then(|t| self.disassemble(t.cpu.rip));
+        let instruction = self
+            .threads
+            .get(thread)
+            .and_then(|t| self.disassemble(t.cpu.rip));
         self.last_syscall = None;
         self.mem.set_trace(true);
         let result = self.step(thread);
@@ -376,14 +429,27 @@ impl Machine {
             .into_iter()
             .zip(after.named())
             .filter(|(b, a)| b.1 != a.1)
-            .map(|(b, a)| RegChange { name: b.0, old: b.1, new: a.1 })
+            .map(|(b, a)| RegChange {
+                name: b.0,
+                old: b.1,
+                new: a.1,
+            })
             .collect();
         let (fault, error) = match result {
             Ok(()) => (None, None),
             Err(Stop::Fault(f)) => (Some(f), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        StepEvent { step, thread, instruction, regs, memory, fault, error, syscall: self.last_syscall.clone() }
+        StepEvent {
+            step,
+            thread,
+            instruction,
+            regs,
+            memory,
+            fault,
+            error,
+            syscall: self.last_syscall.clone(),
+        }
     }
 
     // ----- history -----
@@ -428,7 +494,8 @@ impl Machine {
             self.exit_status = f.exit_status;
             self.last_syscall = f.last_syscall;
         } else {
-            self.history.restore_partial(r, &mut self.threads[thread].cpu);
+            self.history
+                .restore_partial(r, &mut self.threads[thread].cpu);
         }
         self.steps -= 1;
         true
@@ -481,14 +548,25 @@ fn inner<const HISTORY: bool>(
     let mut steps = 0;
     loop {
         if steps == max_steps {
-            return Exit { steps, why: Why::Limit };
+            return Exit {
+                steps,
+                why: Why::Limit,
+            };
         }
         if cpu.rip == stop_at {
-            return Exit { steps, why: Why::StopAt };
+            return Exit {
+                steps,
+                why: Why::StopAt,
+            };
         }
         let d = match code.fetch(mem, cpu.rip) {
             Ok(d) => d,
-            Err(f) => return Exit { steps, why: Why::Fault(f) },
+            Err(f) => {
+                return Exit {
+                    steps,
+                    why: Why::Fault(f),
+                }
+            }
         };
         if HISTORY {
             history.begin(thread, cpu, d.writes, mem.journal_len());
@@ -503,7 +581,10 @@ fn inner<const HISTORY: bool>(
                     if f.signal == Signal::Sigtrap {
                         // A trap completes the instruction: RIP moves past it.
                         cpu.rip = f.pc;
-                        return Exit { steps: steps + 1, why: Why::Fault(f) };
+                        return Exit {
+                            steps: steps + 1,
+                            why: Why::Fault(f),
+                        };
                     }
                 }
                 if HISTORY {

@@ -177,7 +177,10 @@ pub(crate) struct Undo {
 
 impl Undo {
     fn new(addr: u64, old: u64, len: usize) -> Undo {
-        Undo { addr_and_len: addr | (len as u64) << 56, old }
+        Undo {
+            addr_and_len: addr | (len as u64) << 56,
+            old,
+        }
     }
     fn addr(&self) -> u64 {
         self.addr_and_len & 0x00ff_ffff_ffff_ffff
@@ -201,7 +204,10 @@ struct TlbEntry {
     slot: u32,
 }
 
-const TLB_EMPTY: TlbEntry = TlbEntry { page: u64::MAX, slot: 0 };
+const TLB_EMPTY: TlbEntry = TlbEntry {
+    page: u64::MAX,
+    slot: 0,
+};
 
 /// Whether an address is canonical for 48-bit linear addresses.
 #[inline]
@@ -264,13 +270,29 @@ impl Memory {
     /// Maps `size` bytes at `start` (both page-aligned), zero-filled, with `perm`, under `name`.
     pub fn map(&mut self, start: u64, size: u64, perm: Perm, name: &str) -> Result<(), MapError> {
         check_range(start, size)?;
-        if let Some(page) = self.pages_in(start, size).find(|p| self.page_slots.contains_key(p)) {
-            return Err(MapError::Overlap { start, size, page: page << PAGE_SHIFT });
+        if let Some(page) = self
+            .pages_in(start, size)
+            .find(|p| self.page_slots.contains_key(p))
+        {
+            return Err(MapError::Overlap {
+                start,
+                size,
+                page: page << PAGE_SHIFT,
+            });
         }
         let region = self.regions.len() as u32;
-        self.regions.push(Region { name: name.to_string(), start, end: start + size });
+        self.regions.push(Region {
+            name: name.to_string(),
+            start,
+            end: start + size,
+        });
         for page in self.pages_in(start, size) {
-            let new = Page { data: Box::new([0; PAGE_SIZE as usize]), perm, region, has_code: false };
+            let new = Page {
+                data: Box::new([0; PAGE_SIZE as usize]),
+                perm,
+                region,
+                has_code: false,
+            };
             let slot = match self.free_slots.pop() {
                 Some(s) => {
                     self.slots[s as usize] = Some(new);
@@ -310,7 +332,10 @@ impl Memory {
     /// `mprotect`, it fails if any page of the range is not mapped, and then changes nothing.
     pub fn protect(&mut self, start: u64, size: u64, perm: Perm) -> Result<(), MemError> {
         check_range(start, size).map_err(|_| MemError::NonCanonical)?;
-        if let Some(page) = self.pages_in(start, size).find(|p| !self.page_slots.contains_key(p)) {
+        if let Some(page) = self
+            .pages_in(start, size)
+            .find(|p| !self.page_slots.contains_key(p))
+        {
             return Err(MemError::Unmapped(page << PAGE_SHIFT));
         }
         for page in self.pages_in(start, size) {
@@ -362,7 +387,12 @@ impl Memory {
         let mut v: Vec<(u64, Perm)> = self
             .page_slots
             .iter()
-            .map(|(&pn, &s)| (pn << PAGE_SHIFT, self.slots[s as usize].as_ref().expect("slot").perm))
+            .map(|(&pn, &s)| {
+                (
+                    pn << PAGE_SHIFT,
+                    self.slots[s as usize].as_ref().expect("slot").perm,
+                )
+            })
             .collect();
         v.sort_unstable_by_key(|&(a, _)| a);
         v
@@ -442,7 +472,10 @@ impl Memory {
         if !is_canonical(pn << PAGE_SHIFT) {
             return Err(MemError::NonCanonical);
         }
-        let slot = *self.page_slots.get(&pn).ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
+        let slot = *self
+            .page_slots
+            .get(&pn)
+            .ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
         let page = self.slots[slot as usize].as_ref().expect("slot");
         if !page.perm.readable() {
             return Err(MemError::Denied(pn << PAGE_SHIFT));
@@ -465,7 +498,10 @@ impl Memory {
         if !is_canonical(pn << PAGE_SHIFT) {
             return Err(MemError::NonCanonical);
         }
-        let slot = *self.page_slots.get(&pn).ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
+        let slot = *self
+            .page_slots
+            .get(&pn)
+            .ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
         let page = self.slots[slot as usize].as_mut().expect("slot");
         if !page.perm.writable() {
             return Err(MemError::Denied(pn << PAGE_SHIFT));
@@ -503,7 +539,12 @@ impl Memory {
         };
         if self.trace_on {
             let bytes = value.to_le_bytes()[..size].to_vec();
-            self.trace.push(Access { kind: AccessKind::Read, addr, old: bytes.clone(), new: bytes });
+            self.trace.push(Access {
+                kind: AccessKind::Read,
+                addr,
+                old: bytes.clone(),
+                new: bytes,
+            });
         }
         Ok(value)
     }
@@ -517,7 +558,9 @@ impl Memory {
         let n1 = PAGE_SIZE as usize - off;
         let mut buf = [0u8; 8];
         buf[..n1].copy_from_slice(&self.slots[first as usize].as_ref().expect("slot").data[off..]);
-        buf[n1..size].copy_from_slice(&self.slots[second as usize].as_ref().expect("slot").data[..size - n1]);
+        buf[n1..size].copy_from_slice(
+            &self.slots[second as usize].as_ref().expect("slot").data[..size - n1],
+        );
         Ok(u64::from_le_bytes(buf))
     }
 
@@ -692,11 +735,6 @@ impl Memory {
         std::mem::take(&mut self.trace)
     }
 
-    pub(crate) fn record_fetch(&mut self, addr: u64, bytes: &[u8]) {
-        if self.trace_on {
-            self.trace.push(Access { kind: AccessKind::Fetch, addr, old: bytes.to_vec(), new: bytes.to_vec() });
-        }
-    }
 }
 
 fn check_range(start: u64, size: u64) -> Result<(), MapError> {
@@ -746,10 +784,17 @@ mod tests {
         m.map(0x1000, 0x1000, Perm::NONE, "guard").unwrap();
         m.map(0x2000, 0x1000, Perm::X, "text").unwrap();
         assert_eq!(m.read(0x1008, 8), Err(MemError::Denied(0x1000)));
-        assert_eq!(m.read(0x2000, 1), Ok(0), "exec-only pages are readable on x86");
+        assert_eq!(
+            m.read(0x2000, 1),
+            Ok(0),
+            "exec-only pages are readable on x86"
+        );
         assert_eq!(m.write(0x2000, 1, 1), Err(MemError::Denied(0x2000)));
         assert_eq!(m.read(0x5000, 1), Err(MemError::Unmapped(0x5000)));
-        assert_eq!(m.read(0x0000_8000_0000_0000, 1), Err(MemError::NonCanonical));
+        assert_eq!(
+            m.read(0x0000_8000_0000_0000, 1),
+            Err(MemError::NonCanonical)
+        );
         assert_eq!(m.read(0x7fff_ffff_fffc, 8), Err(MemError::NonCanonical));
     }
 
@@ -757,8 +802,14 @@ mod tests {
     fn map_rejects_overlap_and_misalignment() {
         let mut m = Memory::new();
         m.map(0x1000, 0x2000, Perm::RW, "a").unwrap();
-        assert!(matches!(m.map(0x2000, 0x1000, Perm::RW, "b"), Err(MapError::Overlap { page: 0x2000, .. })));
-        assert!(matches!(m.map(0x2001, 0x1000, Perm::RW, "b"), Err(MapError::Unaligned { .. })));
+        assert!(matches!(
+            m.map(0x2000, 0x1000, Perm::RW, "b"),
+            Err(MapError::Overlap { page: 0x2000, .. })
+        ));
+        assert!(matches!(
+            m.map(0x2001, 0x1000, Perm::RW, "b"),
+            Err(MapError::Unaligned { .. })
+        ));
         m.unmap(0x2000, 0x1000).unwrap();
         m.map(0x2000, 0x1000, Perm::RW, "b").unwrap();
         assert_eq!(m.region_of(0x2010).unwrap().name, "b");

@@ -50,7 +50,10 @@ fn emu_run(code: &[u8], iterations: u64, history: bool) -> (Duration, usize, u64
     m.map(CODE, 0x1000, Perm::RX, "text").unwrap();
     m.map(DATA, 0x1000, Perm::RW, "data").unwrap();
     m.poke(CODE, code).unwrap();
-    let mut cpu = Cpu { rip: CODE, ..Cpu::default() };
+    let mut cpu = Cpu {
+        rip: CODE,
+        ..Cpu::default()
+    };
     cpu.gpr[3] = DATA;
     let t = m.spawn("bench", cpu);
     m.set_history(history);
@@ -60,7 +63,11 @@ fn emu_run(code: &[u8], iterations: u64, history: bool) -> (Duration, usize, u64
     assert_eq!(r.halt, Halt::StopAt(CODE + code.len() as u64 - 1));
     assert_eq!(r.steps, instructions(iterations));
     let expected: u64 = (1..=iterations).sum();
-    assert_eq!(m.thread(t).cpu.gpr[0], expected, "emu computed the wrong sum");
+    assert_eq!(
+        m.thread(t).cpu.gpr[0],
+        expected,
+        "emu computed the wrong sum"
+    );
     (elapsed, m.history_bytes(), r.steps)
 }
 
@@ -75,7 +82,11 @@ fn unicorn_run(code: &[u8], iterations: u64) -> Duration {
     uc.emu_start(CODE, end, 0, 0).expect("unicorn run");
     let elapsed = start.elapsed();
     let expected: u64 = (1..=iterations).sum();
-    assert_eq!(uc.reg_read(RegisterX86::RAX).unwrap(), expected, "unicorn computed the wrong sum");
+    assert_eq!(
+        uc.reg_read(RegisterX86::RAX).unwrap(),
+        expected,
+        "unicorn computed the wrong sum"
+    );
     elapsed
 }
 
@@ -147,7 +158,11 @@ fn main() {
     let (uc, _) = best(runs, || (unicorn_run(&code, iterations), ()));
     let uc_hist = unicorn_run(&hist_code, hist_iters);
 
-    let (r_off, r_on, r_uc) = (rate(n, off), rate(instructions(hist_iters), on), rate(n, uc));
+    let (r_off, r_on, r_uc) = (
+        rate(n, off),
+        rate(instructions(hist_iters), on),
+        rate(n, uc),
+    );
     let r_uc_hist = rate(instructions(hist_iters), uc_hist).max(r_uc);
     println!("loop of {iterations} iterations ({n} instructions), best of {runs}");
     println!("emu, history off : {:>8.1} M instr/s", r_off / 1e6);
@@ -162,7 +177,12 @@ fn main() {
     println!("ratio history off / unicorn: {:.2}x", r_off / r_uc);
     println!("ratio history on  / unicorn: {:.2}x", r_on / r_uc_hist);
     match exec_startup() {
-        Some(d) => println!("emu exec start-up (one case, median of 21): {:.1} ms", d.as_secs_f64() * 1e3),
-        None => println!("emu exec start-up: build the binary first (cargo build --release -p emu)"),
+        Some(d) => println!(
+            "emu exec start-up (one case, median of 21): {:.1} ms",
+            d.as_secs_f64() * 1e3
+        ),
+        None => {
+            println!("emu exec start-up: build the binary first (cargo build --release -p emu)")
+        }
     }
 }

@@ -10,7 +10,10 @@ fn case_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/cases exists")
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".jsonl") && !p.to_string_lossy().ends_with(".expected.jsonl"))
+        .filter(|p| {
+            p.to_string_lossy().ends_with(".jsonl")
+                && !p.to_string_lossy().ends_with(".expected.jsonl")
+        })
         .collect();
     files.sort();
     files
@@ -18,7 +21,10 @@ fn case_files() -> Vec<PathBuf> {
 
 fn run_file(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| emu::exec::run_line(l) + "\n").collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| emu::exec::run_line(l) + "\n")
+        .collect()
 }
 
 #[test]
@@ -34,18 +40,37 @@ fn golden_cases_match() {
             std::fs::write(&expected_path, &actual).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{} has no {}: run with BLESS=1", f.display(), expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{} has no {}: run with BLESS=1",
+                f.display(),
+                expected_path.display()
+            )
+        });
         for (i, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
             if a != e {
-                failures.push(format!("{}:{}\n  expected {e}\n  actual   {a}", f.display(), i + 1));
+                failures.push(format!(
+                    "{}:{}\n  expected {e}\n  actual   {a}",
+                    f.display(),
+                    i + 1
+                ));
             }
         }
         if actual.lines().count() != expected.lines().count() {
-            failures.push(format!("{}: {} results, expected {}", f.display(), actual.lines().count(), expected.lines().count()));
+            failures.push(format!(
+                "{}: {} results, expected {}",
+                f.display(),
+                actual.lines().count(),
+                expected.lines().count()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} golden mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every result is one JSON object with the contract's fields; none is lost.
@@ -62,9 +87,18 @@ fn every_line_gets_one_well_formed_result() {
             assert_eq!(out.get("exit_status").is_some(), stop == "exit");
             assert_eq!(out.get("error").is_some(), stop == "error");
             if let Some(regs) = out.get("regs") {
-                let names: Vec<&str> = regs.as_object().unwrap().keys().map(String::as_str).collect();
+                let names: Vec<&str> = regs
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
                 assert_eq!(names, emu::machine::register_names());
-                assert!(regs.as_object().unwrap().values().all(|v| v.as_str().unwrap().starts_with("0x")));
+                assert!(regs
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .all(|v| v.as_str().unwrap().starts_with("0x")));
             }
         }
     }
@@ -83,7 +117,13 @@ fn mutated_cases_never_panic() {
     };
     let lines: Vec<String> = case_files()
         .iter()
-        .flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(String::from).collect::<Vec<_>>())
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let alphabet = b"{}[]\":,0x-19afAF rwx\\\n";
     for _ in 0..3000 {

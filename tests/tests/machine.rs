@@ -20,7 +20,11 @@ fn machine(build: impl FnOnce(&mut CodeAssembler)) -> (Machine, usize) {
     m.map(TLS, 0x2000, Perm::RW, "TLS").unwrap();
     m.map(STACK, 0x2000, Perm::RW, "stack").unwrap();
     m.poke(TEXT, &code).unwrap();
-    let mut cpu = Cpu { rip: TEXT, rflags: 0x202, ..Cpu::default() };
+    let mut cpu = Cpu {
+        rip: TEXT,
+        rflags: 0x202,
+        ..Cpu::default()
+    };
     cpu.gpr[4] = STACK + 0x1000;
     let t = m.spawn("thread 1", cpu);
     (m, t)
@@ -34,11 +38,14 @@ fn acc(m: &Machine, t: usize) -> u64 {
 fn each_thread_sees_its_own_g_at_fs_minus_8() {
     // get_tls(CX); MOVQ g(CX), AX  is  mov rax, fs:[-8] on linux/amd64.
     let (mut m, t1) = machine(|a| {
-        a.mov(rax, qword_ptr(0xffff_ffff_ffff_fff8u64).fs()).unwrap();
+        a.mov(rax, qword_ptr(0xffff_ffff_ffff_fff8u64).fs())
+            .unwrap();
         a.int3().unwrap();
     });
-    m.poke(TLS + 0x0ff8, &0xc000_0001_a0u64.to_le_bytes()).unwrap(); // g1 in thread 1's TLS
-    m.poke(TLS + 0x1ff8, &0xc000_0002_b0u64.to_le_bytes()).unwrap(); // g2 in thread 2's TLS
+    m.poke(TLS + 0x0ff8, &0xc0_0000_01a0u64.to_le_bytes())
+        .unwrap(); // g1 in thread 1's TLS
+    m.poke(TLS + 0x1ff8, &0xc0_0000_02b0u64.to_le_bytes())
+        .unwrap(); // g2 in thread 2's TLS
     let mut cpu = m.thread(t1).cpu;
     cpu.fs_base = TLS + 0x1000;
     m.set_cpu(t1, cpu);
@@ -46,8 +53,8 @@ fn each_thread_sees_its_own_g_at_fs_minus_8() {
     let t2 = m.spawn("thread 2", cpu);
     m.step(t2).unwrap();
     m.step(t1).unwrap();
-    assert_eq!(acc(&m, t1), 0xc000_0001_a0);
-    assert_eq!(acc(&m, t2), 0xc000_0002_b0);
+    assert_eq!(acc(&m, t1), 0xc0_0000_01a0);
+    assert_eq!(acc(&m, t2), 0xc0_0000_02b0);
     assert_eq!(m.thread(t2).tid, m.thread(t1).tid + 1);
 }
 
@@ -75,13 +82,22 @@ fn arch_prctl_sets_and_gets_fs_like_go_runtime_settls() {
         a.int3().unwrap();
     });
     let r = m.run(t, 100, None);
-    assert!(matches!(r.halt, Halt::Stopped(Stop::Fault(Fault { signal: Signal::Sigtrap, .. }))));
+    assert!(matches!(
+        r.halt,
+        Halt::Stopped(Stop::Fault(Fault {
+            signal: Signal::Sigtrap,
+            ..
+        }))
+    ));
     let cpu = m.thread(t).cpu;
     assert_eq!(cpu.fs_base, TLS + 0x100);
     assert_eq!(cpu.gpr[12], 0);
     assert_eq!(cpu.gpr[13], 0);
     assert_eq!(m.memory().peek_u64(TLS + 0x800), Some(TLS + 0x100));
-    assert_eq!(cpu.gpr[14] as i64, -1, "EPERM for a base outside user space");
+    assert_eq!(
+        cpu.gpr[14] as i64, -1,
+        "EPERM for a base outside user space"
+    );
     assert_eq!(cpu.gpr[0] as i64, -22, "EINVAL for an unknown code");
 }
 
@@ -128,7 +144,13 @@ fn write_getpid_gettid_and_exit_group() {
         a.set_label(&mut msg).unwrap();
         a.db(b"fatal\n").unwrap();
     });
-    let other = m.spawn("thread 2", Cpu { rip: TEXT, ..Cpu::default() });
+    let other = m.spawn(
+        "thread 2",
+        Cpu {
+            rip: TEXT,
+            ..Cpu::default()
+        },
+    );
     let r = m.run(t, 100, None);
     assert_eq!(r.halt, Halt::ProcessExit(2));
     assert_eq!(m.exit_status(), Some(2));
@@ -138,7 +160,11 @@ fn write_getpid_gettid_and_exit_group() {
     assert_eq!(cpu.gpr[13], emu::kernel::PID as u64);
     assert_eq!(cpu.gpr[14], m.thread(t).tid as u64);
     assert_eq!(cpu.gpr[15] as i64, -9, "EBADF");
-    assert_eq!(m.thread(other).state, ThreadState::Exited(2), "exit_group ends every thread");
+    assert_eq!(
+        m.thread(other).state,
+        ThreadState::Exited(2),
+        "exit_group ends every thread"
+    );
     assert_eq!(m.step(other), Err(Stop::NotRunnable(other)));
 }
 
@@ -183,15 +209,28 @@ fn a_fault_leaves_registers_and_memory_as_they_were() {
     m.set_cpu(t, cpu);
     m.step(t).unwrap();
     let err = m.step(t).unwrap_err();
-    assert_eq!(err, Stop::Fault(Fault::access(TEXT, TEXT + 10)), "second page is r-x: ACCERR at its first byte");
+    assert_eq!(
+        err,
+        Stop::Fault(Fault::access(TEXT, TEXT + 10)),
+        "second page is r-x: ACCERR at its first byte"
+    );
     assert_eq!(m.memory().peek(TEXT - 4, 4).unwrap(), vec![0; 4]);
 }
 
 #[test]
 fn faults_match_linux_si_codes() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut CodeAssembler)>, Fault)> = vec![
-        ("nil g.m read", Box::new(|a| a.mov(rax, qword_ptr(rax + 0x30)).unwrap()), Fault::unmapped(0x30, TEXT)),
-        ("write to text", Box::new(|a| a.mov(dword_ptr(TEXT), eax).unwrap()), Fault::access(TEXT, TEXT)),
+    type Build = Box<dyn Fn(&mut CodeAssembler)>;
+    let cases: Vec<(&str, Build, Fault)> = vec![
+        (
+            "nil g.m read",
+            Box::new(|a| a.mov(rax, qword_ptr(rax + 0x30)).unwrap()),
+            Fault::unmapped(0x30, TEXT),
+        ),
+        (
+            "write to text",
+            Box::new(|a| a.mov(dword_ptr(TEXT), eax).unwrap()),
+            Fault::access(TEXT, TEXT),
+        ),
         (
             "non-canonical",
             Box::new(|a| {
@@ -208,7 +247,11 @@ fn faults_match_linux_si_codes() {
             }),
             Fault::stack_segment(TEXT + 10),
         ),
-        ("hlt", Box::new(|a| a.hlt().unwrap()), Fault::general_protection(TEXT)),
+        (
+            "hlt",
+            Box::new(|a| a.hlt().unwrap()),
+            Fault::general_protection(TEXT),
+        ),
         (
             "divide by zero",
             Box::new(|a| {
@@ -226,8 +269,16 @@ fn faults_match_linux_si_codes() {
             }),
             Fault::divide(TEXT + 10),
         ),
-        ("ud2", Box::new(|a| a.ud2().unwrap()), Fault::invalid_opcode(TEXT)),
-        ("int3", Box::new(|a| a.int3().unwrap()), Fault::breakpoint(TEXT + 1)),
+        (
+            "ud2",
+            Box::new(|a| a.ud2().unwrap()),
+            Fault::invalid_opcode(TEXT),
+        ),
+        (
+            "int3",
+            Box::new(|a| a.int3().unwrap()),
+            Fault::breakpoint(TEXT + 1),
+        ),
         (
             "jump to non-canonical faults on the jump",
             Box::new(|a| {
@@ -257,7 +308,11 @@ fn faults_match_linux_si_codes() {
         let (mut m, t) = machine(build);
         let r = m.run(t, 10, None);
         assert_eq!(r.halt, Halt::Stopped(Stop::Fault(expected)), "{name}");
-        assert_eq!(m.thread(t).cpu.rip, expected.pc, "{name}: RIP as the handler sees it");
+        assert_eq!(
+            m.thread(t).cpu.rip,
+            expected.pc,
+            "{name}: RIP as the handler sees it"
+        );
     }
 }
 
@@ -267,7 +322,10 @@ fn guard_page_with_no_access_gives_accerr() {
         a.mov(rax, qword_ptr(STACK - 0x1000 + 0x18)).unwrap();
     });
     m.map(STACK - 0x1000, 0x1000, Perm::NONE, "guard").unwrap();
-    assert_eq!(m.step(t), Err(Stop::Fault(Fault::access(STACK - 0x1000 + 0x18, TEXT))));
+    assert_eq!(
+        m.step(t),
+        Err(Stop::Fault(Fault::access(STACK - 0x1000 + 0x18, TEXT)))
+    );
     m.protect(STACK - 0x1000, 0x1000, Perm::R).unwrap();
     m.step(t).unwrap();
 }
@@ -281,8 +339,17 @@ fn unimplemented_instruction_is_an_error_not_a_signal() {
     m.step(t).unwrap();
     let before = m.thread(t).cpu;
     let err = m.step(t).unwrap_err();
-    assert_eq!(err, Stop::Unimplemented { text: "cpuid".into(), addr: TEXT + 1 });
-    assert_eq!(err.to_string(), "unimplemented instruction `cpuid` at 0x400001");
+    assert_eq!(
+        err,
+        Stop::Unimplemented {
+            text: "cpuid".into(),
+            addr: TEXT + 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "unimplemented instruction `cpuid` at 0x400001"
+    );
     assert_eq!(m.thread(t).cpu, before);
 }
 
@@ -308,7 +375,10 @@ fn step_events_report_instruction_registers_and_memory() {
     assert_eq!(e.memory[0].old, vec![0; 8]);
     assert_eq!(e.memory[0].new, 0x1122_3344u64.to_le_bytes().to_vec());
     let e = m.step_event(t);
-    assert_eq!(e.fault, Some(Fault::unmapped(0x30, e.instruction.as_ref().unwrap().addr)));
+    assert_eq!(
+        e.fault,
+        Some(Fault::unmapped(0x30, e.instruction.as_ref().unwrap().addr))
+    );
     assert!(e.regs.is_empty());
     assert_eq!(e.instruction.unwrap().text, "mov rcx, [0x30]");
 }
@@ -331,8 +401,20 @@ fn stop_at_and_step_limit() {
         a.jmp(top).unwrap();
     });
     let r = m.run(t, 1001, None);
-    assert_eq!(r, emu::RunResult { steps: 1001, halt: Halt::StepLimit });
+    assert_eq!(
+        r,
+        emu::RunResult {
+            steps: 1001,
+            halt: Halt::StepLimit
+        }
+    );
     assert_eq!(acc(&m, t), 501);
     let r = m.run(t, 1000, Some(TEXT));
-    assert_eq!(r, emu::RunResult { steps: 1, halt: Halt::StopAt(TEXT) });
+    assert_eq!(
+        r,
+        emu::RunResult {
+            steps: 1,
+            halt: Halt::StopAt(TEXT)
+        }
+    );
 }

@@ -55,7 +55,12 @@ fn random_instruction(a: &mut CodeAssembler, rng: &mut Rng) {
         15 => a.cmovl(r(rng), slot(rng)).unwrap(),
         16 => a.xchg(slot(rng), r(rng)).unwrap(),
         17 => a.bts(slot(rng), (rng.below(64)) as u32).unwrap(),
-        18 => a.mov(byte_ptr(rbx + rng.below(512) as i32), R8[rng.below(4) as usize]).unwrap(),
+        18 => a
+            .mov(
+                byte_ptr(rbx + rng.below(512) as i32),
+                R8[rng.below(4) as usize],
+            )
+            .unwrap(),
         19 => a.mov(qword_ptr(0x800u64).fs(), r(rng)).unwrap(),
         20 => {
             // write(1, data, 5): output is kernel state that step back must restore.
@@ -86,7 +91,8 @@ fn random_instruction(a: &mut CodeAssembler, rng: &mut Rng) {
             a.push(r11).unwrap();
             a.mov(eax, 158u32).unwrap();
             a.mov(edi, 0x1002u32).unwrap();
-            a.lea(rsi, qword_ptr(rbx + (rng.below(8) * 0x100) as i32)).unwrap();
+            a.lea(rsi, qword_ptr(rbx + (rng.below(8) * 0x100) as i32))
+                .unwrap();
             a.syscall().unwrap();
             a.pop(r11).unwrap();
             a.pop(rcx).unwrap();
@@ -123,7 +129,12 @@ struct State {
 fn state(m: &Machine) -> State {
     State {
         threads: m.threads().to_vec(),
-        memory: m.memory().pages().iter().map(|&(a, _)| (a, m.memory().peek(a, 4096).unwrap())).collect(),
+        memory: m
+            .memory()
+            .pages()
+            .iter()
+            .map(|&(a, _)| (a, m.memory().peek(a, 4096).unwrap()))
+            .collect(),
         output: m.output().to_vec(),
         steps: m.step_count(),
     }
@@ -138,8 +149,14 @@ fn world(seed: u64) -> (Machine, Rng) {
     m.poke(TEXT, &code).unwrap();
     for t in 0..THREADS as u64 {
         let base = STACKS + t * 0x10_000;
-        m.map(base, 0x8000, Perm::RW, &format!("stack of thread {t}")).unwrap();
-        let mut cpu = Cpu { rip: TEXT, rflags: 0x202, fs_base: DATA + 0x1000 * t, ..Cpu::default() };
+        m.map(base, 0x8000, Perm::RW, &format!("stack of thread {t}"))
+            .unwrap();
+        let mut cpu = Cpu {
+            rip: TEXT,
+            rflags: 0x202,
+            fs_base: DATA + 0x1000 * t,
+            ..Cpu::default()
+        };
         cpu.gpr[3] = DATA + 0x800 * t; // rbx: this thread's data
         cpu.gpr[4] = base + 0x4000; // rsp
         cpu.gpr[5] = base + 0x4000; // rbp: where each iteration resets rsp
@@ -158,7 +175,8 @@ fn run_random(m: &mut Machine, rng: &mut Rng, n: u64) -> Vec<usize> {
         let t = rng.below(THREADS as u64) as usize;
         let burst = 1 + rng.below(7);
         for _ in 0..burst.min(n - order.len() as u64) {
-            m.step(t).unwrap_or_else(|e: Stop| panic!("step {} on thread {t}: {e}", order.len()));
+            m.step(t)
+                .unwrap_or_else(|e: Stop| panic!("step {} on thread {t}: {e}", order.len()));
             order.push(t);
         }
     }
@@ -175,11 +193,22 @@ fn n_steps_forward_then_n_back_restores_everything() {
         assert_eq!(m.step_count(), n);
         assert_ne!(state(&m), initial, "seed {seed}: the run changed nothing");
         for k in (0..n).rev() {
-            assert_eq!(m.last_thread(), Some(order[k as usize]), "seed {seed}: step {k} ran on another thread");
+            assert_eq!(
+                m.last_thread(),
+                Some(order[k as usize]),
+                "seed {seed}: step {k} ran on another thread"
+            );
             assert!(m.step_back(), "seed {seed}: could not undo step {k}");
         }
-        assert!(!m.step_back(), "seed {seed}: undid more steps than were taken");
-        assert_eq!(state(&m), initial, "seed {seed}: state after {n} steps back differs");
+        assert!(
+            !m.step_back(),
+            "seed {seed}: undid more steps than were taken"
+        );
+        assert_eq!(
+            state(&m),
+            initial,
+            "seed {seed}: state after {n} steps back differs"
+        );
     }
 }
 
@@ -187,8 +216,9 @@ fn n_steps_forward_then_n_back_restores_everything() {
 fn going_back_then_forward_on_the_same_schedule_replays_exactly() {
     for seed in 100..108u64 {
         let (mut m, mut rng) = world(seed);
-        let schedule: Vec<(usize, u64)> =
-            (0..60).map(|_| (rng.below(THREADS as u64) as usize, 1 + rng.below(40))).collect();
+        let schedule: Vec<(usize, u64)> = (0..60)
+            .map(|_| (rng.below(THREADS as u64) as usize, 1 + rng.below(40)))
+            .collect();
         let total: u64 = schedule.iter().map(|s| s.1).sum();
         assert_eq!(m.run_schedule(&schedule).steps, total);
         let end = state(&m);
@@ -197,7 +227,11 @@ fn going_back_then_forward_on_the_same_schedule_replays_exactly() {
         let middle: u64 = head.iter().map(|s| s.1).sum();
         assert!(m.go_back_to(middle));
         assert_eq!(m.run_schedule(tail).steps, total - middle);
-        assert_eq!(state(&m), end, "seed {seed}: replay from step {middle} diverged");
+        assert_eq!(
+            state(&m),
+            end,
+            "seed {seed}: replay from step {middle} diverged"
+        );
         // And a different path from the middle is allowed: history is truncated, not stuck.
         assert!(m.go_back_to(middle));
         m.run_schedule(&[(0, 10), (2, 10)]);
@@ -219,14 +253,26 @@ fn step_back_restores_code_that_was_overwritten() {
     let mut m = Machine::new();
     m.map(TEXT, 0x1000, Perm::RWX, "text").unwrap();
     m.poke(TEXT, &code).unwrap();
-    let t = m.spawn("main", Cpu { rip: TEXT, ..Cpu::default() });
+    let t = m.spawn(
+        "main",
+        Cpu {
+            rip: TEXT,
+            ..Cpu::default()
+        },
+    );
     // Run the unpatched add first, so its decoding is cached.
     let mut plain = m.thread(t).cpu;
     plain.rip = 0x40_000e;
     m.set_cpu(t, plain);
     m.step(t).unwrap();
     assert_eq!(m.thread(t).cpu.gpr[0], 1);
-    m.set_cpu(t, Cpu { rip: TEXT, ..Cpu::default() });
+    m.set_cpu(
+        t,
+        Cpu {
+            rip: TEXT,
+            ..Cpu::default()
+        },
+    );
     let r = m.run(t, 100, Some(0x40_0011));
     assert_eq!(r.halt, emu::Halt::StopAt(0x40_0011));
     assert_eq!(m.thread(t).cpu.gpr[0], 0x40, "the patched instruction ran");
@@ -236,7 +282,11 @@ fn step_back_restores_code_that_was_overwritten() {
     plain.rip = 0x40_000e;
     m.set_cpu(t, plain);
     m.step(t).unwrap();
-    assert_eq!(m.thread(t).cpu.gpr[0], 1, "the restored instruction ran, not the cached patch");
+    assert_eq!(
+        m.thread(t).cpu.gpr[0],
+        1,
+        "the restored instruction ran, not the cached patch"
+    );
 }
 
 #[test]
@@ -246,8 +296,14 @@ fn history_memory_cost_is_reported_and_freed() {
     run_random(&mut m, &mut rng, 5000);
     assert_eq!(m.history_len(), 5000);
     let bytes = m.history_bytes();
-    assert!(bytes > 5000 * 8, "records alone take 8 bytes a step, got {bytes}");
-    assert!(bytes < 5000 * 200, "history should be compact, got {bytes} bytes for 5000 steps");
+    assert!(
+        bytes > 5000 * 8,
+        "records alone take 8 bytes a step, got {bytes}"
+    );
+    assert!(
+        bytes < 5000 * 200,
+        "history should be compact, got {bytes} bytes for 5000 steps"
+    );
     m.set_history(false);
     assert_eq!(m.history_len(), 0);
     assert_eq!(m.history_bytes(), 0);

@@ -56,16 +56,24 @@ pub fn cmp(a: &mut Access, d: &Decoded) -> Next {
     binary(a, d, false, STATUS, |s, x, y, _| flags::sub(s, x, y, 0))
 }
 pub fn and(a: &mut Access, d: &Decoded) -> Next {
-    binary(a, d, true, STATUS, |s, x, y, _| (x & y, flags::logic(s, x & y)))
+    binary(a, d, true, STATUS, |s, x, y, _| {
+        (x & y, flags::logic(s, x & y))
+    })
 }
 pub fn or(a: &mut Access, d: &Decoded) -> Next {
-    binary(a, d, true, STATUS, |s, x, y, _| (x | y, flags::logic(s, x | y)))
+    binary(a, d, true, STATUS, |s, x, y, _| {
+        (x | y, flags::logic(s, x | y))
+    })
 }
 pub fn xor(a: &mut Access, d: &Decoded) -> Next {
-    binary(a, d, true, STATUS, |s, x, y, _| (x ^ y, flags::logic(s, x ^ y)))
+    binary(a, d, true, STATUS, |s, x, y, _| {
+        (x ^ y, flags::logic(s, x ^ y))
+    })
 }
 pub fn test(a: &mut Access, d: &Decoded) -> Next {
-    binary(a, d, false, STATUS, |s, x, y, _| (x & y, flags::logic(s, x & y)))
+    binary(a, d, false, STATUS, |s, x, y, _| {
+        (x & y, flags::logic(s, x & y))
+    })
 }
 /// INC and DEC leave CF alone (SDM Vol. 2A, INC).
 pub fn inc(a: &mut Access, d: &Decoded) -> Next {

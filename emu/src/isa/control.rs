@@ -44,7 +44,11 @@ pub fn ret(a: &mut Access, d: &Decoded) -> Next {
     if !is_canonical(t) {
         return Err(Fault::general_protection(d.ip).into());
     }
-    let extra = if d.ins.op_count() > 0 { d.ins.immediate16() as u64 } else { 0 };
+    let extra = if d.ins.op_count() > 0 {
+        d.ins.immediate16() as u64
+    } else {
+        0
+    };
     a.cpu.gpr[RSP] = a.cpu.gpr[RSP].wrapping_add(8 + extra);
     Ok(t)
 }

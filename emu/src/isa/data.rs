@@ -81,7 +81,11 @@ pub fn cmov(a: &mut Access, d: &Decoded) -> Next {
     let src = a.locate(&d.ops[1]);
     let v = a.read(src, d.size)?;
     if let Operand::Reg(g) = d.ops[0] {
-        let value = if condition(d.cond, a.cpu.rflags) { v } else { a.cpu.read_gpr(g) };
+        let value = if condition(d.cond, a.cpu.rflags) {
+            v
+        } else {
+            a.cpu.read_gpr(g)
+        };
         a.cpu.write_gpr(g, value);
     }
     Ok(d.next_ip)
@@ -104,7 +108,14 @@ pub fn widen_accumulator(a: &mut Access, d: &Decoded) -> Next {
     };
     let half = size / 2;
     let v = sign_extend(a.cpu.gpr[RAX], half);
-    a.cpu.write_gpr(Gpr { idx: RAX as u8, size, high: false }, v);
+    a.cpu.write_gpr(
+        Gpr {
+            idx: RAX as u8,
+            size,
+            high: false,
+        },
+        v,
+    );
     Ok(d.next_ip)
 }
 
@@ -117,6 +128,13 @@ pub fn sign_into_rdx(a: &mut Access, d: &Decoded) -> Next {
     };
     let v = sign_extend(a.cpu.gpr[RAX], size);
     let fill = if (v as i64) < 0 { u64::MAX } else { 0 };
-    a.cpu.write_gpr(Gpr { idx: RDX as u8, size, high: false }, fill);
+    a.cpu.write_gpr(
+        Gpr {
+            idx: RDX as u8,
+            size,
+            high: false,
+        },
+        fill,
+    );
     Ok(d.next_ip)
 }

@@ -72,12 +72,19 @@ fn binary<const OP: u8, const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 /// INC/DEC of a 64- or 32-bit register (CF unchanged).
 fn step_by_one<const UP: bool, const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
-    let (dst, _) = (match d.ops[0] {
-        Operand::Reg(g) => g.idx as usize,
-        _ => unreachable!("selected only for register destinations"),
-    }, ());
+    let (dst, _) = (
+        match d.ops[0] {
+            Operand::Reg(g) => g.idx as usize,
+            _ => unreachable!("selected only for register destinations"),
+        },
+        (),
+    );
     let x = a.cpu.gpr[dst] & flags::mask(SIZE);
-    let (r, f) = if UP { flags::add(SIZE, x, 1, 0) } else { flags::sub(SIZE, x, 1, 0) };
+    let (r, f) = if UP {
+        flags::add(SIZE, x, 1, 0)
+    } else {
+        flags::sub(SIZE, x, 1, 0)
+    };
     a.cpu.gpr[dst] = r;
     a.cpu.rflags = flags::merge(a.cpu.rflags, f, STATUS & !crate::cpu::flag::CF);
     Ok(d.next_ip)
@@ -133,10 +140,15 @@ fn jcc(a: &mut Access, d: &Decoded) -> Next {
 /// the generic dispatch.
 pub(crate) fn select(d: &Decoded) -> Handler {
     let reg = |i: usize| match d.ops[i] {
-        Operand::Reg(Gpr { size, high: false, .. }) => Some(size),
+        Operand::Reg(Gpr {
+            size, high: false, ..
+        }) => Some(size),
         _ => None,
     };
-    let reg_or_imm = matches!(d.ops[1], Operand::Reg(Gpr { high: false, .. }) | Operand::Imm(_));
+    let reg_or_imm = matches!(
+        d.ops[1],
+        Operand::Reg(Gpr { high: false, .. }) | Operand::Imm(_)
+    );
     let mem = |i: usize| matches!(d.ops[i], Operand::Mem(_));
     let branch_ok = matches!(d.ops[0], Operand::Imm(t) if crate::memory::is_canonical(t));
     macro_rules! by_size {
@@ -169,8 +181,23 @@ pub(crate) fn select(d: &Decoded) -> Handler {
         M::Inc if reg(0) == Some(4) => Some(step_by_one::<true, 4>),
         M::Dec if reg(0) == Some(8) => Some(step_by_one::<false, 8>),
         M::Dec if reg(0) == Some(4) => Some(step_by_one::<false, 4>),
-        M::Ja | M::Jae | M::Jb | M::Jbe | M::Je | M::Jg | M::Jge | M::Jl | M::Jle | M::Jne
-        | M::Jno | M::Jnp | M::Jns | M::Jo | M::Jp | M::Js | M::Jmp
+        M::Ja
+        | M::Jae
+        | M::Jb
+        | M::Jbe
+        | M::Je
+        | M::Jg
+        | M::Jge
+        | M::Jl
+        | M::Jle
+        | M::Jne
+        | M::Jno
+        | M::Jnp
+        | M::Jns
+        | M::Jo
+        | M::Jp
+        | M::Js
+        | M::Jmp
             if branch_ok =>
         {
             Some(jcc)

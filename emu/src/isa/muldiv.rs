@@ -11,14 +11,30 @@ use crate::decode::{Access, Decoded, Operand};
 use crate::fault::Fault;
 use crate::flags::{mask, merge, sign_extend, szp, STATUS};
 
-const AL: Gpr = Gpr { idx: RAX as u8, size: 1, high: false };
-const AH: Gpr = Gpr { idx: RAX as u8, size: 1, high: true };
+const AL: Gpr = Gpr {
+    idx: RAX as u8,
+    size: 1,
+    high: false,
+};
+const AH: Gpr = Gpr {
+    idx: RAX as u8,
+    size: 1,
+    high: true,
+};
 
 fn acc(size: u8) -> Gpr {
-    Gpr { idx: RAX as u8, size, high: false }
+    Gpr {
+        idx: RAX as u8,
+        size,
+        high: false,
+    }
 }
 fn data(size: u8) -> Gpr {
-    Gpr { idx: RDX as u8, size, high: false }
+    Gpr {
+        idx: RDX as u8,
+        size,
+        high: false,
+    }
 }
 
 /// Stores a double-width product or the (quotient, remainder) pair: AH:AL for bytes,
@@ -69,7 +85,10 @@ pub fn imul(a: &mut Access, d: &Decoded) -> Next {
             set_mul_flags(a, size, low, sx(low) != p);
         }
         n => {
-            let (l1, l2) = (a.locate(&d.ops[n as usize - 2]), a.locate(&d.ops[n as usize - 1]));
+            let (l1, l2) = (
+                a.locate(&d.ops[n as usize - 2]),
+                a.locate(&d.ops[n as usize - 1]),
+            );
             let x = sx(a.read(l1, size)?);
             let y = sx(a.read(l2, size)?);
             let p = x * y;

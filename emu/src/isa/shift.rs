@@ -27,7 +27,13 @@ fn operands(a: &mut Access, d: &Decoded) -> Result<(crate::decode::Loc, u64, u32
 
 /// Writes the result, or, for a zero count, the unchanged value: a 32-bit register
 /// destination is still zero-extended, as the instruction writes it.
-fn finish(a: &mut Access, d: &Decoded, dst: crate::decode::Loc, r: u64, f: Option<(u64, u64)>) -> Next {
+fn finish(
+    a: &mut Access,
+    d: &Decoded,
+    dst: crate::decode::Loc,
+    r: u64,
+    f: Option<(u64, u64)>,
+) -> Next {
     a.write(dst, d.size, r)?;
     if let Some((flags, which)) = f {
         a.cpu.rflags = merge(a.cpu.rflags, flags, which);
@@ -84,7 +90,11 @@ pub fn rol(a: &mut Access, d: &Decoded) -> Next {
     }
     let bits = size as u32 * 8;
     let t = c % bits;
-    let r = if t == 0 { x } else { ((x << t) | (x >> (bits - t))) & mask(size) };
+    let r = if t == 0 {
+        x
+    } else {
+        ((x << t) | (x >> (bits - t))) & mask(size)
+    };
     let cf = r & 1;
     let msb = (r & sign_bit(size) != 0) as u64;
     let f = if cf != 0 { CF } else { 0 } | if msb ^ cf != 0 { OF } else { 0 };
@@ -99,7 +109,11 @@ pub fn ror(a: &mut Access, d: &Decoded) -> Next {
     }
     let bits = size as u32 * 8;
     let t = c % bits;
-    let r = if t == 0 { x } else { ((x >> t) | (x << (bits - t))) & mask(size) };
+    let r = if t == 0 {
+        x
+    } else {
+        ((x >> t) | (x << (bits - t))) & mask(size)
+    };
     let msb = r & sign_bit(size) != 0;
     let next = r & (sign_bit(size) >> 1) != 0;
     let f = if msb { CF } else { 0 } | if msb != next { OF } else { 0 };

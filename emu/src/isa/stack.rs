@@ -66,7 +66,11 @@ pub fn leave(a: &mut Access, d: &Decoded) -> Next {
     let bp = a.cpu.gpr[RBP];
     let v = a.load(bp, Seg::Stack, size)?;
     a.cpu.gpr[RSP] = bp.wrapping_add(size as u64);
-    let g = crate::cpu::Gpr { idx: RBP as u8, size, high: false };
+    let g = crate::cpu::Gpr {
+        idx: RBP as u8,
+        size,
+        high: false,
+    };
     a.cpu.write_gpr(g, v);
     Ok(d.next_ip)
 }
