@@ -1,0 +1,556 @@
+//! The reference side of the differential tests: run an `emu exec` case in unicorn (QEMU's
+//! x86-64 translator) and report the outcome in the same shape as `emu::exec::run_case`.
+//!
+//! Unicorn is not Linux: it runs the guest at CPL 0 with no kernel, reports memory faults as
+//! engine errors instead of `#PF`, and reports CPU exceptions through an interrupt hook. This
+//! module turns all of that back into the signal a Linux process would receive. Where
+//! unicorn's behaviour differs from real hardware, the difference is handled here under a
+//! named [`Quirk`], so the test table can say what was adjusted and why.
+
+use emu::exec::{
+    decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
+};
+use iced_x86::{
+    Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RflagsBits,
+};
+use serde_json::{Map, Value};
+use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};
+use unicorn_engine::{RegisterX86, Unicorn};
+
+/// RFLAGS bits.
+pub const CF: u64 = 1;
+/// Parity.
+pub const PF: u64 = 1 << 2;
+/// Auxiliary carry.
+pub const AF: u64 = 1 << 4;
+/// Zero.
+pub const ZF: u64 = 1 << 6;
+/// Sign.
+pub const SF: u64 = 1 << 7;
+/// Overflow.
+pub const OF: u64 = 1 << 11;
+
+/// A known difference between unicorn and a real CPU under Linux that the oracle corrects.
+/// Each one is counted per case so the pass table can show where corrections happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Quirk {
+    /// Unicorn runs at CPL 0, so HLT (and any privileged instruction) would execute or end
+    /// emulation quietly. At CPL 3 it raises #GP, which Linux reports as SIGSEGV/SI_KERNEL.
+    /// The oracle raises that itself before unicorn runs the instruction.
+    PrivilegedAtCpl0,
+    /// QEMU raises #GP for every non-canonical data address; hardware raises #SS when the
+    /// access goes through the stack segment (implicit stack operations, RSP or RBP base),
+    /// and Linux turns #SS into SIGBUS/SI_KERNEL. The oracle picks #SS from the instruction.
+    NonCanonicalStackIsGp,
+    /// QEMU lets a near branch load a non-canonical RIP and only fails on the following
+    /// fetch. Hardware raises #GP on the branch itself (RIP still at the branch, nothing
+    /// pushed or popped). The oracle computes the target before the branch runs.
+    NonCanonicalBranchCompletes,
+}
+
+impl Quirk {
+    /// Short explanation for the pass table.
+    pub fn note(self) -> &'static str {
+        match self {
+            Quirk::PrivilegedAtCpl0 => "unicorn runs at CPL 0; oracle raises the CPL-3 #GP itself",
+            Quirk::NonCanonicalStackIsGp => {
+                "QEMU raises #GP, hardware #SS (SIGBUS) for stack-segment accesses"
+            }
+            Quirk::NonCanonicalBranchCompletes => {
+                "QEMU faults on the fetch after a non-canonical branch; hardware #GPs on the branch"
+            }
+        }
+    }
+}
+
+/// What the oracle learned besides the result.
+#[derive(Clone, Debug, Default)]
+pub struct OracleInfo {
+    /// RFLAGS bits whose final value is architecturally undefined (the last instruction
+    /// that wrote them left them undefined); the comparison ignores them.
+    pub undefined_flags: u64,
+    /// Mnemonics of the instructions that started executing (completed or faulted).
+    pub mnemonics: Vec<Mnemonic>,
+    /// Corrections applied to unicorn's behaviour in this case.
+    pub quirks: Vec<Quirk>,
+}
+
+enum Outcome {
+    StopAt,
+    MaxSteps,
+    Signal(&'static str, i32, u64, u64),
+    Error(String),
+}
+
+struct State {
+    steps: u64,
+    /// An instruction whose code hook ran and that has not been seen to finish.
+    in_flight: Option<Instruction>,
+    max_steps: u64,
+    stop_at: Option<u64>,
+    outcome: Option<Outcome>,
+    invalid: Option<(MemType, u64)>,
+    undefined: u64,
+    /// The flag update of the in-flight instruction: (bits it writes, bits it leaves undefined).
+    pending: (u64, u64),
+    info: OracleInfo,
+}
+
+/// Converts iced's `RflagsBits` to RFLAGS bit positions (status flags only).
+pub fn iced_to_rflags(bits: u32) -> u64 {
+    let mut r = 0;
+    for (i, f) in [
+        (RflagsBits::CF, CF),
+        (RflagsBits::PF, PF),
+        (RflagsBits::AF, AF),
+        (RflagsBits::ZF, ZF),
+        (RflagsBits::SF, SF),
+        (RflagsBits::OF, OF),
+    ] {
+        if bits & i != 0 {
+            r |= f;
+        }
+    }
+    r
+}
+
+/// Flags an instruction writes and leaves undefined, given the shift count it will use.
+/// iced's static information is the base; shifts and rotates are refined with the actual
+/// count (SDM Vol. 2B, SAL/SAR/SHL/SHR and RCL/RCR/ROL/ROR "Flags Affected"):
+/// a masked count of 0 writes nothing, OF is defined only for a count of 1, and SHL/SHR
+/// leave CF undefined when the count reaches the operand width.
+pub fn flag_effect(ins: &Instruction, count: Option<u64>) -> (u64, u64) {
+    let written = iced_to_rflags(ins.rflags_modified());
+    let mut undefined = iced_to_rflags(ins.rflags_undefined());
+    let m = ins.mnemonic();
+    if matches!(
+        m,
+        Mnemonic::Shl
+            | Mnemonic::Sal
+            | Mnemonic::Shr
+            | Mnemonic::Sar
+            | Mnemonic::Rol
+            | Mnemonic::Ror
+    ) {
+        let width = operand_width(ins);
+        let c = count.unwrap_or(1) & if width == 64 { 63 } else { 31 };
+        if c == 0 {
+            return (0, 0);
+        }
+        if c == 1 {
+            undefined &= !OF;
+        } else {
+            undefined |= OF;
+        }
+        if matches!(m, Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr) && c >= width {
+            undefined |= CF;
+        }
+        if matches!(
+            m,
+            Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar
+        ) {
+            undefined |= AF;
+        }
+    }
+    (written, undefined & written)
+}
+
+/// Width in bits of an instruction's first operand.
+pub fn operand_width(ins: &Instruction) -> u64 {
+    match ins.op0_kind() {
+        OpKind::Register => ins.op0_register().size() as u64 * 8,
+        _ => ins.memory_size().size() as u64 * 8,
+    }
+}
+
+fn reg_id(name: &str) -> Option<RegisterX86> {
+    Some(match name {
+        "rax" => RegisterX86::RAX,
+        "rcx" => RegisterX86::RCX,
+        "rdx" => RegisterX86::RDX,
+        "rbx" => RegisterX86::RBX,
+        "rsp" => RegisterX86::RSP,
+        "rbp" => RegisterX86::RBP,
+        "rsi" => RegisterX86::RSI,
+        "rdi" => RegisterX86::RDI,
+        "r8" => RegisterX86::R8,
+        "r9" => RegisterX86::R9,
+        "r10" => RegisterX86::R10,
+        "r11" => RegisterX86::R11,
+        "r12" => RegisterX86::R12,
+        "r13" => RegisterX86::R13,
+        "r14" => RegisterX86::R14,
+        "r15" => RegisterX86::R15,
+        "rip" => RegisterX86::RIP,
+        "rflags" => RegisterX86::RFLAGS,
+        "fs_base" => RegisterX86::FS_BASE,
+        "gs_base" => RegisterX86::GS_BASE,
+        _ => return None,
+    })
+}
+
+/// Register names in the order of the result's `regs`.
+pub const REG_NAMES: [&str; 20] = [
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+    "r14", "r15", "rip", "rflags", "fs_base", "gs_base",
+];
+
+fn is_canonical(a: u64) -> bool {
+    ((a as i64) << 16 >> 16) as u64 == a
+}
+
+fn decode_at(uc: &Unicorn<State>, addr: u64, size: u32) -> Instruction {
+    let mut buf = vec![0u8; size.clamp(1, 15) as usize];
+    let _ = uc.mem_read(addr, &mut buf);
+    let mut d = Decoder::with_ip(64, &buf, addr, DecoderOptions::NONE);
+    d.decode()
+}
+
+fn read_reg(uc: &Unicorn<State>, r: Register) -> u64 {
+    let full = r.full_register();
+    let name = format!("{full:?}").to_lowercase();
+    let v = reg_id(&name)
+        .and_then(|id| uc.reg_read(id).ok())
+        .unwrap_or(0);
+    match r {
+        Register::AH | Register::CH | Register::DH | Register::BH => (v >> 8) & 0xff,
+        _ => match r.size() {
+            1 => v & 0xff,
+            2 => v & 0xffff,
+            4 => v & 0xffff_ffff,
+            _ => v,
+        },
+    }
+}
+
+/// Whether an instruction's memory access goes through SS: implicit stack operations, or an
+/// explicit operand with RSP or RBP as base (SDM Vol. 1, 3.7.4).
+pub fn uses_stack_segment(ins: &Instruction) -> bool {
+    if ins.stack_pointer_increment() != 0 || matches!(ins.mnemonic(), Mnemonic::Leave) {
+        return true;
+    }
+    (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory)
+        && matches!(
+            ins.memory_base(),
+            Register::RSP | Register::RBP | Register::ESP | Register::EBP
+        )
+        && !matches!(ins.segment_prefix(), Register::FS | Register::GS)
+}
+
+/// The target of a near branch that will be taken, computed from the current state.
+fn branch_target(uc: &Unicorn<State>, ins: &Instruction) -> Option<u64> {
+    match ins.flow_control() {
+        FlowControl::IndirectBranch | FlowControl::IndirectCall => match ins.op0_kind() {
+            OpKind::Register => Some(read_reg(uc, ins.op0_register())),
+            OpKind::Memory => {
+                let addr = ins.virtual_address(0, 0, |r, _, _| match r {
+                    Register::FS => uc.reg_read(RegisterX86::FS_BASE).ok(),
+                    Register::GS => uc.reg_read(RegisterX86::GS_BASE).ok(),
+                    Register::ES | Register::CS | Register::SS | Register::DS => Some(0),
+                    r => Some(read_reg(uc, r)),
+                })?;
+                let mut b = [0u8; 8];
+                uc.mem_read(addr, &mut b).ok()?;
+                Some(u64::from_le_bytes(b))
+            }
+            _ => None,
+        },
+        FlowControl::Return => {
+            let sp = uc.reg_read(RegisterX86::RSP).ok()?;
+            let mut b = [0u8; 8];
+            uc.mem_read(sp, &mut b).ok()?;
+            Some(u64::from_le_bytes(b))
+        }
+        _ => None,
+    }
+}
+
+fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
+    finish_in_flight(uc.get_data_mut());
+    let st = uc.get_data();
+    if st.outcome.is_some() {
+        let _ = uc.emu_stop();
+        return;
+    }
+    if st.stop_at == Some(addr) {
+        uc.get_data_mut().outcome = Some(Outcome::StopAt);
+        let _ = uc.emu_stop();
+        return;
+    }
+    if st.steps >= st.max_steps {
+        uc.get_data_mut().outcome = Some(Outcome::MaxSteps);
+        let _ = uc.emu_stop();
+        return;
+    }
+    let ins = decode_at(uc, addr, size);
+    let mut quirk = None;
+    let mut gp = false;
+    if ins.mnemonic() == Mnemonic::Hlt || ins.is_privileged() {
+        quirk = Some(Quirk::PrivilegedAtCpl0);
+        gp = true;
+    } else if let Some(t) = branch_target(uc, &ins) {
+        if !is_canonical(t) {
+            quirk = Some(Quirk::NonCanonicalBranchCompletes);
+            gp = true;
+        }
+    }
+    let count = match ins.mnemonic() {
+        Mnemonic::Shl
+        | Mnemonic::Sal
+        | Mnemonic::Shr
+        | Mnemonic::Sar
+        | Mnemonic::Rol
+        | Mnemonic::Ror => Some(match ins.op1_kind() {
+            OpKind::Register => read_reg(uc, Register::CL),
+            OpKind::Immediate8 => ins.immediate8() as u64,
+            _ => 1,
+        }),
+        _ => None,
+    };
+    let st = uc.get_data_mut();
+    st.info.mnemonics.push(ins.mnemonic());
+    if gp {
+        st.info.quirks.extend(quirk);
+        st.outcome = Some(Outcome::Signal("SIGSEGV", 0x80, 0, addr));
+        st.in_flight = None;
+        let _ = uc.emu_stop();
+        return;
+    }
+    st.pending = flag_effect(&ins, count);
+    st.in_flight = Some(ins);
+}
+
+/// The in-flight instruction completed: count it and apply its flag effect.
+fn finish_in_flight(st: &mut State) {
+    if st.in_flight.take().is_some() {
+        st.steps += 1;
+        let (written, undefined) = st.pending;
+        st.undefined = (st.undefined & !written) | undefined;
+    }
+}
+
+fn intr_hook(uc: &mut Unicorn<State>, intno: u32) {
+    let st = uc.get_data_mut();
+    let Some(ins) = st.in_flight else {
+        st.outcome = Some(Outcome::Error(format!(
+            "interrupt {intno} outside an instruction"
+        )));
+        let _ = uc.emu_stop();
+        return;
+    };
+    let ip = ins.ip();
+    let outcome = match intno {
+        0 => Outcome::Signal("SIGFPE", 1, ip, ip),
+        6 => Outcome::Signal("SIGILL", 2, ip, ip),
+        3 => {
+            // A trap: INT3 has completed and the handler sees the next RIP.
+            finish_in_flight(st);
+            Outcome::Signal("SIGTRAP", 0x80, 0, ins.next_ip())
+        }
+        12 => Outcome::Signal("SIGBUS", 0x80, 0, ip),
+        13 if uses_stack_segment(&ins) => {
+            st.info.quirks.push(Quirk::NonCanonicalStackIsGp);
+            Outcome::Signal("SIGBUS", 0x80, 0, ip)
+        }
+        13 => Outcome::Signal("SIGSEGV", 0x80, 0, ip),
+        n => Outcome::Error(format!("unexpected interrupt {n} at {ip:#x}")),
+    };
+    st.in_flight = None;
+    st.outcome = Some(outcome);
+    let _ = uc.emu_stop();
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn prot(perm: &str) -> Option<Prot> {
+    let b = perm.as_bytes();
+    if b.len() != 3 {
+        return None;
+    }
+    let mut p = Prot::NONE;
+    for (i, (c, bit)) in [(b'r', Prot::READ), (b'w', Prot::WRITE), (b'x', Prot::EXEC)]
+        .into_iter()
+        .enumerate()
+    {
+        if b[i] == c {
+            p |= bit;
+        } else if b[i] != b'-' {
+            return None;
+        }
+    }
+    Some(p)
+}
+
+fn error(case: &Case, msg: String) -> CaseResult {
+    CaseResult {
+        name: case.name.clone(),
+        stop: "error",
+        steps: 0,
+        signal: None,
+        exit_status: None,
+        error: Some(msg),
+        regs: None,
+        memory: None,
+    }
+}
+
+/// Runs a case in unicorn and returns the result a Linux process would see, plus what the
+/// comparison needs to know about it.
+pub fn run(case: &Case) -> (CaseResult, OracleInfo) {
+    match run_inner(case) {
+        Ok(x) => x,
+        Err(e) => (error(case, e), OracleInfo::default()),
+    }
+}
+
+fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
+    let state = State {
+        steps: 0,
+        in_flight: None,
+        max_steps: case.max_steps.map_or(DEFAULT_MAX_STEPS, |n| n.0),
+        stop_at: case.stop_at.map(|n| n.0),
+        outcome: None,
+        invalid: None,
+        undefined: 0,
+        pending: (0, 0),
+        info: OracleInfo::default(),
+    };
+    let mut uc = Unicorn::new_with_data(Arch::X86, Mode::MODE_64, state)
+        .map_err(|e| format!("unicorn: {e:?}"))?;
+    for (i, r) in case.memory.iter().enumerate() {
+        let p = prot(&r.perm).ok_or_else(|| format!("memory[{i}]: bad perm {}", r.perm))?;
+        uc.mem_map(r.addr.0, r.size.0, p)
+            .map_err(|e| format!("memory[{i}]: map {e:?}"))?;
+        if let Some(h) = &r.bytes {
+            let b = decode_hex(h)?;
+            uc.mem_write(r.addr.0, &b)
+                .map_err(|e| format!("memory[{i}]: write {e:?}"))?;
+        }
+    }
+    let mut rip = 0;
+    let mut rflags = 0x2;
+    for (k, v) in &case.regs {
+        let n = serde_json::from_value::<Num>(v.clone())
+            .map_err(|e| format!("{k}: {e}"))?
+            .0;
+        let id = reg_id(k).ok_or_else(|| format!("unknown register {k}"))?;
+        match k.as_str() {
+            "rip" => rip = n,
+            "rflags" => rflags = n | 2,
+            _ => uc.reg_write(id, n).map_err(|e| format!("{k}: {e:?}"))?,
+        }
+    }
+    uc.reg_write(RegisterX86::RFLAGS, rflags)
+        .map_err(|e| format!("rflags: {e:?}"))?;
+    uc.add_code_hook(1, 0, code_hook)
+        .map_err(|e| format!("{e:?}"))?;
+    uc.add_intr_hook(intr_hook).map_err(|e| format!("{e:?}"))?;
+    uc.add_mem_hook(
+        HookType::MEM_INVALID,
+        1,
+        0,
+        |uc: &mut Unicorn<State>, t, addr, _size, _v| {
+            uc.get_data_mut().invalid = Some((t, addr));
+            false
+        },
+    )
+    .map_err(|e| format!("{e:?}"))?;
+
+    let res = uc.emu_start(rip, u64::MAX, 0, 0);
+    let (stop, signal): (&'static str, Option<(&'static str, i32, u64, u64)>) = {
+        let st = uc.get_data_mut();
+        match (st.outcome.take(), res) {
+            (Some(Outcome::StopAt), _) => ("stop_at", None),
+            (Some(Outcome::MaxSteps), _) => ("max_steps", None),
+            (Some(Outcome::Signal(n, c, a, pc)), _) => ("fault", Some((n, c, a, pc))),
+            (Some(Outcome::Error(e)), _) => return Err(e),
+            (None, Err(e)) => {
+                let (kind, addr) = st.invalid.unwrap_or((MemType::READ, 0));
+                let code = match e {
+                    uc_error::READ_UNMAPPED
+                    | uc_error::WRITE_UNMAPPED
+                    | uc_error::FETCH_UNMAPPED => 1,
+                    uc_error::READ_PROT | uc_error::WRITE_PROT | uc_error::FETCH_PROT => 2,
+                    uc_error::INSN_INVALID => 0,
+                    e => {
+                        return Err(format!(
+                            "unicorn stopped with {e:?} ({kind:?} at {addr:#x})"
+                        ))
+                    }
+                };
+                let fetch = matches!(e, uc_error::FETCH_UNMAPPED | uc_error::FETCH_PROT);
+                let pc = match (fetch, st.in_flight) {
+                    // The fault is on fetching a new instruction: the one before it completed.
+                    (true, _) | (_, None) => {
+                        finish_in_flight(st);
+                        uc.reg_read(RegisterX86::RIP)
+                            .map_err(|e| format!("{e:?}"))?
+                    }
+                    (false, Some(ins)) => {
+                        st.in_flight = None;
+                        ins.ip()
+                    }
+                };
+                if code == 0 {
+                    ("fault", Some(("SIGILL", 2, pc, pc)))
+                } else {
+                    ("fault", Some(("SIGSEGV", code, addr, pc)))
+                }
+            }
+            (None, Ok(())) => {
+                return Err(format!(
+                    "unicorn stopped without a reason at {:#x}",
+                    uc.pc_read().unwrap_or(0)
+                ))
+            }
+        }
+    };
+    let mut regs = Map::new();
+    for name in REG_NAMES {
+        let mut v = uc
+            .reg_read(reg_id(name).expect("known"))
+            .map_err(|e| format!("{name}: {e:?}"))?;
+        if name == "rip" {
+            if let Some((_, _, _, pc)) = signal {
+                // On a fault RIP is the faulting instruction; on INT3 the next one, as the
+                // signal handler sees it.
+                v = pc;
+            }
+        }
+        regs.insert(name.to_string(), Value::String(hex(v)));
+    }
+    let mut memory = Vec::new();
+    for r in &case.memory {
+        let b = uc
+            .mem_read_as_vec(r.addr.0, r.size.0 as usize)
+            .map_err(|e| format!("read back: {e:?}"))?;
+        memory.push(RegionOut {
+            addr: hex(r.addr.0),
+            bytes: encode_hex(&b),
+        });
+    }
+    let st = uc.get_data_mut();
+    if stop != "fault" {
+        finish_in_flight(st);
+    }
+    let mut info = std::mem::take(&mut st.info);
+    info.undefined_flags = st.undefined;
+    let result = CaseResult {
+        name: case.name.clone(),
+        stop,
+        steps: st.steps,
+        signal: signal.map(|(name, code, addr, pc)| SignalOut {
+            name,
+            code,
+            addr: hex(addr),
+            pc: hex(pc),
+        }),
+        exit_status: None,
+        error: None,
+        regs: Some(regs),
+        memory: Some(memory),
+    };
+    Ok((result, info))
+}
