@@ -118,7 +118,9 @@ pub(crate) fn gpr(r: Register) -> Option<Gpr> {
         _ if r.is_gpr64() => (r.number(), 8, false),
         _ if r.is_gpr32() => (r.number(), 4, false),
         _ if r.is_gpr16() => (r.number(), 2, false),
-        _ if r.is_gpr8() => (r.number(), 1, false),
+        // iced numbers the 8-bit registers AL..BL, AH..BH, SPL..DIL, R8L..R15L (so SIL is
+        // 10): the register they are part of is what indexes `Cpu::gpr`.
+        _ if r.is_gpr8() => (r.full_register().number(), 1, false),
         _ => return None,
     };
     Some(Gpr {
