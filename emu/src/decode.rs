@@ -100,6 +100,12 @@ pub(crate) struct Decoded {
     /// General registers the instruction may write (bit i = `Cpu::gpr[i]`), from iced's
     /// instruction info, for compact step-back records.
     pub writes: u16,
+    /// What a step-back record must keep besides `writes` (`history::KEEP_RIP`,
+    /// `history::KEEP_FLAGS`): RIP only when the instruction may branch (otherwise it is
+    /// the next RIP minus the length), RFLAGS only when it may change flags.
+    pub keep: u8,
+    /// Length in bytes.
+    pub len: u8,
     /// The privilege checks of SDM Vol. 3A, 5.9: CPL-0-only and IOPL-sensitive instructions
     /// raise `#GP` in user mode.
     pub privileged: bool,
@@ -204,6 +210,9 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         ops,
         cond: ins.condition_code(),
         writes,
+        keep: (if ins.flow_control() != iced_x86::FlowControl::Next { crate::history::KEEP_RIP } else { 0 })
+            | (if ins.rflags_modified() != 0 { crate::history::KEEP_FLAGS } else { 0 }),
+        len: ins.len() as u8,
         privileged: ins.is_privileged(),
         ins,
     };

@@ -6,12 +6,22 @@
 //! anything (FS base, output, which threads are alive), records a full snapshot instead.
 
 use crate::cpu::Cpu;
+use crate::decode::Decoded;
 use crate::kernel::SyscallEvent;
 use crate::machine::ThreadState;
 
-/// One step, in 8 bytes: the record is written for every instruction when history is on.
+/// The record keeps the old RIP (the instruction may branch).
+pub(crate) const KEEP_RIP: u8 = 1;
+/// The record keeps the old RFLAGS (the instruction may change flags).
+pub(crate) const KEEP_FLAGS: u8 = 2;
+
+/// One step, in 12 bytes: the record is written for every instruction when history is on.
 #[derive(Clone, Copy)]
 pub(crate) struct Record {
+    /// `KEEP_RIP` and `KEEP_FLAGS`: which of RIP and RFLAGS `values` holds.
+    keep: u8,
+    /// The instruction's length: without `KEEP_RIP`, the old RIP is the new one minus it.
+    len: u8,
     /// The thread that ran; the top bit marks a full record.
     thread_and_full: u16,
     /// Bit i set: `values` holds the old `gpr[i]`. Zero for a full record.
@@ -54,9 +64,14 @@ pub(crate) struct History {
 impl History {
     /// Records the state an instruction may change, before it runs.
     #[inline]
-    pub fn begin(&mut self, thread: usize, cpu: &Cpu, writes: u16, journal: usize) {
-        self.values.push(cpu.rip);
-        self.values.push(cpu.rflags);
+    pub fn begin(&mut self, thread: usize, cpu: &Cpu, d: &Decoded, journal: usize) {
+        let writes = d.writes;
+        if d.keep & KEEP_RIP != 0 {
+            self.values.push(cpu.rip);
+        }
+        if d.keep & KEEP_FLAGS != 0 {
+            self.values.push(cpu.rflags);
+        }
         let mut m = writes;
         while m != 0 {
             let i = m.trailing_zeros() as usize;
@@ -64,6 +79,8 @@ impl History {
             m &= m - 1;
         }
         self.records.push(Record {
+            keep: d.keep,
+            len: d.len,
             thread_and_full: thread as u16,
             writes,
             journal: journal as u32,
@@ -77,7 +94,9 @@ impl History {
             if r.full() {
                 self.fulls.pop();
             } else {
-                let n = 2 + r.writes.count_ones() as usize;
+                let n = (r.keep & KEEP_RIP != 0) as usize
+                    + (r.keep & KEEP_FLAGS != 0) as usize
+                    + r.writes.count_ones() as usize;
                 self.values.truncate(self.values.len() - n);
             }
         }
@@ -86,6 +105,8 @@ impl History {
     pub fn begin_full(&mut self, thread: usize, journal: usize, full: Full) {
         self.fulls.push(full);
         self.records.push(Record {
+            keep: 0,
+            len: 0,
             thread_and_full: thread as u16 | FULL,
             writes: 0,
             journal: journal as u32,
@@ -103,8 +124,14 @@ impl History {
         for &i in regs.iter().rev() {
             cpu.gpr[i] = self.values.pop().expect("history value");
         }
-        cpu.rflags = self.values.pop().expect("history rflags");
-        cpu.rip = self.values.pop().expect("history rip");
+        if r.keep & KEEP_FLAGS != 0 {
+            cpu.rflags = self.values.pop().expect("history rflags");
+        }
+        cpu.rip = if r.keep & KEEP_RIP != 0 {
+            self.values.pop().expect("history rip")
+        } else {
+            cpu.rip.wrapping_sub(r.len as u64)
+        };
     }
 
     pub fn clear(&mut self) {
@@ -115,8 +142,8 @@ impl History {
 
     /// Bytes held, excluding the memory journal.
     pub fn bytes(&self) -> usize {
-        self.records.capacity() * std::mem::size_of::<Record>()
-            + self.values.capacity() * 8
+        self.records.len() * std::mem::size_of::<Record>()
+            + self.values.len() * 8
             + self
                 .fulls
                 .iter()

@@ -471,7 +471,8 @@ impl Machine {
         self.history.records.len()
     }
 
-    /// Bytes the history holds (records, register values, the memory write journal).
+    /// Bytes the history holds (records, register values, the memory write journal), not
+    /// counting spare capacity of its vectors, which the OS only backs once touched.
     pub fn history_bytes(&self) -> usize {
         self.history.bytes() + self.mem.journal_bytes()
     }
@@ -569,7 +570,7 @@ fn inner<const HISTORY: bool>(
             }
         };
         if HISTORY {
-            history.begin(thread, cpu, d.writes, mem.journal_len());
+            history.begin(thread, cpu, d, mem.journal_len());
         }
         match isa::execute(cpu, mem, d) {
             Ok(next) => {

@@ -705,7 +705,7 @@ impl Memory {
     }
 
     pub(crate) fn journal_bytes(&self) -> usize {
-        self.journal.capacity() * std::mem::size_of::<Undo>()
+        self.journal.len() * std::mem::size_of::<Undo>()
     }
 
     /// Undoes journal entries back to length `len`, newest first.
