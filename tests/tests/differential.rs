@@ -11,7 +11,9 @@
 use emu::exec::CaseResult;
 use iced_x86::code_asm::*;
 use iced_x86::Mnemonic;
-use stackswitch_tests::gen::{self, Rng, CODE, DATA, FS_BASE, ISLAND, NOACCESS, RO, RSP0, UNMAPPED};
+use stackswitch_tests::gen::{
+    self, Rng, CODE, DATA, FS_BASE, ISLAND, NOACCESS, RO, RSP0, UNMAPPED,
+};
 use stackswitch_tests::oracle::Quirk;
 use stackswitch_tests::{check, report, Checked};
 use std::collections::BTreeMap;
@@ -19,7 +21,10 @@ use std::collections::BTreeMap;
 // ---------- helpers ----------
 
 fn run(name: &str, code: Vec<u8>, regs: &[(&str, u64)]) -> Checked {
-    let mut rng = Rng::new(name.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
+    let mut rng = Rng::new(
+        name.bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
+    );
     let line = gen::case_line(name, &mut rng, &code, regs, None, 1000);
     check(&line)
 }
@@ -46,7 +51,10 @@ fn same(c: &Checked) {
 }
 
 fn signal(r: &CaseResult) -> (String, i32, u64, u64) {
-    let s = r.signal.as_ref().unwrap_or_else(|| panic!("no signal: {}", serde_json::to_string(r).unwrap()));
+    let s = r
+        .signal
+        .as_ref()
+        .unwrap_or_else(|| panic!("no signal: {}", serde_json::to_string(r).unwrap()));
     (
         s.name.to_string(),
         s.code,
@@ -58,7 +66,10 @@ fn signal(r: &CaseResult) -> (String, i32, u64, u64) {
 /// Asserts a run ended with the INT3 at the end of the program (SIGTRAP, pc after it).
 fn ends_at_int3(r: &CaseResult, code: &[u8]) {
     assert_eq!(r.stop, "fault");
-    assert_eq!(signal(r), ("SIGTRAP".to_string(), 0x80, 0, CODE + code.len() as u64));
+    assert_eq!(
+        signal(r),
+        ("SIGTRAP".to_string(), 0x80, 0, CODE + code.len() as u64)
+    );
 }
 
 const STATUS: u64 = 0x8d5;
@@ -79,7 +90,15 @@ fn rex_byte_registers_are_the_right_registers() {
         a.add(r12b, sil)?;
         a.int3()
     });
-    let regs = [("rsi", 0xaaaa_aaaa_aaaa_aa00), ("r10", 5), ("r12", 0x100), ("rdi", 0), ("rbp", 0), ("r8", 0), ("r15", 0)];
+    let regs = [
+        ("rsi", 0xaaaa_aaaa_aaaa_aa00),
+        ("r10", 5),
+        ("r12", 0x100),
+        ("rdi", 0),
+        ("rbp", 0),
+        ("r8", 0),
+        ("r15", 0),
+    ];
     let c = run("rex-bytes", code.clone(), &regs);
     same(&c);
     ends_at_int3(&c.emu, &code);
@@ -91,4 +110,25 @@ fn rex_byte_registers_are_the_right_registers() {
     assert_eq!(reg(&c.emu, "r12"), 0x111);
     assert_eq!(reg(&c.emu, "r10"), 5);
     assert_eq!(reg(&c.emu, "rsp"), RSP0);
+}
+
+/// isa/bits.rs added the bit-offset displacement of BT* after masking a 32-bit (0x67)
+/// address, so the effective address could exceed 4 GiB instead of wrapping.
+#[test]
+fn bit_offset_wraps_with_32_bit_addressing() {
+    let code = gen::assemble(|a| {
+        a.bts(dword_ptr(ebx), esi)?;
+        a.int3()
+    });
+    // Offset 0x7fff_fff0 selects dword 0x3ff_ffff (bytes +0xfff_fffc) and bit 16.
+    let ebx_val = (DATA + 0x10).wrapping_sub(0xfff_fffc) & 0xffff_ffff;
+    let c = run("bts-addr32-wrap", code.clone(), &[("rbx", ebx_val), ("rsi", 0x7fff_fff0)]);
+    same(&c);
+    ends_at_int3(&c.emu, &code);
+    let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
+    let data = emu::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
+    let old = u32::from_le_bytes(data[0x10..0x14].try_into().unwrap());
+    let new = u32::from_le_bytes(mem(&c.emu, DATA + 0x10, 4).try_into().unwrap());
+    assert_eq!(new, old | 1 << 16);
+    assert_eq!(reg(&c.emu, "rflags") & 1, (old >> 16 & 1) as u64, "CF is the old bit");
 }

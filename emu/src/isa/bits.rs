@@ -6,7 +6,7 @@
 
 use super::Next;
 use crate::cpu::flag::CF;
-use crate::decode::{Access, Decoded, Loc, Operand};
+use crate::decode::{Access, Decoded, Loc, Operand, Seg};
 use crate::flags::sign_extend;
 
 #[derive(Clone, Copy)]
@@ -23,10 +23,21 @@ fn bit_op(a: &mut Access, d: &Decoded, op: Op) -> Next {
     let src = a.locate(&d.ops[1]);
     let offset = a.read(src, size)?;
     let mut dst = a.locate(&d.ops[0]);
-    if let (Loc::Mem(addr, seg), Operand::Reg(_)) = (dst, d.ops[1]) {
+    if let (Operand::Mem(m), Operand::Reg(_)) = (d.ops[0], d.ops[1]) {
         let signed = sign_extend(offset, size) as i64;
         let delta = signed.div_euclid(bits as i64) * size as i64;
-        dst = Loc::Mem(addr.wrapping_add(delta as u64), seg);
+        // The displacement is part of the effective address, so with a 32-bit address size
+        // (0x67) it wraps at 4 GiB like the rest of the offset; the FS/GS base comes after.
+        let mut off = m.offset(a.cpu).wrapping_add(delta as u64);
+        if m.addr32 {
+            off &= 0xffff_ffff;
+        }
+        let base = match m.seg {
+            Seg::Fs => a.cpu.fs_base,
+            Seg::Gs => a.cpu.gs_base,
+            _ => 0,
+        };
+        dst = Loc::Mem(off.wrapping_add(base), m.seg);
     }
     let bit = offset & (bits - 1);
     let x = a.read(dst, size)?;
