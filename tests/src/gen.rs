@@ -315,6 +315,12 @@ pub fn table_codes() -> &'static [Code] {
                     // writes a 32-bit byte swap, hardware and emu clear the low word. It has
                     // a focused test instead of random comparison.
                     && *c != Code::Bswap_r16
+                    // The undocumented F6/F7 /1 alias of TEST: hardware executes it as TEST,
+                    // QEMU raises #UD. A focused test checks emu executes it.
+                    && !matches!(
+                        c,
+                        Code::Test_rm8_imm8_F6r1 | Code::Test_rm16_imm16_F7r1 | Code::Test_rm32_imm32_F7r1 | Code::Test_rm64_imm32_F7r1
+                    )
             })
             .collect()
     })
@@ -594,12 +600,13 @@ impl Gen {
                                 Register::None,
                                 1,
                                 t as i64,
-                                4,
+                                // 4: 32-bit addressing (0x67), 8: 64-bit; same address here.
+                                self.rng.pick(&[4, 8]),
                                 false,
                                 Register::None,
                             ),
                             vec![],
-                        )
+                        );
                     }
                     2 => {
                         let off = t.wrapping_sub(FS_BASE) as i64;
@@ -609,7 +616,9 @@ impl Gen {
                                 Register::None,
                                 1,
                                 off,
-                                4,
+                                // 64-bit addressing: the disp32 is sign-extended (4 would
+                                // add a 0x67 prefix and zero-extend the negative offset).
+                                8,
                                 false,
                                 Register::FS,
                             ),
@@ -653,10 +662,13 @@ impl Gen {
         let displ_size = if disp == 0 && self.rng.chance(1, 2) {
             0
         } else {
+            // iced wants the address size for a full displacement.
             if (-128..128).contains(&disp) {
                 1
-            } else {
+            } else if addr32 {
                 4
+            } else {
+                8
             }
         };
         let m = MemoryOperand::new(
@@ -776,7 +788,7 @@ impl Gen {
                             index,
                             scale,
                             self.rng.next() as i32 as i64,
-                            4,
+                            8,
                             false,
                             Register::None,
                         ),
@@ -791,6 +803,22 @@ impl Gen {
                 }
                 args[i] = Arg::M(m);
                 setup.extend(s);
+            }
+        }
+        // BT* with a register offset into memory: keep the offset near the operand most of
+        // the time (a random 64-bit offset lands on an unmapped or non-canonical address).
+        if matches!(
+            code.mnemonic(),
+            Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc
+        ) {
+            if let (Some(Arg::M(_)), Some(Arg::R(r))) = (args.first(), args.get(1)) {
+                if self.rng.chance(3, 4) {
+                    let full = r.full_register();
+                    if setup.iter().any(|(s, _)| *s == full) {
+                        return None;
+                    }
+                    setup.push((full, (self.rng.below(512) as i64 - 256) as u64));
+                }
             }
         }
         if target != Target::Ok && !args.iter().any(|a| matches!(a, Arg::M(_))) {
@@ -1027,11 +1055,9 @@ impl Gen {
         let n = self.rng.below(8) as i32 * 8;
         self.emit(Instruction::with2(Code::Sub_rm64_imm8, Register::RSP, n).expect("sub"));
         self.depth += n as i64;
-        let code = if self.rng.chance(1, 6) {
-            Code::Leavew
-        } else {
-            Code::Leaveq
-        };
+        // 16-bit LEAVE (66 C9) is not generated: QEMU pops 8 bytes and zero-extends into
+        // RBP, where the SDM pops 2 bytes into BP. A focused test covers it.
+        let code = Code::Leaveq;
         // LEAVE moves RSP back to RBP then pops.
         self.depth -= n as i64;
         self.emit(Instruction::with(code));

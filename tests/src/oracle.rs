@@ -11,7 +11,8 @@ use emu::exec::{
     decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
 };
 use iced_x86::{
-    Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register, RflagsBits,
+    Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
+    OpKind, Register, RflagsBits,
 };
 use serde_json::{Map, Value};
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};
@@ -38,14 +39,24 @@ pub enum Quirk {
     /// emulation quietly. At CPL 3 it raises #GP, which Linux reports as SIGSEGV/SI_KERNEL.
     /// The oracle raises that itself before unicorn runs the instruction.
     PrivilegedAtCpl0,
-    /// QEMU raises #GP for every non-canonical data address; hardware raises #SS when the
-    /// access goes through the stack segment (implicit stack operations, RSP or RBP base),
-    /// and Linux turns #SS into SIGBUS/SI_KERNEL. The oracle picks #SS from the instruction.
-    NonCanonicalStackIsGp,
+    /// Unicorn does not check data addresses for canonical form: a non-canonical access
+    /// just becomes an unmapped access at a truncated address. Hardware raises #GP, or #SS
+    /// when the access goes through SS (implicit stack operations, RSP or RBP base), which
+    /// Linux reports as SIGSEGV or SIGBUS with SI_KERNEL. The oracle checks every address
+    /// an instruction will access (iced's used-memory list) before it runs.
+    NonCanonicalDataUnchecked,
+    /// Unicorn reports the address of an unmapped access truncated to 52 bits, so a
+    /// canonical high address (0xffff_ffff_….) comes back without its top bits. The oracle
+    /// sign-extends from bit 51, which restores every canonical address.
+    FaultAddressTruncated,
     /// QEMU lets a near branch load a non-canonical RIP and only fails on the following
     /// fetch. Hardware raises #GP on the branch itself (RIP still at the branch, nothing
     /// pushed or popped). The oracle computes the target before the branch runs.
     NonCanonicalBranchCompletes,
+    /// After a memory fault, unicorn's RFLAGS can be computed from stale lazy-flag state
+    /// (CF/AF differing from the last flag-writing instruction). A faulting instruction
+    /// changes no flags, so the oracle reports the RFLAGS it read when the instruction began.
+    FlagsAfterMemoryFault,
 }
 
 impl Quirk {
@@ -53,8 +64,14 @@ impl Quirk {
     pub fn note(self) -> &'static str {
         match self {
             Quirk::PrivilegedAtCpl0 => "unicorn runs at CPL 0; oracle raises the CPL-3 #GP itself",
-            Quirk::NonCanonicalStackIsGp => {
-                "QEMU raises #GP, hardware #SS (SIGBUS) for stack-segment accesses"
+            Quirk::NonCanonicalDataUnchecked => {
+                "unicorn does not #GP/#SS on non-canonical data addresses; oracle checks them"
+            }
+            Quirk::FlagsAfterMemoryFault => {
+                "unicorn's RFLAGS after a memory fault can be stale; oracle uses RFLAGS at the instruction's start"
+            }
+            Quirk::FaultAddressTruncated => {
+                "unicorn truncates fault addresses to 52 bits; oracle sign-extends"
             }
             Quirk::NonCanonicalBranchCompletes => {
                 "QEMU faults on the fetch after a non-canonical branch; hardware #GPs on the branch"
@@ -91,6 +108,10 @@ struct State {
     outcome: Option<Outcome>,
     invalid: Option<(MemType, u64)>,
     undefined: u64,
+    /// RFLAGS when the in-flight instruction began.
+    flags_before: u64,
+    /// The run ended with a data access fault reported as a unicorn error.
+    data_fault: bool,
     /// The flag update of the in-flight instruction: (bits it writes, bits it leaves undefined).
     pending: (u64, u64),
     info: OracleInfo,
@@ -223,18 +244,42 @@ fn read_reg(uc: &Unicorn<State>, r: Register) -> u64 {
     }
 }
 
-/// Whether an instruction's memory access goes through SS: implicit stack operations, or an
-/// explicit operand with RSP or RBP as base (SDM Vol. 1, 3.7.4).
-pub fn uses_stack_segment(ins: &Instruction) -> bool {
-    if ins.stack_pointer_increment() != 0 || matches!(ins.mnemonic(), Mnemonic::Leave) {
-        return true;
+/// Whether the instruction will access a non-canonical address: `Some(true)` through SS
+/// (#SS), `Some(false)` through another segment (#GP).
+fn non_canonical_access(uc: &Unicorn<State>, ins: &Instruction) -> Option<bool> {
+    let mut factory = InstructionInfoFactory::new();
+    let info = factory.info(ins);
+    for m in info.used_memory() {
+        if m.access() == OpAccess::NoMemAccess {
+            continue;
+        }
+        let addr = m.virtual_address(0, |r, _, _| match r {
+            Register::FS => uc.reg_read(RegisterX86::FS_BASE).ok(),
+            Register::GS => uc.reg_read(RegisterX86::GS_BASE).ok(),
+            Register::ES | Register::CS | Register::SS | Register::DS => Some(0),
+            r => Some(read_reg(uc, r)),
+        })?;
+        // BT/BTS/BTR/BTC with a register bit offset address memory outside the operand:
+        // the offset, signed, selects whole operands (SDM Vol. 2A, BT).
+        let addr = match (ins.mnemonic(), ins.op0_kind(), ins.op1_kind()) {
+            (
+                Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc,
+                OpKind::Memory,
+                OpKind::Register,
+            ) => {
+                let r = ins.op1_register();
+                let bits = r.size() as u32 * 8;
+                let off = read_reg(uc, r);
+                let signed = ((off << (64 - bits)) as i64) >> (64 - bits);
+                addr.wrapping_add(((signed >> bits.trailing_zeros()) * r.size() as i64) as u64)
+            }
+            _ => addr,
+        };
+        if !is_canonical(addr) {
+            return Some(m.segment() == Register::SS);
+        }
     }
-    (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory)
-        && matches!(
-            ins.memory_base(),
-            Register::RSP | Register::RBP | Register::ESP | Register::EBP
-        )
-        && !matches!(ins.segment_prefix(), Register::FS | Register::GS)
+    None
 }
 
 /// The target of a near branch that will be taken, computed from the current state.
@@ -288,6 +333,18 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
     if ins.mnemonic() == Mnemonic::Hlt || ins.is_privileged() {
         quirk = Some(Quirk::PrivilegedAtCpl0);
         gp = true;
+    } else if let Some(ss) = non_canonical_access(uc, &ins) {
+        quirk = Some(Quirk::NonCanonicalDataUnchecked);
+        if ss {
+            let st = uc.get_data_mut();
+            st.info.mnemonics.push(ins.mnemonic());
+            st.info.quirks.push(Quirk::NonCanonicalDataUnchecked);
+            st.outcome = Some(Outcome::Signal("SIGBUS", 0x80, 0, addr));
+            st.in_flight = None;
+            let _ = uc.emu_stop();
+            return;
+        }
+        gp = true;
     } else if let Some(t) = branch_target(uc, &ins) {
         if !is_canonical(t) {
             quirk = Some(Quirk::NonCanonicalBranchCompletes);
@@ -307,7 +364,9 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
         }),
         _ => None,
     };
+    let flags_before = uc.reg_read(RegisterX86::RFLAGS).unwrap_or(0);
     let st = uc.get_data_mut();
+    st.flags_before = flags_before;
     st.info.mnemonics.push(ins.mnemonic());
     if gp {
         st.info.quirks.extend(quirk);
@@ -348,10 +407,6 @@ fn intr_hook(uc: &mut Unicorn<State>, intno: u32) {
             Outcome::Signal("SIGTRAP", 0x80, 0, ins.next_ip())
         }
         12 => Outcome::Signal("SIGBUS", 0x80, 0, ip),
-        13 if uses_stack_segment(&ins) => {
-            st.info.quirks.push(Quirk::NonCanonicalStackIsGp);
-            Outcome::Signal("SIGBUS", 0x80, 0, ip)
-        }
         13 => Outcome::Signal("SIGSEGV", 0x80, 0, ip),
         n => Outcome::Error(format!("unexpected interrupt {n} at {ip:#x}")),
     };
@@ -415,6 +470,8 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
         invalid: None,
         undefined: 0,
         pending: (0, 0),
+        flags_before: 0,
+        data_fault: false,
         info: OracleInfo::default(),
     };
     let mut uc = Unicorn::new_with_data(Arch::X86, Mode::MODE_64, state)
@@ -459,6 +516,9 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     .map_err(|e| format!("{e:?}"))?;
 
     let res = uc.emu_start(rip, u64::MAX, 0, 0);
+    let uc_rip = uc
+        .reg_read(RegisterX86::RIP)
+        .map_err(|e| format!("{e:?}"))?;
     let (stop, signal): (&'static str, Option<(&'static str, i32, u64, u64)>) = {
         let st = uc.get_data_mut();
         match (st.outcome.take(), res) {
@@ -485,14 +545,19 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
                     // The fault is on fetching a new instruction: the one before it completed.
                     (true, _) | (_, None) => {
                         finish_in_flight(st);
-                        uc.reg_read(RegisterX86::RIP)
-                            .map_err(|e| format!("{e:?}"))?
+                        uc_rip
                     }
                     (false, Some(ins)) => {
                         st.in_flight = None;
+                        st.data_fault = true;
                         ins.ip()
                     }
                 };
+                let restored = ((addr as i64) << 12 >> 12) as u64;
+                if restored != addr {
+                    st.info.quirks.push(Quirk::FaultAddressTruncated);
+                }
+                let addr = restored;
                 if code == 0 {
                     ("fault", Some(("SIGILL", 2, pc, pc)))
                 } else {
@@ -517,6 +582,16 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
                 // On a fault RIP is the faulting instruction; on INT3 the next one, as the
                 // signal handler sees it.
                 v = pc;
+            }
+        }
+        if name == "rflags" && uc.get_data().data_fault {
+            let before = uc.get_data().flags_before;
+            if v != before {
+                uc.get_data_mut()
+                    .info
+                    .quirks
+                    .push(Quirk::FlagsAfterMemoryFault);
+                v = before;
             }
         }
         regs.insert(name.to_string(), Value::String(hex(v)));
