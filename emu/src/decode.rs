@@ -170,7 +170,14 @@ fn operand(ins: &Instruction, i: u32) -> Operand {
                 base: reg_index(base),
                 index: reg_index(ins.memory_index()),
                 scale: ins.memory_index_scale().trailing_zeros() as u8,
-                addr32: base.is_gpr32() || ins.memory_index().is_gpr32() || base == Register::EIP,
+                // 0x67 in 64-bit mode: 32-bit registers, EIP, or (with neither base nor
+                // index) a displacement iced reports as 32-bit rather than 64-bit.
+                addr32: base.is_gpr32()
+                    || ins.memory_index().is_gpr32()
+                    || base == Register::EIP
+                    || (base == Register::None
+                        && ins.memory_index() == Register::None
+                        && ins.memory_displ_size() == 4),
                 seg,
                 disp: ins.memory_displacement64(),
             })

@@ -122,7 +122,11 @@ fn bit_offset_wraps_with_32_bit_addressing() {
     });
     // Offset 0x7fff_fff0 selects dword 0x3ff_ffff (bytes +0xfff_fffc) and bit 16.
     let ebx_val = (DATA + 0x10).wrapping_sub(0xfff_fffc) & 0xffff_ffff;
-    let c = run("bts-addr32-wrap", code.clone(), &[("rbx", ebx_val), ("rsi", 0x7fff_fff0)]);
+    let c = run(
+        "bts-addr32-wrap",
+        code.clone(),
+        &[("rbx", ebx_val), ("rsi", 0x7fff_fff0)],
+    );
     same(&c);
     ends_at_int3(&c.emu, &code);
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
@@ -130,7 +134,11 @@ fn bit_offset_wraps_with_32_bit_addressing() {
     let old = u32::from_le_bytes(data[0x10..0x14].try_into().unwrap());
     let new = u32::from_le_bytes(mem(&c.emu, DATA + 0x10, 4).try_into().unwrap());
     assert_eq!(new, old | 1 << 16);
-    assert_eq!(reg(&c.emu, "rflags") & 1, (old >> 16 & 1) as u64, "CF is the old bit");
+    assert_eq!(
+        reg(&c.emu, "rflags") & 1,
+        (old >> 16 & 1) as u64,
+        "CF is the old bit"
+    );
 }
 
 /// LEAVE took its width from iced's static stack increment, which is 0 for LEAVE, and so
@@ -157,9 +165,46 @@ fn leave_pops_the_operand_size() {
         a.add_instruction(iced_x86::Instruction::with(iced_x86::Code::Leavew))?;
         a.int3()
     });
-    let c = run("leave16", code16b.clone(), &[("rbp", 0xaaaa_bbbb_cccc_dddd)]);
+    let c = run(
+        "leave16",
+        code16b.clone(),
+        &[("rbp", 0xaaaa_bbbb_cccc_dddd)],
+    );
     let stack = mem(&c.emu, RSP0, 2);
     ends_at_int3(&c.emu, &code16b);
     assert_eq!(reg(&c.emu, "rsp"), RSP0 + 2);
-    assert_eq!(reg(&c.emu, "rbp"), (RSP0 & !0xffff) | u16::from_le_bytes([stack[0], stack[1]]) as u64);
+    assert_eq!(
+        reg(&c.emu, "rbp"),
+        (RSP0 & !0xffff) | u16::from_le_bytes([stack[0], stack[1]]) as u64
+    );
+}
+
+/// decode.rs did not see 32-bit addressing in an absolute `[disp32]` operand with a 0x67
+/// prefix (no base or index register to tell), so a BT* bit offset moved it past 4 GiB
+/// (and to a non-canonical #GP) instead of wrapping.
+#[test]
+fn absolute_operand_with_address_size_prefix_wraps() {
+    let target = DATA + 0x20;
+    let code = gen::assemble(|a| {
+        // displ_size 4 asks iced for 32-bit addressing (0x67) of an absolute operand.
+        let m = iced_x86::MemoryOperand::new(
+            iced_x86::Register::None,
+            iced_x86::Register::None,
+            1,
+            target as i64,
+            4,
+            false,
+            iced_x86::Register::None,
+        );
+        a.add_instruction(iced_x86::Instruction::with2(iced_x86::Code::Bts_rm64_r64, m, iced_x86::Register::RAX)?)?;
+        a.int3()
+    });
+    // Offset 2^35 + 3: qword 2^29 (bytes +2^32, which wraps away) and bit 3.
+    let c = run("bts-abs-addr32", code.clone(), &[("rax", (1 << 35) + 3)]);
+    same(&c);
+    ends_at_int3(&c.emu, &code);
+    let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
+    let data = emu::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
+    let old = data[0x20];
+    assert_eq!(mem(&c.emu, target, 1)[0], old | 8);
 }
