@@ -57,6 +57,12 @@ pub enum Quirk {
     /// (CF/AF differing from the last flag-writing instruction). A faulting instruction
     /// changes no flags, so the oracle reports the RFLAGS it read when the instruction began.
     FlagsAfterMemoryFault,
+    /// A store that crosses into a page that faults: QEMU writes the bytes on the first
+    /// page before faulting and reports an address inside the access rather than the
+    /// first byte of the faulting page. A CPU checks both pages before writing (nothing is
+    /// stored) and Linux reports CR2, the first faulting byte: the start of the second
+    /// page. The oracle restores the first page's bytes and reports that address.
+    StraddlingStore,
 }
 
 impl Quirk {
@@ -66,6 +72,9 @@ impl Quirk {
             Quirk::PrivilegedAtCpl0 => "unicorn runs at CPL 0; oracle raises the CPL-3 #GP itself",
             Quirk::NonCanonicalDataUnchecked => {
                 "unicorn does not #GP/#SS on non-canonical data addresses; oracle checks them"
+            }
+            Quirk::StraddlingStore => {
+                "QEMU half-writes a page-crossing store and misreports its fault address; oracle undoes it"
             }
             Quirk::FlagsAfterMemoryFault => {
                 "unicorn's RFLAGS after a memory fault can be stale; oracle uses RFLAGS at the instruction's start"
@@ -112,6 +121,9 @@ struct State {
     flags_before: u64,
     /// The run ended with a data access fault reported as a unicorn error.
     data_fault: bool,
+    /// Page-crossing accesses of the in-flight instruction: (address, size, bytes of the
+    /// part on the first page before the instruction ran).
+    straddles: Vec<(u64, u64, Vec<u8>)>,
     /// The flag update of the in-flight instruction: (bits it writes, bits it leaves undefined).
     pending: (u64, u64),
     info: OracleInfo,
@@ -244,24 +256,40 @@ fn read_reg(uc: &Unicorn<State>, r: Register) -> u64 {
     }
 }
 
-/// Whether the instruction will access a non-canonical address: `Some(true)` through SS
-/// (#SS), `Some(false)` through another segment (#GP).
-fn non_canonical_access(uc: &Unicorn<State>, ins: &Instruction) -> Option<bool> {
+/// One memory access an instruction is about to make: linear address, size, and whether
+/// it goes through SS.
+struct MemAccess {
+    addr: u64,
+    size: u64,
+    ss: bool,
+}
+
+/// The data accesses an instruction will make, from iced's used-memory list evaluated on
+/// the current registers.
+fn accesses(uc: &Unicorn<State>, ins: &Instruction) -> Vec<MemAccess> {
     let mut factory = InstructionInfoFactory::new();
     let info = factory.info(ins);
+    let mut out = Vec::new();
     for m in info.used_memory() {
         if m.access() == OpAccess::NoMemAccess {
             continue;
         }
-        let addr = m.virtual_address(0, |r, _, _| match r {
-            Register::FS => uc.reg_read(RegisterX86::FS_BASE).ok(),
-            Register::GS => uc.reg_read(RegisterX86::GS_BASE).ok(),
-            Register::ES | Register::CS | Register::SS | Register::DS => Some(0),
+        // The offset first (segment base 0), so that BT's displacement can wrap with it.
+        let Some(offset) = m.virtual_address(0, |r, _, _| match r {
+            Register::ES
+            | Register::CS
+            | Register::SS
+            | Register::DS
+            | Register::FS
+            | Register::GS => Some(0),
             r => Some(read_reg(uc, r)),
-        })?;
+        }) else {
+            continue;
+        };
         // BT/BTS/BTR/BTC with a register bit offset address memory outside the operand:
-        // the offset, signed, selects whole operands (SDM Vol. 2A, BT).
-        let addr = match (ins.mnemonic(), ins.op0_kind(), ins.op1_kind()) {
+        // the offset, signed, selects whole operands (SDM Vol. 2A, BT), and the result is
+        // an effective address like any other (it wraps with 32-bit addressing).
+        let offset = match (ins.mnemonic(), ins.op0_kind(), ins.op1_kind()) {
             (
                 Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc,
                 OpKind::Memory,
@@ -271,15 +299,28 @@ fn non_canonical_access(uc: &Unicorn<State>, ins: &Instruction) -> Option<bool> 
                 let bits = r.size() as u32 * 8;
                 let off = read_reg(uc, r);
                 let signed = ((off << (64 - bits)) as i64) >> (64 - bits);
-                addr.wrapping_add(((signed >> bits.trailing_zeros()) * r.size() as i64) as u64)
+                let o = offset
+                    .wrapping_add(((signed >> bits.trailing_zeros()) * r.size() as i64) as u64);
+                if m.address_size() == iced_x86::CodeSize::Code32 {
+                    o & 0xffff_ffff
+                } else {
+                    o
+                }
             }
-            _ => addr,
+            _ => offset,
         };
-        if !is_canonical(addr) {
-            return Some(m.segment() == Register::SS);
-        }
+        let base = match m.segment() {
+            Register::FS => uc.reg_read(RegisterX86::FS_BASE).unwrap_or(0),
+            Register::GS => uc.reg_read(RegisterX86::GS_BASE).unwrap_or(0),
+            _ => 0,
+        };
+        out.push(MemAccess {
+            addr: offset.wrapping_add(base),
+            size: m.memory_size().size() as u64,
+            ss: m.segment() == Register::SS,
+        });
     }
-    None
+    out
 }
 
 /// The target of a near branch that will be taken, computed from the current state.
@@ -328,12 +369,31 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
         return;
     }
     let ins = decode_at(uc, addr, size);
+    let accesses = accesses(uc, &ins);
+    // Accesses that cross a page boundary: keep the bytes of their first page, to undo a
+    // partial store if the second page faults (see `Quirk::StraddlingStore`).
+    let mut straddles = Vec::new();
+    for m in &accesses {
+        let last = m.addr.wrapping_add(m.size.max(1) - 1);
+        if m.size > 1 && is_canonical(m.addr) && m.addr >> 12 != last >> 12 {
+            let first_len = (0x1000 - (m.addr & 0xfff)) as usize;
+            let mut b = vec![0u8; first_len];
+            if uc.mem_read(m.addr, &mut b).is_ok() {
+                straddles.push((m.addr, m.size, b));
+            }
+        }
+    }
+    uc.get_data_mut().straddles = straddles;
     let mut quirk = None;
     let mut gp = false;
     if ins.mnemonic() == Mnemonic::Hlt || ins.is_privileged() {
         quirk = Some(Quirk::PrivilegedAtCpl0);
         gp = true;
-    } else if let Some(ss) = non_canonical_access(uc, &ins) {
+    } else if let Some(ss) = accesses
+        .iter()
+        .find(|m| !is_canonical(m.addr))
+        .map(|m| m.ss)
+    {
         quirk = Some(Quirk::NonCanonicalDataUnchecked);
         if ss {
             let st = uc.get_data_mut();
@@ -472,6 +532,7 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
         pending: (0, 0),
         flags_before: 0,
         data_fault: false,
+        straddles: Vec::new(),
         info: OracleInfo::default(),
     };
     let mut uc = Unicorn::new_with_data(Arch::X86, Mode::MODE_64, state)
@@ -557,7 +618,16 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
                 if restored != addr {
                     st.info.quirks.push(Quirk::FaultAddressTruncated);
                 }
-                let addr = restored;
+                let mut addr = restored;
+                if st.data_fault {
+                    for (a, n, _) in &st.straddles {
+                        let page2 = (a + n - 1) & !0xfff;
+                        if (page2..a + n).contains(&addr) && addr != page2 {
+                            addr = page2;
+                            st.info.quirks.push(Quirk::StraddlingStore);
+                        }
+                    }
+                }
                 if code == 0 {
                     ("fault", Some(("SIGILL", 2, pc, pc)))
                 } else {
@@ -595,6 +665,16 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
             }
         }
         regs.insert(name.to_string(), Value::String(hex(v)));
+    }
+    if uc.get_data().data_fault {
+        let straddles = std::mem::take(&mut uc.get_data_mut().straddles);
+        for (a, _, before) in straddles {
+            let now = uc.mem_read_as_vec(a, before.len()).unwrap_or_default();
+            if now != before {
+                let _ = uc.mem_write(a, &before);
+                uc.get_data_mut().info.quirks.push(Quirk::StraddlingStore);
+            }
+        }
     }
     let mut memory = Vec::new();
     for r in &case.memory {
