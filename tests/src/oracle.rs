@@ -628,7 +628,14 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
                         }
                     }
                 }
-                if code == 0 {
+                // The code hook never ran for an instruction whose fetch faulted, so the
+                // stop checks it would have made happen here: reaching `stop_at` or the
+                // step budget comes before fetching.
+                if fetch && st.stop_at == Some(pc) {
+                    ("stop_at", None)
+                } else if fetch && st.steps >= st.max_steps {
+                    ("max_steps", None)
+                } else if code == 0 {
                     ("fault", Some(("SIGILL", 2, pc, pc)))
                 } else {
                     ("fault", Some(("SIGSEGV", code, addr, pc)))
