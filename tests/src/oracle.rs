@@ -53,10 +53,11 @@ pub enum Quirk {
     /// fetch. Hardware raises #GP on the branch itself (RIP still at the branch, nothing
     /// pushed or popped). The oracle computes the target before the branch runs.
     NonCanonicalBranchCompletes,
-    /// After a memory fault, unicorn's RFLAGS can be computed from stale lazy-flag state
-    /// (CF/AF differing from the last flag-writing instruction). A faulting instruction
-    /// changes no flags, so the oracle reports the RFLAGS it read when the instruction began.
-    FlagsAfterMemoryFault,
+    /// After a memory fault or a CPU exception (#DE, #UD…) ends emulation, unicorn's RFLAGS
+    /// can come from stale lazy-flag state (CF/OF/AF not those of the last flag-writing
+    /// instruction). A faulting instruction changes no flags (nor does INT3), so the oracle
+    /// reports the RFLAGS it read when that instruction began.
+    FlagsAfterException,
     /// A store that crosses into a page that faults: QEMU writes the bytes on the first
     /// page before faulting and reports an address inside the access rather than the
     /// first byte of the faulting page. A CPU checks both pages before writing (nothing is
@@ -76,8 +77,8 @@ impl Quirk {
             Quirk::StraddlingStore => {
                 "QEMU half-writes a page-crossing store and misreports its fault address; oracle undoes it"
             }
-            Quirk::FlagsAfterMemoryFault => {
-                "unicorn's RFLAGS after a memory fault can be stale; oracle uses RFLAGS at the instruction's start"
+            Quirk::FlagsAfterException => {
+                "unicorn's RFLAGS after a fault can be stale; oracle uses RFLAGS at the faulting instruction's start"
             }
             Quirk::FaultAddressTruncated => {
                 "unicorn truncates fault addresses to 52 bits; oracle sign-extends"
@@ -119,7 +120,7 @@ struct State {
     undefined: u64,
     /// RFLAGS when the in-flight instruction began.
     flags_before: u64,
-    /// The run ended with a data access fault reported as a unicorn error.
+    /// The run ended with the in-flight instruction faulting (or trapping on INT3).
     data_fault: bool,
     /// Page-crossing accesses of the in-flight instruction: (address, size, bytes of the
     /// part on the first page before the instruction ran).
@@ -471,6 +472,8 @@ fn intr_hook(uc: &mut Unicorn<State>, intno: u32) {
         n => Outcome::Error(format!("unexpected interrupt {n} at {ip:#x}")),
     };
     st.in_flight = None;
+    // The instruction faulted (or was INT3): RFLAGS is what it was when it began.
+    st.data_fault = true;
     st.outcome = Some(outcome);
     let _ = uc.emu_stop();
 }
@@ -667,7 +670,7 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
                 uc.get_data_mut()
                     .info
                     .quirks
-                    .push(Quirk::FlagsAfterMemoryFault);
+                    .push(Quirk::FlagsAfterException);
                 v = before;
             }
         }
