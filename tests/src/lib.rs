@@ -132,6 +132,38 @@ pub fn check(line: &str) -> Checked {
     }
 }
 
+/// Shrinks a failing case to the fewest steps that still show a difference (binary search
+/// on `max_steps`), so the last instruction run is the one to look at. Returns the shrunk
+/// check, or None if the case passes.
+pub fn minimize(line: &str) -> Option<Checked> {
+    let first = check(line);
+    if first.diffs.is_empty() {
+        return None;
+    }
+    let mut case: Value = serde_json::from_str(line).ok()?;
+    let with_steps = |case: &mut Value, n: u64| {
+        case["max_steps"] = Value::from(n);
+        check(&serde_json::to_string(case).expect("json"))
+    };
+    // Invariant: a run of `hi` steps differs, `lo` steps do not (0 steps compare setup).
+    let (mut lo, mut hi) = (0u64, first.emu.steps.max(first.reference.steps) + 1);
+    if !with_steps(&mut case, 0).diffs.is_empty() {
+        return Some(with_steps(&mut case, 0));
+    }
+    if with_steps(&mut case, hi).diffs.is_empty() {
+        return Some(first);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if with_steps(&mut case, mid).diffs.is_empty() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(with_steps(&mut case, hi))
+}
+
 /// A failure report: the replayable case line, both results and the differing fields.
 pub fn report(c: &Checked) -> String {
     let j = |r: &CaseResult| serde_json::to_string(r).unwrap_or_default();

@@ -14,7 +14,7 @@ use stackswitch_tests::gen::{
     self, Rng, CODE, DATA, FS_BASE, ISLAND, NOACCESS, RO, RSP0, UNMAPPED,
 };
 use stackswitch_tests::oracle::Quirk;
-use stackswitch_tests::{check, report, Checked};
+use stackswitch_tests::{check, minimize, report, Checked};
 use std::collections::BTreeMap;
 
 // ---------- helpers ----------
@@ -293,6 +293,13 @@ fn random_programs() {
 
     for (i, f) in failures.iter().take(5) {
         eprintln!("--- mismatch in random case {i} ---\n{f}");
+        if let Some(m) = minimize(&gen::random_case(seed, *i)) {
+            eprintln!(
+                "--- the same case cut to the first {} steps that differ ---\n{}",
+                m.emu.steps,
+                report(&m)
+            );
+        }
     }
     assert!(
         failures.is_empty(),
@@ -1472,5 +1479,36 @@ fn stop_at_and_max_steps() {
             reg(&c.emu, "rip")
         ),
         ("max_steps", 1, 1, CODE + 3)
+    );
+}
+
+/// The minimizer cuts a failing case to the step where the machines part. A real
+/// divergence is needed: the F6/F7 /1 TEST alias, which emu runs and QEMU rejects, placed
+/// after three other instructions.
+#[test]
+fn minimize_finds_the_diverging_step() {
+    let code = gen::assemble(|a| {
+        a.inc(rax)?;
+        a.inc(rcx)?;
+        a.inc(rdx)?;
+        a.add_instruction(iced_x86::Instruction::with2(
+            iced_x86::Code::Test_rm32_imm32_F7r1,
+            iced_x86::Register::EAX,
+            1,
+        )?)?;
+        a.inc(rbx)?;
+        a.inc(rsi)?;
+        a.int3()
+    });
+    let mut rng = Rng::new(5);
+    let line = gen::case_line("minimize", &mut rng, &code, &[], None, 100);
+    let m = minimize(&line).expect("the alias makes the machines differ");
+    assert_eq!((m.emu.stop, m.emu.steps), ("max_steps", 4));
+    assert_eq!(signal(&m.reference).0, "SIGILL");
+    let r = report(&m);
+    assert!(r.contains("cargo run -q -p emu -- exec") && r.contains("\"max_steps\":4"));
+    assert!(
+        minimize(&gen::random_case(1, 1)).is_none(),
+        "a passing case has nothing to minimize"
     );
 }
