@@ -1372,6 +1372,8 @@ impl Gen {
         for (mut label, pops) in subs {
             self.a.set_label(&mut label).expect("sub label");
             self.in_sub = true;
+            // Flags on entry are whatever the call sites left: possibly undefined.
+            self.maybe_undefined = CF | PF | AF | ZF | SF | OF;
             for _ in 0..self.rng.below(4) {
                 self.table_instruction(Target::Ok);
             }
