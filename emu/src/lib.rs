@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod asm;
 mod code_cache;
 pub mod cpu;
 mod decode;

@@ -1,0 +1,279 @@
+//! Instruction selection: from a mnemonic and operands to an iced `Instruction`.
+//!
+//! Both assemblers (Go syntax and Intel syntax) describe an instruction the same way: an
+//! iced `Mnemonic`, an operand size where the syntax gives one, and syntax-free operands.
+//! This module finds the iced `Code`s of that mnemonic whose operand kinds accept those
+//! operands, builds each, and keeps the shortest encoding (iced's table order breaks ties).
+//! That is also the choice Go's assembler makes for the forms the runtime uses (the short
+//! `imm8` forms, the accumulator forms such as `ADDQ $0x1000, AX` → `48 05 …`); the corpus
+//! test against Go's own assembler checks it byte for byte.
+
+use iced_x86::{
+    Code, Encoder, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K, Register,
+};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A memory operand, syntax-free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mem {
+    /// Base register, or `Register::None`; `Register::RIP` for RIP-relative.
+    pub base: Register,
+    /// Index register, or `Register::None`.
+    pub index: Register,
+    /// 1, 2, 4 or 8.
+    pub scale: u32,
+    /// Displacement (for RIP-relative: the absolute target).
+    pub disp: i64,
+    /// `Register::FS`, `Register::GS` or `Register::None`.
+    pub segment: Register,
+    /// Access size in bytes when the syntax says it (`qword ptr`, a `Q` suffix).
+    pub size: Option<u32>,
+}
+
+/// An operand, syntax-free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// A register.
+    Reg(Register),
+    /// An immediate value as written (sign and width are checked per form).
+    Imm(i64),
+    /// A memory operand.
+    Mem(Mem),
+    /// A branch target address (or a label id the block encoder resolves).
+    Branch(u64),
+}
+
+fn codes_by_mnemonic() -> &'static HashMap<Mnemonic, Vec<Code>> {
+    static TABLE: OnceLock<HashMap<Mnemonic, Vec<Code>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: HashMap<Mnemonic, Vec<Code>> = HashMap::new();
+        for code in Code::values() {
+            let oc = code.op_code();
+            if oc.is_instruction() && oc.mode64() && code.encoding() == iced_x86::EncodingKind::Legacy {
+                t.entry(code.mnemonic()).or_default().push(code);
+            }
+        }
+        t
+    })
+}
+
+fn gpr_size(r: Register) -> u32 {
+    if r.is_gpr64() {
+        8
+    } else if r.is_gpr32() {
+        4
+    } else if r.is_gpr16() {
+        2
+    } else if r.is_gpr8() {
+        1
+    } else {
+        0
+    }
+}
+
+fn fits_i8(v: i64) -> bool {
+    (-128..=127).contains(&v)
+}
+fn fits_i32(v: i64) -> bool {
+    (i32::MIN as i64..=i32::MAX as i64).contains(&v)
+}
+/// An immediate of `bits` bits accepts a signed or an unsigned reading of the value.
+fn fits_bits(v: i64, bits: u32) -> bool {
+    let min = -(1i128 << (bits - 1));
+    let max = (1i128 << bits) - 1;
+    (min..=max).contains(&(v as i128))
+}
+
+/// Whether `op` can stand where the form wants `kind`; `size` is the operand size the
+/// syntax gives (from a suffix such as `MOVQ`), if any.
+fn accepts(kind: K, op: &Operand, size: Option<u32>) -> bool {
+    let mem_size_ok = |m: &Mem, want: u32| m.size.or(size).is_none_or(|s| s == want);
+    match (kind, op) {
+        (K::r8_or_mem, Operand::Mem(m)) => mem_size_ok(m, 1),
+        (K::r16_or_mem, Operand::Mem(m)) => mem_size_ok(m, 2),
+        (K::r32_or_mem, Operand::Mem(m)) => mem_size_ok(m, 4),
+        (K::r64_or_mem, Operand::Mem(m)) => mem_size_ok(m, 8),
+        (K::xmm_or_mem, Operand::Mem(m)) => mem_size_ok(m, 16),
+        (K::mem, Operand::Mem(_)) => true,
+        (K::r8_or_mem | K::r8_reg | K::r8_opcode, Operand::Reg(r)) => gpr_size(*r) == 1,
+        (K::r16_or_mem | K::r16_reg | K::r16_rm | K::r16_opcode, Operand::Reg(r)) => gpr_size(*r) == 2,
+        (K::r32_or_mem | K::r32_reg | K::r32_rm | K::r32_opcode, Operand::Reg(r)) => gpr_size(*r) == 4,
+        (K::r64_or_mem | K::r64_reg | K::r64_rm | K::r64_opcode, Operand::Reg(r)) => gpr_size(*r) == 8,
+        (K::xmm_or_mem | K::xmm_reg | K::xmm_rm, Operand::Reg(r)) => r.is_xmm(),
+        (K::al, Operand::Reg(r)) => *r == Register::AL,
+        (K::cl, Operand::Reg(r)) => *r == Register::CL,
+        (K::ax, Operand::Reg(r)) => *r == Register::AX,
+        (K::dx, Operand::Reg(r)) => *r == Register::DX,
+        (K::eax, Operand::Reg(r)) => *r == Register::EAX,
+        (K::rax, Operand::Reg(r)) => *r == Register::RAX,
+        (K::imm8, Operand::Imm(v)) => fits_bits(*v, 8),
+        (K::imm8_const_1, Operand::Imm(v)) => *v == 1,
+        (K::imm8sex16 | K::imm8sex32 | K::imm8sex64, Operand::Imm(v)) => fits_i8(*v) || fits_i8_wrapped(*v, size),
+        (K::imm16, Operand::Imm(v)) => fits_bits(*v, 16),
+        (K::imm32, Operand::Imm(v)) => fits_bits(*v, 32),
+        (K::imm32sex64, Operand::Imm(v)) => fits_i32(*v),
+        (K::imm64, Operand::Imm(_)) => true,
+        (K::br64_1 | K::br64_4, Operand::Branch(_)) => true,
+        _ => false,
+    }
+}
+
+/// `$0xff` with an 8-bit operand size, or `$0xffffffff` with 32, is -1 sign-extended.
+fn fits_i8_wrapped(v: i64, size: Option<u32>) -> bool {
+    match size {
+        Some(s @ (2 | 4)) if v >= 0 && fits_bits(v, s * 8) => {
+            let shift = 64 - s * 8;
+            fits_i8((v << shift) >> shift)
+        }
+        _ => false,
+    }
+}
+
+/// Converts an immediate to the value iced wants for the form's kind.
+fn immediate_for(kind: K, v: i64, size: Option<u32>) -> i64 {
+    match kind {
+        K::imm8sex16 | K::imm8sex32 | K::imm8sex64 if !fits_i8(v) => {
+            let s = size.unwrap_or(8);
+            let shift = 64 - s * 8;
+            (v << shift) >> shift
+        }
+        _ => v,
+    }
+}
+
+fn memory_operand(m: &Mem) -> MemoryOperand {
+    // iced reads the displacement size as the address size for absolute and RIP-relative
+    // operands (8: 64-bit addressing; 4 would add a 0x67 prefix), and as "at least 8 bits"
+    // otherwise, widening to 32 bits when the value needs it.
+    let displ_size = if m.base == Register::None || m.base == Register::RIP { 8 } else { 1 };
+    MemoryOperand::new(m.base, m.index, m.scale.max(1), m.disp, displ_size, false, m.segment)
+}
+
+/// Builds the instruction for one form, or `None` if iced refuses the operands.
+fn build(code: Code, kinds: &[K], ops: &[Operand], size: Option<u32>) -> Option<Instruction> {
+    // Fixed operands such as AL in `add al, imm8` are implicit in the form, not operands of
+    // iced's constructors; drop nothing: iced's `with` functions take every operand.
+    let mut ins = Instruction::default();
+    ins.set_code(code);
+    for (i, (op, &kind)) in ops.iter().zip(kinds).enumerate() {
+        let i = i as u32;
+        match *op {
+            Operand::Reg(r) => {
+                ins.try_set_op_kind(i, iced_x86::OpKind::Register).ok()?;
+                ins.try_set_op_register(i, r).ok()?;
+            }
+            Operand::Mem(m) => {
+                let mo = memory_operand(&m);
+                ins.try_set_op_kind(i, iced_x86::OpKind::Memory).ok()?;
+                ins.set_memory_base(mo.base);
+                ins.set_memory_index(mo.index);
+                ins.set_memory_index_scale(mo.scale);
+                ins.set_memory_displ_size(mo.displ_size);
+                ins.set_memory_displacement64(mo.displacement as u64);
+                ins.set_segment_prefix(mo.segment_prefix);
+            }
+            Operand::Imm(v) => {
+                let v = immediate_for(kind, v, size);
+                let op_kind = match kind {
+                    K::imm8 | K::imm8_const_1 => iced_x86::OpKind::Immediate8,
+                    K::imm8sex16 => iced_x86::OpKind::Immediate8to16,
+                    K::imm8sex32 => iced_x86::OpKind::Immediate8to32,
+                    K::imm8sex64 => iced_x86::OpKind::Immediate8to64,
+                    K::imm16 => iced_x86::OpKind::Immediate16,
+                    K::imm32 => iced_x86::OpKind::Immediate32,
+                    K::imm32sex64 => iced_x86::OpKind::Immediate32to64,
+                    K::imm64 => iced_x86::OpKind::Immediate64,
+                    _ => return None,
+                };
+                ins.try_set_op_kind(i, op_kind).ok()?;
+                ins.try_set_immediate_i64(i, v).ok()?;
+            }
+            Operand::Branch(t) => {
+                ins.try_set_op_kind(i, iced_x86::OpKind::NearBranch64).ok()?;
+                ins.set_near_branch64(t);
+            }
+        }
+    }
+    Some(ins)
+}
+
+/// Why no form was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelectError {
+    /// iced knows no 64-bit-mode instruction of that name.
+    UnknownMnemonic,
+    /// The mnemonic exists, but none of its forms takes these operands.
+    NoForm(String),
+}
+
+/// Finds the shortest encoding of `mnemonic` with `ops` (in Intel operand order).
+pub fn select(mnemonic: Mnemonic, size: Option<u32>, ops: &[Operand]) -> Result<Instruction, SelectError> {
+    let codes = codes_by_mnemonic().get(&mnemonic).ok_or(SelectError::UnknownMnemonic)?;
+    let mut best: Option<(usize, Instruction)> = None;
+    let mut forms = Vec::new();
+    for &code in codes {
+        let oc = code.op_code();
+        let kinds = oc.op_kinds();
+        if kinds.len() != ops.len() {
+            if forms.len() < 8 {
+                forms.push(code);
+            }
+            continue;
+        }
+        // The operand size of the form must match the suffix, where the syntax gives one.
+        if let Some(s) = size {
+            let form_size = kinds.iter().find_map(|k| kind_size(*k));
+            if form_size.is_some_and(|f| f != s) && !matches!(mnemonic, Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd) {
+                continue;
+            }
+        }
+        if !kinds.iter().zip(ops).all(|(k, o)| accepts(*k, o, size)) {
+            continue;
+        }
+        let Some(ins) = build(code, kinds, ops, size) else { continue };
+        let mut enc = Encoder::new(64);
+        let Ok(len) = enc.encode(&ins, 0x1000_0000) else { continue };
+        if best.as_ref().is_none_or(|(l, _)| len < *l) {
+            best = Some((len, ins));
+        }
+    }
+    best.map(|(_, i)| i).ok_or_else(|| SelectError::NoForm(format!("{} forms of {:?}", codes.len(), mnemonic)))
+}
+
+/// The operand size a form's operand kind implies.
+fn kind_size(k: K) -> Option<u32> {
+    Some(match k {
+        K::r8_or_mem | K::r8_reg | K::r8_opcode | K::al | K::cl => 1,
+        K::r16_or_mem | K::r16_reg | K::r16_rm | K::r16_opcode | K::ax | K::dx => 2,
+        K::r32_or_mem | K::r32_reg | K::r32_rm | K::r32_opcode | K::eax => 4,
+        K::r64_or_mem | K::r64_reg | K::r64_rm | K::r64_opcode | K::rax => 8,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(m: Mnemonic, size: Option<u32>, ops: &[Operand]) -> Vec<u8> {
+        let ins = select(m, size, ops).unwrap();
+        let mut e = Encoder::new(64);
+        e.encode(&ins, 0x40_0000).unwrap();
+        e.take_buffer()
+    }
+
+    #[test]
+    fn picks_the_forms_go_picks() {
+        use Operand::*;
+        use Register::*;
+        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RBX), Reg(RAX)]), [0x48, 0x89, 0xc3]);
+        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RAX), Imm(0)]), [0x48, 0xc7, 0xc0, 0, 0, 0, 0]);
+        assert_eq!(bytes(Mnemonic::Add, Some(8), &[Reg(RAX), Imm(1)]), [0x48, 0x83, 0xc0, 1]);
+        assert_eq!(bytes(Mnemonic::Add, Some(8), &[Reg(RAX), Imm(0x1000)]), [0x48, 0x05, 0, 0x10, 0, 0]);
+        let g = super::Mem { base: None, index: None, scale: 1, disp: -8, segment: FS, size: Some(8) };
+        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RDI), Mem(g)]), [0x64, 0x48, 0x8b, 0x3c, 0x25, 0xf8, 0xff, 0xff, 0xff]);
+        let sp = super::Mem { base: RSP, index: None, scale: 1, disp: 8, segment: None, size: Option::None };
+        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RAX), Mem(sp)]), [0x48, 0x8b, 0x44, 0x24, 0x08]);
+    }
+}
