@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod lex;
+pub mod preprocess;
 pub mod select;
 
 pub use error::{AsmError, Pos};
