@@ -155,6 +155,11 @@ pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
         M::Hlt => Err(Fault::general_protection(d.ip).into()),
         // INT3 is a trap: the handler sees RIP after it (SDM Vol. 3A, 6.5).
         M::Int3 => Err(Fault::breakpoint(d.next_ip).into()),
+        // `int 3` (CD 03) raises the same #BP trap as INT3; any other vector's gate is not
+        // open to user mode on Linux (the legacy `int 0x80` entry is not modelled), so it
+        // is a #GP.
+        M::Int if d.ins.immediate8() == 3 => Err(Fault::breakpoint(d.next_ip).into()),
+        M::Int if d.ins.immediate8() != 0x80 => Err(Fault::general_protection(d.ip).into()),
         M::Ud0 | M::Ud1 | M::Ud2 => Err(Fault::invalid_opcode(d.ip).into()),
         M::INVALID if d.ins.is_invalid() => Err(Fault::invalid_opcode(d.ip).into()),
         M::Syscall => Err(Trap::Syscall.into()),

@@ -109,7 +109,7 @@ fn accepts(kind: K, op: &Operand, size: Option<u32>) -> bool {
         (K::rax, Operand::Reg(r)) => *r == Register::RAX,
         (K::imm8, Operand::Imm(v)) => fits_bits(*v, 8),
         (K::imm8_const_1, Operand::Imm(v)) => *v == 1,
-        (K::imm8sex16 | K::imm8sex32 | K::imm8sex64, Operand::Imm(v)) => fits_i8(*v) || fits_i8_wrapped(*v, size),
+        (K::imm8sex16 | K::imm8sex32 | K::imm8sex64, Operand::Imm(v)) => fits_i8(*v),
         (K::imm16, Operand::Imm(v)) => fits_bits(*v, 16),
         (K::imm32, Operand::Imm(v)) => fits_bits(*v, 32),
         (K::imm32sex64, Operand::Imm(v)) => fits_i32(*v),
@@ -119,25 +119,16 @@ fn accepts(kind: K, op: &Operand, size: Option<u32>) -> bool {
     }
 }
 
-/// `$0xff` with an 8-bit operand size, or `$0xffffffff` with 32, is -1 sign-extended.
-fn fits_i8_wrapped(v: i64, size: Option<u32>) -> bool {
-    match size {
-        Some(s @ (2 | 4)) if v >= 0 && fits_bits(v, s * 8) => {
-            let shift = 64 - s * 8;
-            fits_i8((v << shift) >> shift)
-        }
-        _ => false,
-    }
-}
-
 /// Converts an immediate to the value iced wants for the form's kind.
-fn immediate_for(kind: K, v: i64, size: Option<u32>) -> i64 {
+///
+/// A value is never re-read as a narrower sign-extended one (`ANDL $0xffffffff, AX` keeps
+/// the imm32 form), as Go's assembler does not; immediates whose form is narrower than 64
+/// bits are passed as their two's-complement bit pattern.
+fn immediate_for(kind: K, v: i64, _size: Option<u32>) -> i64 {
     match kind {
-        K::imm8sex16 | K::imm8sex32 | K::imm8sex64 if !fits_i8(v) => {
-            let s = size.unwrap_or(8);
-            let shift = 64 - s * 8;
-            (v << shift) >> shift
-        }
+        K::imm32 if v > i32::MAX as i64 => v as u32 as i32 as i64,
+        K::imm16 if v > i16::MAX as i64 => v as u16 as i16 as i64,
+        K::imm8 if v > i8::MAX as i64 => v as u8 as i8 as i64,
         _ => v,
     }
 }
