@@ -324,6 +324,18 @@ impl Access<'_> {
         Ok(())
     }
 
+    /// Reads the destination of a read-modify-write instruction. The load of such an
+    /// instruction already checks write permission (it is a load with store intent), so a
+    /// destination that cannot be written faults here, at the start of the access, even if
+    /// it is readable.
+    #[inline]
+    pub fn read_for_update(&mut self, loc: Loc, size: u8) -> Result<u64, Fault> {
+        if let Loc::Mem(a, seg) = loc {
+            self.mem.check_write(a, size as usize).map_err(|e| mem_fault(e, a, seg, self.pc))?;
+        }
+        self.read(loc, size)
+    }
+
     /// Reads the top of the stack without popping it.
     #[inline]
     pub fn top(&mut self, size: u8) -> Result<u64, Fault> {

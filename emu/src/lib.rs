@@ -23,6 +23,7 @@ mod decode;
 pub mod exec;
 pub mod fault;
 mod flags;
+pub mod go;
 mod history;
 mod isa;
 pub mod kernel;

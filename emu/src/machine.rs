@@ -610,6 +610,8 @@ pub fn format_intel(ins: &Instruction) -> String {
     f.options_mut().set_space_after_operand_separator(true);
     f.options_mut().set_uppercase_hex(false);
     f.options_mut().set_branch_leading_zeros(false);
+    // Sizes always shown (`qword ptr`): a learner should not have to infer them.
+    f.options_mut().set_memory_size_options(iced_x86::MemorySizeOptions::Always);
     let mut s = String::new();
     f.format(ins, &mut s);
     s

@@ -380,7 +380,7 @@ fn step_events_report_instruction_registers_and_memory() {
         Some(Fault::unmapped(0x30, e.instruction.as_ref().unwrap().addr))
     );
     assert!(e.regs.is_empty());
-    assert_eq!(e.instruction.unwrap().text, "mov rcx, [0x30]");
+    assert_eq!(e.instruction.unwrap().text, "mov rcx, qword ptr [0x30]");
 }
 
 #[test]

@@ -232,6 +232,16 @@ pub fn select(mnemonic: Mnemonic, size: Option<u32>, ops: &[Operand]) -> Result<
     best.map(|(_, i)| i).ok_or_else(|| SelectError::NoForm(format!("{} forms of {:?}", codes.len(), mnemonic)))
 }
 
+/// Builds one given form, for syntax whose encoding is fixed (Go's `MOVLQZX` is always
+/// `8B /r`). `None` if the operands do not fit it.
+pub fn build_code(code: Code, ops: &[Operand], size: Option<u32>) -> Option<Instruction> {
+    let kinds = code.op_code().op_kinds();
+    if kinds.len() != ops.len() || !kinds.iter().zip(ops).all(|(k, o)| accepts(*k, o, size)) {
+        return None;
+    }
+    build(code, kinds, ops, size)
+}
+
 /// The operand size a form's operand kind implies.
 fn kind_size(k: K) -> Option<u32> {
     Some(match k {

@@ -18,7 +18,7 @@ fn binary(
     let size = d.size;
     let dst = a.locate(&d.ops[0]);
     let src = a.locate(&d.ops[1]);
-    let x = a.read(dst, size)?;
+    let x = if store { a.read_for_update(dst, size)? } else { a.read(dst, size)? };
     let y = a.read(src, size)?;
     let (r, f) = op(size, x, y, a.cpu.rflags & CF);
     if store {
@@ -33,7 +33,7 @@ fn binary(
 fn unary(a: &mut Access, d: &Decoded, which: u64, op: impl Fn(u8, u64) -> (u64, u64)) -> Next {
     let size = d.size;
     let dst = a.locate(&d.ops[0]);
-    let x = a.read(dst, size)?;
+    let x = a.read_for_update(dst, size)?;
     let (r, f) = op(size, x);
     a.write(dst, size, r)?;
     a.cpu.rflags = flags::merge(a.cpu.rflags, f, which);

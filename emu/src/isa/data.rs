@@ -53,7 +53,7 @@ pub fn xchg(a: &mut Access, d: &Decoded) -> Next {
     if matches!(l1, Loc::Mem(..)) {
         std::mem::swap(&mut l0, &mut l1);
     }
-    let x = a.read(l0, d.size)?;
+    let x = a.read_for_update(l0, d.size)?;
     let y = a.read(l1, d.size)?;
     a.write(l0, d.size, y)?;
     a.write(l1, d.size, x)?;

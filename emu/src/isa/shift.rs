@@ -13,7 +13,7 @@ use crate::flags::{mask, merge, sign_bit, sign_extend, szp, STATUS};
 fn operands(a: &mut Access, d: &Decoded) -> Result<(crate::decode::Loc, u64, u32), super::Trap> {
     let size = d.size;
     let dst = a.locate(&d.ops[0]);
-    let x = a.read(dst, size)?;
+    let x = a.read_for_update(dst, size)?;
     let count = match d.ins.op_count() {
         1 => 1,
         _ => {

@@ -1,0 +1,5 @@
+//! Go's runtime as the machine sees it: structure layouts per release.
+
+pub mod layout;
+
+pub use crate::asm::go::GoRelease;
