@@ -52,8 +52,19 @@ impl Source {
     }
 }
 
-/// Assembles several files into one program; symbols resolve across files.
+/// Assembles several files into one program; symbols resolve across files, and a symbol
+/// that no file defines is an error.
 pub fn assemble(sources: &[Source], release: GoRelease, loader: &dyn Loader) -> Result<Program, AsmError> {
+    assemble_with(sources, release, loader, false)
+}
+
+/// Assembles for a listing: like [`assemble`], but symbols no file defines resolve to
+/// address 0 and are listed in [`Program::undefined`], as an object file leaves them.
+pub fn assemble_listing(sources: &[Source], release: GoRelease, loader: &dyn Loader) -> Result<Program, AsmError> {
+    assemble_with(sources, release, loader, true)
+}
+
+fn assemble_with(sources: &[Source], release: GoRelease, loader: &dyn Loader, allow_undefined: bool) -> Result<Program, AsmError> {
     let builtins = go::builtin_headers(&crate::go::layout::go_asm_h(release));
     let mut units = Vec::new();
     for s in sources {
@@ -72,5 +83,5 @@ pub fn assemble(sources: &[Source], release: GoRelease, loader: &dyn Loader) -> 
         };
         units.push(program::Unit { base: s.base, items });
     }
-    program::link(&units)
+    program::link(&units, allow_undefined)
 }

@@ -1,22 +1,61 @@
-//! The `emu` command line.
+//! The `emu` command line: `emu exec` (the JSON-lines contract) and `emu asm` (listings).
 
+use clap::{Parser, Subcommand, ValueEnum};
+use emu::asm::{self, GoRelease, Source, Syntax};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: emu exec [FILE]   run JSON-lines cases from FILE or standard input";
+#[derive(Parser)]
+#[command(name = "emu", about = "An exact x86-64 user-mode machine for Go's runtime stack switching")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run JSON-lines cases from FILE (or standard input); one result line per case.
+    Exec {
+        /// Input file; standard input when absent or `-`.
+        file: Option<String>,
+    },
+    /// Assemble FILE and print a listing like `go tool objdump`.
+    Asm {
+        /// Source file.
+        file: String,
+        /// Source syntax.
+        #[arg(long, value_enum, default_value = "go")]
+        syntax: SyntaxArg,
+        /// Go release whose go_asm.h and conventions apply.
+        #[arg(long = "go", value_enum, default_value = "1.24")]
+        go: GoArg,
+        /// Address of the first byte (hex with 0x, or decimal).
+        #[arg(long, default_value = "0x401000")]
+        base: String,
+        /// Print the listing as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SyntaxArg {
+    Go,
+    Intel,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GoArg {
+    #[value(name = "1.14")]
+    V114,
+    #[value(name = "1.24")]
+    V124,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("exec") => exec(args.get(1).map(String::as_str)),
-        Some("-h") | Some("--help") | Some("help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+    match Cli::parse().command {
+        Command::Exec { file } => exec(file.as_deref()),
+        Command::Asm { file, syntax, go, base, json } => asm_listing(&file, syntax, go, &base, json),
     }
 }
 
@@ -49,6 +88,69 @@ fn exec(path: Option<&str>) -> ExitCode {
         if writeln!(out, "{result}").and_then(|_| out.flush()).is_err() {
             return ExitCode::SUCCESS; // Reader went away (e.g. piped into head).
         }
+    }
+    ExitCode::SUCCESS
+}
+
+fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool) -> ExitCode {
+    let Some(base) = emu::exec::parse_number(base) else {
+        eprintln!("emu asm: --base {base}: expected a number such as 0x401000");
+        return ExitCode::from(2);
+    };
+    let syntax = match syntax {
+        SyntaxArg::Go => Syntax::Go,
+        SyntaxArg::Intel => Syntax::Intel,
+    };
+    let release = match go {
+        GoArg::V114 => GoRelease::Go114,
+        GoArg::V124 => GoRelease::Go124,
+    };
+    let loader = |path: &str| std::fs::read_to_string(path).ok();
+    let program = match asm::assemble_listing(&[Source::new(file, syntax, base)], release, &loader) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if json {
+        let instructions: Vec<serde_json::Value> = program
+            .instructions
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "addr": format!("{:#x}", l.addr), "bytes": emu::exec::encode_hex(&l.bytes),
+                    "file": l.file, "line": l.line, "col": l.col, "source": l.source,
+                    "intel": l.intel, "att": l.att,
+                })
+            })
+            .collect();
+        let symbols: Vec<serde_json::Value> = program
+            .symbols
+            .iter()
+            .map(|s| serde_json::json!({"name": s.name, "addr": format!("{:#x}", s.addr), "size": s.size}))
+            .collect();
+        println!("{}", serde_json::json!({"instructions": instructions, "symbols": symbols, "undefined": program.undefined}));
+        return ExitCode::SUCCESS;
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if !program.undefined.is_empty() {
+        let _ = writeln!(out, "; undefined (resolved to 0): {}", program.undefined.join(", "));
+    }
+    for l in &program.instructions {
+        if let Some(s) = program.symbols.iter().find(|s| s.addr == l.addr) {
+            let _ = writeln!(out, "TEXT {}(SB) {}", s.name, l.file);
+        }
+        let name = l.file.rsplit('/').next().unwrap_or(&l.file);
+        let _ = writeln!(
+            out,
+            "  {:<14}{:#x}\t{:<20}\t{:<36}\t{}",
+            format!("{name}:{}", l.line),
+            l.addr,
+            emu::exec::encode_hex(&l.bytes),
+            l.source,
+            l.intel
+        );
     }
     ExitCode::SUCCESS
 }

@@ -528,7 +528,7 @@ impl<'a> Parser<'a> {
         }
         if let Some(Tok::Ident(w)) = self.peek().map(|t| &t.tok) {
             let next_is_paren = self.toks.get(self.i + 1).is_some_and(|t| t.is("("));
-            let next_is_sign = self.toks.get(self.i + 1).is_some_and(|t| t.is("+") || t.is("-"));
+            let next_is_sign = self.toks.get(self.i + 1).is_some_and(|t| t.is("+") || t.is("-") || t.is("<"));
             if w == "TLS" {
                 self.i += 1;
                 return Ok(GoOperand::Tls);

@@ -105,6 +105,9 @@ pub struct Program {
     /// Each file's bytes: (base address, bytes).
     #[serde(skip)]
     pub segments: Vec<(u64, Vec<u8>)>,
+    /// Symbols referenced but not defined (only when linking a listing, where they resolve
+    /// to address 0, as an object file leaves them to the linker).
+    pub undefined: Vec<String>,
 }
 
 impl Program {
@@ -140,7 +143,8 @@ fn error(item: &Item, msg: impl Into<String>) -> AsmError {
 }
 
 /// Lays out and encodes units, resolving labels and symbols across them.
-pub(crate) fn link(units: &[Unit]) -> Result<Program, AsmError> {
+pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, AsmError> {
+    let mut undefined: Vec<String> = Vec::new();
     // Symbols and labels: (scope, name) → (unit, item index of the label).
     let mut labels: HashMap<(String, String), (usize, usize)> = HashMap::new();
     let mut globals: HashMap<String, (usize, usize)> = HashMap::new();
@@ -164,7 +168,7 @@ pub(crate) fn link(units: &[Unit]) -> Result<Program, AsmError> {
     for _round in 0..8 {
         encoded.clear();
         for (u, unit) in units.iter().enumerate() {
-            encoded.push(encode_unit(u, unit, &labels, &globals, &addrs)?);
+            encoded.push(encode_unit(u, unit, &labels, &globals, &addrs, allow_undefined.then_some(&mut undefined))?);
         }
         let mut stable = true;
         for (u, unit) in units.iter().enumerate() {
@@ -189,7 +193,11 @@ pub(crate) fn link(units: &[Unit]) -> Result<Program, AsmError> {
             }
         }
         if stable {
-            return Ok(listing(units, &encoded, &addrs, &globals));
+            let mut p = listing(units, &encoded, &addrs, &globals);
+            undefined.sort();
+            undefined.dedup();
+            p.undefined = undefined;
+            return Ok(p);
         }
     }
     Err(AsmError::new(Pos::default(), "the layout did not settle (branches keep changing size)"))
@@ -260,6 +268,7 @@ fn encode_unit(
     labels: &HashMap<(String, String), (usize, usize)>,
     globals: &HashMap<String, (usize, usize)>,
     addrs: &[Vec<u64>],
+    mut undefined: Option<&mut Vec<String>>,
 ) -> Result<Encoded, AsmError> {
     let mut instrs = Vec::new();
     let mut which = Vec::new(); // item index of each instruction
@@ -270,9 +279,23 @@ fn encode_unit(
                 for op in ops {
                     plain.push(match op {
                         Op::Plain(p) => *p,
-                        Op::Branch(t) => Operand::Branch(resolve(t, u, i, unit, labels, globals, addrs)?.0),
+                        Op::Branch(t) => match (resolve(t, u, i, unit, labels, globals, addrs), &mut undefined, t) {
+                            (Ok((a, _)), _, _) => Operand::Branch(a),
+                            (Err(_), Some(list), Target::Symbol(name, _)) => {
+                                list.push(name.clone());
+                                Operand::Branch(0)
+                            }
+                            (Err(e), _, _) => return Err(e),
+                        },
                         Op::SymMem(t, size) => {
-                            let (a, is_local) = resolve(t, u, i, unit, labels, globals, addrs)?;
+                            let (a, is_local) = match (resolve(t, u, i, unit, labels, globals, addrs), &mut undefined, t) {
+                                (Ok(r), _, _) => r,
+                                (Err(_), Some(list), Target::Symbol(name, _)) => {
+                                    list.push(name.clone());
+                                    (0, false)
+                                }
+                                (Err(e), _, _) => return Err(e),
+                            };
                             // A RIP-relative operand needs the real address, even in this unit.
                             let real = if is_local { real_of_fake(a, u, addrs) } else { a };
                             Operand::Mem(select::Mem {

@@ -44,6 +44,8 @@ pub enum Operand {
     Branch(u64),
 }
 
+const TRIAL_IP: u64 = 0x1000_0000;
+
 fn codes_by_mnemonic() -> &'static HashMap<Mnemonic, Vec<Code>> {
     static TABLE: OnceLock<HashMap<Mnemonic, Vec<Code>>> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -137,7 +139,13 @@ fn memory_operand(m: &Mem) -> MemoryOperand {
     // iced reads the displacement size as the address size for absolute and RIP-relative
     // operands (8: 64-bit addressing; 4 would add a 0x67 prefix), and as "at least 8 bits"
     // otherwise, widening to 32 bits when the value needs it.
-    let displ_size = if m.base == Register::None || m.base == Register::RIP { 8 } else { 1 };
+    let displ_size = if m.base == Register::None || m.base == Register::RIP {
+        8
+    } else if m.disp == 0 {
+        0
+    } else {
+        1
+    };
     MemoryOperand::new(m.base, m.index, m.scale.max(1), m.disp, displ_size, false, m.segment)
 }
 
@@ -223,8 +231,13 @@ pub fn select(mnemonic: Mnemonic, size: Option<u32>, ops: &[Operand]) -> Result<
             continue;
         }
         let Some(ins) = build(code, kinds, ops, size) else { continue };
+        // Size a branch at distance zero: the block encoder picks short or near later.
+        let mut trial = ins;
+        if ops.iter().any(|o| matches!(o, Operand::Branch(_))) {
+            trial.set_near_branch64(TRIAL_IP);
+        }
         let mut enc = Encoder::new(64);
-        let Ok(len) = enc.encode(&ins, 0x1000_0000) else { continue };
+        let Ok(len) = enc.encode(&trial, TRIAL_IP) else { continue };
         if best.as_ref().is_none_or(|(l, _)| len < *l) {
             best = Some((len, ins));
         }
