@@ -289,27 +289,16 @@ impl Machine {
         }
         loop {
             let t = &mut self.threads[thread];
-            let exit = if self.history.on {
-                inner::<true>(
-                    &mut t.cpu,
-                    &mut self.mem,
-                    &mut self.code,
-                    &mut self.history,
-                    thread,
-                    max_steps - steps,
-                    stop_at,
-                )
-            } else {
-                inner::<false>(
-                    &mut t.cpu,
-                    &mut self.mem,
-                    &mut self.code,
-                    &mut self.history,
-                    thread,
-                    max_steps - steps,
-                    stop_at,
-                )
-            };
+            let interpret = if self.history.on { inner::<true> } else { inner::<false> };
+            let exit = interpret(
+                &mut t.cpu,
+                &mut self.mem,
+                &mut self.code,
+                &mut self.history,
+                thread,
+                max_steps - steps,
+                stop_at,
+            );
             steps += exit.steps;
             self.steps += exit.steps;
             let halt = match exit.why {

@@ -136,6 +136,13 @@ fn jcc(a: &mut Access, d: &Decoded) -> Next {
     }
 }
 
+/// JMP rel and Jcc rel: iced's flow control says which instructions these are.
+fn is_direct_branch(d: &Decoded) -> bool {
+    use iced_x86::FlowControl::{ConditionalBranch, UnconditionalBranch};
+    matches!(d.ins.flow_control(), ConditionalBranch | UnconditionalBranch)
+        && matches!(d.mnemonic, M::Jmp) != (d.cond != iced_x86::ConditionCode::None)
+}
+
 /// Picks the handler for a decoded instruction: a specialised one for a hot form, else
 /// the generic dispatch.
 pub(crate) fn select(d: &Decoded) -> Handler {
@@ -181,24 +188,7 @@ pub(crate) fn select(d: &Decoded) -> Handler {
         M::Inc if reg(0) == Some(4) => Some(step_by_one::<true, 4>),
         M::Dec if reg(0) == Some(8) => Some(step_by_one::<false, 8>),
         M::Dec if reg(0) == Some(4) => Some(step_by_one::<false, 4>),
-        M::Ja
-        | M::Jae
-        | M::Jb
-        | M::Jbe
-        | M::Je
-        | M::Jg
-        | M::Jge
-        | M::Jl
-        | M::Jle
-        | M::Jne
-        | M::Jno
-        | M::Jnp
-        | M::Jns
-        | M::Jo
-        | M::Jp
-        | M::Js
-        | M::Jmp
-            if branch_ok =>
+        _ if is_direct_branch(d) && branch_ok =>
         {
             Some(jcc)
         }
