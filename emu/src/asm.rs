@@ -48,29 +48,53 @@ pub struct Source {
 impl Source {
     /// A source file at `base`.
     pub fn new(path: &str, syntax: Syntax, base: u64) -> Source {
-        Source { path: path.to_string(), syntax, base }
+        Source {
+            path: path.to_string(),
+            syntax,
+            base,
+        }
     }
 }
 
 /// Assembles several files into one program; symbols resolve across files, and a symbol
 /// that no file defines is an error.
-pub fn assemble(sources: &[Source], release: GoRelease, loader: &dyn Loader) -> Result<Program, AsmError> {
+pub fn assemble(
+    sources: &[Source],
+    release: GoRelease,
+    loader: &dyn Loader,
+) -> Result<Program, AsmError> {
     assemble_with(sources, release, loader, false)
 }
 
 /// Assembles for a listing: like [`assemble`], but symbols no file defines resolve to
 /// address 0 and are listed in [`Program::undefined`], as an object file leaves them.
-pub fn assemble_listing(sources: &[Source], release: GoRelease, loader: &dyn Loader) -> Result<Program, AsmError> {
+pub fn assemble_listing(
+    sources: &[Source],
+    release: GoRelease,
+    loader: &dyn Loader,
+) -> Result<Program, AsmError> {
     assemble_with(sources, release, loader, true)
 }
 
-fn assemble_with(sources: &[Source], release: GoRelease, loader: &dyn Loader, allow_undefined: bool) -> Result<Program, AsmError> {
+fn assemble_with(
+    sources: &[Source],
+    release: GoRelease,
+    loader: &dyn Loader,
+    allow_undefined: bool,
+) -> Result<Program, AsmError> {
     let builtins = go::builtin_headers(&crate::go::layout::go_asm_h(release));
     let mut units = Vec::new();
     for s in sources {
-        let text = loader
-            .load(&s.path)
-            .ok_or_else(|| AsmError::new(Pos { file: s.path.clone(), line: 0, col: 0 }, "cannot read the file"))?;
+        let text = loader.load(&s.path).ok_or_else(|| {
+            AsmError::new(
+                Pos {
+                    file: s.path.clone(),
+                    line: 0,
+                    col: 0,
+                },
+                "cannot read the file",
+            )
+        })?;
         let items = match s.syntax {
             Syntax::Go => {
                 let mut pp = preprocess::Preprocessor::new(loader, &builtins);
@@ -78,10 +102,20 @@ fn assemble_with(sources: &[Source], release: GoRelease, loader: &dyn Loader, al
                 go::lower(&lines, "runtime", release)?
             }
             Syntax::Intel => {
-                return Err(AsmError::new(Pos { file: s.path.clone(), line: 1, col: 1 }, "Intel syntax is not supported yet"))
+                return Err(AsmError::new(
+                    Pos {
+                        file: s.path.clone(),
+                        line: 1,
+                        col: 1,
+                    },
+                    "Intel syntax is not supported yet",
+                ))
             }
         };
-        units.push(program::Unit { base: s.base, items });
+        units.push(program::Unit {
+            base: s.base,
+            items,
+        });
     }
     program::link(&units, allow_undefined)
 }

@@ -113,7 +113,6 @@ pub(crate) struct Decoded {
     pub handler: crate::isa::Handler,
 }
 
-
 /// Maps an iced register to the machine's general register, if it is one.
 pub(crate) fn gpr(r: Register) -> Option<Gpr> {
     let (idx, size, high) = match r {
@@ -217,8 +216,15 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         ops,
         cond: ins.condition_code(),
         writes,
-        keep: (if ins.flow_control() != iced_x86::FlowControl::Next { crate::history::KEEP_RIP } else { 0 })
-            | (if ins.rflags_modified() != 0 { crate::history::KEEP_FLAGS } else { 0 }),
+        keep: (if ins.flow_control() != iced_x86::FlowControl::Next {
+            crate::history::KEEP_RIP
+        } else {
+            0
+        }) | (if ins.rflags_modified() != 0 {
+            crate::history::KEEP_FLAGS
+        } else {
+            0
+        }),
         len: ins.len() as u8,
         privileged: ins.is_privileged(),
         ins,
@@ -331,7 +337,9 @@ impl Access<'_> {
     #[inline]
     pub fn read_for_update(&mut self, loc: Loc, size: u8) -> Result<u64, Fault> {
         if let Loc::Mem(a, seg) = loc {
-            self.mem.check_write(a, size as usize).map_err(|e| mem_fault(e, a, seg, self.pc))?;
+            self.mem
+                .check_write(a, size as usize)
+                .map_err(|e| mem_fault(e, a, seg, self.pc))?;
         }
         self.read(loc, size)
     }

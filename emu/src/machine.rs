@@ -289,7 +289,11 @@ impl Machine {
         }
         loop {
             let t = &mut self.threads[thread];
-            let interpret = if self.history.on { inner::<true> } else { inner::<false> };
+            let interpret = if self.history.on {
+                inner::<true>
+            } else {
+                inner::<false>
+            };
             let exit = interpret(
                 &mut t.cpu,
                 &mut self.mem,
@@ -600,7 +604,8 @@ pub fn format_intel(ins: &Instruction) -> String {
     f.options_mut().set_uppercase_hex(false);
     f.options_mut().set_branch_leading_zeros(false);
     // Sizes always shown (`qword ptr`): a learner should not have to infer them.
-    f.options_mut().set_memory_size_options(iced_x86::MemorySizeOptions::Always);
+    f.options_mut()
+        .set_memory_size_options(iced_x86::MemorySizeOptions::Always);
     // `add rax, -1`, not `add rax, 0xffffffffffffffff`.
     f.options_mut().set_signed_immediate_operands(true);
     let mut s = String::new();

@@ -6,7 +6,10 @@ use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "emu", about = "An exact x86-64 user-mode machine for Go's runtime stack switching")]
+#[command(
+    name = "emu",
+    about = "An exact x86-64 user-mode machine for Go's runtime stack switching"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +58,13 @@ enum GoArg {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Exec { file } => exec(file.as_deref()),
-        Command::Asm { file, syntax, go, base, json } => asm_listing(&file, syntax, go, &base, json),
+        Command::Asm {
+            file,
+            syntax,
+            go,
+            base,
+            json,
+        } => asm_listing(&file, syntax, go, &base, json),
     }
 }
 
@@ -106,7 +115,8 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
         GoArg::V124 => GoRelease::Go124,
     };
     let loader = |path: &str| std::fs::read_to_string(path).ok();
-    let program = match asm::assemble_listing(&[Source::new(file, syntax, base)], release, &loader) {
+    let program = match asm::assemble_listing(&[Source::new(file, syntax, base)], release, &loader)
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -130,12 +140,19 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
             .iter()
             .map(|s| serde_json::json!({"name": s.name, "addr": format!("{:#x}", s.addr), "size": s.size}))
             .collect();
-        println!("{}", serde_json::json!({"instructions": instructions, "symbols": symbols, "undefined": program.undefined}));
+        println!(
+            "{}",
+            serde_json::json!({"instructions": instructions, "symbols": symbols, "undefined": program.undefined})
+        );
         return ExitCode::SUCCESS;
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
     if !program.undefined.is_empty() {
-        let _ = writeln!(out, "; undefined (resolved to 0): {}", program.undefined.join(", "));
+        let _ = writeln!(
+            out,
+            "; undefined (resolved to 0): {}",
+            program.undefined.join(", ")
+        );
     }
     for l in &program.instructions {
         if let Some(s) = program.symbols.iter().find(|s| s.addr == l.addr) {

@@ -734,7 +734,6 @@ impl Memory {
     pub fn take_trace(&mut self) -> Vec<Access> {
         std::mem::take(&mut self.trace)
     }
-
 }
 
 fn check_range(start: u64, size: u64) -> Result<(), MapError> {

@@ -36,7 +36,12 @@ pub struct AsmError {
 impl AsmError {
     /// An error at `pos` whose source line the caller fills in later if it does not know it.
     pub fn new(pos: Pos, message: impl Into<String>) -> AsmError {
-        AsmError { pos, message: message.into(), source_line: String::new(), suggestion: None }
+        AsmError {
+            pos,
+            message: message.into(),
+            source_line: String::new(),
+            suggestion: None,
+        }
     }
 
     /// Adds a suggestion.
@@ -52,7 +57,11 @@ impl fmt::Display for AsmError {
         if !self.source_line.is_empty() {
             let line = self.source_line.replace('\t', "    ");
             // Columns count characters; tabs were widened to four spaces above.
-            let prefix: String = self.source_line.chars().take(self.pos.col.saturating_sub(1) as usize).collect();
+            let prefix: String = self
+                .source_line
+                .chars()
+                .take(self.pos.col.saturating_sub(1) as usize)
+                .collect();
             let width = prefix.replace('\t', "    ").chars().count();
             writeln!(f, "    {line}")?;
             write!(f, "    {}^", " ".repeat(width))?;

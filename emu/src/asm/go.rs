@@ -59,13 +59,16 @@ fn err(pos: &Pos, line: &str, msg: impl Into<String>) -> AsmError {
 
 /// A Go register name: which register, and whether the name fixes the width.
 fn register(name: &str) -> Option<(u8, Option<u32>)> {
-    const WIDE: [&str; 16] =
-        ["AX", "CX", "DX", "BX", "SP", "BP", "SI", "DI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"];
+    const WIDE: [&str; 16] = [
+        "AX", "CX", "DX", "BX", "SP", "BP", "SI", "DI", "R8", "R9", "R10", "R11", "R12", "R13",
+        "R14", "R15",
+    ];
     if let Some(i) = WIDE.iter().position(|&n| n == name) {
         return Some((i as u8, None));
     }
     const BYTE: [&str; 16] = [
-        "AL", "CL", "DL", "BL", "SPB", "BPB", "SIB", "DIB", "R8B", "R9B", "R10B", "R11B", "R12B", "R13B", "R14B", "R15B",
+        "AL", "CL", "DL", "BL", "SPB", "BPB", "SIB", "DIB", "R8B", "R9B", "R10B", "R11B", "R12B",
+        "R13B", "R14B", "R15B",
     ];
     if let Some(i) = BYTE.iter().position(|&n| n == name) {
         return Some((i as u8, Some(1)));
@@ -85,26 +88,96 @@ fn register(name: &str) -> Option<(u8, Option<u32>)> {
 /// The iced register for a Go register number at a width.
 fn iced_register(num: u8, size: u32) -> R {
     const R64: [R; 16] = [
-        R::RAX, R::RCX, R::RDX, R::RBX, R::RSP, R::RBP, R::RSI, R::RDI,
-        R::R8, R::R9, R::R10, R::R11, R::R12, R::R13, R::R14, R::R15,
+        R::RAX,
+        R::RCX,
+        R::RDX,
+        R::RBX,
+        R::RSP,
+        R::RBP,
+        R::RSI,
+        R::RDI,
+        R::R8,
+        R::R9,
+        R::R10,
+        R::R11,
+        R::R12,
+        R::R13,
+        R::R14,
+        R::R15,
     ];
     const R32: [R; 16] = [
-        R::EAX, R::ECX, R::EDX, R::EBX, R::ESP, R::EBP, R::ESI, R::EDI,
-        R::R8D, R::R9D, R::R10D, R::R11D, R::R12D, R::R13D, R::R14D, R::R15D,
+        R::EAX,
+        R::ECX,
+        R::EDX,
+        R::EBX,
+        R::ESP,
+        R::EBP,
+        R::ESI,
+        R::EDI,
+        R::R8D,
+        R::R9D,
+        R::R10D,
+        R::R11D,
+        R::R12D,
+        R::R13D,
+        R::R14D,
+        R::R15D,
     ];
     const R16: [R; 16] = [
-        R::AX, R::CX, R::DX, R::BX, R::SP, R::BP, R::SI, R::DI,
-        R::R8W, R::R9W, R::R10W, R::R11W, R::R12W, R::R13W, R::R14W, R::R15W,
+        R::AX,
+        R::CX,
+        R::DX,
+        R::BX,
+        R::SP,
+        R::BP,
+        R::SI,
+        R::DI,
+        R::R8W,
+        R::R9W,
+        R::R10W,
+        R::R11W,
+        R::R12W,
+        R::R13W,
+        R::R14W,
+        R::R15W,
     ];
     const R8: [R; 16] = [
-        R::AL, R::CL, R::DL, R::BL, R::SPL, R::BPL, R::SIL, R::DIL,
-        R::R8L, R::R9L, R::R10L, R::R11L, R::R12L, R::R13L, R::R14L, R::R15L,
+        R::AL,
+        R::CL,
+        R::DL,
+        R::BL,
+        R::SPL,
+        R::BPL,
+        R::SIL,
+        R::DIL,
+        R::R8L,
+        R::R9L,
+        R::R10L,
+        R::R11L,
+        R::R12L,
+        R::R13L,
+        R::R14L,
+        R::R15L,
     ];
     match num {
         16..=19 => [R::AH, R::CH, R::DH, R::BH][num as usize - 16],
         32..=47 => [
-            R::XMM0, R::XMM1, R::XMM2, R::XMM3, R::XMM4, R::XMM5, R::XMM6, R::XMM7,
-            R::XMM8, R::XMM9, R::XMM10, R::XMM11, R::XMM12, R::XMM13, R::XMM14, R::XMM15,
+            R::XMM0,
+            R::XMM1,
+            R::XMM2,
+            R::XMM3,
+            R::XMM4,
+            R::XMM5,
+            R::XMM6,
+            R::XMM7,
+            R::XMM8,
+            R::XMM9,
+            R::XMM10,
+            R::XMM11,
+            R::XMM12,
+            R::XMM13,
+            R::XMM14,
+            R::XMM15,
         ][num as usize - 32],
         n => match size {
             8 => R64[n as usize],
@@ -154,7 +227,13 @@ struct Spec {
 }
 
 fn spec(m: M, size: Option<u32>) -> Spec {
-    Spec { mnemonic: m, size, src_size: None, code: None, keep_order: false }
+    Spec {
+        mnemonic: m,
+        size,
+        src_size: None,
+        code: None,
+        keep_order: false,
+    }
 }
 
 const CONDITIONS: [(&str, [M; 3]); 16] = [
@@ -182,7 +261,10 @@ fn condition(name: &str, which: usize) -> Option<M> {
         "NZ" => Some([M::Jne, M::Setne, M::Cmovne][which]),
         "PS" => Some([M::Jp, M::Setp, M::Cmovp][which]),
         "PC" => Some([M::Jnp, M::Setnp, M::Cmovnp][which]),
-        _ => CONDITIONS.iter().find(|(n, _)| *n == name).map(|(_, m)| m[which]),
+        _ => CONDITIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| m[which]),
     }
 }
 
@@ -198,7 +280,13 @@ fn suffix_size(c: char) -> Option<u32> {
 
 /// Maps a Go mnemonic (`MOVQ`, `JEQ`, `CMOVQEQ`, `MOVBLZX`) to iced.
 fn lookup(name: &str) -> Option<Spec> {
-    let widen = |m, src, dst| Spec { mnemonic: m, size: Some(dst), src_size: Some(src), code: None, keep_order: false };
+    let widen = |m, src, dst| Spec {
+        mnemonic: m,
+        size: Some(dst),
+        src_size: Some(src),
+        code: None,
+        keep_order: false,
+    };
     let fixed = match name {
         "CALL" => spec(M::Call, None),
         "JMP" => spec(M::Jmp, None),
@@ -238,7 +326,13 @@ fn lookup(name: &str) -> Option<Spec> {
         "MOVWQSX" => widen(M::Movsx, 2, 8),
         "MOVLQSX" => widen(M::Movsxd, 4, 8),
         // Zero-extending 32 to 64 bits is a 32-bit move; Go encodes it as `8B /r`.
-        "MOVLQZX" => Spec { mnemonic: M::Mov, size: Some(4), src_size: None, code: Some(Code::Mov_r32_rm32), keep_order: false },
+        "MOVLQZX" => Spec {
+            mnemonic: M::Mov,
+            size: Some(4),
+            src_size: None,
+            code: Some(Code::Mov_r32_rm32),
+            keep_order: false,
+        },
         _ => {
             if let Some(c) = name.strip_prefix('J') {
                 return condition(c, 0).map(|m| spec(m, None));
@@ -305,7 +399,12 @@ enum GoOperand {
     /// `$sym+off(SB)`: the address of a symbol.
     Addr(String, i64),
     /// Memory through a register, FP, pseudo-SP, SB or TLS.
-    Mem { base: Base, index: Option<(u8, u32)>, off: i64, sym: Option<String> },
+    Mem {
+        base: Base,
+        index: Option<(u8, u32)>,
+        off: i64,
+        sym: Option<String>,
+    },
     /// `MOVQ TLS, r`: names the thread-local base register.
     Tls,
     Label(String),
@@ -341,7 +440,8 @@ impl<'a> Parser<'a> {
         t
     }
     fn here(&self) -> Pos {
-        self.peek().map_or_else(|| self.end_pos(), |t| t.pos.clone())
+        self.peek()
+            .map_or_else(|| self.end_pos(), |t| t.pos.clone())
     }
     fn end_pos(&self) -> Pos {
         let mut p = self.pos.clone();
@@ -352,7 +452,8 @@ impl<'a> Parser<'a> {
         Err(err(&self.here(), self.line, msg))
     }
     fn found(&self) -> String {
-        self.peek().map_or("the end of the line".into(), |t| t.describe())
+        self.peek()
+            .map_or("the end of the line".into(), |t| t.describe())
     }
     fn expect(&mut self, p: &str) -> Result<(), AsmError> {
         if self.peek().is_some_and(|t| t.is(p)) {
@@ -439,7 +540,9 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 Ok(*v as i64)
             }
-            Some(Tok::Ident(name)) => self.fail(format!("unknown constant `{name}` (is a #define or #include missing?)")),
+            Some(Tok::Ident(name)) => self.fail(format!(
+                "unknown constant `{name}` (is a #define or #include missing?)"
+            )),
             _ => self.fail(format!("expected a number, found {}", self.found())),
         }
     }
@@ -450,8 +553,14 @@ impl<'a> Parser<'a> {
             self.i -= 1;
             return self.fail(format!("expected a symbol name, found {}", self.found()));
         };
-        let mut name = if let Some(rest) = name.strip_prefix('·') { format!("{package}·{rest}") } else { name.clone() };
-        if self.peek().is_some_and(|t| t.is("<")) && self.toks.get(self.i + 1).is_some_and(|t| t.is(">")) {
+        let mut name = if let Some(rest) = name.strip_prefix('·') {
+            format!("{package}·{rest}")
+        } else {
+            name.clone()
+        };
+        if self.peek().is_some_and(|t| t.is("<"))
+            && self.toks.get(self.i + 1).is_some_and(|t| t.is(">"))
+        {
             self.i += 2;
             name.push_str("<>");
         }
@@ -474,10 +583,22 @@ impl<'a> Parser<'a> {
             "FP" => Base::Fp,
             "SB" => Base::Sb,
             "SP" => Base::Reg(4),
-            "PC" => return Err(err(&at, self.line, "PC is only for branch targets such as 2(PC)")),
+            "PC" => {
+                return Err(err(
+                    &at,
+                    self.line,
+                    "PC is only for branch targets such as 2(PC)",
+                ))
+            }
             w => match register(w) {
                 Some((n, None)) => Base::Reg(n),
-                Some(_) => return Err(err(&at, self.line, format!("`{w}` cannot address memory; use the 64-bit name"))),
+                Some(_) => {
+                    return Err(err(
+                        &at,
+                        self.line,
+                        format!("`{w}` cannot address memory; use the 64-bit name"),
+                    ))
+                }
                 None => {
                     let e = err(&at, self.line, format!("unknown register `{w}`"));
                     return Err(match suggest_register(w) {
@@ -503,10 +624,18 @@ impl<'a> Parser<'a> {
             return Ok((Base::Tls, None));
         }
         let Some((n, None)) = register(&index) else {
-            return Err(err(&at, self.line, format!("unknown index register `{index}`")));
+            return Err(err(
+                &at,
+                self.line,
+                format!("unknown index register `{index}`"),
+            ));
         };
         if ![1, 2, 4, 8].contains(&scale) {
-            return Err(err(&at, self.line, format!("scale must be 1, 2, 4 or 8, found {scale}")));
+            return Err(err(
+                &at,
+                self.line,
+                format!("scale must be 1, 2, 4 or 8, found {scale}"),
+            ));
         }
         Ok((base, Some((n, scale as u32))))
     }
@@ -515,9 +644,14 @@ impl<'a> Parser<'a> {
         let start = self.i;
         if self.eat("$") {
             // `$sym(SB)` or `$sym+8(SB)`: an address.
-            if let (Some(Tok::Ident(_)), true) = (self.peek().map(|t| &t.tok), self.has_sb_ahead()) {
+            if let (Some(Tok::Ident(_)), true) = (self.peek().map(|t| &t.tok), self.has_sb_ahead())
+            {
                 let name = self.symbol_name(package)?;
-                let off = if self.peek().is_some_and(|t| t.is("+") || t.is("-")) { self.expr()? } else { 0 };
+                let off = if self.peek().is_some_and(|t| t.is("+") || t.is("-")) {
+                    self.expr()?
+                } else {
+                    0
+                };
                 let (base, _) = self.parenthesized()?;
                 if base != Base::Sb {
                     return self.fail("expected (SB) after a symbol");
@@ -528,7 +662,10 @@ impl<'a> Parser<'a> {
         }
         if let Some(Tok::Ident(w)) = self.peek().map(|t| &t.tok) {
             let next_is_paren = self.toks.get(self.i + 1).is_some_and(|t| t.is("("));
-            let next_is_sign = self.toks.get(self.i + 1).is_some_and(|t| t.is("+") || t.is("-") || t.is("<"));
+            let next_is_sign = self
+                .toks
+                .get(self.i + 1)
+                .is_some_and(|t| t.is("+") || t.is("-") || t.is("<"));
             if w == "TLS" {
                 self.i += 1;
                 return Ok(GoOperand::Tls);
@@ -541,28 +678,52 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 if let Some(s) = suggest_register(w) {
                     // A label is an identifier too; only suggest when it reads as a register.
-                    if self.peek().is_none_or(|t| t.is(",")) && w.to_ascii_uppercase() == *w && !w.contains('_') {
-                        return Err(err(&self.toks[start].pos, self.line, format!("unknown register `{w}`"))
-                            .suggest(format!("did you mean `{s}`?")));
+                    if self.peek().is_none_or(|t| t.is(","))
+                        && w.to_ascii_uppercase() == *w
+                        && !w.contains('_')
+                    {
+                        return Err(err(
+                            &self.toks[start].pos,
+                            self.line,
+                            format!("unknown register `{w}`"),
+                        )
+                        .suggest(format!("did you mean `{s}`?")));
                     }
                 }
                 return Ok(GoOperand::Label(w.clone()));
             }
             // A symbol before the parentheses: `name+8(FP)`, `x-8(SP)`, `sym(SB)`.
             let name = self.symbol_name(package)?;
-            let off = if self.peek().is_some_and(|t| t.is("+") || t.is("-")) { self.expr()? } else { 0 };
+            let off = if self.peek().is_some_and(|t| t.is("+") || t.is("-")) {
+                self.expr()?
+            } else {
+                0
+            };
             let (base, index) = self.parenthesized()?;
             let base = match base {
                 Base::Reg(4) => Base::PseudoSp,
                 Base::Reg(_) | Base::Tls => {
-                    return Err(err(&self.toks[start].pos, self.line, "a symbol may only be used with FP, SP or SB"))
+                    return Err(err(
+                        &self.toks[start].pos,
+                        self.line,
+                        "a symbol may only be used with FP, SP or SB",
+                    ))
                 }
                 b => b,
             };
-            return Ok(GoOperand::Mem { base, index, off, sym: Some(name) });
+            return Ok(GoOperand::Mem {
+                base,
+                index,
+                off,
+                sym: Some(name),
+            });
         }
         // An offset, then parentheses: `8(SP)`, `-8(AX)(BX*8)`, `2(PC)`, `(AX)`.
-        let off = if self.peek().is_some_and(|t| t.is("(")) { 0 } else { self.expr()? };
+        let off = if self.peek().is_some_and(|t| t.is("(")) {
+            0
+        } else {
+            self.expr()?
+        };
         if !self.peek().is_some_and(|t| t.is("(")) {
             return self.fail("expected `(register)` after an offset (immediates start with `$`)");
         }
@@ -572,21 +733,40 @@ impl<'a> Parser<'a> {
         }
         let (base, index) = self.parenthesized()?;
         if base == Base::Fp {
-            return Err(err(&self.toks[start].pos, self.line, "FP needs an argument name, as in `x+0(FP)`"));
+            return Err(err(
+                &self.toks[start].pos,
+                self.line,
+                "FP needs an argument name, as in `x+0(FP)`",
+            ));
         }
-        Ok(GoOperand::Mem { base, index, off, sym: None })
+        Ok(GoOperand::Mem {
+            base,
+            index,
+            off,
+            sym: None,
+        })
     }
 
     fn has_sb_ahead(&self) -> bool {
-        self.toks[self.i..].windows(3).any(|w| w[0].is("(") && w[1].ident() == Some("SB") && w[2].is(")"))
+        self.toks[self.i..]
+            .windows(3)
+            .any(|w| w[0].is("(") && w[1].ident() == Some("SB") && w[2].is(")"))
     }
 }
 
 /// One parsed statement.
 enum Stmt {
     Label(String),
-    Text { name: String, flags: i64, frame: i64 },
-    Ins { op: String, spec: Spec, operands: Vec<GoOperand> },
+    Text {
+        name: String,
+        flags: i64,
+        frame: i64,
+    },
+    Ins {
+        op: String,
+        spec: Spec,
+        operands: Vec<GoOperand>,
+    },
     Data(Vec<u8>),
 }
 
@@ -597,15 +777,24 @@ struct Parsed {
 }
 
 fn split_statements(tokens: &[Token]) -> Vec<&[Token]> {
-    tokens.split(|t| t.is(";")).filter(|s| !s.is_empty()).collect()
+    tokens
+        .split(|t| t.is(";"))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), AsmError> {
     for mut toks in split_statements(&line.tokens) {
         // Labels: `name:` before a statement.
         while toks.len() >= 2 && toks[1].is(":") {
-            let name = toks[0].ident().ok_or_else(|| err(&toks[0].pos, &line.text, "a label must be a name"))?;
-            out.push(Parsed { stmt: Stmt::Label(name.to_string()), pos: toks[0].pos.clone(), line: line.text.clone() });
+            let name = toks[0]
+                .ident()
+                .ok_or_else(|| err(&toks[0].pos, &line.text, "a label must be a name"))?;
+            out.push(Parsed {
+                stmt: Stmt::Label(name.to_string()),
+                pos: toks[0].pos.clone(),
+                line: line.text.clone(),
+            });
             toks = &toks[2..];
         }
         if toks.is_empty() {
@@ -613,9 +802,18 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
         }
         let pos = toks[0].pos.clone();
         let Some(op) = toks[0].ident() else {
-            return Err(err(&pos, &line.text, format!("expected an instruction, found {}", toks[0].describe())));
+            return Err(err(
+                &pos,
+                &line.text,
+                format!("expected an instruction, found {}", toks[0].describe()),
+            ));
         };
-        let mut p = Parser { toks: &toks[1..], i: 0, line: &line.text, pos: pos.clone() };
+        let mut p = Parser {
+            toks: &toks[1..],
+            i: 0,
+            line: &line.text,
+            pos: pos.clone(),
+        };
         let mut operands = Vec::new();
         let mut raw: Vec<&[Token]> = Vec::new();
         if !toks[1..].is_empty() {
@@ -637,21 +835,40 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
         let stmt = match op {
             "TEXT" => {
                 if raw.len() < 2 || raw.len() > 3 {
-                    return Err(err(&pos, &line.text, "expected TEXT sym(SB), [flags,] $frame[-args]"));
+                    return Err(err(
+                        &pos,
+                        &line.text,
+                        "expected TEXT sym(SB), [flags,] $frame[-args]",
+                    ));
                 }
-                let mut sp = Parser { toks: raw[0], i: 0, line: &line.text, pos: pos.clone() };
+                let mut sp = Parser {
+                    toks: raw[0],
+                    i: 0,
+                    line: &line.text,
+                    pos: pos.clone(),
+                };
                 let name = sp.symbol_name(package)?;
                 let (base, _) = sp.parenthesized()?;
                 if base != Base::Sb {
                     return sp.fail("a TEXT symbol is written sym(SB)");
                 }
                 let flags = if raw.len() == 3 {
-                    let mut fp = Parser { toks: raw[1], i: 0, line: &line.text, pos: pos.clone() };
+                    let mut fp = Parser {
+                        toks: raw[1],
+                        i: 0,
+                        line: &line.text,
+                        pos: pos.clone(),
+                    };
                     flag_expr(&mut fp)?
                 } else {
                     0
                 };
-                let mut fr = Parser { toks: raw[raw.len() - 1], i: 0, line: &line.text, pos: pos.clone() };
+                let mut fr = Parser {
+                    toks: raw[raw.len() - 1],
+                    i: 0,
+                    line: &line.text,
+                    pos: pos.clone(),
+                };
                 fr.expect("$")?;
                 let frame = fr.unary()?;
                 // `-args` after the frame size is the argument size; it does not change code.
@@ -672,7 +889,12 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 };
                 let mut bytes = Vec::new();
                 for r in &raw {
-                    let mut q = Parser { toks: r, i: 0, line: &line.text, pos: pos.clone() };
+                    let mut q = Parser {
+                        toks: r,
+                        i: 0,
+                        line: &line.text,
+                        pos: pos.clone(),
+                    };
                     q.expect("$")?;
                     let v = q.expr()?;
                     bytes.extend_from_slice(&v.to_le_bytes()[..width]);
@@ -681,15 +903,22 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
             }
             "PCDATA" | "FUNCDATA" => continue,
             "GLOBL" | "DATA" => {
-                return Err(err(&pos, &line.text, format!("{op} is not supported: data lives in the world the lesson builds")))
+                return Err(err(
+                    &pos,
+                    &line.text,
+                    format!("{op} is not supported: data lives in the world the lesson builds"),
+                ))
             }
             _ => {
                 let spec = lookup(op).ok_or_else(|| {
                     let e = err(&pos, &line.text, format!("unknown instruction `{op}`"));
                     match op.to_ascii_uppercase().as_str() {
-                        "MOV" | "ADD" | "SUB" | "CMP" | "LEA" | "PUSH" | "POP" | "XOR" | "AND" | "OR" => {
-                            e.suggest(format!("Go names carry a size: `{}Q` (64-bit), `{}L` (32-bit)", op.to_ascii_uppercase(), op.to_ascii_uppercase()))
-                        }
+                        "MOV" | "ADD" | "SUB" | "CMP" | "LEA" | "PUSH" | "POP" | "XOR" | "AND"
+                        | "OR" => e.suggest(format!(
+                            "Go names carry a size: `{}Q` (64-bit), `{}L` (32-bit)",
+                            op.to_ascii_uppercase(),
+                            op.to_ascii_uppercase()
+                        )),
                         "INT3" => e.suggest("write `INT $3`"),
                         "UD2" => e.suggest("Go's assembler calls it `UNDEF`"),
                         _ => e,
@@ -700,17 +929,30 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                         p.i = 0;
                         return Err(err(&pos, &line.text, "empty operand"));
                     }
-                    let mut q = Parser { toks: r, i: 0, line: &line.text, pos: r[0].pos.clone() };
+                    let mut q = Parser {
+                        toks: r,
+                        i: 0,
+                        line: &line.text,
+                        pos: r[0].pos.clone(),
+                    };
                     let o = q.operand(package)?;
                     if q.peek().is_some() {
                         return q.fail(format!("unexpected {} in operand", q.found()));
                     }
                     operands.push(o);
                 }
-                Stmt::Ins { op: op.to_string(), spec, operands }
+                Stmt::Ins {
+                    op: op.to_string(),
+                    spec,
+                    operands,
+                }
             }
         };
-        out.push(Parsed { stmt, pos, line: line.text.clone() });
+        out.push(Parsed {
+            stmt,
+            pos,
+            line: line.text.clone(),
+        });
     }
     Ok(())
 }
@@ -734,10 +976,15 @@ pub fn builtin_headers(go_asm_h: &str) -> std::collections::HashMap<String, Stri
         // g(r) is the FS-relative slot.\n#define get_tls(r) MOVQ TLS, r\n#define g(r) 0(r)(TLS*1)\n";
     let funcdata = "#define PCDATA_StackMapIndex 0\n#define FUNCDATA_ArgsPointerMaps 0\n\
         #define FUNCDATA_LocalsPointerMaps 1\n#define NO_LOCAL_POINTERS FUNCDATA $FUNCDATA_LocalsPointerMaps, no_pointers_stackmap(SB)\n";
-    [("textflag.h", textflag), ("go_tls.h", go_tls), ("funcdata.h", funcdata), ("go_asm.h", go_asm_h)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    [
+        ("textflag.h", textflag),
+        ("go_tls.h", go_tls),
+        ("funcdata.h", funcdata),
+        ("go_asm.h", go_asm_h),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// One function being lowered.
@@ -759,7 +1006,9 @@ impl Function {
         self.frame + if self.saves_bp() { 8 } else { 0 }
     }
     fn calls(&self) -> bool {
-        self.body.iter().any(|p| matches!(&p.stmt, Stmt::Ins { spec, .. } if spec.mnemonic == M::Call))
+        self.body
+            .iter()
+            .any(|p| matches!(&p.stmt, Stmt::Ins { spec, .. } if spec.mnemonic == M::Call))
     }
     /// Go's assembler skips the check for NOSPLIT functions and for small leaf functions.
     fn needs_split_check(&self) -> bool {
@@ -768,7 +1017,11 @@ impl Function {
 }
 
 /// Lowers parsed statements of one file to program items.
-pub(crate) fn lower(lines: &[Line], package: &str, release: GoRelease) -> Result<Vec<Item>, AsmError> {
+pub(crate) fn lower(
+    lines: &[Line],
+    package: &str,
+    release: GoRelease,
+) -> Result<Vec<Item>, AsmError> {
     let mut parsed = Vec::new();
     for l in lines {
         parse_line(l, package, &mut parsed)?;
@@ -776,9 +1029,14 @@ pub(crate) fn lower(lines: &[Line], package: &str, release: GoRelease) -> Result
     let mut functions: Vec<Function> = Vec::new();
     for p in parsed {
         match p.stmt {
-            Stmt::Text { name, flags, frame } => {
-                functions.push(Function { name, flags, frame, pos: p.pos, line: p.line, body: Vec::new() })
-            }
+            Stmt::Text { name, flags, frame } => functions.push(Function {
+                name,
+                flags,
+                frame,
+                pos: p.pos,
+                line: p.line,
+                body: Vec::new(),
+            }),
             _ => match functions.last_mut() {
                 Some(f) => f.body.push(p),
                 None => return Err(err(&p.pos, &p.line, "code before the first TEXT directive")),
@@ -793,11 +1051,22 @@ pub(crate) fn lower(lines: &[Line], package: &str, release: GoRelease) -> Result
 }
 
 fn item(kind: ItemKind, pos: &Pos, line: &str, scope: &str, ordinal: Option<usize>) -> Item {
-    Item { kind, pos: pos.clone(), source: line.to_string(), scope: scope.to_string(), ordinal }
+    Item {
+        kind,
+        pos: pos.clone(),
+        source: line.to_string(),
+        scope: scope.to_string(),
+        ordinal,
+    }
 }
 
 fn ins(m: M, size: u32, ops: Vec<Op>) -> ItemKind {
-    ItemKind::Ins { mnemonic: m, size: Some(size), ops, code: None }
+    ItemKind::Ins {
+        mnemonic: m,
+        size: Some(size),
+        ops,
+        code: None,
+    }
 }
 
 fn reg(r: R) -> Op {
@@ -805,35 +1074,102 @@ fn reg(r: R) -> Op {
 }
 
 fn mem(base: R, disp: i64, size: Option<u32>) -> Op {
-    Op::Plain(Operand::Mem(Mem { base, index: R::None, scale: 1, disp, segment: R::None, size }))
+    Op::Plain(Operand::Mem(Mem {
+        base,
+        index: R::None,
+        scale: 1,
+        disp,
+        segment: R::None,
+        size,
+    }))
 }
 
 fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Result<(), AsmError> {
     let scope = f.name.clone();
     let (tp, tl) = (&f.pos, f.line.as_str());
     let start_label = format!("{}:entry", f.name);
-    items.push(item(ItemKind::Label { name: f.name.clone(), global: true }, tp, tl, &scope, None));
-    items.push(item(ItemKind::Label { name: start_label.clone(), global: false }, tp, tl, &scope, None));
+    items.push(item(
+        ItemKind::Label {
+            name: f.name.clone(),
+            global: true,
+        },
+        tp,
+        tl,
+        &scope,
+        None,
+    ));
+    items.push(item(
+        ItemKind::Label {
+            name: start_label.clone(),
+            global: false,
+        },
+        tp,
+        tl,
+        &scope,
+        None,
+    ));
     if f.frame < 0 || f.frame > STACK_BIG {
-        return Err(err(tp, tl, format!("frame size {} is outside 0..={STACK_BIG}", f.frame)));
+        return Err(err(
+            tp,
+            tl,
+            format!("frame size {} is outside 0..={STACK_BIG}", f.frame),
+        ));
     }
     let total = f.total();
     let split = f.needs_split_check();
     let morestack = format!("{}:morestack", f.name);
     if split {
         // Load g from TLS into a scratch register and compare SP with g.stackguard0.
-        let g_reg = if release == GoRelease::Go114 { R::RCX } else { R::R14 };
-        let tls = Op::Plain(Operand::Mem(Mem { base: R::None, index: R::None, scale: 1, disp: TLS_G, segment: R::FS, size: Some(8) }));
-        items.push(item(ins(M::Mov, 8, vec![reg(g_reg), tls]), tp, tl, &scope, None));
+        let g_reg = if release == GoRelease::Go114 {
+            R::RCX
+        } else {
+            R::R14
+        };
+        let tls = Op::Plain(Operand::Mem(Mem {
+            base: R::None,
+            index: R::None,
+            scale: 1,
+            disp: TLS_G,
+            segment: R::FS,
+            size: Some(8),
+        }));
+        items.push(item(
+            ins(M::Mov, 8, vec![reg(g_reg), tls]),
+            tp,
+            tl,
+            &scope,
+            None,
+        ));
         let sp = if total <= STACK_SMALL {
             R::RSP
         } else {
-            items.push(item(ins(M::Lea, 8, vec![reg(R::R12), mem(R::RSP, -(total - STACK_SMALL), None)]), tp, tl, &scope, None));
+            items.push(item(
+                ins(
+                    M::Lea,
+                    8,
+                    vec![reg(R::R12), mem(R::RSP, -(total - STACK_SMALL), None)],
+                ),
+                tp,
+                tl,
+                &scope,
+                None,
+            ));
             R::R12
         };
-        items.push(item(ins(M::Cmp, 8, vec![reg(sp), mem(g_reg, G_STACKGUARD0, Some(8))]), tp, tl, &scope, None));
         items.push(item(
-            ItemKind::Ins { mnemonic: M::Jbe, size: None, ops: vec![Op::Branch(Target::Label(morestack.clone()))], code: None },
+            ins(M::Cmp, 8, vec![reg(sp), mem(g_reg, G_STACKGUARD0, Some(8))]),
+            tp,
+            tl,
+            &scope,
+            None,
+        ));
+        items.push(item(
+            ItemKind::Ins {
+                mnemonic: M::Jbe,
+                size: None,
+                ops: vec![Op::Branch(Target::Label(morestack.clone()))],
+                code: None,
+            },
             tp,
             tl,
             &scope,
@@ -841,32 +1177,87 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
         ));
     }
     if total > 0 {
-        items.push(item(ins(M::Sub, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(total))]), tp, tl, &scope, None));
+        items.push(item(
+            ins(M::Sub, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(total))]),
+            tp,
+            tl,
+            &scope,
+            None,
+        ));
         if f.saves_bp() {
-            items.push(item(ins(M::Mov, 8, vec![mem(R::RSP, total - 8, Some(8)), reg(R::RBP)]), tp, tl, &scope, None));
-            items.push(item(ins(M::Lea, 8, vec![reg(R::RBP), mem(R::RSP, total - 8, None)]), tp, tl, &scope, None));
+            items.push(item(
+                ins(
+                    M::Mov,
+                    8,
+                    vec![mem(R::RSP, total - 8, Some(8)), reg(R::RBP)],
+                ),
+                tp,
+                tl,
+                &scope,
+                None,
+            ));
+            items.push(item(
+                ins(M::Lea, 8, vec![reg(R::RBP), mem(R::RSP, total - 8, None)]),
+                tp,
+                tl,
+                &scope,
+                None,
+            ));
         }
     }
     let mut ordinal = 0;
     for p in &f.body {
         match &p.stmt {
-            Stmt::Label(name) => {
-                items.push(item(ItemKind::Label { name: name.clone(), global: false }, &p.pos, &p.line, &scope, None))
-            }
+            Stmt::Label(name) => items.push(item(
+                ItemKind::Label {
+                    name: name.clone(),
+                    global: false,
+                },
+                &p.pos,
+                &p.line,
+                &scope,
+                None,
+            )),
             Stmt::Data(bytes) => {
-                items.push(item(ItemKind::Data(bytes.clone()), &p.pos, &p.line, &scope, Some(ordinal)));
+                items.push(item(
+                    ItemKind::Data(bytes.clone()),
+                    &p.pos,
+                    &p.line,
+                    &scope,
+                    Some(ordinal),
+                ));
                 ordinal += 1;
             }
             Stmt::Ins { op, spec, operands } => {
                 if spec.mnemonic == M::Ret {
                     if !operands.is_empty() {
-                        return Err(err(&p.pos, &p.line, "RET takes no operands in Go's assembler"));
+                        return Err(err(
+                            &p.pos,
+                            &p.line,
+                            "RET takes no operands in Go's assembler",
+                        ));
                     }
                     if total > 0 {
                         if f.saves_bp() {
-                            items.push(item(ins(M::Mov, 8, vec![reg(R::RBP), mem(R::RSP, total - 8, Some(8))]), &p.pos, &p.line, &scope, None));
+                            items.push(item(
+                                ins(
+                                    M::Mov,
+                                    8,
+                                    vec![reg(R::RBP), mem(R::RSP, total - 8, Some(8))],
+                                ),
+                                &p.pos,
+                                &p.line,
+                                &scope,
+                                None,
+                            ));
                         }
-                        items.push(item(ins(M::Add, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(total))]), &p.pos, &p.line, &scope, None));
+                        items.push(item(
+                            ins(M::Add, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(total))]),
+                            &p.pos,
+                            &p.line,
+                            &scope,
+                            None,
+                        ));
                     }
                 }
                 match lower_instruction(op, *spec, operands, f, &p.pos, &p.line)? {
@@ -881,17 +1272,40 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
         }
     }
     if split {
-        items.push(item(ItemKind::Label { name: morestack, global: false }, tp, tl, &scope, None));
-        let callee = if f.flags & textflag::NEEDCTXT != 0 { "runtime·morestack" } else { "runtime·morestack_noctxt" };
         items.push(item(
-            ItemKind::Ins { mnemonic: M::Call, size: None, ops: vec![Op::Branch(Target::Symbol(callee.into(), 0))], code: None },
+            ItemKind::Label {
+                name: morestack,
+                global: false,
+            },
+            tp,
+            tl,
+            &scope,
+            None,
+        ));
+        let callee = if f.flags & textflag::NEEDCTXT != 0 {
+            "runtime·morestack"
+        } else {
+            "runtime·morestack_noctxt"
+        };
+        items.push(item(
+            ItemKind::Ins {
+                mnemonic: M::Call,
+                size: None,
+                ops: vec![Op::Branch(Target::Symbol(callee.into(), 0))],
+                code: None,
+            },
             tp,
             tl,
             &scope,
             None,
         ));
         items.push(item(
-            ItemKind::Ins { mnemonic: M::Jmp, size: None, ops: vec![Op::Branch(Target::Label(start_label))], code: None },
+            ItemKind::Ins {
+                mnemonic: M::Jmp,
+                size: None,
+                ops: vec![Op::Branch(Target::Label(start_label))],
+                code: None,
+            },
             tp,
             tl,
             &scope,
@@ -915,11 +1329,39 @@ fn lower_instruction(
         return Ok(None);
     }
     let expected = match spec.mnemonic {
-        M::Ret | M::Nop | M::Syscall | M::Hlt | M::Pause | M::Mfence | M::Lfence | M::Sfence | M::Cld | M::Std
-        | M::Cqo | M::Cdq | M::Cwd | M::Cbw | M::Cwde | M::Cdqe | M::Ud2 | M::Pushfq | M::Popfq => 0..=0,
+        M::Ret
+        | M::Nop
+        | M::Syscall
+        | M::Hlt
+        | M::Pause
+        | M::Mfence
+        | M::Lfence
+        | M::Sfence
+        | M::Cld
+        | M::Std
+        | M::Cqo
+        | M::Cdq
+        | M::Cwd
+        | M::Cbw
+        | M::Cwde
+        | M::Cdqe
+        | M::Ud2
+        | M::Pushfq
+        | M::Popfq => 0..=0,
         M::Imul if op.starts_with("IMUL3") => 3..=3,
         M::Imul => 1..=2,
-        M::Call | M::Jmp | M::Int | M::Push | M::Pop | M::Inc | M::Dec | M::Neg | M::Not | M::Bswap | M::Mul | M::Div
+        M::Call
+        | M::Jmp
+        | M::Int
+        | M::Push
+        | M::Pop
+        | M::Inc
+        | M::Dec
+        | M::Neg
+        | M::Not
+        | M::Bswap
+        | M::Mul
+        | M::Div
         | M::Idiv => 1..=1,
         m if format!("{m:?}").starts_with('J') || format!("{m:?}").starts_with("Set") => 1..=1,
         _ => 2..=2,
@@ -930,60 +1372,122 @@ fn lower_instruction(
         } else {
             format!("{} or {}", expected.start(), expected.end())
         };
-        let e = err(pos, line, format!("{op} takes {want} operand{}, found {}", if want == "1" { "" } else { "s" }, operands.len()));
-        return Err(if operands.len() == 3 && expected == (2..=2) && spec.mnemonic == M::Imul {
-            e.suggest("three-operand multiply is IMUL3Q $imm, src, dst")
-        } else {
-            e
-        });
+        let e = err(
+            pos,
+            line,
+            format!(
+                "{op} takes {want} operand{}, found {}",
+                if want == "1" { "" } else { "s" },
+                operands.len()
+            ),
+        );
+        return Err(
+            if operands.len() == 3 && expected == (2..=2) && spec.mnemonic == M::Imul {
+                e.suggest("three-operand multiply is IMUL3Q $imm, src, dst")
+            } else {
+                e
+            },
+        );
     }
     let size = spec.size;
-    let is_branch = matches!(spec.mnemonic, M::Call | M::Jmp) || format!("{:?}", spec.mnemonic).starts_with('J');
+    let is_branch = matches!(spec.mnemonic, M::Call | M::Jmp)
+        || format!("{:?}", spec.mnemonic).starts_with('J');
     let mut ops = Vec::with_capacity(operands.len());
     for (k, o) in operands.iter().enumerate() {
         // The source of a widening move has its own size; shift counts in CX mean CL.
         let is_source = k + 1 < operands.len();
-        let width = if is_source { spec.src_size.or(size) } else { size };
+        let width = if is_source {
+            spec.src_size.or(size)
+        } else {
+            size
+        };
         let shift_count = is_source
             && matches!(spec.mnemonic, M::Shl | M::Shr | M::Sar | M::Rol | M::Ror)
             && matches!(o, GoOperand::Reg(1, None));
         ops.push(match o {
             GoOperand::Reg(n, fixed) => {
-                let w = if shift_count { 1 } else { fixed.or(width).unwrap_or(8) };
+                let w = if shift_count {
+                    1
+                } else {
+                    fixed.or(width).unwrap_or(8)
+                };
                 reg(iced_register(*n, w))
             }
             GoOperand::Imm(v) => Op::Plain(Operand::Imm(*v)),
-            GoOperand::Tls => return Err(err(pos, line, "TLS can only be loaded into a register (get_tls)")),
+            GoOperand::Tls => {
+                return Err(err(
+                    pos,
+                    line,
+                    "TLS can only be loaded into a register (get_tls)",
+                ))
+            }
             GoOperand::Label(l) if is_branch => Op::Branch(Target::Label(l.clone())),
-            GoOperand::Label(l) => return Err(err(pos, line, format!("`{l}` is not a register; labels are branch targets"))),
+            GoOperand::Label(l) => {
+                return Err(err(
+                    pos,
+                    line,
+                    format!("`{l}` is not a register; labels are branch targets"),
+                ))
+            }
             GoOperand::Pc(n) if is_branch => Op::Branch(Target::Relative(*n)),
             GoOperand::Pc(_) => return Err(err(pos, line, "n(PC) is a branch target")),
             GoOperand::Addr(sym, off) => {
                 // `MOVQ $sym(SB), r` takes the symbol's address: Go encodes it as LEAQ.
                 if spec.mnemonic != M::Mov || k != 0 {
-                    return Err(err(pos, line, "an address $sym(SB) can only be moved into a register"));
+                    return Err(err(
+                        pos,
+                        line,
+                        "an address $sym(SB) can only be moved into a register",
+                    ));
                 }
                 let dst = match operands.last() {
                     Some(GoOperand::Reg(n, None)) => iced_register(*n, 8),
-                    _ => return Err(err(pos, line, "an address $sym(SB) can only be moved into a register")),
+                    _ => {
+                        return Err(err(
+                            pos,
+                            line,
+                            "an address $sym(SB) can only be moved into a register",
+                        ))
+                    }
                 };
                 return Ok(Some(ItemKind::Ins {
                     mnemonic: M::Lea,
                     size: Some(8),
-                    ops: vec![reg(dst), Op::SymMem(Target::Symbol(sym.clone(), *off), None)],
+                    ops: vec![
+                        reg(dst),
+                        Op::SymMem(Target::Symbol(sym.clone(), *off), None),
+                    ],
                     code: None,
                 }));
             }
-            GoOperand::Mem { base: Base::Sb, sym: Some(s), off, .. } if is_branch => {
-                Op::Branch(Target::Symbol(s.clone(), *off))
-            }
-            GoOperand::Mem { base, index, off, sym } => {
+            GoOperand::Mem {
+                base: Base::Sb,
+                sym: Some(s),
+                off,
+                ..
+            } if is_branch => Op::Branch(Target::Symbol(s.clone(), *off)),
+            GoOperand::Mem {
+                base,
+                index,
+                off,
+                sym,
+            } => {
                 let mem_size = if spec.mnemonic == M::Lea { None } else { width };
                 let index_reg = index.map_or(R::None, |(n, _)| iced_register(n, 8));
                 let scale = index.map_or(1, |(_, s)| s);
-                let m = |base: R, disp: i64, segment: R| Mem { base, index: index_reg, scale, disp, segment, size: mem_size };
+                let m = |base: R, disp: i64, segment: R| Mem {
+                    base,
+                    index: index_reg,
+                    scale,
+                    disp,
+                    segment,
+                    size: mem_size,
+                };
                 match base {
-                    Base::Sb => Op::SymMem(Target::Symbol(sym.clone().unwrap_or_default(), *off), mem_size),
+                    Base::Sb => Op::SymMem(
+                        Target::Symbol(sym.clone().unwrap_or_default(), *off),
+                        mem_size,
+                    ),
                     Base::Fp => Op::Plain(Operand::Mem(m(R::RSP, off + f.total() + 8, R::None))),
                     Base::PseudoSp => Op::Plain(Operand::Mem(m(R::RSP, off + f.frame, R::None))),
                     Base::Reg(n) => Op::Plain(Operand::Mem(m(iced_register(*n, 8), *off, R::None))),
@@ -1010,11 +1514,24 @@ fn lower_instruction(
         if let [Op::Plain(Operand::Reg(r)), Op::Plain(Operand::Imm(v))] = ops.as_slice() {
             if *v > i32::MAX as i64 && *v <= u32::MAX as i64 && r.is_gpr64() {
                 let r32 = iced_register(r.number() as u8, 4);
-                return Ok(Some(ins(M::Mov, 4, vec![reg(r32), Op::Plain(Operand::Imm(*v))])));
+                return Ok(Some(ins(
+                    M::Mov,
+                    4,
+                    vec![reg(r32), Op::Plain(Operand::Imm(*v))],
+                )));
             }
         }
     }
     // INT $3 is `CD 03` in Go's assembler, not the one-byte INT3.
-    let code = spec.code.or(if mnemonic == M::Int { Some(Code::Int_imm8) } else { None });
-    Ok(Some(ItemKind::Ins { mnemonic, size, ops, code }))
+    let code = spec.code.or(if mnemonic == M::Int {
+        Some(Code::Int_imm8)
+    } else {
+        None
+    });
+    Ok(Some(ItemKind::Ins {
+        mnemonic,
+        size,
+        ops,
+        code,
+    }))
 }

@@ -110,15 +110,21 @@ fn ident_char(c: char) -> bool {
 }
 
 const PUNCT2: [&str; 2] = ["<<", ">>"];
-const PUNCT1: [&str; 21] =
-    ["(", ")", "[", "]", ",", "$", "+", "-", "*", "/", "%", "&", "|", "^", "~", ":", ";", "<", ">", "!", "#"];
+const PUNCT1: [&str; 21] = [
+    "(", ")", "[", "]", ",", "$", "+", "-", "*", "/", "%", "&", "|", "^", "~", ":", ";", "<", ">",
+    "!", "#",
+];
 
 /// Splits one line (comments already removed) into tokens.
 pub fn tokenize(line: &str, file: &str, line_no: u32) -> Result<Vec<Token>, AsmError> {
     let chars: Vec<char> = line.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    let pos = |col: usize| Pos { file: file.to_string(), line: line_no, col: col as u32 + 1 };
+    let pos = |col: usize| Pos {
+        file: file.to_string(),
+        line: line_no,
+        col: col as u32 + 1,
+    };
     let err = |col: usize, msg: String| {
         let mut e = AsmError::new(pos(col), msg);
         e.source_line = line.to_string();
@@ -135,36 +141,58 @@ pub fn tokenize(line: &str, file: &str, line_no: u32) -> Result<Vec<Token>, AsmE
             while i < chars.len() && ident_char(chars[i]) {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Ident(chars[start..i].iter().collect()), pos: pos(start) });
+            out.push(Token {
+                tok: Tok::Ident(chars[start..i].iter().collect()),
+                pos: pos(start),
+            });
         } else if c.is_ascii_digit() {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
             let text: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
-            let value = parse_int(&text).ok_or_else(|| err(start, format!("malformed number `{text}`")))?;
-            out.push(Token { tok: Tok::Int(value), pos: pos(start) });
+            let value =
+                parse_int(&text).ok_or_else(|| err(start, format!("malformed number `{text}`")))?;
+            out.push(Token {
+                tok: Tok::Int(value),
+                pos: pos(start),
+            });
         } else if c == '\'' {
             // A character constant such as 'a' or '\n'.
             let (value, len) = match (chars.get(i + 1), chars.get(i + 2), chars.get(i + 3)) {
-                (Some('\\'), Some(e), Some('\'')) => (escape(*e).ok_or_else(|| err(start, "unknown escape".into()))?, 4),
+                (Some('\\'), Some(e), Some('\'')) => (
+                    escape(*e).ok_or_else(|| err(start, "unknown escape".into()))?,
+                    4,
+                ),
                 (Some(ch), Some('\''), _) => (*ch as u64, 3),
                 _ => return Err(err(start, "malformed character constant".into())),
             };
             i += len;
-            out.push(Token { tok: Tok::Int(value), pos: pos(start) });
+            out.push(Token {
+                tok: Tok::Int(value),
+                pos: pos(start),
+            });
         } else if c == '"' {
             let mut s = String::new();
             i += 1;
             loop {
                 match chars.get(i) {
-                    None => return Err(err(start, "string not closed before the end of the line".into())),
+                    None => {
+                        return Err(err(
+                            start,
+                            "string not closed before the end of the line".into(),
+                        ))
+                    }
                     Some('"') => {
                         i += 1;
                         break;
                     }
                     Some('\\') => {
                         let e = chars.get(i + 1).copied().unwrap_or(' ');
-                        s.push(escape(e).and_then(|v| char::from_u32(v as u32)).ok_or_else(|| err(i, "unknown escape".into()))?);
+                        s.push(
+                            escape(e)
+                                .and_then(|v| char::from_u32(v as u32))
+                                .ok_or_else(|| err(i, "unknown escape".into()))?,
+                        );
                         i += 2;
                     }
                     Some(&ch) => {
@@ -173,14 +201,23 @@ pub fn tokenize(line: &str, file: &str, line_no: u32) -> Result<Vec<Token>, AsmE
                     }
                 }
             }
-            out.push(Token { tok: Tok::Str(s), pos: pos(start) });
+            out.push(Token {
+                tok: Tok::Str(s),
+                pos: pos(start),
+            });
         } else {
             let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
             if let Some(p) = PUNCT2.iter().find(|&&p| p == two) {
-                out.push(Token { tok: Tok::Punct(p), pos: pos(start) });
+                out.push(Token {
+                    tok: Tok::Punct(p),
+                    pos: pos(start),
+                });
                 i += 2;
             } else if let Some(p) = PUNCT1.iter().find(|&&p| p.starts_with(c)) {
-                out.push(Token { tok: Tok::Punct(p), pos: pos(start) });
+                out.push(Token {
+                    tok: Tok::Punct(p),
+                    pos: pos(start),
+                });
                 i += 1;
             } else {
                 return Err(err(start, format!("unexpected character `{c}`")));
@@ -231,7 +268,10 @@ mod tests {
     fn tokens_of_a_runtime_line() {
         let t = tokenize("\tMOVQ\tfn+0(FP), AX", "x.s", 3).unwrap();
         let texts: Vec<String> = t.iter().map(|t| t.describe()).collect();
-        assert_eq!(texts, ["`MOVQ`", "`fn`", "`+`", "`0`", "`(`", "`FP`", "`)`", "`,`", "`AX`"]);
+        assert_eq!(
+            texts,
+            ["`MOVQ`", "`fn`", "`+`", "`0`", "`(`", "`FP`", "`)`", "`,`", "`AX`"]
+        );
         assert_eq!(t[1].pos.col, 7);
         let t = tokenize("TEXT runtime·asmcgocall(SB),NOSPLIT,$0-20", "x.s", 1).unwrap();
         assert_eq!(t[1].ident(), Some("runtime·asmcgocall"));

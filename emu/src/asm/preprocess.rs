@@ -68,7 +68,12 @@ impl<'a> Preprocessor<'a> {
     /// A preprocessor reading files from `loader`, with `builtins` as the headers that
     /// `#include` falls back to.
     pub fn new(loader: &'a dyn Loader, builtins: &'a HashMap<String, String>) -> Preprocessor<'a> {
-        Preprocessor { loader, builtins, macros: HashMap::new(), depth: 0 }
+        Preprocessor {
+            loader,
+            builtins,
+            macros: HashMap::new(),
+            depth: 0,
+        }
     }
 
     /// Preprocesses one file.
@@ -96,9 +101,16 @@ impl<'a> Preprocessor<'a> {
                 }
                 let trimmed = line.trim_start();
                 let directive = trimmed[1..].trim_start();
-                let word: String = directive.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let word: String = directive
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 let col = (line.len() - trimmed.len()) as u32 + 1;
-                let pos = Pos { file: path.to_string(), line: line_no, col };
+                let pos = Pos {
+                    file: path.to_string(),
+                    line: line_no,
+                    col,
+                };
                 let rest = directive[word.len()..].trim();
                 match word.as_str() {
                     "ifdef" | "ifndef" => {
@@ -107,11 +119,15 @@ impl<'a> Preprocessor<'a> {
                         conds.push((take, take));
                     }
                     "else" => {
-                        let top = conds.last_mut().ok_or_else(|| err(pos, original, "#else without #ifdef"))?;
+                        let top = conds
+                            .last_mut()
+                            .ok_or_else(|| err(pos, original, "#else without #ifdef"))?;
                         *top = (!top.1, true);
                     }
                     "endif" => {
-                        conds.pop().ok_or_else(|| err(pos, original, "#endif without #ifdef"))?;
+                        conds
+                            .pop()
+                            .ok_or_else(|| err(pos, original, "#endif without #ifdef"))?;
                     }
                     _ if !active => {}
                     "define" => self.define(&line, path, line_no, original)?,
@@ -129,18 +145,26 @@ impl<'a> Preprocessor<'a> {
                             None => match self.builtins.get(name) {
                                 Some(t) => (name.to_string(), t.clone()),
                                 None => {
-                                    return Err(err(pos, original, format!("cannot find include file \"{name}\""))
-                                        .suggest(format!(
-                                            "looked in \"{}\" and the built-in headers ({})",
-                                            folder_of(path),
-                                            sorted_keys(self.builtins)
-                                        )))
+                                    return Err(err(
+                                        pos,
+                                        original,
+                                        format!("cannot find include file \"{name}\""),
+                                    )
+                                    .suggest(format!(
+                                        "looked in \"{}\" and the built-in headers ({})",
+                                        folder_of(path),
+                                        sorted_keys(self.builtins)
+                                    )))
                                 }
                             },
                         };
                         self.depth += 1;
                         if self.depth > 32 {
-                            return Err(err(pos, original, "#include nested too deeply (a file includes itself?)"));
+                            return Err(err(
+                                pos,
+                                original,
+                                "#include nested too deeply (a file includes itself?)",
+                            ));
                         }
                         out.extend(self.file(&inc_path, &text)?);
                         self.depth -= 1;
@@ -160,30 +184,56 @@ impl<'a> Preprocessor<'a> {
                 continue;
             }
             let tokens = self.expand(tokens, &mut Vec::new(), original)?;
-            out.push(Line { tokens, text: original.to_string() });
+            out.push(Line {
+                tokens,
+                text: original.to_string(),
+            });
         }
         if !conds.is_empty() {
-            let pos = Pos { file: path.to_string(), line: lines.len() as u32, col: 1 };
+            let pos = Pos {
+                file: path.to_string(),
+                line: lines.len() as u32,
+                col: 1,
+            };
             return Err(err(pos, "", "#ifdef without #endif"));
         }
         Ok(out)
     }
 
-    fn define(&mut self, line: &str, path: &str, line_no: u32, original: &str) -> Result<(), AsmError> {
+    fn define(
+        &mut self,
+        line: &str,
+        path: &str,
+        line_no: u32,
+        original: &str,
+    ) -> Result<(), AsmError> {
         let start = line.find("define").expect("directive word") + "define".len();
         let rest = &line[start..];
-        let name: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '·').collect();
+        let name: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '·')
+            .collect();
         let col = (start + rest.len() - rest.trim_start().len()) as u32 + 1;
-        let pos = Pos { file: path.to_string(), line: line_no, col };
+        let pos = Pos {
+            file: path.to_string(),
+            line: line_no,
+            col,
+        };
         if name.is_empty() {
             return Err(err(pos, original, "expected a macro name after #define"));
         }
         let after = &rest.trim_start()[name.len()..];
         // A function-like macro has its `(` right after the name.
         let (params, body_text) = if let Some(p) = after.strip_prefix('(') {
-            let close = p.find(')').ok_or_else(|| err(pos.clone(), original, "missing `)` in macro parameters"))?;
-            let params: Vec<String> =
-                p[..close].split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            let close = p
+                .find(')')
+                .ok_or_else(|| err(pos.clone(), original, "missing `)` in macro parameters"))?;
+            let params: Vec<String> = p[..close]
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
             (Some(params), &p[close + 1..])
         } else {
             (None, after)
@@ -199,7 +249,12 @@ impl<'a> Preprocessor<'a> {
     }
 
     /// Expands macros in `tokens`; `hide` holds the macros being expanded (no recursion).
-    fn expand(&self, tokens: Vec<Token>, hide: &mut Vec<String>, text: &str) -> Result<Vec<Token>, AsmError> {
+    fn expand(
+        &self,
+        tokens: Vec<Token>,
+        hide: &mut Vec<String>,
+        text: &str,
+    ) -> Result<Vec<Token>, AsmError> {
         let mut out = Vec::with_capacity(tokens.len());
         let mut i = 0;
         while i < tokens.len() {
@@ -209,7 +264,11 @@ impl<'a> Preprocessor<'a> {
                 i += 1;
                 continue;
             };
-            let Some(m) = self.macros.get(name).filter(|_| !hide.iter().any(|h| h == name)) else {
+            let Some(m) = self
+                .macros
+                .get(name)
+                .filter(|_| !hide.iter().any(|h| h == name))
+            else {
                 out.push(t.clone());
                 i += 1;
                 continue;
@@ -225,13 +284,24 @@ impl<'a> Preprocessor<'a> {
                         i += 1;
                         continue;
                     }
-                    let (args, next) = split_args(&tokens, i + 2)
-                        .ok_or_else(|| err(use_pos.clone(), text, format!("missing `)` after the arguments of {name}")))?;
-                    if args.len() != params.len() && !(params.is_empty() && args.len() == 1 && args[0].is_empty()) {
+                    let (args, next) = split_args(&tokens, i + 2).ok_or_else(|| {
+                        err(
+                            use_pos.clone(),
+                            text,
+                            format!("missing `)` after the arguments of {name}"),
+                        )
+                    })?;
+                    if args.len() != params.len()
+                        && !(params.is_empty() && args.len() == 1 && args[0].is_empty())
+                    {
                         return Err(err(
                             use_pos,
                             text,
-                            format!("macro {name} takes {} arguments, found {}", params.len(), args.len()),
+                            format!(
+                                "macro {name} takes {} arguments, found {}",
+                                params.len(),
+                                args.len()
+                            ),
                         ));
                     }
                     let mut substituted = Vec::new();
@@ -299,7 +369,10 @@ mod tests {
     use super::*;
 
     fn run(files: &[(&str, &str)], main: &str) -> Result<Vec<String>, AsmError> {
-        let map: HashMap<String, String> = files.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let builtins: HashMap<String, String> = [(
             "go_tls.h".to_string(),
             "#define\tget_tls(r)\tMOVQ TLS, r\n#define\tg(r)\t0(r)(TLS*1)\n".to_string(),
@@ -309,7 +382,13 @@ mod tests {
         let text = map[main].clone();
         Ok(p.file(main, &text)?
             .iter()
-            .map(|l| l.tokens.iter().map(|t| t.describe().trim_matches('`').to_string()).collect::<Vec<_>>().join(" "))
+            .map(|l| {
+                l.tokens
+                    .iter()
+                    .map(|t| t.describe().trim_matches('`').to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect())
     }
 
@@ -333,7 +412,11 @@ mod tests {
     fn errors_name_the_place() {
         let e = run(&[("a.s", "#include \"nope.h\"\n")], "a.s").unwrap_err();
         assert_eq!(e.pos.line, 1);
-        assert!(e.to_string().starts_with("a.s:1:1: cannot find include file \"nope.h\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("a.s:1:1: cannot find include file \"nope.h\""),
+            "{e}"
+        );
         let e = run(&[("a.s", "#define F(a, b) a\nF(1)\n")], "a.s").unwrap_err();
         assert_eq!((e.pos.line, e.pos.col), (2, 1));
         assert!(e.message.contains("takes 2 arguments, found 1"));

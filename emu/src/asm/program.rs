@@ -4,7 +4,8 @@
 use super::error::{AsmError, Pos};
 use super::select::{self, Operand};
 use iced_x86::{
-    BlockEncoder, BlockEncoderOptions, Code, Formatter, GasFormatter, Instruction, InstructionBlock, Mnemonic,
+    BlockEncoder, BlockEncoderOptions, Code, Formatter, GasFormatter, Instruction,
+    InstructionBlock, Mnemonic,
 };
 use std::collections::HashMap;
 
@@ -34,7 +35,12 @@ pub(crate) enum Op {
 #[derive(Clone, Debug)]
 pub(crate) enum ItemKind {
     /// An instruction; `code` forces a particular encoding where the syntax demands one.
-    Ins { mnemonic: Mnemonic, size: Option<u32>, ops: Vec<Op>, code: Option<Code> },
+    Ins {
+        mnemonic: Mnemonic,
+        size: Option<u32>,
+        ops: Vec<Op>,
+        code: Option<Code>,
+    },
     /// Raw bytes (`BYTE`, `db`).
     Data(Vec<u8>),
     /// A label: names the address of the next item. `global` labels are symbols.
@@ -113,8 +119,16 @@ pub struct Program {
 impl Program {
     /// The symbol at or before `addr`, as `symbol+0x12` (or the symbol's name at offset 0).
     pub fn symbolize(&self, addr: u64) -> Option<String> {
-        let s = self.symbols.iter().rev().find(|s| s.addr <= addr && addr < s.addr + s.size.max(1))?;
-        Some(if addr == s.addr { s.name.clone() } else { format!("{}+{:#x}", s.name, addr - s.addr) })
+        let s = self
+            .symbols
+            .iter()
+            .rev()
+            .find(|s| s.addr <= addr && addr < s.addr + s.size.max(1))?;
+        Some(if addr == s.addr {
+            s.name.clone()
+        } else {
+            format!("{}+{:#x}", s.name, addr - s.addr)
+        })
     }
 
     /// The listed instruction that contains `addr`.
@@ -162,13 +176,22 @@ pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, Asm
         }
     }
     // Real addresses of every item, refined until the layout is stable.
-    let mut addrs: Vec<Vec<u64>> =
-        units.iter().map(|u| (0..=u.items.len()).map(|i| u.base + i as u64 * 8).collect()).collect();
-    let mut encoded: Vec<(Vec<u8>, Vec<Option<(usize, usize)>>)> = Vec::new();
+    let mut addrs: Vec<Vec<u64>> = units
+        .iter()
+        .map(|u| (0..=u.items.len()).map(|i| u.base + i as u64 * 8).collect())
+        .collect();
+    let mut encoded: Vec<Encoded> = Vec::new();
     for _round in 0..8 {
         encoded.clear();
         for (u, unit) in units.iter().enumerate() {
-            encoded.push(encode_unit(u, unit, &labels, &globals, &addrs, allow_undefined.then_some(&mut undefined))?);
+            encoded.push(encode_unit(
+                u,
+                unit,
+                &labels,
+                &globals,
+                &addrs,
+                allow_undefined.then_some(&mut undefined),
+            )?);
         }
         let mut stable = true;
         for (u, unit) in units.iter().enumerate() {
@@ -200,7 +223,10 @@ pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, Asm
             return Ok(p);
         }
     }
-    Err(AsmError::new(Pos::default(), "the layout did not settle (branches keep changing size)"))
+    Err(AsmError::new(
+        Pos::default(),
+        "the layout did not settle (branches keep changing size)",
+    ))
 }
 
 fn resolve(
@@ -241,7 +267,10 @@ fn resolve(
             }
         }
         Target::Relative(n) => {
-            let me = item.ordinal.ok_or_else(|| error(item, "relative branch in inserted code"))? as i64;
+            let me = item
+                .ordinal
+                .ok_or_else(|| error(item, "relative branch in inserted code"))?
+                as i64;
             let want = me + n;
             let j = unit
                 .items
@@ -274,12 +303,21 @@ fn encode_unit(
     let mut which = Vec::new(); // item index of each instruction
     for (i, item) in unit.items.iter().enumerate() {
         let mut ins = match &item.kind {
-            ItemKind::Ins { mnemonic, size, ops, code } => {
+            ItemKind::Ins {
+                mnemonic,
+                size,
+                ops,
+                code,
+            } => {
                 let mut plain = Vec::with_capacity(ops.len());
                 for op in ops {
                     plain.push(match op {
                         Op::Plain(p) => *p,
-                        Op::Branch(t) => match (resolve(t, u, i, unit, labels, globals, addrs), &mut undefined, t) {
+                        Op::Branch(t) => match (
+                            resolve(t, u, i, unit, labels, globals, addrs),
+                            &mut undefined,
+                            t,
+                        ) {
                             (Ok((a, _)), _, _) => Operand::Branch(a),
                             (Err(_), Some(list), Target::Symbol(name, _)) => {
                                 list.push(name.clone());
@@ -288,7 +326,11 @@ fn encode_unit(
                             (Err(e), _, _) => return Err(e),
                         },
                         Op::SymMem(t, size) => {
-                            let (a, is_local) = match (resolve(t, u, i, unit, labels, globals, addrs), &mut undefined, t) {
+                            let (a, is_local) = match (
+                                resolve(t, u, i, unit, labels, globals, addrs),
+                                &mut undefined,
+                                t,
+                            ) {
                                 (Ok(r), _, _) => r,
                                 (Err(_), Some(list), Target::Symbol(name, _)) => {
                                     list.push(name.clone());
@@ -297,7 +339,11 @@ fn encode_unit(
                                 (Err(e), _, _) => return Err(e),
                             };
                             // A RIP-relative operand needs the real address, even in this unit.
-                            let real = if is_local { real_of_fake(a, u, addrs) } else { a };
+                            let real = if is_local {
+                                real_of_fake(a, u, addrs)
+                            } else {
+                                a
+                            };
                             Operand::Mem(select::Mem {
                                 base: iced_x86::Register::RIP,
                                 index: iced_x86::Register::None,
@@ -310,13 +356,20 @@ fn encode_unit(
                     });
                 }
                 let mut ins = match code {
-                    Some(c) => select::build_code(*c, &plain, *size)
-                        .ok_or_else(|| error(item, format!("cannot encode {:?} with these operands", c)))?,
+                    Some(c) => select::build_code(*c, &plain, *size).ok_or_else(|| {
+                        error(item, format!("cannot encode {:?} with these operands", c))
+                    })?,
                     None => select::select(*mnemonic, *size, &plain).map_err(|e| match e {
-                        select::SelectError::UnknownMnemonic => error(item, format!("unknown instruction {mnemonic:?}")),
-                        select::SelectError::NoForm(_) => {
-                            error(item, format!("no form of {} takes these operands", format!("{mnemonic:?}").to_lowercase()))
+                        select::SelectError::UnknownMnemonic => {
+                            error(item, format!("unknown instruction {mnemonic:?}"))
                         }
+                        select::SelectError::NoForm(_) => error(
+                            item,
+                            format!(
+                                "no form of {} takes these operands",
+                                format!("{mnemonic:?}").to_lowercase()
+                            ),
+                        ),
                     })?,
                 };
                 ins.set_ip(fake_ip(u, i));
@@ -344,12 +397,18 @@ fn encode_unit(
     // The block encoder moves RIP-relative operands with the code; our RIP-relative
     // targets are real addresses, so encode at the real base.
     let block = InstructionBlock::new(&instrs, unit.base);
-    let result = BlockEncoder::encode(64, block, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)
-        .map_err(|e| error(&unit.items[which[0]], format!("encoding failed: {e}")))?;
+    let result = BlockEncoder::encode(
+        64,
+        block,
+        BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+    )
+    .map_err(|e| error(&unit.items[which[0]], format!("encoding failed: {e}")))?;
     let offsets = &result.new_instruction_offsets;
     for (k, &i) in which.iter().enumerate() {
         let start = offsets[k] as usize;
-        let end = offsets.get(k + 1).map_or(result.code_buffer.len(), |&o| o as usize);
+        let end = offsets
+            .get(k + 1)
+            .map_or(result.code_buffer.len(), |&o| o as usize);
         spans[i] = Some((start, end - start));
     }
     Ok((result.code_buffer, spans))
@@ -376,11 +435,15 @@ fn listing(
             let Some((off, len)) = spans[i] else { continue };
             let addr = unit.base + off as u64;
             let code = &bytes[off..off + len];
-            let mut dec = iced_x86::Decoder::with_ip(64, code, addr, iced_x86::DecoderOptions::NONE);
+            let mut dec =
+                iced_x86::Decoder::with_ip(64, code, addr, iced_x86::DecoderOptions::NONE);
             let ins = dec.decode();
             let (i_txt, a_txt) = if matches!(item.kind, ItemKind::Data(_)) {
                 let hex: Vec<String> = code.iter().map(|b| format!("{b:#04x}")).collect();
-                (format!("db {}", hex.join(", ")), format!(".byte {}", hex.join(", ")))
+                (
+                    format!("db {}", hex.join(", ")),
+                    format!(".byte {}", hex.join(", ")),
+                )
             } else {
                 let mut a = String::new();
                 att.format(&ins, &mut a);
@@ -403,7 +466,10 @@ fn listing(
     for (name, &(u, i)) in globals {
         let start = addrs[u][i];
         // A symbol ends at its End item, else at the next global of its unit, else the unit.
-        let end_item = units[u].items.iter().position(|it| matches!(&it.kind, ItemKind::End(n) if n == name));
+        let end_item = units[u]
+            .items
+            .iter()
+            .position(|it| matches!(&it.kind, ItemKind::End(n) if n == name));
         let end = match end_item {
             Some(e) => addrs[u][e],
             None => addrs[u][units[u].items.len()],
@@ -411,6 +477,9 @@ fn listing(
         syms.push((name.clone(), start, end.saturating_sub(start)));
     }
     syms.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-    p.symbols = syms.into_iter().map(|(name, addr, size)| Symbol { name, addr, size }).collect();
+    p.symbols = syms
+        .into_iter()
+        .map(|(name, addr, size)| Symbol { name, addr, size })
+        .collect();
     p
 }

@@ -52,7 +52,10 @@ fn codes_by_mnemonic() -> &'static HashMap<Mnemonic, Vec<Code>> {
         let mut t: HashMap<Mnemonic, Vec<Code>> = HashMap::new();
         for code in Code::values() {
             let oc = code.op_code();
-            if oc.is_instruction() && oc.mode64() && code.encoding() == iced_x86::EncodingKind::Legacy {
+            if oc.is_instruction()
+                && oc.mode64()
+                && code.encoding() == iced_x86::EncodingKind::Legacy
+            {
                 t.entry(code.mnemonic()).or_default().push(code);
             }
         }
@@ -99,9 +102,15 @@ fn accepts(kind: K, op: &Operand, size: Option<u32>) -> bool {
         (K::xmm_or_mem, Operand::Mem(m)) => mem_size_ok(m, 16),
         (K::mem, Operand::Mem(_)) => true,
         (K::r8_or_mem | K::r8_reg | K::r8_opcode, Operand::Reg(r)) => gpr_size(*r) == 1,
-        (K::r16_or_mem | K::r16_reg | K::r16_rm | K::r16_opcode, Operand::Reg(r)) => gpr_size(*r) == 2,
-        (K::r32_or_mem | K::r32_reg | K::r32_rm | K::r32_opcode, Operand::Reg(r)) => gpr_size(*r) == 4,
-        (K::r64_or_mem | K::r64_reg | K::r64_rm | K::r64_opcode, Operand::Reg(r)) => gpr_size(*r) == 8,
+        (K::r16_or_mem | K::r16_reg | K::r16_rm | K::r16_opcode, Operand::Reg(r)) => {
+            gpr_size(*r) == 2
+        }
+        (K::r32_or_mem | K::r32_reg | K::r32_rm | K::r32_opcode, Operand::Reg(r)) => {
+            gpr_size(*r) == 4
+        }
+        (K::r64_or_mem | K::r64_reg | K::r64_rm | K::r64_opcode, Operand::Reg(r)) => {
+            gpr_size(*r) == 8
+        }
         (K::xmm_or_mem | K::xmm_reg | K::xmm_rm, Operand::Reg(r)) => r.is_xmm(),
         (K::al, Operand::Reg(r)) => *r == Register::AL,
         (K::cl, Operand::Reg(r)) => *r == Register::CL,
@@ -146,7 +155,15 @@ fn memory_operand(m: &Mem) -> MemoryOperand {
     } else {
         1
     };
-    MemoryOperand::new(m.base, m.index, m.scale.max(1), m.disp, displ_size, false, m.segment)
+    MemoryOperand::new(
+        m.base,
+        m.index,
+        m.scale.max(1),
+        m.disp,
+        displ_size,
+        false,
+        m.segment,
+    )
 }
 
 /// Builds the instruction for one form, or `None` if iced refuses the operands.
@@ -189,7 +206,8 @@ fn build(code: Code, kinds: &[K], ops: &[Operand], size: Option<u32>) -> Option<
                 ins.try_set_immediate_i64(i, v).ok()?;
             }
             Operand::Branch(t) => {
-                ins.try_set_op_kind(i, iced_x86::OpKind::NearBranch64).ok()?;
+                ins.try_set_op_kind(i, iced_x86::OpKind::NearBranch64)
+                    .ok()?;
                 ins.set_near_branch64(t);
             }
         }
@@ -207,8 +225,14 @@ pub enum SelectError {
 }
 
 /// Finds the shortest encoding of `mnemonic` with `ops` (in Intel operand order).
-pub fn select(mnemonic: Mnemonic, size: Option<u32>, ops: &[Operand]) -> Result<Instruction, SelectError> {
-    let codes = codes_by_mnemonic().get(&mnemonic).ok_or(SelectError::UnknownMnemonic)?;
+pub fn select(
+    mnemonic: Mnemonic,
+    size: Option<u32>,
+    ops: &[Operand],
+) -> Result<Instruction, SelectError> {
+    let codes = codes_by_mnemonic()
+        .get(&mnemonic)
+        .ok_or(SelectError::UnknownMnemonic)?;
     let mut best: Option<(usize, Instruction)> = None;
     let mut forms = Vec::new();
     for &code in codes {
@@ -223,26 +247,36 @@ pub fn select(mnemonic: Mnemonic, size: Option<u32>, ops: &[Operand]) -> Result<
         // The operand size of the form must match the suffix, where the syntax gives one.
         if let Some(s) = size {
             let form_size = kinds.iter().find_map(|k| kind_size(*k));
-            if form_size.is_some_and(|f| f != s) && !matches!(mnemonic, Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd) {
+            if form_size.is_some_and(|f| f != s)
+                && !matches!(
+                    mnemonic,
+                    Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd
+                )
+            {
                 continue;
             }
         }
         if !kinds.iter().zip(ops).all(|(k, o)| accepts(*k, o, size)) {
             continue;
         }
-        let Some(ins) = build(code, kinds, ops, size) else { continue };
+        let Some(ins) = build(code, kinds, ops, size) else {
+            continue;
+        };
         // Size a branch at distance zero: the block encoder picks short or near later.
         let mut trial = ins;
         if ops.iter().any(|o| matches!(o, Operand::Branch(_))) {
             trial.set_near_branch64(TRIAL_IP);
         }
         let mut enc = Encoder::new(64);
-        let Ok(len) = enc.encode(&trial, TRIAL_IP) else { continue };
+        let Ok(len) = enc.encode(&trial, TRIAL_IP) else {
+            continue;
+        };
         if best.as_ref().is_none_or(|(l, _)| len < *l) {
             best = Some((len, ins));
         }
     }
-    best.map(|(_, i)| i).ok_or_else(|| SelectError::NoForm(format!("{} forms of {:?}", codes.len(), mnemonic)))
+    best.map(|(_, i)| i)
+        .ok_or_else(|| SelectError::NoForm(format!("{} forms of {:?}", codes.len(), mnemonic)))
 }
 
 /// Builds one given form, for syntax whose encoding is fixed (Go's `MOVLQZX` is always
@@ -281,13 +315,45 @@ mod tests {
     fn picks_the_forms_go_picks() {
         use Operand::*;
         use Register::*;
-        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RBX), Reg(RAX)]), [0x48, 0x89, 0xc3]);
-        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RAX), Imm(0)]), [0x48, 0xc7, 0xc0, 0, 0, 0, 0]);
-        assert_eq!(bytes(Mnemonic::Add, Some(8), &[Reg(RAX), Imm(1)]), [0x48, 0x83, 0xc0, 1]);
-        assert_eq!(bytes(Mnemonic::Add, Some(8), &[Reg(RAX), Imm(0x1000)]), [0x48, 0x05, 0, 0x10, 0, 0]);
-        let g = super::Mem { base: None, index: None, scale: 1, disp: -8, segment: FS, size: Some(8) };
-        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RDI), Mem(g)]), [0x64, 0x48, 0x8b, 0x3c, 0x25, 0xf8, 0xff, 0xff, 0xff]);
-        let sp = super::Mem { base: RSP, index: None, scale: 1, disp: 8, segment: None, size: Option::None };
-        assert_eq!(bytes(Mnemonic::Mov, Some(8), &[Reg(RAX), Mem(sp)]), [0x48, 0x8b, 0x44, 0x24, 0x08]);
+        assert_eq!(
+            bytes(Mnemonic::Mov, Some(8), &[Reg(RBX), Reg(RAX)]),
+            [0x48, 0x89, 0xc3]
+        );
+        assert_eq!(
+            bytes(Mnemonic::Mov, Some(8), &[Reg(RAX), Imm(0)]),
+            [0x48, 0xc7, 0xc0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            bytes(Mnemonic::Add, Some(8), &[Reg(RAX), Imm(1)]),
+            [0x48, 0x83, 0xc0, 1]
+        );
+        assert_eq!(
+            bytes(Mnemonic::Add, Some(8), &[Reg(RAX), Imm(0x1000)]),
+            [0x48, 0x05, 0, 0x10, 0, 0]
+        );
+        let g = super::Mem {
+            base: None,
+            index: None,
+            scale: 1,
+            disp: -8,
+            segment: FS,
+            size: Some(8),
+        };
+        assert_eq!(
+            bytes(Mnemonic::Mov, Some(8), &[Reg(RDI), Mem(g)]),
+            [0x64, 0x48, 0x8b, 0x3c, 0x25, 0xf8, 0xff, 0xff, 0xff]
+        );
+        let sp = super::Mem {
+            base: RSP,
+            index: None,
+            scale: 1,
+            disp: 8,
+            segment: None,
+            size: Option::None,
+        };
+        assert_eq!(
+            bytes(Mnemonic::Mov, Some(8), &[Reg(RAX), Mem(sp)]),
+            [0x48, 0x8b, 0x44, 0x24, 0x08]
+        );
     }
 }

@@ -75,7 +75,11 @@ const GO124: &[Offset] = &[
 ];
 
 /// Goroutine status values (`runtime2.go`), the same in both releases.
-pub const STATUS: &[Offset] = &[("const__Grunning", 2), ("const__Gsyscall", 3), ("const__Gdead", 6)];
+pub const STATUS: &[Offset] = &[
+    ("const__Grunning", 2),
+    ("const__Gsyscall", 3),
+    ("const__Gdead", 6),
+];
 
 /// Every offset of a release, common ones first.
 pub fn offsets(release: GoRelease) -> Vec<Offset> {
@@ -83,17 +87,26 @@ pub fn offsets(release: GoRelease) -> Vec<Offset> {
         GoRelease::Go114 => GO114,
         GoRelease::Go124 => GO124,
     };
-    COMMON.iter().chain(specific).chain(STATUS).copied().collect()
+    COMMON
+        .iter()
+        .chain(specific)
+        .chain(STATUS)
+        .copied()
+        .collect()
 }
 
 /// One offset by its `go_asm.h` name.
 pub fn offset(release: GoRelease, name: &str) -> Option<i64> {
-    offsets(release).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    offsets(release)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
 }
 
 /// The text of `go_asm.h` for a release, as the assembler's built-in header.
 pub fn go_asm_h(release: GoRelease) -> String {
-    let mut s = String::from("// Offsets of the runtime's structures (generated from the layouts).\n");
+    let mut s =
+        String::from("// Offsets of the runtime's structures (generated from the layouts).\n");
     for (name, value) in offsets(release) {
         s.push_str(&format!("#define {name} {value}\n"));
     }

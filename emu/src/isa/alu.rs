@@ -18,7 +18,11 @@ fn binary(
     let size = d.size;
     let dst = a.locate(&d.ops[0]);
     let src = a.locate(&d.ops[1]);
-    let x = if store { a.read_for_update(dst, size)? } else { a.read(dst, size)? };
+    let x = if store {
+        a.read_for_update(dst, size)?
+    } else {
+        a.read(dst, size)?
+    };
     let y = a.read(src, size)?;
     let (r, f) = op(size, x, y, a.cpu.rflags & CF);
     if store {

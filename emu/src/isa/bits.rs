@@ -40,7 +40,11 @@ fn bit_op(a: &mut Access, d: &Decoded, op: Op) -> Next {
         dst = Loc::Mem(off.wrapping_add(base), m.seg);
     }
     let bit = offset & (bits - 1);
-    let x = if matches!(op, Op::Test) { a.read(dst, size)? } else { a.read_for_update(dst, size)? };
+    let x = if matches!(op, Op::Test) {
+        a.read(dst, size)?
+    } else {
+        a.read_for_update(dst, size)?
+    };
     let selected = (x >> bit) & 1;
     let r = match op {
         Op::Test => x,

@@ -139,8 +139,10 @@ fn jcc(a: &mut Access, d: &Decoded) -> Next {
 /// JMP rel and Jcc rel: iced's flow control says which instructions these are.
 fn is_direct_branch(d: &Decoded) -> bool {
     use iced_x86::FlowControl::{ConditionalBranch, UnconditionalBranch};
-    matches!(d.ins.flow_control(), ConditionalBranch | UnconditionalBranch)
-        && matches!(d.mnemonic, M::Jmp) != (d.cond != iced_x86::ConditionCode::None)
+    matches!(
+        d.ins.flow_control(),
+        ConditionalBranch | UnconditionalBranch
+    ) && matches!(d.mnemonic, M::Jmp) != (d.cond != iced_x86::ConditionCode::None)
 }
 
 /// Picks the handler for a decoded instruction: a specialised one for a hot form, else
@@ -188,10 +190,7 @@ pub(crate) fn select(d: &Decoded) -> Handler {
         M::Inc if reg(0) == Some(4) => Some(step_by_one::<true, 4>),
         M::Dec if reg(0) == Some(8) => Some(step_by_one::<false, 8>),
         M::Dec if reg(0) == Some(4) => Some(step_by_one::<false, 4>),
-        _ if is_direct_branch(d) && branch_ok =>
-        {
-            Some(jcc)
-        }
+        _ if is_direct_branch(d) && branch_ok => Some(jcc),
         _ => None,
     };
     fast.unwrap_or(execute_generic)

@@ -64,7 +64,11 @@ pub fn popf(a: &mut Access, d: &Decoded) -> Next {
 pub fn leave(a: &mut Access, d: &Decoded) -> Next {
     // iced gives LEAVE no static stack increment (RSP comes from RBP), so the width is the
     // operand size: 2 with a 0x66 prefix, else 8 (SDM Vol. 2A, LEAVE, 64-bit mode).
-    let size = if d.ins.code() == iced_x86::Code::Leavew { 2 } else { 8 };
+    let size = if d.ins.code() == iced_x86::Code::Leavew {
+        2
+    } else {
+        8
+    };
     let bp = a.cpu.gpr[RBP];
     let v = a.load(bp, Seg::Stack, size)?;
     a.cpu.gpr[RSP] = bp.wrapping_add(size as u64);
