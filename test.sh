@@ -9,9 +9,10 @@ step() { printf '\n== %s\n' "$*"; }
 
 # --- system packages ---------------------------------------------------------------
 # unicorn-engine (the differential-test oracle) builds from C with cmake, ninja and
-# libclang (for bindgen).
+# libclang (for bindgen); Go's toolchain (golang-go, Go 1.19) is the reference for the
+# Go-syntax assembler.
 need_pkgs=()
-for p in cmake ninja-build libclang-dev; do
+for p in cmake ninja-build libclang-dev golang-go; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then
@@ -46,5 +47,5 @@ cargo build -q -p emu --lib --target wasm32-unknown-unknown
 step "docs of emu build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -q -p emu --no-deps
 
-step "tests (unit, doc, integration, step back, exec contract, differential against unicorn)"
+step "tests (unit, doc, integration, step back, exec contract, differential against unicorn, assembler against Go)"
 cargo test --workspace

@@ -719,11 +719,14 @@ impl<'a> Parser<'a> {
             });
         }
         // An offset, then parentheses: `8(SP)`, `-8(AX)(BX*8)`, `2(PC)`, `(AX)`.
-        let off = if self.peek().is_some_and(|t| t.is("(")) {
-            0
-        } else {
-            self.expr()?
-        };
+        // `(R)` starts with a register; `(g_sched+gobuf_sp)(R8)` with an offset expression.
+        let paren_register = self.peek().is_some_and(|t| t.is("("))
+            && self
+                .toks
+                .get(self.i + 1)
+                .and_then(|t| t.ident())
+                .is_some_and(|w| register(w).is_some() || matches!(w, "FP" | "SB" | "SP" | "PC"));
+        let off = if paren_register { 0 } else { self.expr()? };
         if !self.peek().is_some_and(|t| t.is("(")) {
             return self.fail("expected `(register)` after an offset (immediates start with `$`)");
         }
@@ -1326,6 +1329,10 @@ fn lower_instruction(
 ) -> Result<Option<ItemKind>, AsmError> {
     // `get_tls(r)` is `MOVQ TLS, r`: nothing to emit on linux/amd64 (FS already is the base).
     if spec.mnemonic == M::Mov && matches!(operands, [GoOperand::Tls, GoOperand::Reg(..)]) {
+        return Ok(None);
+    }
+    // Go's NOP is a pseudo-instruction: it emits no byte.
+    if spec.mnemonic == M::Nop && operands.is_empty() {
         return Ok(None);
     }
     let expected = match spec.mnemonic {

@@ -372,8 +372,25 @@ fn encode_unit(
                         ),
                     })?,
                 };
-                ins.set_ip(fake_ip(u, i));
-                ins
+                if let [Op::Branch(Target::Symbol(..))] = ops.as_slice() {
+                    // A branch to a symbol is a relocation in Go's object files: always the
+                    // rel32 form, never shortened. Encode it at its laid-out address.
+                    ins.as_near_branch();
+                    let here = addrs[u][i];
+                    let mut target = ins.near_branch64();
+                    if target >= FAKE_IP_BASE {
+                        target = real_of_fake(target, u, addrs);
+                    }
+                    ins.set_near_branch64(target);
+                    let mut enc = iced_x86::Encoder::new(64);
+                    let bytes = enc
+                        .encode(&ins, here)
+                        .map(|_| enc.take_buffer())
+                        .map_err(|e| error(item, format!("cannot reach the symbol: {e}")))?;
+                    Instruction::with_declare_byte(&bytes).expect("a branch fits in 16 bytes")
+                } else {
+                    ins
+                }
             }
             ItemKind::Data(bytes) => {
                 if bytes.is_empty() {
