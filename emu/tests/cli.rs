@@ -78,5 +78,7 @@ fn missing_file_and_unknown_command_fail_with_a_message() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("usage"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .to_lowercase()
+        .contains("usage"));
 }

@@ -6,20 +6,20 @@
 #include "go_tls.h"
 #include "textflag.h"
 
-// savestate saves its caller's SP, PC and BP and the current g into g.sched, and leaves
-// g in R8. It needs nothing set up: it finds g in TLS itself.
+// savestate saves its caller's SP, PC and BP and the current g into g.sched. It finds g
+// in TLS itself and touches only R9, R10 and R11: its caller keeps m in R8.
 TEXT savestate<>(SB), NOSPLIT, $0
 	MOVQ	0(SP), R9		// return PC of our caller
 	LEAQ	8(SP), R10		// caller's SP
 	get_tls(R11)
-	MOVQ	g(R11), R8
-	MOVQ	R10, (g_sched+gobuf_sp)(R8)
-	MOVQ	R9, (g_sched+gobuf_pc)(R8)
-	MOVQ	$0, (g_sched+gobuf_ret)(R8)
-	MOVQ	BP, (g_sched+gobuf_bp)(R8)
-	MOVQ	R8, (g_sched+gobuf_g)(R8)
+	MOVQ	g(R11), R11
+	MOVQ	R10, (g_sched+gobuf_sp)(R11)
+	MOVQ	R9, (g_sched+gobuf_pc)(R11)
+	MOVQ	$0, (g_sched+gobuf_ret)(R11)
+	MOVQ	BP, (g_sched+gobuf_bp)(R11)
+	MOVQ	R11, (g_sched+gobuf_g)(R11)
 	// The closure context must be empty here.
-	MOVQ	(g_sched+gobuf_ctxt)(R8), R9
+	MOVQ	(g_sched+gobuf_ctxt)(R11), R9
 	TESTQ	R9, R9
 	JZ	2(PC)
 	CALL	runtime·badctxt(SB)
