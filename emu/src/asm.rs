@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod go;
+pub mod intel;
 pub mod lex;
 pub mod preprocess;
 pub mod program;
@@ -101,16 +102,7 @@ fn assemble_with(
                 let lines = pp.file(&s.path, &text)?;
                 go::lower(&lines, "runtime", release)?
             }
-            Syntax::Intel => {
-                return Err(AsmError::new(
-                    Pos {
-                        file: s.path.clone(),
-                        line: 1,
-                        col: 1,
-                    },
-                    "Intel syntax is not supported yet",
-                ))
-            }
+            Syntax::Intel => intel::lower(&s.path, &text)?,
         };
         units.push(program::Unit {
             base: s.base,

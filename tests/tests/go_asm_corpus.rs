@@ -32,8 +32,11 @@ fn go_binary() -> PathBuf {
 /// and their target symbols) per instruction, in order.
 #[derive(Debug, Default)]
 struct GoFunction {
-    lines: Vec<(u32, Vec<u8>, Vec<(usize, usize, String)>)>,
+    lines: Vec<GoInstruction>,
 }
+
+/// A source line, its bytes (relocations applied) and its relocated ranges with targets.
+type GoInstruction = (u32, Vec<u8>, Vec<(usize, usize, String)>);
 
 fn parse_hex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)

@@ -245,6 +245,12 @@ pub fn parse_int(t: &str) -> Option<u64> {
     let lower = t.to_ascii_lowercase();
     if let Some(h) = lower.strip_prefix("0x") {
         u64::from_str_radix(h, 16).ok()
+    } else if let Some(h) = lower
+        .strip_suffix('h')
+        .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        // MASM-style `0FFh`, as some Intel-syntax listings print it.
+        u64::from_str_radix(h, 16).ok()
     } else if let Some(b) = lower.strip_prefix("0b") {
         u64::from_str_radix(b, 2).ok()
     } else if lower.len() > 1 && lower.starts_with('0') {

@@ -246,6 +246,18 @@ pub fn select(
         }
         // The operand size of the form must match the suffix, where the syntax gives one.
         if let Some(s) = size {
+            // The form's own operand size (`push imm16` is 16-bit even with no register).
+            let os = oc.operand_size();
+            if os != 0
+                && s <= 8
+                && os != s * 8
+                && !matches!(
+                    mnemonic,
+                    Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd
+                )
+            {
+                continue;
+            }
             let form_size = kinds.iter().find_map(|k| kind_size(*k));
             if form_size.is_some_and(|f| f != s)
                 && !matches!(
