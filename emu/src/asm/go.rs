@@ -618,6 +618,7 @@ impl<'a> Parser<'a> {
             _ => return Err(err(&at, self.line, "expected an index register")),
         };
         self.expect("*")?;
+        let scale_at = self.here();
         let scale = self.expr()?;
         self.expect(")")?;
         if index == "TLS" {
@@ -632,7 +633,7 @@ impl<'a> Parser<'a> {
         };
         if ![1, 2, 4, 8].contains(&scale) {
             return Err(err(
-                &at,
+                &scale_at,
                 self.line,
                 format!("scale must be 1, 2, 4 or 8, found {scale}"),
             ));
@@ -728,7 +729,11 @@ impl<'a> Parser<'a> {
                 .is_some_and(|w| register(w).is_some() || matches!(w, "FP" | "SB" | "SP" | "PC"));
         let off = if paren_register { 0 } else { self.expr()? };
         if !self.peek().is_some_and(|t| t.is("(")) {
-            return self.fail("expected `(register)` after an offset (immediates start with `$`)");
+            return Err(err(
+                &self.toks[start].pos,
+                self.line,
+                "expected `(register)` after an offset (immediates start with `$`)",
+            ));
         }
         if self.toks.get(self.i + 1).and_then(|t| t.ident()) == Some("PC") {
             self.i += 3;
