@@ -161,8 +161,8 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
         let name = l.file.rsplit('/').next().unwrap_or(&l.file);
         let _ = writeln!(
             out,
-            "  {:<14}{:#x}\t{:<20}\t{:<36}\t{}",
-            format!("{name}:{}", l.line),
+            "  {name}:{}\t{:#x}\t{:<20}\t{:<36}\t{}",
+            l.line,
             l.addr,
             emu::exec::encode_hex(&l.bytes),
             l.source,

@@ -82,3 +82,91 @@ fn missing_file_and_unknown_command_fail_with_a_message() {
         .to_lowercase()
         .contains("usage"));
 }
+
+const FRAMED: &str =
+    "#include \"textflag.h\"\nTEXT ·f(SB), NOSPLIT, $16-8\n\tMOVQ\tx+0(FP), AX\n\tRET\n";
+
+fn asm(args: &[&str]) -> (String, String, i32) {
+    let path =
+        std::env::temp_dir().join(format!("emu-cli-{}-{}.s", std::process::id(), args.len()));
+    std::fs::write(&path, FRAMED).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .arg("asm")
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+#[test]
+fn asm_listing_shows_address_bytes_go_line_and_intel() {
+    let (out, _, code) = asm(&["--base", "0x401000"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("TEXT runtime·f(SB) "), "{out}");
+    // The prologue Go's assembler inserts is attributed to the TEXT line (2).
+    assert!(
+        lines[1].contains(":2\t0x401000") && lines[1].contains("4883ec18"),
+        "{out}"
+    );
+    assert!(lines[1].ends_with("sub rsp, 0x18"), "{out}");
+    let load = lines
+        .iter()
+        .find(|l| l.contains("MOVQ\tx+0(FP), AX"))
+        .unwrap();
+    assert!(
+        load.contains(":3\t")
+            && load.contains("488b442420")
+            && load.ends_with("mov rax, qword ptr [rsp+0x20]"),
+        "{load}"
+    );
+}
+
+#[test]
+fn asm_json_has_the_contract_fields() {
+    let (out, _, code) = asm(&["--json", "--go", "1.14", "--base", "4096"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &v["instructions"][0];
+    for field in [
+        "addr", "bytes", "file", "line", "col", "source", "intel", "att",
+    ] {
+        assert!(first.get(field).is_some(), "missing {field}: {first}");
+    }
+    assert_eq!(first["addr"], "0x1000");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["att"], "sub $0x18,%rsp");
+    assert_eq!(v["symbols"][0]["name"], "runtime·f");
+    assert_eq!(v["symbols"][0]["addr"], "0x1000");
+    let addrs: Vec<u64> = v["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| emu::exec::parse_number(i["addr"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(addrs.windows(2).all(|w| w[0] < w[1]), "address order");
+}
+
+#[test]
+fn asm_errors_are_located_and_exit_non_zero() {
+    let path = std::env::temp_dir().join(format!("emu-cli-bad-{}.s", std::process::id()));
+    std::fs::write(&path, "TEXT ·f(SB), $0\n\tMOVQ\tRAX, BX\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .arg("asm")
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(":2:7: unknown register `RAX`") && err.contains("help: did you mean `AX`?"),
+        "{err}"
+    );
+}

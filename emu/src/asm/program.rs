@@ -443,8 +443,8 @@ fn listing(
     globals: &HashMap<String, (usize, usize)>,
 ) -> Program {
     let mut p = Program::default();
+    // AT&T as GNU objdump prints it.
     let mut att = GasFormatter::new();
-    att.options_mut().set_space_after_operand_separator(true);
     for (u, unit) in units.iter().enumerate() {
         let (bytes, spans) = &encoded[u];
         p.segments.push((unit.base, bytes.clone()));
