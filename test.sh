@@ -48,4 +48,20 @@ step "docs of emu build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -q -p emu --no-deps
 
 step "tests (unit, doc, integration, step back, exec contract, differential against unicorn, assembler against Go)"
-cargo test --workspace
+log=$(mktemp)
+cargo test --workspace 2>&1 | tee "$log"
+passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -o '[0-9]* failed;' "$log" | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
+
+step "fuzz the parsers briefly (assemblers, emu exec)"
+if cargo +nightly --version >/dev/null 2>&1; then
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+  (cd fuzz && cargo +nightly fuzz run asm corpus/asm -- -max_total_time=30 -timeout=10 \
+           && cargo +nightly fuzz run exec corpus/exec -- -max_total_time=20 -timeout=10)
+else
+  echo "no nightly toolchain here, so the fuzz targets did not run (rustup toolchain install nightly)"
+fi
+
+echo
+echo "summary: $passed passed, $failed failed"

@@ -1,0 +1,36 @@
+//! Any text, in either syntax, assembles or gives a located error: never a panic.
+#![no_main]
+
+use emu::asm::{assemble, Source, Syntax};
+use emu::go::GoRelease;
+use libfuzzer_sys::fuzz_target;
+use std::collections::HashMap;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let syntax = if selector & 1 == 0 {
+        Syntax::Go
+    } else {
+        Syntax::Intel
+    };
+    let release = if selector & 2 == 0 {
+        GoRelease::Go114
+    } else {
+        GoRelease::Go124
+    };
+    let text = String::from_utf8_lossy(rest).into_owned();
+    // A second file the first may include or call into.
+    let files: HashMap<String, String> = [
+        ("x.s".to_string(), text),
+        (
+            "inc.h".to_string(),
+            "#define ONE 1\n#define F(a) MOVQ a, AX\n".to_string(),
+        ),
+    ]
+    .into();
+    if let Err(e) = assemble(&[Source::new("x.s", syntax, 0x40_0000)], release, &files) {
+        let _ = e.to_string();
+    }
+});
