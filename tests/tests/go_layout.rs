@@ -148,3 +148,47 @@ fn go_asm_h_defines_every_offset() {
     assert!(!h.contains("m_isExtraInC"), "go1.14 has no isExtraInC");
     assert!(layout::go_asm_h(GoRelease::Go124).contains("#define m_isExtraInC 282\n"));
 }
+
+/// The go1.14 report for a crash in C reached through cgo has exactly the form of the
+/// seed's first two lines (read from the seed article itself).
+#[test]
+fn cgo_crash_report_matches_the_seed_character_for_character() {
+    use emu::go::handler::{decide, Outcome, SignalState};
+    let seed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds/000_4ecc27136efcaa86.txt"),
+    )
+    .expect("the seed article");
+    let first = seed
+        .lines()
+        .position(|l| l.starts_with("fatal error: unexpected signal"))
+        .expect("the report");
+    let lines: Vec<&str> = seed
+        .lines()
+        .skip(first)
+        .take(3)
+        .filter(|l| !l.trim().is_empty())
+        .take(2)
+        .collect();
+    // The seed: SIGSEGV, code 0x1, addr 0x60, pc 0x9e8b6c, on g0 while C ran.
+    let state = SignalState {
+        fault: emu::Fault::unmapped(0x60, 0x9e8b6c),
+        g: 0xc000_2000,
+        g_m: 0xc000_1000,
+        m_curg: 0xc000_0001,
+        m_id: 0,
+        m_incgo: true,
+        m_is_extra_in_c: false,
+        c_handler: false,
+    };
+    match decide(GoRelease::Go114, &state).1 {
+        Outcome::Report {
+            header,
+            exit_status,
+            ..
+        } => {
+            assert_eq!(header, lines);
+            assert_eq!(exit_status, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}
