@@ -4,12 +4,15 @@
 
 use crate::cpu::{Cpu, RAX, RDI, RDX, RSI};
 use crate::memory::{is_canonical, Memory};
+use crate::signal;
 use serde::Serialize;
 
 /// Linux x86-64 system call numbers the model implements.
 pub mod nr {
     /// `write(fd, buf, count)`.
     pub const WRITE: u64 = 1;
+    /// `rt_sigreturn()`: back from a signal handler to the interrupted code.
+    pub const RT_SIGRETURN: u64 = 15;
     /// `getpid()`.
     pub const GETPID: u64 = 39;
     /// `exit(status)`: ends the calling thread.
@@ -68,6 +71,8 @@ pub struct SyscallEvent {
 /// What the machine must do after a system call.
 pub(crate) enum Effect {
     Return(u64),
+    /// Registers were restored from a signal frame: RAX is not a return value.
+    Restored,
     ExitThread(i32),
     ExitGroup(i32),
 }
@@ -76,6 +81,7 @@ pub(crate) enum Effect {
 pub fn name(number: u64) -> &'static str {
     match number {
         nr::WRITE => "write",
+        nr::RT_SIGRETURN => "rt_sigreturn",
         nr::GETPID => "getpid",
         nr::EXIT => "exit",
         nr::ARCH_PRCTL => "arch_prctl",
@@ -103,6 +109,13 @@ pub(crate) fn syscall(
         nr::GETTID => tid as u64,
         nr::EXIT => return Effect::ExitThread(a0 as i32),
         nr::EXIT_GROUP => return Effect::ExitGroup(a0 as i32),
+        nr::RT_SIGRETURN => {
+            return match signal::restore(cpu, mem) {
+                Some(()) => Effect::Restored,
+                // Linux kills a process whose signal frame is unreadable with SIGSEGV.
+                None => Effect::ExitGroup(128 + 11),
+            };
+        }
         nr::ARCH_PRCTL => arch_prctl(cpu, mem, a0, a1),
         _ => neg(ENOSYS),
     })

@@ -29,6 +29,7 @@ mod isa;
 pub mod kernel;
 pub mod machine;
 pub mod memory;
+pub mod signal;
 
 pub use cpu::Cpu;
 pub use fault::{Fault, Signal, Stop};

@@ -376,6 +376,7 @@ impl Machine {
                 event.result = Some(v);
                 None
             }
+            Effect::Restored => None,
             Effect::ExitThread(status) => {
                 t.state = ThreadState::Exited(status);
                 if self
@@ -442,6 +443,54 @@ impl Machine {
             fault,
             error,
             syscall: self.last_syscall.clone(),
+        }
+    }
+
+    /// Delivers a signal to `thread` as Linux does (`arch/x86/kernel/signal.c`): on the
+    /// alternate stack `altstack` (lo, hi) if given and the thread is not already on it,
+    /// else below the red zone of the current stack, push an `rt_sigframe` holding the
+    /// interrupted registers and the siginfo, then enter `handler` with RDI = signal,
+    /// RSI = &siginfo, RDX = &ucontext and the return address `restorer` (which calls
+    /// `rt_sigreturn`). The delivery is a step: step back undoes it. Returns where the
+    /// frame is, or the fault Linux would hit writing it (the process then dies).
+    pub fn deliver_signal(
+        &mut self,
+        thread: usize,
+        fault: &Fault,
+        handler: u64,
+        restorer: u64,
+        altstack: Option<(u64, u64)>,
+    ) -> Result<crate::signal::Frame, Fault> {
+        if self.history.on {
+            let full = Full {
+                cpu: self.threads[thread].cpu,
+                output_len: self.output.len(),
+                states: self.threads.iter().map(|t| t.state).collect(),
+                exit_status: self.exit_status,
+                last_syscall: self.last_syscall.clone(),
+            };
+            self.history
+                .begin_full(thread, self.mem.journal_len(), full);
+        }
+        let t = &mut self.threads[thread];
+        match crate::signal::deliver(
+            &mut t.cpu,
+            &mut self.mem,
+            fault,
+            handler,
+            restorer,
+            altstack,
+        ) {
+            Ok(frame) => {
+                self.steps += 1;
+                Ok(frame)
+            }
+            Err(f) => {
+                if self.history.on {
+                    self.history.abort();
+                }
+                Err(f)
+            }
         }
     }
 
