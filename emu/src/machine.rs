@@ -343,20 +343,26 @@ impl Machine {
         }
     }
 
-    /// SYSCALL (SDM Vol. 2B): RCX gets the next RIP, R11 gets RFLAGS; the kernel model
-    /// runs; RAX gets the result. Returns a halt if the call ended the thread or process.
-    fn syscall(&mut self, thread: usize, next: u64) -> Option<Halt> {
+    /// Records everything a kernel step may change (registers of `thread`, output, thread
+    /// states, exit status), so that step back can undo a system call or a signal delivery.
+    fn record_full(&mut self, thread: usize) {
         if self.history.on {
             let full = Full {
                 cpu: self.threads[thread].cpu,
                 output_len: self.output.len(),
                 states: self.threads.iter().map(|t| t.state).collect(),
                 exit_status: self.exit_status,
-                last_syscall: self.last_syscall.take(),
+                last_syscall: self.last_syscall.clone(),
             };
             self.history
                 .begin_full(thread, self.mem.journal_len(), full);
         }
+    }
+
+    /// SYSCALL (SDM Vol. 2B): RCX gets the next RIP, R11 gets RFLAGS; the kernel model
+    /// runs; RAX gets the result. Returns a halt if the call ended the thread or process.
+    fn syscall(&mut self, thread: usize, next: u64) -> Option<Halt> {
+        self.record_full(thread);
         self.steps += 1;
         let t = &mut self.threads[thread];
         let (number, args) = (t.cpu.gpr[RAX], [t.cpu.gpr[7], t.cpu.gpr[6], t.cpu.gpr[2]]);
@@ -461,17 +467,7 @@ impl Machine {
         restorer: u64,
         altstack: Option<(u64, u64)>,
     ) -> Result<crate::signal::Frame, Fault> {
-        if self.history.on {
-            let full = Full {
-                cpu: self.threads[thread].cpu,
-                output_len: self.output.len(),
-                states: self.threads.iter().map(|t| t.state).collect(),
-                exit_status: self.exit_status,
-                last_syscall: self.last_syscall.clone(),
-            };
-            self.history
-                .begin_full(thread, self.mem.journal_len(), full);
-        }
+        self.record_full(thread);
         let t = &mut self.threads[thread];
         match crate::signal::deliver(
             &mut t.cpu,
