@@ -1,0 +1,19 @@
+//! The page's components: each renders one part of a [`crate::model::Snapshot`].
+
+pub mod app;
+pub mod controls;
+pub mod memory;
+pub mod registers;
+pub mod source;
+pub mod stacks;
+pub mod threads;
+
+/// An address as the page prints it: hex without leading zeros.
+pub fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+/// A 64-bit word at full width, so columns of words line up.
+pub fn word(v: u64) -> String {
+    format!("{v:016x}")
+}

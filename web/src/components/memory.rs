@@ -1,0 +1,123 @@
+//! The memory map, the last step's memory accesses, and the fault.
+
+use crate::components::{hex, word};
+use crate::model::{AccessRow, RegionRow, Stopped};
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// Regions of the address space.
+#[derive(Properties, PartialEq)]
+pub struct MemoryMapProps {
+    /// Sorted by address.
+    pub regions: Rc<Vec<RegionRow>>,
+}
+
+/// The memory map pane.
+#[component]
+pub fn MemoryMap(props: &MemoryMapProps) -> Html {
+    html! {
+        <section class="panel memory-map">
+            <h2>{"Memory map"}</h2>
+            <table>
+                <thead><tr><th>{"start"}</th><th>{"end"}</th><th>{"perm"}</th><th>{"region"}</th><th></th></tr></thead>
+                <tbody>
+                { for props.regions.iter().map(|r| {
+                    let mut notes = Vec::new();
+                    if r.has_rip { notes.push("RIP"); }
+                    if r.has_rsp { notes.push("RSP"); }
+                    if r.has_fault { notes.push("fault"); }
+                    html! {
+                        <tr class={classes!(r.has_fault.then_some("fault"), r.has_rsp.then_some("has-sp"))}>
+                            <td>{hex(r.start)}</td>
+                            <td>{hex(r.end)}</td>
+                            <td class="perm">{&r.perm}</td>
+                            <td>{&r.name}</td>
+                            <td class="notes">{notes.join(" ")}</td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// The last step's loads and stores.
+#[derive(Properties, PartialEq)]
+pub struct AccessesProps {
+    /// In the order the instruction made them.
+    pub accesses: Rc<Vec<AccessRow>>,
+}
+
+/// The memory access pane.
+#[component]
+pub fn Accesses(props: &AccessesProps) -> Html {
+    html! {
+        <section class="panel accesses">
+            <h2>{"Last step's memory accesses"}</h2>
+            if props.accesses.is_empty() {
+                <p class="empty">{"none (a step back or a run shows none)"}</p>
+            } else {
+                <table>
+                    <tbody>
+                    { for props.accesses.iter().map(|a| html! {
+                        <tr class={classes!(if a.write { "write" } else { "read" })}>
+                            <td>{if a.write { "write" } else { "read" }}</td>
+                            <td>{format!("{} bytes at {}", a.size, hex(a.addr))}
+                                <div class="reading">{a.place.clone().unwrap_or_default()}</div></td>
+                            <td class="value">
+                                if a.write { {format!("{} → {}", word(a.old), word(a.new))} } else { {word(a.new)} }
+                                <div class="reading">{a.new_reading.clone().unwrap_or_default()}</div>
+                            </td>
+                        </tr>
+                    }) }
+                    </tbody>
+                </table>
+            }
+        </section>
+    }
+}
+
+/// Why the thread stopped.
+#[derive(Properties, PartialEq)]
+pub struct StopProps {
+    /// The stop, if any.
+    pub stopped: Option<Stopped>,
+}
+
+/// The fault banner: the signal Linux would deliver, as siginfo describes it.
+#[component]
+pub fn StopBanner(props: &StopProps) -> Html {
+    match &props.stopped {
+        None => html! {},
+        Some(Stopped::Signal {
+            signal,
+            code,
+            addr,
+            has_addr,
+            at,
+            trap,
+            ..
+        }) => html! {
+            <div class="stop fault" role="status">
+                <strong>{signal}</strong>{format!(" ({code}) ")}
+                {if *trap {
+                    format!("from the INT3 at {at}: a trap completes, so RIP is already past it")
+                } else {
+                    format!("at {at}: the instruction did not run")
+                }}
+                {if *has_addr { format!(" · fault address {}", hex(*addr)) } else { String::new() }}
+                <span class="hint">{" — step back to go on"}</span>
+            </div>
+        },
+        Some(Stopped::Exited(status)) => html! {
+            <div class="stop" role="status">{format!("the process exited with status {status}")}</div>
+        },
+        Some(Stopped::Error(e)) => html! {
+            <div class="stop fault" role="status">{format!("the machine stopped: {e}")}</div>
+        },
+        Some(Stopped::Limit) => html! {
+            <div class="stop" role="status">{"the run reached its step limit; Run goes on"}</div>
+        },
+    }
+}

@@ -1,0 +1,104 @@
+//! The source as written, one file at a time, with the current line marked and the machine
+//! instructions each line became beside it.
+
+use crate::components::hex;
+use crate::model::{SourceFile, Syntax};
+use std::rc::Rc;
+use web_sys::{Element, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition};
+use yew::prelude::*;
+
+/// The files and where RIP is.
+#[derive(Properties, PartialEq)]
+pub struct SourceProps {
+    /// Every source file.
+    pub files: Rc<Vec<SourceFile>>,
+    /// The file holding RIP's instruction.
+    pub current_file: Option<String>,
+    /// The line holding it.
+    pub current_line: Option<u32>,
+    /// The syntax of the instruction column.
+    pub syntax: Syntax,
+}
+
+/// The source pane.
+#[component]
+pub fn SourceView(props: &SourceProps) -> Html {
+    // A file the user picked; following RIP into another file forgets the choice.
+    let picked = use_state(|| None::<String>);
+    {
+        let picked = picked.clone();
+        use_effect_with(props.current_file.clone(), move |_| picked.set(None));
+    }
+    let shown = (*picked)
+        .clone()
+        .or_else(|| props.current_file.clone())
+        .or_else(|| props.files.first().map(|f| f.name.clone()));
+    let current_row = use_node_ref();
+    {
+        // Keep the current line in view as RIP moves, scrolling only the pane.
+        let current_row = current_row.clone();
+        use_effect_with((shown.clone(), props.current_line), move |_| {
+            if let Some(row) = current_row.cast::<Element>() {
+                let options = ScrollIntoViewOptions::new();
+                options.set_block(ScrollLogicalPosition::Nearest);
+                options.set_behavior(ScrollBehavior::Instant);
+                row.scroll_into_view_with_scroll_into_view_options(&options);
+            }
+        });
+    }
+    let tabs = props.files.iter().map(|f| {
+        let name = f.name.clone();
+        let is_shown = shown.as_deref() == Some(f.name.as_str());
+        let has_rip = props.current_file.as_deref() == Some(f.name.as_str());
+        let onclick = {
+            let picked = picked.clone();
+            Callback::from(move |_: MouseEvent| picked.set(Some(name.clone())))
+        };
+        html! {
+            <button class={classes!("tab", is_shown.then_some("on"))} {onclick}>
+                {&f.name}{if has_rip { " ●" } else { "" }}
+            </button>
+        }
+    });
+    let file = props
+        .files
+        .iter()
+        .find(|f| Some(f.name.as_str()) == shown.as_deref());
+    let rows = file.into_iter().flat_map(|f| &f.lines).map(|line| {
+        let node = if line.current { current_row.clone() } else { NodeRef::default() };
+        html! {
+            <tr class={classes!("line", line.current.then_some("current"), line.faulted.then_some("faulted"))} ref={node}>
+                <td class="gutter">{line.number}</td>
+                <td class="text"><pre>{&line.text}</pre></td>
+                <td class="machine">
+                    { for line.instructions.iter().map(|i| html! {
+                        <div class={classes!("ins", i.current.then_some("current"), i.faulted.then_some("faulted"))}
+                             title={i.intel.clone()}>
+                            <span class="addr">{hex(i.addr)}</span>
+                            <span class={classes!("asm", (props.syntax == Syntax::Go).then_some("bytes"))}>
+                                {i.text(props.syntax)}
+                            </span>
+                        </div>
+                    }) }
+                </td>
+            </tr>
+        }
+    });
+    html! {
+        <section class="panel source">
+            <h2>
+                {"Source"}<span class="tabs">{ for tabs }</span>
+                <span class="hint">{match props.syntax {
+                    Syntax::Go => "beside each line: the bytes it became",
+                    Syntax::Intel => "beside each line: its instructions, Intel syntax",
+                    Syntax::Att => "beside each line: its instructions, AT&T syntax",
+                }}</span>
+            </h2>
+            <div class="scroll">
+                <table class="code">
+                    <tbody>{ for rows }</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

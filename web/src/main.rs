@@ -1,0 +1,15 @@
+//! stackswitch in the browser: step Go-style runtime code forwards and backwards and watch
+//! RSP move between a goroutine's stack and the system stack.
+//!
+//! Layout as in yew's examples: [`model`] (no yew: the session and its snapshots),
+//! [`state`] (the reducer), [`components`] (one per pane), [`demo`] (the built-in world,
+//! until lessons replace it).
+
+mod components;
+mod demo;
+mod model;
+mod state;
+
+fn main() {
+    yew::Renderer::<components::app::App>::new().render();
+}
