@@ -10,11 +10,14 @@ step() { printf '\n== %s\n' "$*"; }
 # --- system packages ---------------------------------------------------------------
 # unicorn-engine (the differential-test oracle) builds from C with cmake, ninja and
 # libclang (for bindgen); Go's toolchain (golang-go, Go 1.19) is the reference for the
-# Go-syntax assembler.
+# Go-syntax assembler. The browser tests drive Debian's Chromium through Node's
+# playwright-core (a Node from elsewhere, such as nodesource, will do).
 need_pkgs=()
-for p in cmake ninja-build libclang-dev golang-go; do
+for p in cmake ninja-build libclang-dev golang-go chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
+command -v node >/dev/null || need_pkgs+=(nodejs)
+command -v npm >/dev/null || need_pkgs+=(npm)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need_pkgs[*]}"
@@ -52,6 +55,15 @@ log=$(mktemp)
 cargo test --workspace 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -o '[0-9]* failed;' "$log" | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
+
+step "the page in a real browser (build the wasm app, serve it, drive headless Chromium)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+cargo xtask build
+log=$(mktemp)
+node tests/browser/test.mjs 2>&1 | tee "$log"
+passed=$((passed + $(grep -c '^ok ' "$log" || true)))
+failed=$((failed + $(grep -c '^FAIL' "$log" || true)))
 rm -f "$log"
 
 step "fuzz the parsers briefly (assemblers, emu exec)"

@@ -56,7 +56,7 @@ pub fn Accesses(props: &AccessesProps) -> Html {
         <section class="panel accesses">
             <h2>{"Last step's memory accesses"}</h2>
             if props.accesses.is_empty() {
-                <p class="empty">{"none (a step back or a run shows none)"}</p>
+                <p class="empty">{"none: this lists the loads and stores of the last single step"}</p>
             } else {
                 <table>
                     <tbody>
