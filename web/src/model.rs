@@ -8,9 +8,9 @@ use emu::go::layout;
 use emu::{AccessKind, Cpu, Halt, Signal, StepEvent, Stop};
 use std::rc::Rc;
 
-/// How many instructions one slice of a run executes before the page gets a frame. The
-/// demo's programs are short; a runaway loop still yields to the browser this often.
-pub const RUN_SLICE: u64 = 20_000;
+/// How many instructions one slice of a run executes; the page runs slices until its time
+/// budget for a frame is spent, so a slice must be short compared with a frame.
+pub const RUN_SLICE: u64 = 10_000;
 /// A run stops by itself after this many instructions, so that a loop that never faults
 /// cannot grow the step-back history without bound.
 pub const RUN_LIMIT: u64 = 1_000_000;

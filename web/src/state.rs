@@ -6,6 +6,26 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
 
+/// Milliseconds of running per timer tick, leaving the rest of a 60 Hz frame to render.
+const TICK_BUDGET_MS: f64 = 10.0;
+
+/// A monotonic clock in milliseconds: the page's `performance.now()`.
+#[cfg(target_arch = "wasm32")]
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// On the host (tests), the same from std.
+#[cfg(not(target_arch = "wasm32"))]
+fn now_ms() -> f64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+}
+
 /// Everything the user (or the run timer) can do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -79,7 +99,10 @@ fn apply(session: &mut Session, action: Action) -> bool {
         }
         Action::Run => session.start_run(),
         Action::Tick => {
-            session.run_slice();
+            // Slices until the frame's budget is spent: fast runs, and the page still
+            // repaints and hears Stop several times a second.
+            let deadline = now_ms() + TICK_BUDGET_MS;
+            while session.run_slice() && now_ms() < deadline {}
         }
         Action::Stop => session.stop_run(),
         Action::Reset => session.reset(),
