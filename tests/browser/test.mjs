@@ -152,6 +152,29 @@ async function main() {
     await page.click('#reset');
     check((await stepCount()) === 0 && (await live()) === 'g1 stack', 'Reset goes back to step 0 on g1');
 
+    // Step plus re-render, timed inside the page: from the click to the DOM change.
+    const times = await page.evaluate(async () => {
+      const counter = document.querySelector('#step-count');
+      const out = [];
+      for (let i = 0; i < 50; i++) {
+        const button = document.querySelector('#step');
+        if (button.disabled) break;
+        const changed = new Promise((resolve) => {
+          const watch = new MutationObserver(() => { watch.disconnect(); resolve(); });
+          watch.observe(counter, { childList: true, characterData: true, subtree: true });
+        });
+        const t0 = performance.now();
+        button.click();
+        await changed;
+        out.push(performance.now() - t0);
+      }
+      return out;
+    });
+    times.sort((a, b) => a - b);
+    const pct = (p) => times[Math.min(times.length - 1, Math.floor(times.length * p))].toFixed(1);
+    console.log(`     step + re-render over ${times.length} steps: median ${pct(0.5)} ms, 95th percentile ${pct(0.95)} ms`);
+    check(times.length === 50, 'fifty steps in a row from the start');
+
     check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.join(' | ') : ''}`);
   } finally {
     if (context) await context.close();
