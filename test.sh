@@ -69,8 +69,12 @@ rm -f "$log"
 step "fuzz the parsers briefly (assemblers, emu exec)"
 if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-  (cd fuzz && cargo +nightly fuzz run asm corpus/asm -- -max_total_time=30 -timeout=10 \
-           && cargo +nightly fuzz run exec corpus/exec -- -max_total_time=20 -timeout=10)
+  # New inputs go to a scratch corpus; the committed seeds are only read.
+  scratch=$(mktemp -d)
+  mkdir -p "$scratch/asm" "$scratch/exec"
+  (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" corpus/asm -- -max_total_time=30 -timeout=10 \
+           && cargo +nightly fuzz run exec "$scratch/exec" corpus/exec -- -max_total_time=20 -timeout=10)
+  rm -rf "$scratch"
 else
   echo "no nightly toolchain here, so the fuzz targets did not run (rustup toolchain install nightly)"
 fi
