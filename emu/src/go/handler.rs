@@ -89,6 +89,31 @@ fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
 
+/// Go's own reports end the process with exit status 2.
+fn report(header: Vec<String>, panic: bool) -> Outcome {
+    Outcome::Report {
+        header,
+        exit_status: 2,
+        panic,
+    }
+}
+
+/// The fatal error for a signal Go cannot turn into a panic.
+fn unexpected_signal(f: &Fault) -> Vec<String> {
+    vec![
+        "fatal error: unexpected signal during runtime execution".to_string(),
+        signal_line(f),
+    ]
+}
+
+fn throw_stage() -> Stage {
+    Stage {
+        name: "throw",
+        reads: vec![],
+        says: "print the fatal error and the signal, then the stacks".into(),
+    }
+}
+
 /// Whether the fault arrived in Go code, as the forwarding test decides it.
 fn in_go_code(release: GoRelease, s: &SignalState) -> bool {
     s.g != 0
@@ -171,10 +196,7 @@ pub fn decide(release: GoRelease, s: &SignalState) -> (Vec<Stage>, Outcome) {
                 "signal arrived during cgo execution".to_string(),
             ]
         } else {
-            vec![
-                "fatal error: unexpected signal during runtime execution".to_string(),
-                signal_line(f),
-            ]
+            unexpected_signal(f)
         };
         stages.push(Stage {
             name: "sighandler",
@@ -184,14 +206,7 @@ pub fn decide(release: GoRelease, s: &SignalState) -> (Vec<Stage>, Outcome) {
             ],
             says: "the fault is not on the user goroutine: print the signal and die".into(),
         });
-        return (
-            stages,
-            Outcome::Report {
-                header,
-                exit_status: 2,
-                panic: false,
-            },
-        );
+        return (stages, report(header, false));
     }
     stages.push(Stage {
         name: "sighandler",
@@ -208,23 +223,9 @@ pub fn decide(release: GoRelease, s: &SignalState) -> (Vec<Stage>, Outcome) {
             ],
             says: "not on the user goroutine in Go code: a panic is impossible, throw".into(),
         });
-        stages.push(Stage {
-            name: "throw",
-            reads: vec![],
-            says: "print the fatal error and the signal, then the stacks".into(),
-        });
-        let header = vec![
-            "fatal error: unexpected signal during runtime execution".to_string(),
-            signal_line(f),
-        ];
-        return (
-            stages,
-            Outcome::Report {
-                header,
-                exit_status: 2,
-                panic: false,
-            },
-        );
+        stages.push(throw_stage());
+        let header = unexpected_signal(f);
+        return (stages, report(header, false));
     }
     if f.signal == Signal::Sigsegv && f.addr < 0x1000 {
         stages.push(Stage {
@@ -236,38 +237,20 @@ pub fn decide(release: GoRelease, s: &SignalState) -> (Vec<Stage>, Outcome) {
             "panic: runtime error: invalid memory address or nil pointer dereference".to_string(),
             signal_line(f),
         ];
-        return (
-            stages,
-            Outcome::Report {
-                header,
-                exit_status: 2,
-                panic: true,
-            },
-        );
+        return (stages, report(header, true));
     }
     stages.push(Stage {
         name: "sigpanic",
         reads: vec![("addr".into(), hex(f.addr))],
         says: "a fault at a non-nil address: report it and throw".into(),
     });
-    stages.push(Stage {
-        name: "throw",
-        reads: vec![],
-        says: "print the fatal error and the signal, then the stacks".into(),
-    });
+    stages.push(throw_stage());
     let header = vec![
         format!("unexpected fault address {:#x}", f.addr),
         "fatal error: fault".to_string(),
         signal_line(f),
     ];
-    (
-        stages,
-        Outcome::Report {
-            header,
-            exit_status: 2,
-            panic: false,
-        },
-    )
+    (stages, report(header, false))
 }
 
 #[cfg(test)]
