@@ -280,6 +280,10 @@ fn suffix_size(c: char) -> Option<u32> {
 
 /// Maps a Go mnemonic (`MOVQ`, `JEQ`, `CMOVQEQ`, `MOVBLZX`) to iced.
 fn lookup(name: &str) -> Option<Spec> {
+    // Go's mnemonics are ASCII; the suffix split below must not cut a character in two.
+    if !name.is_ascii() {
+        return None;
+    }
     let widen = |m, src, dst| Spec {
         mnemonic: m,
         size: Some(dst),
