@@ -72,7 +72,7 @@ if cargo +nightly --version >/dev/null 2>&1; then
   # New inputs go to a scratch corpus; the committed seeds are only read.
   scratch=$(mktemp -d)
   mkdir -p "$scratch/asm" "$scratch/exec"
-  (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" corpus/asm -- -max_total_time=30 -timeout=10 \
+  (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" ../tests/asm-corpus -- -max_total_time=30 -timeout=10 \
            && cargo +nightly fuzz run exec "$scratch/exec" corpus/exec -- -max_total_time=20 -timeout=10)
   rm -rf "$scratch"
 else

@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let syntax = if selector & 1 == 0 {
+    // Odd selects Go syntax, so the assembler test corpus (files start with `//`) seeds the
+    // Go side as it is, with no copy kept here.
+    let syntax = if selector & 1 == 1 {
         Syntax::Go
     } else {
         Syntax::Intel
