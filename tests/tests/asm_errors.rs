@@ -231,3 +231,14 @@ fn mutated_sources_never_panic() {
         }
     }
 }
+
+/// Found by cargo-fuzz: a mnemonic ending in a non-ASCII character was cut inside that
+/// character while looking for a size suffix, and panicked.
+#[test]
+fn non_ascii_mnemonics_are_unknown_instructions() {
+    assert_eq!(
+        go("\tMOVΞ\tAX").unwrap_err().message,
+        "unknown instruction `MOVΞ`"
+    );
+    assert_eq!(go("\tΞ").unwrap_err().message, "unknown instruction `Ξ`");
+}
