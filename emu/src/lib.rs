@@ -34,6 +34,6 @@ pub mod signal;
 pub use cpu::Cpu;
 pub use fault::{Fault, Signal, Stop};
 pub use machine::{
-    Disassembly, Halt, Machine, RegChange, RunResult, StepEvent, Thread, ThreadState,
+    Disassembly, Halt, Machine, ModelAccess, RegChange, RunResult, StepEvent, Thread, ThreadState,
 };
 pub use memory::{Access, AccessKind, Memory, Perm, Region};

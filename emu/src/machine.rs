@@ -490,6 +490,34 @@ impl Machine {
         }
     }
 
+    /// Runs `f` as one step of `thread` that the machine does not execute instruction by
+    /// instruction: the model of code that is Go (not assembly) in Go's runtime, such as
+    /// the signal handler's decision or `throw`. `f` may change the thread's registers and
+    /// memory, write output and end the process; the step is recorded like a system call,
+    /// so step back undoes it.
+    pub fn model_step<R>(&mut self, thread: usize, f: impl FnOnce(&mut ModelAccess) -> R) -> R {
+        self.record_full(thread);
+        self.steps += 1;
+        self.last_syscall = None;
+        let t = &mut self.threads[thread];
+        let mut access = ModelAccess {
+            cpu: &mut t.cpu,
+            mem: &mut self.mem,
+            output: &mut self.output,
+            exit: None,
+        };
+        let r = f(&mut access);
+        if let Some(status) = access.exit {
+            for t in &mut self.threads {
+                if t.state == ThreadState::Runnable {
+                    t.state = ThreadState::Exited(status);
+                }
+            }
+            self.exit_status = Some(status);
+        }
+        r
+    }
+
     // ----- history -----
 
     /// Turns step-back recording on or off. Turning it off frees the history.
@@ -554,6 +582,32 @@ impl Machine {
             }
         }
         self.steps == step
+    }
+}
+
+/// What a [`Machine::model_step`] may touch.
+pub struct ModelAccess<'a> {
+    /// The registers of the thread the step belongs to.
+    pub cpu: &'a mut Cpu,
+    /// Memory (writes are journaled for step back; permissions are checked as for user
+    /// code).
+    pub mem: &'a mut Memory,
+    output: &'a mut Vec<Output>,
+    exit: Option<i32>,
+}
+
+impl ModelAccess<'_> {
+    /// Writes `bytes` to standard output (1) or standard error (2).
+    pub fn write(&mut self, fd: u32, bytes: &[u8]) {
+        self.output.push(Output {
+            fd,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    /// Ends the process with this exit status (as the shell reports it), after the step.
+    pub fn exit_process(&mut self, status: i32) {
+        self.exit = Some(status);
     }
 }
 

@@ -1,4 +1,5 @@
-//! The `emu` command line: `emu exec` (the JSON-lines contract) and `emu asm` (listings).
+//! The `emu` command line: `emu exec` (the JSON-lines contract), `emu asm` (listings) and
+//! `emu run` (scenarios of Go's runtime, to the end Go gives them).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use emu::asm::{self, GoRelease, Source, Syntax};
@@ -39,6 +40,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a scenario (a built-in id, or a scenario file) to its end and print what the
+    /// process prints, exiting with its exit status, as a shell would show it.
+    Run {
+        /// Scenario id (`cgo-c-null-write`) or path to a scenario `.toml` file.
+        scenario: Option<String>,
+        /// Go release.
+        #[arg(long = "go", value_enum, default_value = "1.24")]
+        go: GoArg,
+        /// Print {"id","go","exit_status","stdout","stderr","signal","steps"} instead.
+        #[arg(long)]
+        json: bool,
+        /// List the built-in scenarios.
+        #[arg(long)]
+        list: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,7 +81,97 @@ fn main() -> ExitCode {
             base,
             json,
         } => asm_listing(&file, syntax, go, &base, json),
+        Command::Run {
+            scenario,
+            go,
+            json,
+            list,
+        } => run(scenario.as_deref(), go, json, list),
     }
+}
+
+fn release(go: GoArg) -> GoRelease {
+    match go {
+        GoArg::V114 => GoRelease::Go114,
+        GoArg::V124 => GoRelease::Go124,
+    }
+}
+
+/// `emu run`: a scenario to its end.
+fn run(scenario: Option<&str>, go: GoArg, json: bool, list: bool) -> ExitCode {
+    use emu::go::process::Ending;
+    use emu::go::scenario::Scenario;
+    if list || scenario.is_none() {
+        for s in Scenario::builtin() {
+            println!("{:<28} {}", s.id, s.title);
+        }
+        return if list {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("emu run: give a scenario id or file (the ids are listed above)");
+            ExitCode::from(2)
+        };
+    }
+    let name = scenario.unwrap_or_default();
+    let loaded = if name.ends_with(".toml") || std::path::Path::new(name).is_file() {
+        std::fs::read_to_string(name)
+            .map_err(|e| format!("cannot read {name}: {e}"))
+            .and_then(|text| Scenario::parse(name, &text).map_err(|e| e.to_string()))
+    } else {
+        Scenario::by_id(name).map_err(|e| e.to_string())
+    };
+    let s = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("emu run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let release = release(go);
+    let (p, end) = match s.run(release) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("emu run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (stdout, stderr) = (p.output(1), p.output(2));
+    let status = match &end {
+        Ending::Exited(s) => *s,
+        Ending::StepLimit => {
+            eprintln!("emu run: {}: no end within {} steps", s.id, s.max_steps);
+            return ExitCode::from(2);
+        }
+        Ending::Stuck(why) => {
+            eprintln!("emu run: {}: {why}", s.id);
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        let signal = p.signals().first().map(|r| {
+            serde_json::json!({
+                "name": r.fault.signal.name(),
+                "code": r.fault.code,
+                "addr": format!("{:#x}", r.fault.addr),
+                "pc": format!("{:#x}", r.fault.pc),
+                "thread": r.thread,
+            })
+        });
+        let out = serde_json::json!({
+            "id": s.id,
+            "go": release.to_string(),
+            "exit_status": status,
+            "stdout": stdout,
+            "stderr": stderr,
+            "signal": signal,
+            "steps": p.steps(),
+        });
+        println!("{out}");
+        return ExitCode::SUCCESS;
+    }
+    print!("{stdout}");
+    eprint!("{stderr}");
+    ExitCode::from(status.clamp(0, 255) as u8)
 }
 
 /// Reads cases line by line and writes one result line per case, in order.

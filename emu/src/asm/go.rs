@@ -32,6 +32,16 @@ pub enum GoRelease {
     Go124,
 }
 
+impl std::fmt::Display for GoRelease {
+    /// `1.14`, `1.24`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GoRelease::Go114 => "1.14",
+            GoRelease::Go124 => "1.24",
+        })
+    }
+}
+
 /// `textflag.h` values.
 pub mod textflag {
     /// The function may not grow the stack: no split check.

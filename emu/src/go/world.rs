@@ -9,6 +9,7 @@
 //! `m0.g0 stack +0x1f40`, `TLS of thread 2, g slot`, `runtime·asmcgocall+0x3a`.
 
 use super::layout::offset;
+use super::model as g;
 use super::GoRelease;
 use crate::asm::{self, Loader, Program, Source, Syntax};
 use crate::cpu::Cpu;
@@ -60,6 +61,25 @@ pub struct ThreadSpec {
     /// A thread C created: no m, no g (its TLS g slot is 0).
     #[serde(default)]
     pub c: bool,
+    /// The function the thread starts in (a symbol). A Go thread starts it on its
+    /// goroutine's stack (or g0's) with the arguments on the stack and `runtime·goexit+1`
+    /// as the return address, as a new goroutine starts; a C thread with the arguments in
+    /// RDI, RSI, RDX, RCX and `thread_exit` as the return address, as pthread starts it.
+    #[serde(default)]
+    pub entry: Option<String>,
+    /// The entry's arguments: numbers, or symbols (their addresses).
+    #[serde(default)]
+    pub args: Vec<Arg>,
+}
+
+/// An argument: a number or the address of a symbol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Arg {
+    /// A number.
+    Number(u64),
+    /// A symbol's address (`main·work`, `c_entrance`).
+    Symbol(String),
 }
 
 /// One goroutine.
@@ -105,6 +125,18 @@ pub struct WorldSpec {
     /// C text.
     #[serde(default)]
     pub sources: Vec<SourceSpec>,
+    /// Load the runtime's sources (`asmcgocall`, `cgocall`, the signal entry…) before
+    /// the user's; on by default.
+    #[serde(default = "yes")]
+    pub runtime: bool,
+    /// A SIGSEGV handler C installed before Go started (a symbol): Go forwards the faults
+    /// that do not arrive in Go code to it.
+    #[serde(default)]
+    pub c_handler: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> usize {
@@ -259,20 +291,34 @@ impl World {
         release: GoRelease,
         loader: &dyn Loader,
     ) -> Result<World, WorldError> {
+        let runtime_loader = super::runtime::RuntimeLoader {
+            release,
+            user: loader,
+        };
+        let loader: &dyn Loader = &runtime_loader;
+        let mut files: Vec<(String, Syntax)> = Vec::new();
+        if spec.runtime {
+            files.extend(
+                super::runtime::sources()
+                    .iter()
+                    .map(|(p, s)| (p.to_string(), *s)),
+            );
+        }
+        files.extend(spec.sources.iter().map(|s| (s.path.clone(), s.syntax)));
         let mut sources = Vec::new();
         // Place files one after another; sizes are known only after assembling, so
         // assemble each alone first to learn its size.
         let (mut go_next, mut c_next) = (addr::GO_TEXT, addr::C_TEXT);
-        for s in &spec.sources {
-            let base = if s.syntax == Syntax::Go {
+        for (path, syntax) in &files {
+            let base = if *syntax == Syntax::Go {
                 &mut go_next
             } else {
                 &mut c_next
             };
             let alone =
-                asm::assemble_listing(&[Source::new(&s.path, s.syntax, *base)], release, loader)?;
+                asm::assemble_listing(&[Source::new(path, *syntax, *base)], release, loader)?;
             let size: u64 = alone.segments.iter().map(|(_, b)| b.len() as u64).sum();
-            sources.push(Source::new(&s.path, s.syntax, *base));
+            sources.push(Source::new(path, *syntax, *base));
             *base = (*base + size + 0x3f) & !0x3f;
         }
         let program = if sources.is_empty() {
@@ -382,13 +428,27 @@ impl World {
                 stack: (lo, top),
             });
         }
-        // Ps: minimal structs the Ms point to while they run Go code.
+        // Ps: minimal structs. The first go to the Go threads' Ms, in order; the rest wait
+        // in the idle list.
         let ps: Vec<u64> = (0..spec.ps).map(|_| b.alloc(0x100)).collect();
-        for (k, m) in ms.iter().enumerate() {
-            if let Some(&p) = ps.get(k) {
-                b.put(m.addr + b.off("m_p"), p);
+        let mut idle = 0u64;
+        for (i, &p) in ps.iter().enumerate() {
+            b.m.poke(p + g::P_ID, &(i as u32).to_le_bytes())
+                .expect("heap");
+            match ms.get(i) {
+                Some(m) => {
+                    b.put(m.addr + b.off("m_p"), p);
+                    b.put(p + g::P_M, m.addr);
+                    b.m.poke(p + g::P_STATUS, &g::P_RUNNING.to_le_bytes())
+                        .expect("heap");
+                }
+                None => {
+                    b.put(g::PIDLE_SLOTS + 8 * idle, p);
+                    idle += 1;
+                }
             }
         }
+        b.put(g::PIDLE_COUNT, idle);
         // Goroutines.
         for (n, g) in spec.goroutines.iter().enumerate() {
             let slot = addr::GOROUTINE_STACKS + n as u64 * addr::STACK_SLOT;
@@ -455,29 +515,20 @@ impl World {
                 }
             }
         }
-        // Extra Ms: each with a g0 (on a system stack of its own) and a dead curg.
+        // Extra Ms: each with a g0, which gets the stack of the C thread that borrows the M
+        // (needm sets it), and a dead curg with a goroutine stack, all in the free list.
         for e in 0..spec.extra_ms {
             let k = ms.len();
             let m = b.alloc(m_size);
-            let top = addr::SYSTEM_STACKS_TOP - (spec.threads.len() + e) as u64 * addr::SYSTEM_SLOT;
-            let stack_name = format!("extra m{k}.g0 stack");
-            b.m.map(top - SYSTEM_STACK, SYSTEM_STACK, Perm::RW, &stack_name)
-                .expect("stack");
-            let g0 = b.new_g(
-                &format!("extra m{k}.g0"),
-                0,
-                (top - SYSTEM_STACK, top),
-                &stack_name,
-                "running",
-            );
+            let g0 = b.new_g(&format!("m{k}.g0"), 0, (0, 0), "", "running");
             let slot =
                 addr::GOROUTINE_STACKS + (spec.goroutines.len() + e) as u64 * addr::STACK_SLOT;
             let lo = slot + addr::STACK_SLOT - GOROUTINE_STACK;
-            let curg_stack = format!("extra m{k}.curg stack");
+            let curg_stack = format!("m{k}.curg stack");
             b.m.map(lo, GOROUTINE_STACK, Perm::RW, &curg_stack)
                 .expect("stack");
             let curg = b.new_g(
-                &format!("extra m{k}.curg"),
+                &format!("m{k}.curg"),
                 100 + e as u64,
                 (lo, lo + GOROUTINE_STACK),
                 &curg_stack,
@@ -489,12 +540,17 @@ impl World {
             b.put(m + b.off("m_id"), k as u64);
             b.put(g0a + b.off("g_m"), m);
             b.put(curga + b.off("g_m"), m);
-            b.put(g0a + b.off("g_sched") + b.off("gobuf_sp"), top - 0x40);
+            // cgocallback starts the curg at the top of its stack.
+            b.put(
+                curga + b.off("g_sched") + b.off("gobuf_sp"),
+                lo + GOROUTINE_STACK - 0x40,
+            );
             if let Some(flag) = offset(release, "m_isextra") {
                 b.m.poke(m + flag as u64, &[1]).expect("mapped");
             }
+            b.put(g::EXTRAM_SLOTS + 8 * e as u64, m);
             ms.push(MInfo {
-                name: format!("extra m{k}"),
+                name: format!("m{k}"),
                 addr: m,
                 g0,
                 gsignal: None,
@@ -502,10 +558,66 @@ impl World {
                 extra: true,
             });
         }
-        // The extra-M list head: a runtime global naming the first extra M.
-        if let Some(first) = ms.iter().find(|m| m.extra) {
-            let a = first.addr;
-            b.put(addr::GLOBALS, a);
+        b.put(g::EXTRAM_COUNT, spec.extra_ms as u64);
+        if let Some(h) = &spec.c_handler {
+            let a = program.symbol(h).ok_or_else(|| {
+                WorldError::Spec(format!("c_handler: no symbol `{h}` in the sources"))
+            })?;
+            b.put(g::FWD_SIGSEGV, a);
+        }
+        // Where each thread starts.
+        for (i, t) in spec.threads.iter().enumerate() {
+            let Some(entry) = &t.entry else { continue };
+            let resolve = |what: &str, name: &str| {
+                program.symbol(name).ok_or_else(|| {
+                    WorldError::Spec(format!(
+                        "threads[{i}].{what}: no symbol `{name}` in the sources"
+                    ))
+                })
+            };
+            let pc = resolve("entry", entry)?;
+            let mut args = Vec::new();
+            for a in &t.args {
+                args.push(match a {
+                    Arg::Number(n) => *n,
+                    Arg::Symbol(name) => resolve("args", name)?,
+                });
+            }
+            let th = &threads[i];
+            let mut cpu = b.m.thread(th.machine_thread).cpu;
+            let top = cpu.gpr[4] & !15;
+            if t.c {
+                if args.len() > 4 {
+                    return Err(WorldError::Spec(format!(
+                        "threads[{i}].args: a C thread takes at most 4 arguments in registers"
+                    )));
+                }
+                for (r, v) in [7, 6, 2, 1].into_iter().zip(&args) {
+                    cpu.gpr[r] = *v;
+                }
+                let ret = resolve("entry", "thread_exit")?;
+                cpu.gpr[4] = top - 8;
+                b.put(top - 8, ret);
+            } else {
+                // Arguments above the return address, as a Go (ABI0) call leaves them.
+                let sp = top - 8 * (args.len() as u64 + 1) - 8;
+                for (n, v) in args.iter().enumerate() {
+                    b.put(sp + 8 + 8 * n as u64, *v);
+                }
+                b.put(sp, resolve("entry", "runtime·goexit")? + 1);
+                cpu.gpr[4] = sp;
+            }
+            cpu.rip = pc;
+            b.m.set_cpu(th.machine_thread, cpu);
+        }
+        // The register ABI (go1.17 and later) keeps g in R14 in Go code.
+        if release != GoRelease::Go114 {
+            for th in threads.iter().filter(|t| t.m.is_some()) {
+                let g = b.m.memory().peek_u64(th.fs_base - 8).unwrap_or(0);
+                let mut cpu = b.m.thread(th.machine_thread).cpu;
+                cpu.gpr[14] = g;
+                b.m.set_cpu(th.machine_thread, cpu);
+            }
         }
         let Builder { mut m, gs, .. } = b;
         // Building is not a step the learner can undo: start history clean.
@@ -599,8 +711,8 @@ impl World {
         if let Some(p) = self.ps.iter().position(|&p| (p..p + 0x100).contains(&a)) {
             return Some(format!("p{p}+{:#x}", a - self.ps[p]));
         }
-        if a == addr::GLOBALS {
-            return Some("runtime.extram (list of extra Ms)".into());
+        if let Some(name) = g::global_name(a) {
+            return Some(name);
         }
         if let Some(s) = self.program.symbolize(a) {
             return Some(s);

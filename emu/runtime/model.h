@@ -1,0 +1,23 @@
+// Addresses of the runtime's globals in stackswitch's model (a page at 0x600000), and the
+// few things the model keeps differently from Go. Included by the runtime's sources.
+//
+// Go keeps the free extra Ms in a linked list (runtime.extram, through m.schedlink) and the
+// idle Ps in sched.pidle (through p.link). The model keeps each as a small array behind a
+// spin lock word, so that every field the code touches has a layout from the facts file.
+
+#define extram_lock	0x600000	// 0 free, 1 held (taken with XCHGL)
+#define extram_count	0x600008	// how many extra Ms are free
+#define extram_slots	0x600010	// up to 8 pointers to free extra Ms
+#define pidle_lock	0x600080
+#define pidle_count	0x600088
+#define pidle_slots	0x600090	// up to 8 pointers to idle Ps
+#define fwd_sigsegv	0x600100	// the SIGSEGV handler C installed before Go (0: none)
+#define c_globals	0x600800	// C's global variables start here
+
+// A minimal p: id and status as in Go's p struct; m (the M it is attached to) is the
+// model's own field.
+#define p_id	0
+#define p_status	4
+#define p_m	16
+#define const__Pidle	0
+#define const__Prunning	1

@@ -1,0 +1,283 @@
+// The parts of Go's scheduler that a cgo call and a C-to-Go callback go through, written
+// for stackswitch in Go's assembler. In Go most of these are Go code (cgocall.go,
+// proc.go); here they are small assembly functions doing the same steps on the same
+// fields, so that every store can be watched. Differences are named where they are.
+
+#include "go_asm.h"
+#include "go_tls.h"
+#include "textflag.h"
+#include "model.h"
+#include "release.h"
+
+// func cgocall(fn, arg unsafe.Pointer) int32
+// Go calling C: mark the M as in cgo, enter a system call (the goroutine's status and the
+// SP and PC a traceback will start from), switch stacks in asmcgocall, and come back.
+TEXT runtime·cgocall(SB), NOSPLIT, $24-20
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	INCL	m_ncgo(R8)
+	MOVB	$1, m_incgo(R8)
+	CALL	runtime·entersyscall(SB)
+	MOVQ	fn+0(FP), AX
+	MOVQ	AX, 0(SP)
+	MOVQ	arg+8(FP), AX
+	MOVQ	AX, 8(SP)
+	CALL	runtime·asmcgocall(SB)
+	MOVL	16(SP), AX
+	MOVL	AX, ret+16(FP)
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	MOVB	$0, m_incgo(R8)
+	DECL	m_ncgo(R8)
+	CALL	runtime·exitsyscall(SB)
+	RET
+
+// entersyscall records where the calling function will resume (g.syscallpc) and its SP
+// (g.syscallsp), and marks the goroutine _Gsyscall. The M keeps its P, as Go's fast path
+// does. Uses AX, BX, CX and DI.
+TEXT runtime·entersyscall(SB), NOSPLIT, $0-0
+	MOVQ	0(SP), AX
+	LEAQ	8(SP), BX
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	AX, g_syscallpc(DI)
+	MOVQ	BX, g_syscallsp(DI)
+	MOVL	$const__Gsyscall, g_atomicstatus(DI)
+	RET
+
+// exitsyscall makes the goroutine _Grunning again. Running Go code needs a P: an M that
+// kept its P goes on at once; one without (an extra M a C thread borrowed) takes an idle
+// P, and waits while there is none. Go parks the goroutine instead of spinning; the model
+// spins so that the wait can be stepped through.
+TEXT runtime·exitsyscall(SB), NOSPLIT, $0-0
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	MOVQ	m_p(R8), AX
+	CMPQ	AX, $0
+	JNE	running
+wait:
+	MOVL	$1, AX
+	MOVQ	$pidle_lock, DX
+	XCHGL	AX, 0(DX)
+	TESTL	AX, AX
+	JNE	busy
+	MOVQ	$pidle_count, DX
+	MOVQ	0(DX), AX
+	CMPQ	AX, $0
+	JNE	take
+	MOVQ	$pidle_lock, DX
+	MOVL	$0, 0(DX)
+busy:
+	PAUSE
+	JMP	wait
+take:
+	DECQ	AX
+	MOVQ	AX, 0(DX)
+	MOVQ	$pidle_slots, DX
+	MOVQ	(DX)(AX*8), AX
+	MOVQ	$pidle_lock, DX
+	MOVL	$0, 0(DX)
+	MOVQ	AX, m_p(R8)
+	MOVQ	R8, p_m(AX)
+	MOVL	$const__Prunning, p_status(AX)
+running:
+	MOVL	$const__Grunning, g_atomicstatus(DI)
+	MOVQ	$0, g_syscallsp(DI)
+	RET
+
+// releasep gives the M's P back to the idle list (a C thread returning from Go must not
+// keep it).
+TEXT runtime·releasep(SB), NOSPLIT, $0-0
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	MOVQ	m_p(R8), BX
+	MOVQ	$0, m_p(R8)
+	MOVQ	$0, p_m(BX)
+	MOVL	$const__Pidle, p_status(BX)
+lock:
+	MOVL	$1, AX
+	MOVQ	$pidle_lock, DX
+	XCHGL	AX, 0(DX)
+	TESTL	AX, AX
+	JEQ	locked
+	PAUSE
+	JMP	lock
+locked:
+	MOVQ	$pidle_count, DX
+	MOVQ	0(DX), AX
+	MOVQ	$pidle_slots, SI
+	MOVQ	BX, (SI)(AX*8)
+	INCQ	AX
+	MOVQ	AX, 0(DX)
+	MOVQ	$pidle_lock, DX
+	MOVL	$0, 0(DX)
+	RET
+
+// needm: a thread C created calls Go and has no g. Take a free extra M (each comes with a
+// g0 and a dead curg), make its g0 the thread's g, give g0 the C stack as its stack, and
+// get the curg ready to run Go code for C (_Gdead to _Gsyscall). Waits while no extra M
+// is free (Go would make a new one).
+TEXT runtime·needm(SB), NOSPLIT, $0-0
+lock:
+	MOVL	$1, AX
+	MOVQ	$extram_lock, DX
+	XCHGL	AX, 0(DX)
+	TESTL	AX, AX
+	JEQ	locked
+	PAUSE
+	JMP	lock
+locked:
+	MOVQ	$extram_count, DX
+	MOVQ	0(DX), AX
+	CMPQ	AX, $0
+	JNE	take
+	MOVQ	$extram_lock, DX
+	MOVL	$0, 0(DX)
+	PAUSE
+	JMP	lock
+take:
+	DECQ	AX
+	MOVQ	AX, 0(DX)
+	MOVQ	$extram_slots, DX
+	MOVQ	(DX)(AX*8), R8
+	MOVQ	$0, (DX)(AX*8)
+	MOVQ	$extram_lock, DX
+	MOVL	$0, 0(DX)
+
+	// TLS g = m.g0: from here on the thread is an M.
+	MOVQ	m_g0(R8), SI
+	get_tls(CX)
+	MOVQ	SI, g(CX)
+	// g0's stack is the C stack: 32 KiB below the caller's SP, 1 KiB above it.
+	LEAQ	8(SP), AX
+	LEAQ	1024(AX), BX
+	MOVQ	BX, (g_stack+stack_hi)(SI)
+	SUBQ	$32768, AX
+	MOVQ	AX, (g_stack+stack_lo)(SI)
+	ADDQ	$const__StackGuard, AX
+	MOVQ	AX, g_stackguard0(SI)
+	MOVQ	m_curg(R8), DI
+	MOVL	$const__Gsyscall, g_atomicstatus(DI)
+	RET
+
+// dropm returns the M to the free list: the curg is dead again and the thread has no g.
+TEXT runtime·dropm(SB), NOSPLIT, $0-0
+	get_tls(CX)
+	MOVQ	g(CX), SI
+	MOVQ	g_m(SI), R8
+	MOVQ	m_curg(R8), DI
+	MOVL	$const__Gdead, g_atomicstatus(DI)
+	MOVQ	$0, g(CX)
+lock:
+	MOVL	$1, AX
+	MOVQ	$extram_lock, DX
+	XCHGL	AX, 0(DX)
+	TESTL	AX, AX
+	JEQ	locked
+	PAUSE
+	JMP	lock
+locked:
+	MOVQ	$extram_count, DX
+	MOVQ	0(DX), AX
+	MOVQ	$extram_slots, SI
+	MOVQ	R8, (SI)(AX*8)
+	INCQ	AX
+	MOVQ	AX, 0(DX)
+	MOVQ	$extram_lock, DX
+	MOVL	$0, 0(DX)
+	RET
+
+// cgocallback(fn, arg) is how C calls Go in the model: Go's crosscall2, cgocallback and
+// cgocallbackg in one. C calls it with its own convention: DI = a Go function (ABI0, one
+// word argument), SI = the argument. It saves C's callee-saved registers, gets an M
+// (needm) when the thread has none, switches to the M's curg and its stack, gets a P
+// (exitsyscall), calls fn, gives the P back, switches back to g0 and the C stack, and
+// either returns the M (go1.14: dropm) or keeps it bound to the thread, marking it as
+// back in C (go1.21 and later: isExtraInC).
+TEXT runtime·cgocallback(SB), NOSPLIT|NOFRAME, $0
+	PUSHQ	BP
+	MOVQ	SP, BP
+	PUSHQ	BX
+	PUSHQ	R12
+	PUSHQ	R13
+	PUSHQ	R14
+	PUSHQ	R15
+	PUSHQ	DI		// fn
+	PUSHQ	SI		// arg
+	PUSHQ	$0		// 1 when this call ran needm
+	get_tls(CX)
+	MOVQ	g(CX), BX
+	CMPQ	BX, $0
+	JNE	havem
+	CALL	runtime·needm(SB)
+	MOVQ	$1, 0(SP)
+	get_tls(CX)
+	MOVQ	g(CX), BX
+havem:
+	// BX = g0 of this thread's M; SP is on the C stack, which g0 owns now.
+	MOVQ	g_m(BX), R8
+#ifdef GO1_24
+	MOVB	$0, m_isExtraInC(R8)
+#endif
+	MOVQ	SP, (g_sched+gobuf_sp)(BX)
+	MOVQ	16(SP), R12	// fn
+	MOVQ	8(SP), R13	// arg
+	// Switch to the curg: TLS g, then SP to the top of its stack.
+	MOVQ	m_curg(R8), SI
+	MOVQ	SI, g(CX)
+#ifdef GO1_24
+	MOVQ	SI, R14
+#endif
+	MOVQ	(g_sched+gobuf_sp)(SI), SP
+	// The curg's frame: fn's argument at 0(SP); g0 and fn kept above it.
+	SUBQ	$24, SP
+	MOVQ	BX, 16(SP)
+	MOVQ	R12, 8(SP)
+	MOVQ	R13, 0(SP)
+	CALL	runtime·exitsyscall(SB)
+	MOVQ	8(SP), AX
+	CALL	AX
+	CALL	runtime·releasep(SB)
+	CALL	runtime·entersyscall(SB)
+	// Back to g0 and the C stack.
+	MOVQ	16(SP), BX
+	get_tls(CX)
+	MOVQ	BX, g(CX)
+	MOVQ	(g_sched+gobuf_sp)(BX), SP
+#ifdef GO1_24
+	// The M stays bound to this thread; mark it as back in C.
+	MOVQ	g_m(BX), R8
+	MOVB	$1, m_isExtraInC(R8)
+#else
+	MOVQ	0(SP), AX
+	CMPQ	AX, $0
+	JEQ	done
+	CALL	runtime·dropm(SB)
+done:
+#endif
+	ADDQ	$24, SP
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	BX
+	POPQ	BP
+	RET
+
+// goexit is where every goroutine's function returns to: the bottom frame of its stack.
+// Go then schedules another goroutine on the M; the model has no scheduler, so the
+// thread exits.
+TEXT runtime·goexit(SB), NOSPLIT|NOFRAME|TOPFRAME, $0-0
+	BYTE	$0x90
+	CALL	runtime·goexit1(SB)
+	BYTE	$0x90
+
+TEXT runtime·goexit1(SB), NOSPLIT|NOFRAME, $0-0
+	MOVL	$0, DI
+	MOVL	$60, AX
+	SYSCALL
+	UNDEF

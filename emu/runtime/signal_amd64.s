@@ -1,0 +1,38 @@
+// Go's signal entry on linux/amd64, written for stackswitch. The kernel enters sigtramp on
+// the gsignal stack with the C convention (DI = signal, SI = &siginfo, DX = &ucontext);
+// sigtramp passes them on the stack to sigtrampgo; returning goes through sigreturn, whose
+// rt_sigreturn restores the interrupted registers from the frame.
+//
+// sigtrampgo, sighandler, sigpanic and throw are Go code in Go's runtime. The model runs
+// them in Rust at their entry, as named stages that read and write the same memory
+// (emu/src/go/process.rs); their bodies here are never executed and trap if they are.
+
+#include "go_asm.h"
+#include "go_tls.h"
+#include "textflag.h"
+
+TEXT runtime·sigtramp(SB), NOSPLIT|TOPFRAME, $32
+	MOVQ	DI, 0(SP)	// sig
+	MOVQ	SI, 8(SP)	// info
+	MOVQ	DX, 16(SP)	// ctx; 24(SP) is where sigtrampgo keeps the interrupted g
+	CALL	runtime·sigtrampgo(SB)
+	RET
+
+TEXT runtime·sigreturn(SB), NOSPLIT|NOFRAME, $0
+	MOVQ	$15, AX		// rt_sigreturn
+	SYSCALL
+	INT	$3
+
+TEXT runtime·sigtrampgo(SB), NOSPLIT, $0
+	UNDEF
+
+TEXT runtime·sighandler(SB), NOSPLIT, $0
+	UNDEF
+
+// sigpanic: the model's stage decides at the entry; a throw continues at this CALL.
+TEXT runtime·sigpanic(SB), NOSPLIT, $0
+	CALL	runtime·throw(SB)
+	UNDEF
+
+TEXT runtime·throw(SB), NOSPLIT, $0
+	UNDEF
