@@ -27,6 +27,7 @@ pub mod go;
 mod history;
 mod isa;
 pub mod kernel;
+pub mod lesson;
 pub mod machine;
 pub mod memory;
 pub mod signal;

@@ -6,6 +6,8 @@ use emu::asm::{self, GoRelease, Source, Syntax};
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
+mod lesson_cli;
+
 #[derive(Parser)]
 #[command(
     name = "emu",
@@ -55,6 +57,11 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Lessons: list them, check them, or step through one in the terminal.
+    Lesson {
+        #[command(subcommand)]
+        action: lesson_cli::Action,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -87,6 +94,7 @@ fn main() -> ExitCode {
             json,
             list,
         } => run(scenario.as_deref(), go, json, list),
+        Command::Lesson { action } => lesson_cli::main(action),
     }
 }
 
