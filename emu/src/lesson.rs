@@ -9,6 +9,7 @@
 //! answer; [`Lesson::check`] runs it and reports every claim that does not hold. A mistake
 //! in a file is a [`LessonError`] naming the file, the line, the field and what is wrong.
 
+pub mod expr;
 pub mod run;
 pub mod view;
 
@@ -680,7 +681,7 @@ impl Lesson {
             let t = item.point.thread.unwrap_or(0);
             for (k, c) in item.claims.iter().enumerate() {
                 let field = format!("{f}.assert[{k}]");
-                if let Err(CheckError::Bad(m)) = check::evaluate(&p, t, c) {
+                if let Err(CheckError::Bad(m)) = expr::evaluate(&p, t, c) {
                     return Err(self.error(&field, m));
                 }
                 if let Some((_, region)) = region_claim(c) {
@@ -704,19 +705,19 @@ impl Lesson {
             match q.kind {
                 QuestionKind::Value => {
                     if let Some(e) = &q.expr {
-                        if let Err(err) = check::value(&p, t, e) {
+                        if let Err(err) = expr::value(&p, t, e) {
                             bad("expr", err)?;
                         }
                     }
                     for a in std::iter::once(&q.answer).chain(&q.choices) {
-                        if let Err(err) = check::value(&p, t, a) {
+                        if let Err(err) = expr::value(&p, t, a) {
                             bad("answer", err)?;
                         }
                     }
                 }
                 QuestionKind::Stack => {
                     if let Some(e) = &q.expr {
-                        if let Err(err) = check::value(&p, t, e) {
+                        if let Err(err) = expr::value(&p, t, e) {
                             bad("expr", err)?;
                         }
                     }

@@ -361,7 +361,7 @@ fn show_reached(
         }
         if !item.claims.is_empty() {
             for c in item.claims {
-                let verdict = match emu::go::check::evaluate(p, thread, c) {
+                let verdict = match emu::lesson::expr::evaluate(p, thread, c) {
                     Ok(()) => "✓".to_string(),
                     Err(e) => format!("✗ {e}"),
                 };

@@ -6,6 +6,7 @@
 //! (counted as one arrival there), or the step count is a point's `step`. This is how
 //! [`crate::go::check::reach`] finds one point; the tracker finds all of them in one run.
 
+use super::expr;
 use super::{Item, Lesson, LessonError, Point, Question, QuestionKind};
 use crate::go::check::{self, CheckError};
 use crate::go::process::Process;
@@ -164,11 +165,11 @@ impl Report {
 pub fn machine_answer(p: &Process, thread: usize, q: &Question) -> Result<String, CheckError> {
     match q.kind {
         QuestionKind::Value => {
-            let v = check::value(p, thread, q.expr.as_deref().unwrap_or("0"))?;
+            let v = expr::value(p, thread, q.expr.as_deref().unwrap_or("0"))?;
             Ok(format!("{v:#x}"))
         }
         QuestionKind::Stack => {
-            let v = check::value(p, thread, q.expr.as_deref().unwrap_or("rsp"))?;
+            let v = expr::value(p, thread, q.expr.as_deref().unwrap_or("rsp"))?;
             Ok(p.world
                 .machine
                 .memory()
@@ -188,7 +189,7 @@ pub fn judge(p: &Process, thread: usize, q: &Question) -> Vec<String> {
     match q.kind {
         QuestionKind::Value => {
             let expr = q.expr.as_deref().unwrap_or("0");
-            let got = match check::value(p, thread, expr) {
+            let got = match expr::value(p, thread, expr) {
                 Ok(v) => v,
                 Err(e) => return vec![format!("`{expr}`: {e}")],
             };
@@ -196,7 +197,7 @@ pub fn judge(p: &Process, thread: usize, q: &Question) -> Vec<String> {
                 Some(w) => format!("{v:#x} ({w})"),
                 None => format!("{v:#x}"),
             };
-            match check::value(p, thread, &q.answer) {
+            match expr::value(p, thread, &q.answer) {
                 Ok(a) if a == got => {}
                 Ok(a) => problems.push(format!(
                     "the answer `{}` is {}, but `{expr}` is {}",
@@ -207,7 +208,7 @@ pub fn judge(p: &Process, thread: usize, q: &Question) -> Vec<String> {
                 Err(e) => problems.push(format!("answer `{}`: {e}", q.answer)),
             }
             for c in q.choices.iter().filter(|c| c.trim() != q.answer.trim()) {
-                if check::value(p, thread, c) == Ok(got) {
+                if expr::value(p, thread, c) == Ok(got) {
                     problems.push(format!(
                         "the choice `{c}` is also {}: two choices are right",
                         say(got)
@@ -251,7 +252,7 @@ pub fn compare_output(want: &str, got: &str) -> Vec<String> {
 fn evaluate_item(p: &Process, item: &Item, thread: usize, r: &mut ItemResult) {
     for c in item.claims {
         r.claims += 1;
-        if let Err(e) = check::evaluate(p, thread, c) {
+        if let Err(e) = expr::evaluate(p, thread, c) {
             r.problems.push(match e {
                 CheckError::Failed(m) | CheckError::Bad(m) => m,
             });
