@@ -417,6 +417,12 @@ impl Lesson {
             return Err(self.error("max_steps", "must be at least 1"));
         }
         let own = |field: String, rs: &Option<Vec<GoRelease>>| -> Result<(), LessonError> {
+            if rs.as_ref().is_some_and(|v| v.is_empty()) {
+                return Err(self.error(
+                    &format!("{field}.releases"),
+                    "an empty list applies to no release: leave `releases` out for all",
+                ));
+            }
             for r in rs.iter().flatten() {
                 if !self.releases.contains(r) {
                     return Err(self.error(
