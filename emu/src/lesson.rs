@@ -908,8 +908,11 @@ fn locate(text: &str, field: &str) -> Option<usize> {
                     table_line = Some(*n);
                 }
             } else if table.is_none() {
-                // Top-level keys come before the first table.
-                break;
+                // Top-level keys come before the first table; a table may be the field.
+                if name == key {
+                    return Some(*n);
+                }
+                continue;
             }
             continue;
         }
