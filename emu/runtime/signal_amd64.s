@@ -29,8 +29,10 @@ TEXT runtime·sigtrampgo(SB), NOSPLIT, $0
 TEXT runtime·sighandler(SB), NOSPLIT, $0
 	UNDEF
 
-// sigpanic: the model's stage decides at the entry; a throw continues at this CALL.
+// sigpanic: the model's stage decides at the entry. When it cannot panic it calls throw,
+// as if from this CALL: the return address in throw's frame is the one after it.
 TEXT runtime·sigpanic(SB), NOSPLIT, $0
+	UNDEF
 	CALL	runtime·throw(SB)
 	UNDEF
 

@@ -801,6 +801,9 @@ fn table_header(line: &str) -> Option<(&str, bool)> {
         return Some((name.0.trim(), true));
     }
     let name = t.strip_prefix('[').and_then(|s| s.split_once(']'))?;
+    if name.0.contains('[') {
+        return None;
+    }
     Some((name.0.trim(), false))
 }
 

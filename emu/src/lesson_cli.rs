@@ -201,12 +201,18 @@ fn check(paths: &[PathBuf], only: Option<GoRelease>) -> ExitCode {
         failed += 1;
     }
     let (mut ok, mut known, mut runs) = (0usize, 0usize, 0usize);
+    let mut reported: Vec<String> = Vec::new();
     for l in &lessons {
         for &r in l.releases.iter().filter(|r| only.is_none_or(|o| o == **r)) {
             runs += 1;
             match l.check(r) {
                 Err(e) => {
-                    println!("ERROR {e}");
+                    // The same mistake under each release is reported once.
+                    let text = e.to_string();
+                    if !reported.contains(&text) {
+                        println!("ERROR {text}");
+                        reported.push(text);
+                    }
                     failed += 1;
                 }
                 Ok(report) => {

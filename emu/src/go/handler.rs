@@ -227,11 +227,17 @@ pub fn decide(release: GoRelease, s: &SignalState) -> (Vec<Stage>, Outcome) {
         let header = unexpected_signal(f);
         return (stages, report(header, false));
     }
-    if f.signal == Signal::Sigsegv && f.addr < 0x1000 {
+    // A nil dereference is a SIGSEGV from the MMU (SEGV_MAPERR or SEGV_ACCERR; 0 on some
+    // kernels) below 0x1000; SI_KERNEL (a non-canonical address) is not, whatever addr says.
+    let mmu_code = matches!(f.code, 0..=2);
+    if f.signal == Signal::Sigsegv && mmu_code && f.addr < 0x1000 {
         stages.push(Stage {
             name: "sigpanic",
-            reads: vec![("addr".into(), hex(f.addr))],
-            says: "an address below 0x1000 is a nil dereference: panic".into(),
+            reads: vec![
+                ("si_code".into(), hex(f.code as u64)),
+                ("addr".into(), hex(f.addr)),
+            ],
+            says: "an MMU fault below 0x1000 is a nil dereference: panic".into(),
         });
         let header = vec![
             "panic: runtime error: invalid memory address or nil pointer dereference".to_string(),
@@ -241,8 +247,11 @@ pub fn decide(release: GoRelease, s: &SignalState) -> (Vec<Stage>, Outcome) {
     }
     stages.push(Stage {
         name: "sigpanic",
-        reads: vec![("addr".into(), hex(f.addr))],
-        says: "a fault at a non-nil address: report it and throw".into(),
+        reads: vec![
+            ("si_code".into(), hex(f.code as u64)),
+            ("addr".into(), hex(f.addr)),
+        ],
+        says: "not a nil dereference (an address of 0x1000 or more, or not an MMU fault): report the address and throw".into(),
     });
     stages.push(throw_stage());
     let header = vec![

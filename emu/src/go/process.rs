@@ -339,7 +339,7 @@ impl Process {
         }
         self.stages.retain(|s| s.step < now);
         self.signals.retain(|s| s.step < now);
-        if self.error.as_ref().is_some_and(|(s, _)| *s > now) {
+        if self.error.as_ref().is_some_and(|(s, _)| *s >= now) {
             self.error = None;
         }
         true
@@ -509,7 +509,26 @@ impl Process {
 
     // ----- Go's side, modelled -----
 
+    /// Runs a model function at its entry. One that finds nothing to do (reached
+    /// without a signal, or in a state Go's code would not be in) stops the process with
+    /// an error rather than looping.
     fn model_step(&mut self, thread: usize, f: ModelFn) -> Option<StageEvent> {
+        let before = self.steps();
+        let r = self.model_step_inner(thread, f);
+        if self.steps() == before && self.error.is_none() {
+            let pc = self.world.machine.thread(thread).cpu.rip;
+            self.error = Some((
+                before,
+                format!(
+                    "{} reached at {pc:#x} in a state the runtime model does not handle",
+                    self.world.program.symbolize(pc).unwrap_or_default()
+                ),
+            ));
+        }
+        r
+    }
+
+    fn model_step_inner(&mut self, thread: usize, f: ModelFn) -> Option<StageEvent> {
         let step = self.steps();
         let release = self.release();
         let cpu = self.world.machine.thread(thread).cpu;
@@ -614,11 +633,17 @@ impl Process {
                 if f == ModelFn::SigPanic && !panics {
                     // sigpanic cannot panic: it calls throw (the CALL at its entry).
                     let throw = self.world.program.symbol("runtime·throw")?;
-                    let next = self
+                    // The CALL after sigpanic's first instruction (UD2).
+                    let call = self
                         .world
                         .machine
                         .disassemble(pc)
-                        .map_or(pc + 5, |d| pc + d.bytes.len() as u64);
+                        .map_or(pc + 2, |d| pc + d.bytes.len() as u64);
+                    let next = self
+                        .world
+                        .machine
+                        .disassemble(call)
+                        .map_or(call + 5, |d| call + d.bytes.len() as u64);
                     self.world.machine.model_step(thread, |a| {
                         let rsp = sp - 8;
                         let _ = a.mem.write(rsp, 8, next);

@@ -70,6 +70,10 @@ pub struct ThreadSpec {
     /// The entry's arguments: numbers, or symbols (their addresses).
     #[serde(default)]
     pub args: Vec<Arg>,
+    /// For a Go thread that runs no goroutine: start on `g0` (the default) or on
+    /// `gsignal` (TLS g and RSP on that g's stack, as inside a signal handler).
+    #[serde(default)]
+    pub on: Option<String>,
 }
 
 /// An argument: a number or the address of a symbol.
@@ -505,14 +509,30 @@ impl World {
                 b.m.set_cpu(machine_thread, cpu);
             }
         }
-        // Threads of Go whose m runs no goroutine sit on g0.
-        for th in &threads {
+        // Threads of Go whose m runs no goroutine sit on g0 (or on gsignal when asked).
+        for (i, th) in threads.iter().enumerate() {
             if let Some(k) = th.m {
                 let slot = th.tls + FS_IN_TLS_PAGE - 8;
                 if b.m.memory().peek_u64(slot) == Some(0) {
-                    let g0 = b.gs[ms[k].g0].addr;
-                    b.put(slot, g0);
+                    let gi = match spec.threads[i].on.as_deref() {
+                        None | Some("g0") => ms[k].g0,
+                        Some("gsignal") => ms[k].gsignal.expect("Go threads have a gsignal"),
+                        Some(other) => {
+                            return Err(WorldError::Spec(format!(
+                                "threads[{i}].on: \"{other}\" (g0 or gsignal)"
+                            )))
+                        }
+                    };
+                    let (g, hi) = (b.gs[gi].addr, b.gs[gi].stack_hi);
+                    b.put(slot, g);
+                    let mut cpu = b.m.thread(th.machine_thread).cpu;
+                    cpu.gpr[4] = hi - 0x100;
+                    b.m.set_cpu(th.machine_thread, cpu);
                 }
+            } else if spec.threads[i].on.is_some() {
+                return Err(WorldError::Spec(format!(
+                    "threads[{i}].on: a C thread has no g to run on"
+                )));
             }
         }
         // Extra Ms: each with a g0, which gets the stack of the C thread that borrows the M
