@@ -840,6 +840,10 @@ fn field_at_line(text: &str, line: usize) -> String {
         if n > line {
             break;
         }
+        if n == line && l.trim_start().starts_with('[') && table_header(l).is_none() {
+            // The table header itself is what is wrong.
+            return String::new();
+        }
         if let Some((name, array)) = table_header(l) {
             table = if array {
                 let c = counts.entry(name.to_string()).or_insert(0);
