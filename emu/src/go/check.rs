@@ -232,7 +232,20 @@ pub fn evaluate(p: &Process, thread: usize, claim: &str) -> Result<(), CheckErro
 pub fn value(p: &Process, thread: usize, expr: &str) -> Result<u64, CheckError> {
     let mut total = 0u64;
     let mut sign = 1i8;
-    for (k, tok) in expr.split_whitespace().enumerate() {
+    // Words, with `[ … ]` kept whole: `[rsi + 16]` is one term.
+    let mut tokens: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    for w in expr.split_whitespace() {
+        if depth > 0 {
+            let last = tokens.last_mut().expect("an open bracket");
+            last.push(' ');
+            last.push_str(w);
+        } else {
+            tokens.push(w.to_string());
+        }
+        depth = (depth + w.matches('[').count()).saturating_sub(w.matches(']').count());
+    }
+    for (k, tok) in tokens.iter().map(String::as_str).enumerate() {
         if k % 2 == 1 {
             sign = match tok {
                 "+" => 1,
@@ -261,7 +274,7 @@ fn term(p: &Process, thread: usize, t: &str) -> Result<u64, CheckError> {
         return Ok(n);
     }
     if let Some(inner) = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        let a = term(p, thread, inner)?;
+        let a = value(p, thread, inner)?;
         return p
             .world
             .machine

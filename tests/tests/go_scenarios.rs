@@ -1,0 +1,96 @@
+//! Every scenario of the runtime model, under both Go releases, ends as its file says Go
+//! ends it: the checks along the way, the exit status, and the report line by line
+//! (addresses and PCs may differ; codes, messages, section headers may not).
+
+use emu::go::scenario::{compare_lines, Scenario};
+use emu::go::GoRelease;
+
+const REQUIRED: [&str; 12] = [
+    "go-nil-deref",
+    "go-fault-addr",
+    "go-write-readonly",
+    "go-noncanonical",
+    "cgo-c-null-write",
+    "cgo-c-handler-forward",
+    "cgo-go-nil-with-c-handler",
+    "c-thread-no-g",
+    "asmcgocall-roundtrip",
+    "asmcgocall-nosave",
+    "seed-concurrent-cgo",
+    "c-to-go-needm",
+];
+
+#[test]
+fn every_scenario_ends_as_go_ends_it_under_both_releases() {
+    let mut failures = Vec::new();
+    let all = Scenario::builtin();
+    assert!(!all.is_empty());
+    for s in &all {
+        for r in [GoRelease::Go114, GoRelease::Go124] {
+            match s.verify(r) {
+                Ok(problems) => {
+                    for p in problems {
+                        failures.push(format!("{} (go{r}): {p}", s.id));
+                    }
+                }
+                Err(e) => failures.push(format!("{} (go{r}): {e}", s.id)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_required_scenarios_exist_with_expectations_for_both_releases() {
+    let all = Scenario::builtin();
+    for id in REQUIRED {
+        let s = all
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no scenario {id}"));
+        for key in ["go1_14", "go1_24"] {
+            assert!(s.expect.contains_key(key), "{id} has no expect.{key}");
+        }
+    }
+}
+
+/// The seed's report (go1.14) begins with these two lines; the model's must have exactly
+/// their form (addr and pc differ).
+#[test]
+fn cgo_null_write_under_go114_starts_like_the_seed_report() {
+    let seed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/seeds/000_4ecc27136efcaa86.txt"
+    ))
+    .expect("the seed article beside the repository");
+    let lines: Vec<&str> = seed.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("fatal error: unexpected signal"))
+        .expect("the seed quotes the report");
+    assert!(lines[at + 1].starts_with("[signal SIGSEGV: segmentation violation code=0x1 addr="));
+    let s = Scenario::by_id("cgo-c-null-write").unwrap();
+    let (p, _) = s.run(GoRelease::Go114).unwrap();
+    let pattern = format!(
+        "{}\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x… pc=0x…]",
+        lines[at]
+    );
+    let report = p.output(2);
+    let first_two: String = report.lines().take(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(compare_lines(&pattern, &first_two), Vec::<String>::new());
+    assert_eq!(p.exit_status(), Some(2));
+}
+
+#[test]
+fn a_broken_scenario_file_gets_a_located_error() {
+    let e = Scenario::parse("bad.toml", "id = \"x\"\ntitle = 3\n").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("bad.toml: "), "{msg}");
+    assert!(msg.contains("line 2"), "{msg}");
+    let e = Scenario::parse(
+        "bad.toml",
+        "id = \"x\"\ntitle = \"t\"\nsummary = \"s\"\n[world]\nthreads = []\n[expect.go1_99]\nexit_status = 0\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("expect.go1_99"), "{e}");
+}
