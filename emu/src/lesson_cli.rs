@@ -510,7 +510,8 @@ fn walkthrough(out: &mut impl Write, player: &mut Player, cap: usize) -> ExitCod
             if switched && last_live.is_some() {
                 let _ = writeln!(
                     out,
-                    "        ⇄ RSP of thread {thread} is now in {}",
+                    "        ⇄ RSP of {} is now in {}",
+                    player.process.world.threads[thread].name,
                     live.clone().unwrap_or_else(|| "no region".into())
                 );
             }
