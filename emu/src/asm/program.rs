@@ -323,6 +323,12 @@ fn encode_unit(
                                 list.push(name.clone());
                                 Operand::Branch(0)
                             }
+                            // An Intel-syntax branch to a name no file defines here: a
+                            // symbol of another file, which a listing leaves to the linker.
+                            (Err(_), Some(list), Target::Label(name)) if !name.contains('.') => {
+                                list.push(name.clone());
+                                Operand::Branch(0)
+                            }
                             (Err(e), _, _) => return Err(e),
                         },
                         Op::SymMem(t, size) => {
