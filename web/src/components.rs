@@ -2,11 +2,14 @@
 
 pub mod app;
 pub mod controls;
+pub mod editor;
+pub mod help;
 pub mod memory;
 pub mod registers;
 pub mod source;
 pub mod stacks;
 pub mod threads;
+pub mod timeline;
 
 /// An address as the page prints it: hex without leading zeros.
 pub fn hex(v: u64) -> String {

@@ -7,14 +7,14 @@
 //! Everything the page needs to know about the world beyond the machine itself (which
 //! regions are stacks and whose, which addresses are g and m structs) is data here, so a
 //! lesson can replace this file.
+//!
+//! The playground edits these sources, so building the world never panics: whatever the
+//! text, it either assembles and loads or says why not.
 
-use emu::asm::{assemble, Program, Source, Syntax};
+use emu::asm::{assemble, AsmError, Program, Source, Syntax};
 use emu::go::{layout, GoRelease};
 use emu::{Cpu, Machine, Perm};
 use std::collections::HashMap;
-
-/// The Go release whose structure layouts the world uses.
-pub const RELEASE: GoRelease = GoRelease::Go114;
 
 const TEXT: u64 = 0x40_0000;
 const HARNESS: u64 = 0x41_0000;
@@ -63,6 +63,17 @@ TEXT runtime·morestack_noctxt(SB), NOSPLIT, $0
 \tUNDEF
 ";
 
+/// The runtime functions stackswitch.s calls and the harness stands in for: a program
+/// written in the playground keeps them.
+const RUNTIME_STUBS: &str = "\
+TEXT runtime·badctxt(SB), 4, $0
+\tUNDEF
+TEXT runtime·morestack(SB), 4, $0
+\tUNDEF
+TEXT runtime·morestack_noctxt(SB), 4, $0
+\tUNDEF
+";
+
 /// What a runtime structure is, for naming its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StructKind {
@@ -101,9 +112,49 @@ pub struct File {
     pub text: String,
 }
 
+/// Why a world could not be built from (edited) sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// The assembler's error, with its place.
+    Asm(AsmError),
+    /// The program assembled but cannot be loaded (too large for its slot, no entry point).
+    Load(String),
+}
+
+/// A new snippet for the playground: the harness's `main` replaced by a small loop (the
+/// loop the README's speed figures use), keeping the stubs stackswitch.s needs.
+pub fn snippet() -> (String, String) {
+    let text = format!(
+        "// A new snippet: main runs first, on goroutine g1's stack.\n\
+         #include \"textflag.h\"\n\n\
+         TEXT ·main(SB), NOSPLIT, $0\n\
+         \tMOVQ\t$1000000, CX\n\
+         \tXORL\tAX, AX\n\
+         \tLEAQ\t-64(SP), BX\n\
+         loop:\n\
+         \tADDQ\tCX, AX\n\
+         \tMOVQ\tAX, 8(BX)\n\
+         \tXORQ\t8(BX), DX\n\
+         \tDECQ\tCX\n\
+         \tJNZ\tloop\n\
+         \tINT\t$3\n\n{RUNTIME_STUBS}"
+    );
+    ("harness.s".to_string(), text)
+}
+
+/// The files of the demo, as shipped: (name, text).
+pub fn default_files() -> Vec<(String, String)> {
+    vec![
+        ("stackswitch.s".to_string(), CORPUS.to_string()),
+        ("harness.s".to_string(), HARNESS_SRC.to_string()),
+    ]
+}
+
 /// A world ready to step: the machine, what was assembled into it, and the names of its
 /// runtime structures.
 pub struct World {
+    /// The Go release whose layouts and assembler rules the world uses.
+    pub release: GoRelease,
     /// The machine.
     pub machine: Machine,
     /// The assembled program (symbols and source map).
@@ -120,67 +171,71 @@ pub struct World {
     pub slots: Vec<(u64, String)>,
 }
 
-fn off(name: &str) -> u64 {
-    layout::offset(RELEASE, name).unwrap_or_else(|| panic!("go_asm.h has no {name}")) as u64
+/// The offset of a go_asm.h name. Every name used here exists in both releases' layouts
+/// (checked by the tests below), so 0 never shows.
+fn off(release: GoRelease, name: &str) -> u64 {
+    layout::offset(release, name).unwrap_or(0) as u64
 }
 
-/// Builds the demo world: RIP at `runtime·main`, on g1's stack.
-pub fn world() -> World {
-    let files = vec![
-        File {
-            name: "stackswitch.s".to_string(),
-            text: CORPUS.to_string(),
-        },
-        File {
-            name: "harness.s".to_string(),
-            text: HARNESS_SRC.to_string(),
-        },
-    ];
+/// Builds the demo world for a Go release, with `files` as the sources (the shipped ones,
+/// or the playground's edits of them): RIP at `runtime·main`, on g1's stack.
+pub fn world(release: GoRelease, files: &[(String, String)]) -> Result<World, BuildError> {
+    let off = |name: &str| off(release, name);
+    let files: Vec<File> = files
+        .iter()
+        .map(|(name, text)| File {
+            name: name.clone(),
+            text: text.clone(),
+        })
+        .collect();
     let loader: HashMap<String, String> = files
         .iter()
         .map(|f| (f.name.clone(), f.text.clone()))
         .collect();
-    // Both sources are compiled into the app and tested on the host, so an assembler error
-    // here is a bug of the build, not of the user.
-    let program = assemble(
-        &[
-            Source::new("stackswitch.s", Syntax::Go, TEXT),
-            Source::new("harness.s", Syntax::Go, HARNESS),
-        ],
-        RELEASE,
-        &loader,
-    )
-    .unwrap_or_else(|e| panic!("the demo does not assemble: {e}"));
+    let bases = [TEXT, HARNESS];
+    let sources: Vec<Source> = files
+        .iter()
+        .zip(bases)
+        .map(|(f, base)| Source::new(&f.name, Syntax::Go, base))
+        .collect();
+    let program = assemble(&sources, release, &loader).map_err(BuildError::Asm)?;
 
     let mut m = Machine::new();
     for (base, bytes) in &program.segments {
-        let size = (bytes.len() as u64 + 0xfff) & !0xfff;
+        let size = ((bytes.len() as u64 + 0xfff) & !0xfff).max(0x1000);
         let name = files
             .iter()
-            .zip([TEXT, HARNESS])
+            .zip(bases)
             .find(|(_, b)| b == base)
             .map(|(f, _)| format!("text ({})", f.name))
             .unwrap_or_else(|| format!("text at {base:#x}"));
-        m.map(*base, size, Perm::RX, &name).expect("text maps");
-        m.poke(*base, bytes).expect("text is mapped");
+        m.map(*base, size, Perm::RX, &name).map_err(|e| {
+            BuildError::Load(format!(
+                "{name} does not fit below the next file ({} bytes at {base:#x}): {e:?}",
+                bytes.len()
+            ))
+        })?;
+        m.poke(*base, bytes)
+            .map_err(|e| BuildError::Load(format!("cannot load {name}: {e:?}")))?;
     }
     let map = |m: &mut Machine, (lo, hi): (u64, u64), perm, name: &str| {
         m.map(lo, hi - lo, perm, name)
-            .expect("regions do not overlap")
+            .map_err(|e| BuildError::Load(format!("cannot map {name}: {e:?}")))
     };
-    map(&mut m, (TLS, TLS + 0x1000), Perm::RW, "TLS of thread 1");
+    map(&mut m, (TLS, TLS + 0x1000), Perm::RW, "TLS of thread 1")?;
     map(
         &mut m,
         (HEAP, HEAP + 0x2000),
         Perm::RW,
         "heap (g and m structs)",
-    );
-    map(&mut m, G1_STACK, Perm::RW, "g1 stack");
-    map(&mut m, G0_STACK, Perm::RW, "m0.g0 stack");
-    map(&mut m, GSIGNAL_STACK, Perm::RW, "m0.gsignal stack");
+    )?;
+    map(&mut m, G1_STACK, Perm::RW, "g1 stack")?;
+    map(&mut m, G0_STACK, Perm::RW, "m0.g0 stack")?;
+    map(&mut m, GSIGNAL_STACK, Perm::RW, "m0.gsignal stack")?;
 
+    // The heap and TLS were just mapped writable, so these stores cannot fail.
     let put = |m: &mut Machine, addr: u64, v: u64| {
-        m.poke(addr, &v.to_le_bytes()).expect("the heap is mapped")
+        let _ = m.poke(addr, &v.to_le_bytes());
     };
     let stack = |m: &mut Machine, g: u64, (lo, hi): (u64, u64)| {
         put(m, g + off("g_stack") + off("stack_lo"), lo);
@@ -204,10 +259,11 @@ pub fn world() -> World {
     // Go on linux/amd64 keeps g in the word just below FS's base (fs:-8).
     put(&mut m, TLS + 0xff8, G1);
 
+    let entry = program.symbol("runtime·main").ok_or_else(|| {
+        BuildError::Load("no TEXT ·main(SB): the machine starts there".to_string())
+    })?;
     let mut cpu = Cpu {
-        rip: program
-            .symbol("runtime·main")
-            .expect("harness defines main"),
+        rip: entry,
         rflags: 0x202,
         fs_base: TLS + 0x1000,
         ..Cpu::default()
@@ -224,7 +280,8 @@ pub fn world() -> World {
         g: g.to_string(),
         g_addr,
     };
-    World {
+    Ok(World {
+        release,
         machine: m,
         program,
         files,
@@ -237,13 +294,78 @@ pub fn world() -> World {
         ],
         stacks: vec![owner("g1", G1), owner("g0", G0), owner("gsignal", GSIGNAL)],
         slots: vec![(TLS + 0xff8, "TLS g slot (fs:-8)".to_string())],
-    }
+    })
 }
 
 /// The size of a structure, for telling a pointer inside it from one past it.
-pub fn struct_size(kind: StructKind) -> u64 {
+pub fn struct_size(release: GoRelease, kind: StructKind) -> u64 {
     match kind {
-        StructKind::G => off("g__size"),
-        StructKind::M => off("m__size"),
+        StructKind::G => off(release, "g__size"),
+        StructKind::M => off(release, "m__size"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_layout_name_the_demo_uses_exists_in_both_releases() {
+        for release in [GoRelease::Go114, GoRelease::Go124] {
+            for name in [
+                "g_stack",
+                "stack_lo",
+                "stack_hi",
+                "g_m",
+                "g_sched",
+                "gobuf_sp",
+                "m_g0",
+                "m_gsignal",
+                "m_curg",
+                "g__size",
+                "m__size",
+            ] {
+                assert!(
+                    layout::offset(release, name).is_some(),
+                    "{release:?} has no {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_demo_builds_for_both_releases() {
+        for release in [GoRelease::Go114, GoRelease::Go124] {
+            assert!(world(release, &default_files()).is_ok(), "{release:?}");
+        }
+    }
+
+    #[test]
+    fn the_snippet_assembles() {
+        let mut files = default_files();
+        files[1] = snippet();
+        assert!(world(GoRelease::Go114, &files).is_ok());
+    }
+
+    #[test]
+    fn bad_sources_are_errors_not_panics() {
+        let mut files = default_files();
+        files[1].1 = "TEXT ·main(SB), 0, $0\n\tMOVQ\tRAX, AX\n".to_string();
+        match world(GoRelease::Go114, &files) {
+            Err(BuildError::Asm(e)) => {
+                assert_eq!((e.pos.file.as_str(), e.pos.line), ("harness.s", 2));
+            }
+            Err(other) => panic!("expected an assembler error, got {other:?}"),
+            Ok(_) => panic!("expected an assembler error"),
+        }
+        files[1].1 = format!("TEXT ·other(SB), 4, $0\n\tRET\n{RUNTIME_STUBS}");
+        assert!(matches!(
+            world(GoRelease::Go114, &files),
+            Err(BuildError::Load(_))
+        ));
+        // A file too large for its slot (the next file starts 64 KiB later).
+        files[0].1 = format!("TEXT ·big(SB), 4, $0\n{}", "\tNOP\n".repeat(70_000));
+        files[1].1 = default_files()[1].1.clone();
+        assert!(world(GoRelease::Go114, &files).is_err());
     }
 }

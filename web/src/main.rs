@@ -3,11 +3,12 @@
 //!
 //! Layout as in yew's examples: [`model`] (no yew: the session and its snapshots),
 //! [`state`] (the reducer), [`components`] (one per pane), [`demo`] (the built-in world,
-//! until lessons replace it).
+//! until lessons replace it), [`share`] (links that restore a state).
 
 mod components;
 mod demo;
 mod model;
+mod share;
 mod state;
 
 fn main() {

@@ -3,17 +3,55 @@
 //! emu's public API (registers, `Memory::peek`, regions, step events, the program's source
 //! map); the model never reaches inside the machine.
 
-use crate::demo::{self, StructKind, World};
-use emu::go::layout;
+use crate::demo::{self, BuildError, StructKind, World};
+use emu::go::{layout, GoRelease};
 use emu::{AccessKind, Cpu, Halt, Signal, StepEvent, Stop};
 use std::rc::Rc;
 
+/// The world a config describes: the lesson's sources with the edits applied.
+fn build(config: &Config) -> Result<World, LoadError> {
+    let mut files = demo::default_files();
+    for (name, text) in &config.edits {
+        match files.iter_mut().find(|(n, _)| n == name) {
+            Some(f) => f.1 = text.clone(),
+            None => {
+                return Err(LoadError {
+                    file: name.clone(),
+                    line: 0,
+                    col: 0,
+                    message: format!("the lesson has no file {name}"),
+                    rendered: format!("the lesson has no file {name}"),
+                })
+            }
+        }
+    }
+    Ok(demo::world(config.release, &files)?)
+}
+
+/// The schedule entry covering `position`: its thread and the step where it ends.
+fn schedule_at(schedule: &[(usize, u64)], position: u64) -> Option<(usize, u64)> {
+    let mut end = 0;
+    for &(t, n) in schedule {
+        end += n;
+        if position < end {
+            return Some((t, end));
+        }
+    }
+    None
+}
+
 /// How many instructions one slice of a run executes; the page runs slices until its time
 /// budget for a frame is spent, so a slice must be short compared with a frame.
-pub const RUN_SLICE: u64 = 10_000;
-/// A run stops by itself after this many instructions, so that a loop that never faults
-/// cannot grow the step-back history without bound.
-pub const RUN_LIMIT: u64 = 1_000_000;
+pub const RUN_SLICE: u64 = 20_000;
+/// A run stops by itself after this many instructions, so that a loop that never ends
+/// returns control to the learner.
+pub const RUN_LIMIT: u64 = 200_000_000;
+/// Step back keeps at most this many steps of history (about 26 bytes each); beyond it the
+/// history is dropped and going further back replays the recorded schedule from the start.
+pub const HISTORY_CAP: u64 = 2_000_000;
+/// When a travel replays from the start, the last this many steps are replayed with history
+/// on, so that stepping back from where it lands is immediate.
+const REPLAY_TAIL: u64 = 100_000;
 /// Registers as a debugger lists them, each with the name Go's assembler gives it.
 const REGISTER_ORDER: [(&str, &str); 19] = [
     ("rax", "AX"),
@@ -82,62 +120,389 @@ pub enum Stopped {
     Limit,
 }
 
+/// What a session opens: a lesson, a Go release, and the learner's edits of its sources.
+/// Everything a shared link carries besides the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The lesson's id (`demo` until the lessons exist).
+    pub lesson: String,
+    /// The Go release whose layouts and assembler rules the world uses.
+    pub release: GoRelease,
+    /// Edited sources, (file, text), only for files that differ from the lesson's.
+    pub edits: Vec<(String, String)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            lesson: DEMO_LESSON.to_string(),
+            release: GoRelease::Go114,
+            edits: Vec::new(),
+        }
+    }
+}
+
+/// The id of the built-in world.
+pub const DEMO_LESSON: &str = "demo";
+
+/// Why a session could not open: an assembler error at its place, or a load problem
+/// (line and column 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file the error is in (empty when it is about the whole program).
+    pub file: String,
+    /// 1-based line, or 0.
+    pub line: u32,
+    /// 1-based column, or 0.
+    pub col: u32,
+    /// What went wrong.
+    pub message: String,
+    /// The assembler's rendering: place, message, the line and a caret under the column.
+    pub rendered: String,
+}
+
+impl From<BuildError> for LoadError {
+    fn from(e: BuildError) -> LoadError {
+        match e {
+            BuildError::Asm(e) => LoadError {
+                file: e.pos.file.clone(),
+                line: e.pos.line,
+                col: e.pos.col,
+                message: match &e.suggestion {
+                    Some(s) => format!("{} ({s})", e.message),
+                    None => e.message.clone(),
+                },
+                rendered: e.to_string(),
+            },
+            BuildError::Load(message) => LoadError {
+                file: String::new(),
+                line: 0,
+                col: 0,
+                rendered: message.clone(),
+                message,
+            },
+        }
+    }
+}
+
+/// The long-running things a session does in slices between frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run until a breakpoint, a fault, a trap, an exit or the step limit.
+    Continue,
+    /// Run a CALL until it returns (RSP back at the call's level, RIP after the CALL), or
+    /// until a breakpoint inside it.
+    StepOver,
+    /// Run until RIP reaches one of the line's instructions (or a breakpoint).
+    RunToLine(String, u32),
+    /// Step back until RIP is on a breakpoint, or the start.
+    RunBack,
+    /// Go to a step of the timeline (back through history, or forward along the recorded
+    /// schedule, replaying from the start when history no longer reaches).
+    Goto(u64),
+}
+
+/// What the session is busy with, for the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// Running forward (continue, run to line).
+    Running,
+    /// Running a call to its return.
+    SteppingOver,
+    /// Stepping back to a breakpoint.
+    RunningBack,
+    /// Travelling along the timeline.
+    Travelling,
+}
+
+/// How the last run went: the page prints its speed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunStats {
+    /// Instructions executed.
+    pub steps: u64,
+    /// Wall-clock milliseconds from start to stop, frames included.
+    pub ms: f64,
+}
+
+/// A monotonic clock in milliseconds: the page's `performance.now()`.
+#[cfg(target_arch = "wasm32")]
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// On the host (tests), the same from std.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> f64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+}
+
+/// A command in progress.
+#[derive(Clone, Debug)]
+struct Job {
+    command: Command,
+    /// Instructions executed (or undone) so far.
+    steps: u64,
+    /// When it started, for [`RunStats`].
+    started_ms: f64,
+    /// Forward runs: addresses where the run stops before executing.
+    stops: Vec<u64>,
+    /// Step over: the return address and the RSP the thread has when the call returned.
+    return_to: Option<(u64, u64)>,
+    /// A forward run has not yet executed its first instruction (a breakpoint at RIP must
+    /// not stop it), or must step past a stop address it does not stop at.
+    step_first: bool,
+    /// Run back beyond the history: the replay from the start notes the last step at which
+    /// RIP was on a breakpoint, before this step.
+    scan: Option<Scan>,
+}
+
+#[derive(Clone, Debug)]
+struct Scan {
+    before: u64,
+    last_hit: Option<u64>,
+}
+
 /// A stepping session over one world.
 pub struct Session {
+    config: Config,
     world: World,
+    /// The thread the controls step.
+    thread: usize,
     /// Registers before the last action, to highlight what it changed.
     before: Cpu,
     /// The last single step's event (its memory writes, its fault).
     last: Option<StepEvent>,
-    stopped: Option<Stopped>,
-    /// Instructions executed by the run in progress.
-    run_steps: Option<u64>,
-}
-
-impl Default for Session {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Why a thread cannot step on, and which thread.
+    stopped: Option<(usize, Stopped)>,
+    /// Which thread ran each step from the start: (thread, steps) runs. It reaches past
+    /// the current step after stepping back, so the timeline can go forward again.
+    schedule: Vec<(usize, u64)>,
+    /// Lines with a breakpoint.
+    breakpoints: Vec<(String, u32)>,
+    job: Option<Job>,
+    last_run: Option<RunStats>,
+    /// A remark for the status line (where a run back stopped without a breakpoint…).
+    note: Option<String>,
 }
 
 impl Session {
     /// A session at the start of the demo world.
     pub fn new() -> Session {
-        let world = demo::world();
-        let before = world.machine.thread(world.thread).cpu;
-        Session {
+        Session::open(Config::default()).unwrap_or_else(|e| {
+            // The shipped sources are assembled by the host tests: a failure is a bug of
+            // the build.
+            panic!("the demo does not load: {}", e.rendered)
+        })
+    }
+
+    /// A session at the start of a lesson with the learner's edits.
+    pub fn open(config: Config) -> Result<Session, LoadError> {
+        if config.lesson != DEMO_LESSON {
+            return Err(LoadError {
+                file: String::new(),
+                line: 0,
+                col: 0,
+                message: format!("there is no lesson {:?} (yet)", config.lesson),
+                rendered: format!("there is no lesson {:?} (yet)", config.lesson),
+            });
+        }
+        let world = build(&config)?;
+        let thread = world.thread;
+        let before = world.machine.thread(thread).cpu;
+        Ok(Session {
+            config,
             world,
+            thread,
             before,
             last: None,
             stopped: None,
-            run_steps: None,
-        }
+            schedule: Vec::new(),
+            breakpoints: Vec::new(),
+            job: None,
+            last_run: None,
+            note: None,
+        })
+    }
+
+    /// What the session was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The lesson's sources as shipped, (file, text), for the playground's "revert".
+    pub fn original_files(&self) -> Vec<(String, String)> {
+        demo::default_files()
+    }
+
+    /// A new program for the playground, (file, text): a small loop to start from.
+    pub fn new_snippet(&self) -> (String, String) {
+        demo::snippet()
     }
 
     fn cpu(&self) -> Cpu {
-        self.world.machine.thread(self.world.thread).cpu
+        self.world.machine.thread(self.thread).cpu
     }
 
-    /// Whether stepping forward makes sense (the thread has not faulted or exited).
+    fn position(&self) -> u64 {
+        self.world.machine.step_count()
+    }
+
+    /// The earliest step history reaches (history is dropped every [`HISTORY_CAP`] steps,
+    /// and is off during most of a replay).
+    fn history_floor(&self) -> u64 {
+        let m = &self.world.machine;
+        m.step_count() - (m.history_len() as u64).min(m.step_count())
+    }
+
+    /// The last step of the recorded schedule.
+    fn furthest(&self) -> u64 {
+        self.schedule.iter().map(|&(_, n)| n).sum()
+    }
+
+    /// Whether the selected thread can step forward (it has not faulted or exited).
     pub fn can_step(&self) -> bool {
-        matches!(self.stopped, None | Some(Stopped::Limit))
+        match &self.stopped {
+            None | Some((_, Stopped::Limit)) => true,
+            Some((t, _)) => *t != self.thread,
+        }
     }
 
-    /// Executes one instruction.
-    pub fn step(&mut self) {
-        if !self.can_step() {
+    /// Chooses the thread the controls step.
+    pub fn select_thread(&mut self, thread: usize) {
+        if thread < self.world.machine.threads().len() && self.job.is_none() {
+            self.thread = thread;
+            self.before = self.cpu();
+        }
+    }
+
+    /// Sets or clears a breakpoint on a source line. Lines without instructions take none.
+    pub fn toggle_breakpoint(&mut self, file: &str, line: u32) {
+        let key = (file.to_string(), line);
+        if let Some(i) = self.breakpoints.iter().position(|b| *b == key) {
+            self.breakpoints.remove(i);
+        } else if !self.line_addresses(file, line).is_empty() {
+            self.breakpoints.push(key);
+        }
+    }
+
+    /// Which thread ran each step, as (thread, steps) runs: with the step, what a shared
+    /// link needs to come back to the same state.
+    pub fn schedule(&self) -> &[(usize, u64)] {
+        &self.schedule
+    }
+
+    /// Goes to `step` along `schedule` (of a fresh session, from a shared link): starts a
+    /// travel; without a schedule, the selected thread runs all the steps.
+    pub fn restore(&mut self, step: u64, schedule: Option<Vec<(usize, u64)>>) {
+        if self.position() != 0 || self.job.is_some() || step == 0 {
             return;
         }
-        self.before = self.cpu();
-        let event = self.world.machine.step_event(self.world.thread);
-        self.stopped = self.stopped_by(&event);
-        self.last = Some(event);
+        let threads = self.world.machine.threads().len();
+        self.schedule = match schedule {
+            Some(s) if s.iter().all(|&(t, _)| t < threads) => s,
+            _ => vec![(self.thread, step)],
+        };
+        self.start(Command::Goto(step));
     }
 
-    /// Undoes the last step. Returns false at the start.
+    /// Sets the breakpoints (a new session keeps the old one's).
+    pub fn set_breakpoints(&mut self, breakpoints: Vec<(String, u32)>) {
+        self.breakpoints = breakpoints;
+    }
+
+    /// The lines with a breakpoint.
+    pub fn breakpoints(&self) -> &[(String, u32)] {
+        &self.breakpoints
+    }
+
+    fn line_addresses(&self, file: &str, line: u32) -> Vec<u64> {
+        self.world
+            .program
+            .instructions
+            .iter()
+            .filter(|l| l.file == file && l.line == line && !l.bytes.is_empty())
+            .map(|l| l.addr)
+            .collect()
+    }
+
+    fn breakpoint_addresses(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .breakpoints
+            .iter()
+            .flat_map(|(f, l)| self.line_addresses(f, *l))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Forgets the future of the timeline from the current step: a new forward action
+    /// takes another path.
+    fn cut_schedule(&mut self) {
+        let mut keep = self.position();
+        let mut cut = Vec::new();
+        for &(t, n) in &self.schedule {
+            if keep == 0 {
+                break;
+            }
+            cut.push((t, n.min(keep)));
+            keep -= n.min(keep);
+        }
+        self.schedule = cut;
+    }
+
+    /// Appends `n` steps of `thread` to the schedule (after [`Session::cut_schedule`]).
+    fn record(&mut self, thread: usize, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.schedule.last_mut() {
+            Some((t, m)) if *t == thread => *m += n,
+            _ => self.schedule.push((thread, n)),
+        }
+    }
+
+    /// Drops the history when it grows past [`HISTORY_CAP`], so a long run keeps a bounded
+    /// amount of memory.
+    fn trim_history(&mut self) {
+        let m = &mut self.world.machine;
+        if m.history_len() as u64 > HISTORY_CAP {
+            m.set_history(false);
+            m.set_history(true);
+        }
+    }
+
+    /// Executes one instruction on the selected thread.
+    pub fn step(&mut self) {
+        if !self.can_step() || self.job.is_some() {
+            return;
+        }
+        self.cut_schedule();
+        self.note = None;
+        self.before = self.cpu();
+        let position = self.position();
+        let event = self.world.machine.step_event(self.thread);
+        let done = self.position() - position;
+        self.record(self.thread, done);
+        self.stopped = self.stopped_by(&event).map(|s| (self.thread, s));
+        self.last = Some(event);
+        self.trim_history();
+    }
+
+    /// Undoes the last step (of whichever thread ran it). Returns false at the start.
+    /// Beyond the history it starts a travel that replays from the start.
     pub fn back(&mut self) -> bool {
+        if self.job.is_some() {
+            return false;
+        }
+        self.note = None;
         let before = self.cpu();
-        if let Some(Stopped::Signal { .. } | Stopped::Error(_)) = self.stopped {
+        if let Some((_, Stopped::Signal { .. } | Stopped::Error(_))) = self.stopped {
             // A fault that is not a trap did not complete: there is nothing to undo for
             // it, only the fault to forget. A trap did complete and is undone below.
             if self.last.as_ref().is_some_and(|e| !completed(e)) {
@@ -147,74 +512,442 @@ impl Session {
                 return true;
             }
         }
-        if !self.world.machine.step_back() {
+        if self.position() > self.history_floor() {
+            let m = &mut self.world.machine;
+            if let Some(t) = m.last_thread() {
+                m.step_back();
+                self.thread_follows(t);
+                self.before = before;
+                self.stopped = None;
+                self.last = None;
+                return true;
+            }
+        }
+        match self.position() {
+            0 => false,
+            p => {
+                self.start(Command::Goto(p - 1));
+                true
+            }
+        }
+    }
+
+    /// After a step back, the controls step the thread that ran the undone step: stepping
+    /// forward again then retraces it.
+    fn thread_follows(&mut self, thread: usize) {
+        self.thread = thread;
+    }
+
+    /// Back to the world as built (same lesson, release, edits and breakpoints).
+    pub fn reset(&mut self) {
+        if let Ok(mut fresh) = Session::open(self.config.clone()) {
+            fresh.breakpoints = std::mem::take(&mut self.breakpoints);
+            *self = fresh;
+        }
+    }
+
+    /// Starts a command; the page then calls [`Session::work`] between frames until it
+    /// returns false. Step over a non-CALL instruction is a single step, done at once.
+    pub fn start(&mut self, command: Command) {
+        if self.job.is_some() {
+            return;
+        }
+        self.note = None;
+        let forward = matches!(
+            command,
+            Command::Continue | Command::StepOver | Command::RunToLine(..)
+        );
+        if forward {
+            if let Some((_, Stopped::Limit)) = self.stopped {
+                self.stopped = None;
+            }
+            if !self.can_step() {
+                return;
+            }
+            self.cut_schedule();
+            self.last = None;
+        }
+        let mut stops = if command == Command::Goto(self.position()) {
+            return;
+        } else if forward || command == Command::RunBack {
+            self.breakpoint_addresses()
+        } else {
+            Vec::new()
+        };
+        let mut return_to = None;
+        match &command {
+            Command::StepOver => {
+                let cpu = self.cpu();
+                let call = self
+                    .world
+                    .machine
+                    .disassemble(cpu.rip)
+                    .filter(|d| d.text.starts_with("call"));
+                let Some(call) = call else {
+                    self.step();
+                    return;
+                };
+                let ret = call.addr + call.bytes.len() as u64;
+                // After the call returns, RSP is where it was before the CALL pushed.
+                return_to = Some((ret, cpu.gpr[4]));
+                stops.push(ret);
+            }
+            Command::RunToLine(file, line) => stops.extend(self.line_addresses(file, *line)),
+            _ => {}
+        }
+        stops.sort_unstable();
+        stops.dedup();
+        self.before = self.cpu();
+        self.job = Some(Job {
+            command,
+            steps: 0,
+            started_ms: now_ms(),
+            stops,
+            return_to,
+            step_first: true,
+            scan: None,
+        });
+    }
+
+    /// Stops the command in progress between slices.
+    pub fn stop(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.finish_job(&job);
+        }
+    }
+
+    /// Whether a command is in progress.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// What the session is busy with.
+    pub fn busy(&self) -> Option<Busy> {
+        self.job.as_ref().map(|j| match j.command {
+            Command::Continue | Command::RunToLine(..) => Busy::Running,
+            Command::StepOver => Busy::SteppingOver,
+            Command::RunBack if j.scan.is_none() => Busy::RunningBack,
+            Command::RunBack | Command::Goto(_) => Busy::Travelling,
+        })
+    }
+
+    /// Works on the command in progress: at most `max_steps` instructions, and no longer
+    /// than until `out_of_time` says so (checked between slices of [`RUN_SLICE`]).
+    /// Returns whether the command goes on.
+    pub fn work(&mut self, max_steps: u64, out_of_time: &dyn Fn() -> bool) -> bool {
+        let Some(mut job) = self.job.take() else {
+            return false;
+        };
+        let goes_on = match job.command {
+            Command::Continue | Command::StepOver | Command::RunToLine(..) => {
+                self.work_forward(&mut job, max_steps, out_of_time)
+            }
+            Command::RunBack => self.work_back(&mut job, max_steps, out_of_time),
+            Command::Goto(target) => self.work_travel(&mut job, target, max_steps, out_of_time),
+        };
+        if goes_on {
+            self.job = Some(job);
+        } else {
+            self.finish_job(&job);
+        }
+        goes_on
+    }
+
+    fn finish_job(&mut self, job: &Job) {
+        self.last_run = Some(RunStats {
+            steps: job.steps,
+            ms: now_ms() - job.started_ms,
+        });
+    }
+
+    fn work_forward(
+        &mut self,
+        job: &mut Job,
+        max_steps: u64,
+        out_of_time: &dyn Fn() -> bool,
+    ) -> bool {
+        let thread = self.thread;
+        let mut budget = max_steps;
+        loop {
+            if budget == 0 || out_of_time() {
+                return true;
+            }
+            let chunk = RUN_SLICE.min(budget).min(RUN_LIMIT - job.steps);
+            if chunk == 0 {
+                self.stopped = Some((thread, Stopped::Limit));
+                return false;
+            }
+            let position = self.position();
+            let m = &mut self.world.machine;
+            let result = if job.step_first {
+                job.step_first = false;
+                m.run(thread, 1, None)
+            } else if job.stops.len() <= 1 {
+                m.run(thread, chunk, job.stops.first().copied())
+            } else {
+                // Several stop addresses: the machine stops at one, so step one at a time.
+                let mut done = 0;
+                loop {
+                    let rip = m.thread(thread).cpu.rip;
+                    if job.stops.binary_search(&rip).is_ok() {
+                        break emu::RunResult {
+                            steps: done,
+                            halt: Halt::StopAt(rip),
+                        };
+                    }
+                    if done == chunk {
+                        break emu::RunResult {
+                            steps: done,
+                            halt: Halt::StepLimit,
+                        };
+                    }
+                    let r = m.run(thread, 1, None);
+                    done += r.steps;
+                    if r.halt != Halt::StepLimit {
+                        break emu::RunResult {
+                            steps: done,
+                            halt: r.halt,
+                        };
+                    }
+                }
+            };
+            let done = self.position() - position;
+            self.record(thread, done);
+            job.steps += done;
+            budget = budget.saturating_sub(done.max(1));
+            let stop = match result.halt {
+                Halt::StepLimit => {
+                    self.trim_history();
+                    continue;
+                }
+                Halt::StopAt(addr) => {
+                    let sp = self.cpu().gpr[4];
+                    let returned = job
+                        .return_to
+                        .is_some_and(|(ret, at)| addr == ret && sp >= at);
+                    let on_breakpoint = self.breakpoint_addresses().binary_search(&addr).is_ok()
+                        || matches!(&job.command, Command::RunToLine(..));
+                    if returned
+                        || (on_breakpoint && job.return_to.is_none_or(|(ret, _)| addr != ret))
+                    {
+                        None
+                    } else {
+                        // The return address of a deeper call of the same function: go on.
+                        job.step_first = true;
+                        continue;
+                    }
+                }
+                Halt::ThreadExit(s) | Halt::ProcessExit(s) => Some(Stopped::Exited(s)),
+                Halt::Stopped(Stop::Fault(f)) => {
+                    // Replay the stopping instruction as a traced step, so the page shows
+                    // its writes and fault like a single step's: a trap completed (undo it
+                    // first), a fault changed nothing.
+                    let m = &mut self.world.machine;
+                    if f.signal == Signal::Sigtrap {
+                        m.step_back();
+                    }
+                    let event = m.step_event(thread);
+                    let stop = self.stopped_by(&event);
+                    self.last = Some(event);
+                    stop
+                }
+                Halt::Stopped(other) => Some(Stopped::Error(other.to_string())),
+            };
+            self.trim_history();
+            self.stopped = stop.map(|s| (thread, s));
             return false;
         }
-        self.before = before;
+    }
+
+    fn work_back(&mut self, job: &mut Job, max_steps: u64, out_of_time: &dyn Fn() -> bool) -> bool {
+        if job.scan.is_some() {
+            return self.work_scan(job, max_steps, out_of_time);
+        }
+        if job.steps == 0 {
+            self.stopped = None;
+            self.last = None;
+        }
+        let mut budget = max_steps;
+        loop {
+            if budget == 0 || out_of_time() {
+                return true;
+            }
+            for _ in 0..RUN_SLICE.min(budget) {
+                budget -= 1;
+                if self.position() <= self.history_floor() {
+                    if self.position() == 0 {
+                        self.note =
+                            Some("no breakpoint before this step: back at the start".into());
+                        return false;
+                    }
+                    // History ends here: replay from the start to find the last breakpoint
+                    // before this step.
+                    job.scan = Some(Scan {
+                        before: self.position(),
+                        last_hit: None,
+                    });
+                    self.rebuild(false);
+                    return true;
+                }
+                let m = &mut self.world.machine;
+                let Some(t) = m.last_thread() else {
+                    return false;
+                };
+                m.step_back();
+                job.steps += 1;
+                self.thread_follows(t);
+                if job.stops.binary_search(&self.cpu().rip).is_ok() {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Replays the schedule from the start with history off up to the scan's step, noting
+    /// every step at which RIP is on a breakpoint; then travels to the last one.
+    fn work_scan(&mut self, job: &mut Job, max_steps: u64, out_of_time: &dyn Fn() -> bool) -> bool {
+        let Some(scan) = job.scan.as_mut() else {
+            return false;
+        };
+        let mut budget = max_steps;
+        while self.position() < scan.before {
+            if budget == 0 || out_of_time() {
+                return true;
+            }
+            let Some((thread, until)) = schedule_at(&self.schedule, self.position()) else {
+                break;
+            };
+            let rip = self.world.machine.thread(thread).cpu.rip;
+            if job.stops.binary_search(&rip).is_ok() {
+                scan.last_hit = Some(self.position());
+            }
+            let n = until.min(scan.before) - self.position();
+            let chunk = n.min(RUN_SLICE).min(budget);
+            let m = &mut self.world.machine;
+            let position = m.step_count();
+            // One stop address: the machine stops there itself; several: one at a time.
+            let r = match job.stops.as_slice() {
+                [one] => m.run(thread, chunk, Some(*one)),
+                _ => m.run(thread, 1, None),
+            };
+            let done = m.step_count() - position;
+            if done == 0 && !matches!(r.halt, Halt::StopAt(_)) {
+                break;
+            }
+            if done == 0 {
+                // Stopped at the breakpoint (noted above): step past it.
+                m.run(thread, 1, None);
+            }
+            budget = budget.saturating_sub(done.max(1));
+        }
+        let target = scan.last_hit.unwrap_or(0);
+        if scan.last_hit.is_none() {
+            self.note = Some("no breakpoint before this step: back at the start".into());
+        }
+        job.scan = None;
+        job.command = Command::Goto(target);
+        self.work_travel(job, target, budget.max(1), out_of_time)
+    }
+
+    /// A fresh machine at step 0 with the same schedule, thread and breakpoints; history
+    /// on or off.
+    fn rebuild(&mut self, history: bool) {
+        let Ok(mut world) = build(&self.config) else {
+            return;
+        };
+        world.machine.set_history(history);
+        self.world = world;
         self.stopped = None;
         self.last = None;
-        true
     }
 
-    /// Back to the world as built.
-    pub fn reset(&mut self) {
-        *self = Session::new();
-    }
-
-    /// Starts a run (the page then calls [`Session::run_slice`] once per frame).
-    pub fn start_run(&mut self) {
-        if self.stopped == Some(Stopped::Limit) {
-            self.stopped = None;
-        }
-        if self.can_step() {
-            self.before = self.cpu();
-            self.last = None;
-            self.run_steps = Some(0);
-        }
-    }
-
-    /// Runs up to [`RUN_SLICE`] instructions. Returns whether the run goes on.
-    pub fn run_slice(&mut self) -> bool {
-        let Some(done) = self.run_steps else {
-            return false;
-        };
-        let budget = RUN_SLICE.min(RUN_LIMIT - done);
-        let m = &mut self.world.machine;
-        let result = m.run(self.world.thread, budget, None);
-        let done = done + result.steps;
-        self.run_steps = Some(done);
-        let stop = match result.halt {
-            Halt::StepLimit if done >= RUN_LIMIT => Some(Stopped::Limit),
-            Halt::StepLimit => return true,
-            Halt::StopAt(_) => None,
-            Halt::ThreadExit(s) | Halt::ProcessExit(s) => Some(Stopped::Exited(s)),
-            Halt::Stopped(Stop::Fault(f)) => {
-                // Replay the stopping instruction as a traced step, so the page shows its
-                // writes and fault like a single step's: a trap completed (undo it first),
-                // a fault changed nothing.
-                if f.signal == Signal::Sigtrap {
+    fn work_travel(
+        &mut self,
+        job: &mut Job,
+        target: u64,
+        max_steps: u64,
+        out_of_time: &dyn Fn() -> bool,
+    ) -> bool {
+        let target = target.min(self.furthest());
+        let mut budget = max_steps;
+        self.stopped = None;
+        self.last = None;
+        loop {
+            let position = self.position();
+            if position == target {
+                self.arrive();
+                return false;
+            }
+            if budget == 0 || out_of_time() {
+                return true;
+            }
+            if target < position && target >= self.history_floor() {
+                let m = &mut self.world.machine;
+                for _ in 0..(position - target).min(RUN_SLICE).min(budget) {
+                    let Some(t) = m.last_thread() else { break };
+                    self.thread = t;
                     m.step_back();
                 }
-                let event = m.step_event(self.world.thread);
-                let stop = self.stopped_by(&event);
-                self.last = Some(event);
-                stop
+                let undone = position - self.position();
+                job.steps += undone;
+                budget = budget.saturating_sub(undone.max(1));
+                continue;
             }
-            Halt::Stopped(other) => Some(Stopped::Error(other.to_string())),
-        };
-        self.stopped = stop;
-        self.run_steps = None;
-        false
+            if target < position {
+                // History does not reach back so far: replay from the start, without
+                // history until the last stretch.
+                self.rebuild(target <= REPLAY_TAIL);
+                continue;
+            }
+            // Forward along the recorded schedule.
+            let m = &mut self.world.machine;
+            if !m.history_enabled() && position + REPLAY_TAIL >= target {
+                m.set_history(true);
+            }
+            let Some((thread, until)) = schedule_at(&self.schedule, position) else {
+                self.arrive();
+                return false;
+            };
+            let m = &mut self.world.machine;
+            let mut chunk = (until.min(target) - position).min(RUN_SLICE).min(budget);
+            if !m.history_enabled() {
+                chunk = chunk.min((target - REPLAY_TAIL).saturating_sub(position).max(1));
+            }
+            let r = m.run(thread, chunk, None);
+            let done = self.position() - position;
+            self.thread = thread;
+            job.steps += done;
+            budget = budget.saturating_sub(done.max(1));
+            if done == 0 || (r.halt != Halt::StepLimit && self.position() < target) {
+                // The replay did not follow the schedule (it always should: the machine
+                // is deterministic): keep what is real.
+                self.cut_schedule();
+                self.arrive();
+                return false;
+            }
+            if self.world.machine.history_enabled() {
+                self.trim_history();
+            }
+        }
     }
 
-    /// Stops a run between slices.
-    pub fn stop_run(&mut self) {
-        self.run_steps = None;
-    }
-
-    /// Whether a run is in progress.
-    pub fn running(&self) -> bool {
-        self.run_steps.is_some()
+    /// After a travel: redo the last step as a traced one, so the page shows its accesses
+    /// and whether it trapped or exited, as if it had just been stepped.
+    fn arrive(&mut self) {
+        let has_history = self.position() > self.history_floor();
+        let m = &mut self.world.machine;
+        if has_history {
+            if let Some(t) = m.last_thread() {
+                m.step_back();
+                self.before = m.thread(t).cpu;
+                let event = m.step_event(t);
+                self.thread = t;
+                self.stopped = self.stopped_by(&event).map(|s| (t, s));
+                self.last = Some(event);
+                return;
+            }
+        }
+        self.before = self.cpu();
     }
 
     /// What the page shows now.
@@ -224,10 +957,17 @@ impl Session {
         let current = self.world.program.line_at(cpu.rip);
         Snapshot {
             step: m.step_count(),
-            can_back: m.history_len() > 0
+            furthest: self.furthest().max(m.step_count()),
+            history_base: self.history_floor(),
+            can_back: m.step_count() > 0
                 || matches!(&self.last, Some(e) if !completed(e) && e.fault.is_some()),
             can_step: self.can_step(),
             running: self.running(),
+            busy: self.busy(),
+            thread: self.thread,
+            release: self.config.release,
+            last_run: self.last_run,
+            note: self.note.clone(),
             instruction: m.disassemble(cpu.rip).map(|d| d.text),
             location: self.describe_code(cpu.rip),
             current_file: current.map(|l| l.file.clone()),
@@ -238,7 +978,7 @@ impl Session {
             threads: Rc::new(self.threads()),
             regions: Rc::new(self.regions(&cpu)),
             accesses: Rc::new(self.accesses()),
-            stopped: self.stopped.clone(),
+            stopped: self.stopped.as_ref().map(|(_, s)| s.clone()),
         }
     }
 
@@ -277,8 +1017,8 @@ impl Session {
     /// region as `g1 stack + 0x7c8`. None for a plain number.
     pub fn describe(&self, value: u64) -> Option<String> {
         for s in &self.world.structs {
-            if (s.addr..s.addr + demo::struct_size(s.kind)).contains(&value) {
-                let field = field_name(s.kind, value - s.addr);
+            if (s.addr..s.addr + demo::struct_size(self.world.release, s.kind)).contains(&value) {
+                let field = field_name(self.world.release, s.kind, value - s.addr);
                 return Some(format!("&{}{field}", s.name));
             }
         }
@@ -339,7 +1079,7 @@ impl Session {
         let mut columns = Vec::new();
         for owner in &self.world.stacks {
             let g = owner.g_addr;
-            let field = |name: &str| layout::offset(demo::RELEASE, name).unwrap_or(0) as u64;
+            let field = |name: &str| layout::offset(self.world.release, name).unwrap_or(0) as u64;
             let (Some(lo), Some(hi)) = (
                 read(g + field("g_stack") + field("stack_lo")),
                 read(g + field("g_stack") + field("stack_hi")),
@@ -417,7 +1157,7 @@ impl Session {
         let program = &self.world.program;
         let current = program.line_at(rip);
         let faulted = match &self.stopped {
-            Some(Stopped::Signal { instruction, .. }) => Some(*instruction),
+            Some((_, Stopped::Signal { instruction, .. })) => Some(*instruction),
             _ => None,
         };
         self.world
@@ -450,6 +1190,10 @@ impl Session {
                             .collect::<Vec<_>>();
                         SourceLine {
                             number,
+                            breakpoint: self
+                                .breakpoints
+                                .iter()
+                                .any(|(bf, bl)| *bf == f.name && *bl == number),
                             text: text.to_string(),
                             current: instructions.iter().any(|i| i.current),
                             faulted: instructions.iter().any(|i| i.faulted),
@@ -482,7 +1226,7 @@ impl Session {
                         emu::ThreadState::Runnable => "runnable".to_string(),
                         emu::ThreadState::Exited(s) => format!("exited ({s})"),
                     },
-                    selected: i == self.world.thread,
+                    selected: i == self.thread,
                     fs_base: t.cpu.fs_base,
                     fs_reading: self.describe(t.cpu.fs_base),
                     g,
@@ -497,11 +1241,14 @@ impl Session {
     fn regions(&self, cpu: &Cpu) -> Vec<RegionRow> {
         let memory = self.world.machine.memory();
         let fault_addr = match &self.stopped {
-            Some(Stopped::Signal {
-                addr,
-                has_addr: true,
-                ..
-            }) => Some(*addr),
+            Some((
+                _,
+                Stopped::Signal {
+                    addr,
+                    has_addr: true,
+                    ..
+                },
+            )) => Some(*addr),
             _ => None,
         };
         let mut rows: Vec<RegionRow> = memory
@@ -568,7 +1315,7 @@ fn completed(e: &StepEvent) -> bool {
 
 /// `.sched.sp` for offset 0x38 of a g: the go_asm.h name of the field at or before the
 /// offset, with gobuf and stack fields spelled out.
-fn field_name(kind: StructKind, offset: u64) -> String {
+fn field_name(release: GoRelease, kind: StructKind, offset: u64) -> String {
     if offset == 0 && kind == StructKind::M {
         return String::new();
     }
@@ -576,7 +1323,7 @@ fn field_name(kind: StructKind, offset: u64) -> String {
         StructKind::G => "g_",
         StructKind::M => "m_",
     };
-    let fields = layout::offsets(demo::RELEASE);
+    let fields = layout::offsets(release);
     let best = |prefix: &str, offset: u64| {
         fields
             .iter()
@@ -638,8 +1385,22 @@ pub struct Snapshot {
     pub can_back: bool,
     /// Whether stepping forward is possible.
     pub can_step: bool,
-    /// Whether a run is in progress.
+    /// Whether a command (run, step over, run back, travel) is in progress.
     pub running: bool,
+    /// Which command.
+    pub busy: Option<Busy>,
+    /// The last step of the timeline (beyond the current one after stepping back).
+    pub furthest: u64,
+    /// The earliest step history reaches without a replay from the start.
+    pub history_base: u64,
+    /// The thread the controls step.
+    pub thread: usize,
+    /// The Go release of the world.
+    pub release: GoRelease,
+    /// How the last command went.
+    pub last_run: Option<RunStats>,
+    /// A remark for the status line.
+    pub note: Option<String>,
     /// The instruction at RIP, in Intel syntax.
     pub instruction: Option<String>,
     /// RIP as `symbol+offset`.
@@ -735,6 +1496,8 @@ pub struct SourceFile {
 pub struct SourceLine {
     /// 1-based.
     pub number: u32,
+    /// Whether it has a breakpoint.
+    pub breakpoint: bool,
     /// The text as written.
     pub text: String,
     /// Whether RIP is in one of its instructions.
@@ -841,6 +1604,180 @@ pub struct AccessRow {
 mod tests {
     use super::*;
 
+    fn finish(session: &mut Session) {
+        while session.work(u64::MAX, &|| false) {}
+    }
+
+    fn rip(session: &Session) -> u64 {
+        session.cpu().rip
+    }
+
+    /// The line of harness.s that holds `text`.
+    fn harness_line(_: &Session, text: &str) -> u32 {
+        demo::default_files()[1]
+            .1
+            .lines()
+            .position(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no {text}")) as u32
+            + 1
+    }
+
+    #[test]
+    fn step_over_runs_the_call_to_its_return_on_the_same_stack() {
+        let mut session = Session::new();
+        while !session
+            .snapshot()
+            .instruction
+            .is_some_and(|i| i.starts_with("call"))
+        {
+            session.step();
+        }
+        let sp = session.cpu().gpr[4];
+        let at = session.position();
+        session.start(Command::StepOver);
+        finish(&mut session);
+        let s = session.snapshot();
+        assert_eq!(s.location, "runtime·main+0x27", "{:?}", s.instruction);
+        assert_eq!(session.cpu().gpr[4], sp);
+        assert!(
+            session.position() > at + 10,
+            "the call ran: {}",
+            session.position()
+        );
+        assert_eq!(live_stack(&s), "g1 stack");
+        // Not on a CALL: one step.
+        let at = session.position();
+        session.start(Command::StepOver);
+        assert_eq!(session.position(), at + 1);
+        assert!(!session.running());
+    }
+
+    #[test]
+    fn breakpoints_stop_runs_and_run_back_returns_to_them() {
+        let mut session = Session::new();
+        let cfunc_line = harness_line(&session, "MOVQ\tSP, R12");
+        session.toggle_breakpoint("harness.s", cfunc_line);
+        // A line without code takes no breakpoint.
+        session.toggle_breakpoint("harness.s", 1);
+        assert_eq!(
+            session.breakpoints(),
+            &[("harness.s".to_string(), cfunc_line)]
+        );
+        session.start(Command::Continue);
+        finish(&mut session);
+        let s = session.snapshot();
+        assert_eq!(s.current_line, Some(cfunc_line));
+        assert_eq!(live_stack(&s), "m0.g0 stack", "cfunc runs on g0");
+        let hit = session.position();
+        // Run to the INT3, then back to the breakpoint.
+        session.start(Command::Continue);
+        finish(&mut session);
+        assert!(session.snapshot().stopped.is_some());
+        session.start(Command::RunBack);
+        finish(&mut session);
+        assert_eq!(session.position(), hit);
+        assert!(session.snapshot().stopped.is_none());
+        // Again: no breakpoint before, so back to the start.
+        session.start(Command::RunBack);
+        finish(&mut session);
+        assert_eq!(session.position(), 0);
+        assert!(session.snapshot().note.is_some());
+        // Run to a line (the INT3's): stops before it.
+        let int3 = harness_line(&session, "INT\t$3");
+        session.toggle_breakpoint("harness.s", cfunc_line);
+        session.start(Command::RunToLine("harness.s".into(), int3));
+        finish(&mut session);
+        assert_eq!(session.snapshot().current_line, Some(int3));
+        assert!(session.snapshot().stopped.is_none());
+    }
+
+    #[test]
+    fn the_timeline_travels_back_and_forward_and_replays_beyond_history() {
+        let mut session = Session::new();
+        session.start(Command::Continue);
+        finish(&mut session);
+        let end = session.position();
+        let end_rip = rip(&session);
+        session.start(Command::Goto(5));
+        finish(&mut session);
+        assert_eq!(session.position(), 5);
+        let at5 = session.snapshot();
+        session.start(Command::Goto(end));
+        finish(&mut session);
+        assert_eq!((session.position(), rip(&session)), (end, end_rip));
+        // The trap at the end shows again, as if just stepped.
+        assert!(matches!(
+            session.snapshot().stopped,
+            Some(Stopped::Signal { .. })
+        ));
+        // Drop the history, as a long run does: going back replays from the start.
+        session.world.machine.set_history(false);
+        session.world.machine.set_history(true);
+        session.start(Command::Goto(5));
+        finish(&mut session);
+        assert_eq!(session.position(), 5);
+        assert_eq!(session.snapshot().registers, at5.registers);
+        assert_eq!(session.snapshot().furthest, end);
+        // Back beyond the history by one step is a replay too.
+        session.world.machine.set_history(false);
+        session.world.machine.set_history(true);
+        assert!(session.back());
+        finish(&mut session);
+        assert_eq!(session.position(), 4);
+        // A step from here takes a new path: the timeline ends there.
+        session.step();
+        assert_eq!(session.snapshot().furthest, 5);
+    }
+
+    #[test]
+    fn run_back_replays_when_history_is_gone() {
+        let mut session = Session::new();
+        let cfunc_line = harness_line(&session, "MOVQ\tSP, R12");
+        session.toggle_breakpoint("harness.s", cfunc_line);
+        session.start(Command::Continue);
+        finish(&mut session);
+        let hit = session.position();
+        session.toggle_breakpoint("harness.s", cfunc_line);
+        session.start(Command::Continue);
+        finish(&mut session);
+        assert!(session.position() > hit);
+        session.world.machine.set_history(false);
+        session.world.machine.set_history(true);
+        session.toggle_breakpoint("harness.s", cfunc_line);
+        session.start(Command::RunBack);
+        finish(&mut session);
+        assert_eq!(session.position(), hit);
+    }
+
+    #[test]
+    fn a_run_stops_at_its_limit_and_a_stop_is_immediate() {
+        let mut files = demo::default_files();
+        // The snippet's loop, made endless.
+        files[1].1 = demo::snippet()
+            .1
+            .replace("\tDECQ\tCX\n\tJNZ\tloop\n", "\tJMP\tloop\n");
+        assert!(files[1].1.contains("JMP\tloop"));
+        let mut session = Session::open(Config {
+            edits: vec![files[1].clone()],
+            ..Config::default()
+        })
+        .unwrap();
+        session.start(Command::Continue);
+        assert!(session.work(50_000, &|| false), "the loop goes on");
+        assert_eq!(session.position(), 50_000);
+        session.stop();
+        assert!(!session.running());
+        assert_eq!(session.snapshot().last_run.unwrap().steps, 50_000);
+        // The history stays bounded on a long run.
+        session.start(Command::Continue);
+        let mut slices = 0;
+        while session.work(RUN_SLICE, &|| false) && slices < 200 {
+            slices += 1;
+        }
+        assert!(session.world.machine.history_len() as u64 <= HISTORY_CAP + RUN_SLICE);
+        assert!(session.history_floor() > 0);
+    }
+
     fn live_stack(s: &Snapshot) -> String {
         let live: Vec<_> = s.stacks.iter().filter(|c| c.live).collect();
         assert_eq!(live.len(), 1, "exactly one live stack");
@@ -900,8 +1837,8 @@ mod tests {
     #[test]
     fn running_stops_at_the_int3_with_the_result_and_back_undoes_it() {
         let mut session = Session::new();
-        session.start_run();
-        while session.run_slice() {}
+        session.start(Command::Continue);
+        finish(&mut session);
         let s = session.snapshot();
         assert!(
             matches!(&s.stopped, Some(Stopped::Signal { signal, .. }) if signal == "SIGTRAP"),
@@ -920,12 +1857,18 @@ mod tests {
 
     #[test]
     fn struct_fields_are_named() {
-        assert_eq!(field_name(StructKind::G, 0x38), ".sched.sp");
-        assert_eq!(field_name(StructKind::G, 0x40), ".sched.pc");
-        assert_eq!(field_name(StructKind::G, 8), ".stack.hi");
-        assert_eq!(field_name(StructKind::G, 0x30), ".m");
-        assert_eq!(field_name(StructKind::M, 0), "");
-        assert_eq!(field_name(StructKind::M, 0xc0), ".curg");
+        assert_eq!(
+            field_name(GoRelease::Go114, StructKind::G, 0x38),
+            ".sched.sp"
+        );
+        assert_eq!(
+            field_name(GoRelease::Go114, StructKind::G, 0x40),
+            ".sched.pc"
+        );
+        assert_eq!(field_name(GoRelease::Go114, StructKind::G, 8), ".stack.hi");
+        assert_eq!(field_name(GoRelease::Go114, StructKind::G, 0x30), ".m");
+        assert_eq!(field_name(GoRelease::Go114, StructKind::M, 0), "");
+        assert_eq!(field_name(GoRelease::Go114, StructKind::M, 0xc0), ".curg");
     }
 
     #[test]

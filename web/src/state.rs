@@ -1,68 +1,252 @@
 //! The page's state as a reducer: every control, key and timer tick is an [`Action`], and
 //! each action leaves a fresh [`Snapshot`] for the components to render.
 
-use crate::model::{Session, Snapshot, Syntax};
+use crate::model::{now_ms, Command, Config, LoadError, Session, Snapshot, Syntax};
+use crate::share::{self, Link};
+use emu::go::GoRelease;
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
 
-/// Milliseconds of running per timer tick, leaving the rest of a 60 Hz frame to render.
-const TICK_BUDGET_MS: f64 = 10.0;
+/// Milliseconds of running per timer tick at full speed, leaving the rest of the frame to
+/// render: Stop (a click or a key between ticks) is heard within about this long.
+const TICK_BUDGET_MS: f64 = 20.0;
 
-/// A monotonic clock in milliseconds: the page's `performance.now()`.
-#[cfg(target_arch = "wasm32")]
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
+/// How fast a run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Speed {
+    /// Four instructions a second: watch each one.
+    Slow,
+    /// Twenty a second.
+    Medium,
+    /// About 250 a second.
+    Fast,
+    /// As fast as the machine goes, repainting between slices.
+    Max,
 }
 
-/// On the host (tests), the same from std.
-#[cfg(not(target_arch = "wasm32"))]
-fn now_ms() -> f64 {
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+impl Speed {
+    /// Every speed, slowest first, with its label.
+    pub const ALL: [(Speed, &'static str); 4] = [
+        (Speed::Slow, "4/s"),
+        (Speed::Medium, "20/s"),
+        (Speed::Fast, "250/s"),
+        (Speed::Max, "max"),
+    ];
+
+    /// Milliseconds between ticks.
+    pub fn interval_ms(self) -> u32 {
+        match self {
+            Speed::Slow => 250,
+            Speed::Medium => 50,
+            Speed::Fast => 16,
+            Speed::Max => 0,
+        }
+    }
+
+    /// Instructions per tick.
+    fn steps_per_tick(self) -> u64 {
+        match self {
+            Speed::Slow | Speed::Medium => 1,
+            Speed::Fast => 4,
+            Speed::Max => u64::MAX,
+        }
+    }
+
+    /// The speed a label names (the speed selector's value).
+    pub fn from_label(label: &str) -> Option<Speed> {
+        Speed::ALL
+            .iter()
+            .find(|(_, l)| *l == label)
+            .map(|(s, _)| *s)
+    }
 }
 
 /// Everything the user (or the run timer) can do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// One instruction forward.
+    /// One instruction forward on the selected thread.
     Step,
     /// One instruction back.
     Back,
-    /// Run until a fault, a trap, an exit or the step limit.
-    Run,
-    /// The run timer fired: run one more slice.
+    /// Over a CALL: run until it returns.
+    StepOver,
+    /// Run until a breakpoint, fault, trap, exit or the step limit.
+    Continue,
+    /// Run to the line under the cursor.
+    RunToCursor,
+    /// Step back to the previous breakpoint.
+    RunBack,
+    /// Go to a step of the timeline.
+    Goto(u64),
+    /// The run timer fired: work on the command in progress.
     Tick,
-    /// Stop a run.
+    /// Stop the command in progress.
     Stop,
     /// Back to the world as built.
     Reset,
     /// Show instructions in this syntax.
     Show(Syntax),
+    /// Set the run speed.
+    SetSpeed(Speed),
+    /// Step this thread.
+    SelectThread(usize),
+    /// Set or clear a breakpoint on (file, line).
+    ToggleBreakpoint(String, u32),
+    /// Put the cursor on (file, line).
+    SetCursor(String, u32),
+    /// Show or hide the keys.
+    ToggleHelp,
+    /// Hide the keys.
+    HideHelp,
+    /// Presenter mode on or off.
+    TogglePresenter,
+    /// Open or close the source editor.
+    Edit(bool),
+    /// Assemble the edited text of a file and run it.
+    Assemble(String, String),
+    /// Drop the edits: the lesson's sources again.
+    Revert,
+    /// Open the editor on a new snippet.
+    NewSnippet,
+    /// Switch the Go release.
+    SetRelease(GoRelease),
 }
 
-/// The session and what was last taken from it.
+/// The session and the page's own settings.
 pub struct State {
     /// The machine is not `Clone`, so the session is shared and mutated in place; each
     /// action still yields a new `State`, which is what makes yew render.
     session: Rc<RefCell<Session>>,
     /// What the components render.
     pub snapshot: Rc<Snapshot>,
+    /// What the session was opened with (lesson, release, edits).
+    pub config: Rc<Config>,
     /// The syntax of the instruction column.
     pub syntax: Syntax,
+    /// The run speed.
+    pub speed: Speed,
+    /// The line "run to line" goes to.
+    pub cursor: Option<(String, u32)>,
+    /// Whether the keys overlay shows.
+    pub help: bool,
+    /// Large type, fewer panels.
+    pub presenter: bool,
+    /// Whether the source editor is open.
+    pub editing: bool,
+    /// The text the editor shows per file, when it differs from the session's (after an
+    /// assembler error, the text that failed).
+    pub drafts: Rc<Vec<(String, String)>>,
+    /// The last assembler (or link) error.
+    pub load_error: Option<LoadError>,
+    /// A problem with the link the page was opened with.
+    pub notice: Option<String>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        let session = Session::new();
+        let fragment = web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .unwrap_or_default();
+        State::from_fragment(&fragment)
+    }
+}
+
+impl State {
+    /// The page as a link describes it (the demo at step 0 for no link); a broken link
+    /// opens the demo with a notice, and edits that no longer assemble open the editor at
+    /// the error.
+    pub fn from_fragment(fragment: &str) -> State {
+        let (link, notice) = match share::decode(fragment) {
+            Ok(link) => (link, None),
+            Err(e) => (None, Some(format!("The link could not be read: {e}"))),
+        };
+        let mut state = State::with_session(Session::new(), notice);
+        if let Some(link) = link {
+            let config = Config {
+                lesson: link.lesson.clone(),
+                release: link.release,
+                edits: link.edits.clone(),
+            };
+            match Session::open(config) {
+                Ok(mut session) => {
+                    session.restore(link.step, link.schedule.clone());
+                    state = State::with_session(session, None);
+                }
+                Err(e) if !link.edits.is_empty() && e.line > 0 => {
+                    state.editing = true;
+                    state.drafts = Rc::new(link.edits.clone());
+                    state.load_error = Some(e);
+                }
+                Err(e) => {
+                    state.notice = Some(format!("The link could not be opened: {}", e.message))
+                }
+            }
+        }
+        state
+    }
+
+    fn with_session(session: Session, notice: Option<String>) -> State {
         State {
             snapshot: Rc::new(session.snapshot()),
+            config: Rc::new(session.config().clone()),
             session: Rc::new(RefCell::new(session)),
             syntax: Syntax::Go,
+            speed: Speed::Max,
+            cursor: None,
+            help: false,
+            presenter: false,
+            editing: false,
+            drafts: Rc::new(Vec::new()),
+            load_error: None,
+            notice,
+        }
+    }
+
+    /// The fragment of a link to this state (without `#`).
+    pub fn link(&self) -> String {
+        let session = self.session.borrow();
+        let schedule = session.schedule();
+        let step = self.snapshot.step;
+        // Name the threads only when more than one ran before this step.
+        let mut covered = 0;
+        let mut threads = Vec::new();
+        for &(t, n) in schedule {
+            if covered >= step {
+                break;
+            }
+            threads.push((t, n.min(step - covered)));
+            covered += n.min(step - covered);
+        }
+        let one_thread = threads.iter().all(|&(t, _)| t == threads[0].0);
+        share::encode(&Link {
+            lesson: self.config.lesson.clone(),
+            release: self.config.release,
+            step,
+            schedule: (!one_thread).then_some(threads),
+            edits: self.config.edits.clone(),
+        })
+    }
+
+    /// Opens a new session with `config` (keeping breakpoints); on an assembler error the
+    /// session stays as it was and the error shows in the editor.
+    fn reopen(&mut self, config: Config, run: bool) {
+        match Session::open(config) {
+            Ok(mut session) => {
+                session.set_breakpoints(self.session.borrow().breakpoints().to_vec());
+                if run {
+                    session.start(Command::Continue);
+                }
+                self.config = Rc::new(session.config().clone());
+                self.session = Rc::new(RefCell::new(session));
+                self.load_error = None;
+                self.drafts = Rc::new(Vec::new());
+                self.editing = false;
+            }
+            Err(e) => {
+                self.load_error = Some(e);
+                self.editing = true;
+            }
         }
     }
 }
@@ -71,42 +255,200 @@ impl Reducible for State {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let syntax = match action {
-            Action::Show(s) => s,
-            _ => self.syntax,
-        };
-        if !apply(&mut self.session.borrow_mut(), action) {
-            return self;
-        }
-        let snapshot = Rc::new(self.session.borrow().snapshot());
-        Rc::new(State {
+        let mut next = State {
             session: self.session.clone(),
-            snapshot,
-            syntax,
-        })
+            snapshot: self.snapshot.clone(),
+            config: self.config.clone(),
+            syntax: self.syntax,
+            speed: self.speed,
+            cursor: self.cursor.clone(),
+            help: self.help,
+            presenter: self.presenter,
+            editing: self.editing,
+            drafts: self.drafts.clone(),
+            load_error: self.load_error.clone(),
+            notice: self.notice.clone(),
+        };
+        let running = self.snapshot.running;
+        match action {
+            Action::Show(s) => next.syntax = s,
+            Action::SetSpeed(s) => next.speed = s,
+            Action::SetCursor(f, l) => next.cursor = Some((f, l)),
+            Action::ToggleHelp => next.help = !next.help,
+            Action::HideHelp if !next.help => return self,
+            Action::HideHelp => next.help = false,
+            Action::TogglePresenter => next.presenter = !next.presenter,
+            Action::Edit(on) => {
+                next.editing = on;
+                if !on {
+                    next.load_error = None;
+                    next.drafts = Rc::new(Vec::new());
+                }
+            }
+            Action::Assemble(file, text) => {
+                let mut config = (*next.config).clone();
+                let original = next
+                    .session
+                    .borrow()
+                    .original_files()
+                    .into_iter()
+                    .find(|(f, _)| *f == file);
+                config.edits.retain(|(f, _)| *f != file);
+                if original.is_none_or(|(_, t)| t != text) {
+                    config.edits.push((file.clone(), text.clone()));
+                }
+                let mut drafts: Vec<_> = next
+                    .drafts
+                    .iter()
+                    .filter(|(f, _)| *f != file)
+                    .cloned()
+                    .collect();
+                drafts.push((file, text));
+                next.drafts = Rc::new(drafts);
+                next.reopen(config, true);
+            }
+            Action::NewSnippet => {
+                next.drafts = Rc::new(vec![next.session.borrow().new_snippet()]);
+                next.editing = true;
+                next.load_error = None;
+            }
+            Action::Revert => {
+                let mut config = (*next.config).clone();
+                config.edits.clear();
+                next.reopen(config, false);
+            }
+            Action::SetRelease(release) => {
+                let mut config = (*next.config).clone();
+                config.release = release;
+                next.reopen(config, false);
+            }
+            // Keys pressed during a run would interleave with its slices: a command owns
+            // the machine until it stops.
+            Action::Step
+            | Action::Back
+            | Action::StepOver
+            | Action::Continue
+            | Action::RunToCursor
+            | Action::RunBack
+            | Action::Goto(_)
+            | Action::SelectThread(_)
+                if running =>
+            {
+                return self
+            }
+            Action::Tick if !running => return self,
+            other => {
+                let mut session = next.session.borrow_mut();
+                match other {
+                    Action::Step => session.step(),
+                    Action::Back => {
+                        session.back();
+                    }
+                    Action::StepOver => session.start(Command::StepOver),
+                    Action::Continue => session.start(Command::Continue),
+                    Action::RunToCursor => match &next.cursor {
+                        Some((f, l)) => session.start(Command::RunToLine(f.clone(), *l)),
+                        None => return self,
+                    },
+                    Action::RunBack => session.start(Command::RunBack),
+                    Action::Goto(step) => session.start(Command::Goto(step)),
+                    Action::Tick => {
+                        let deadline = now_ms() + TICK_BUDGET_MS;
+                        let travelling =
+                            matches!(session.busy(), Some(crate::model::Busy::Travelling));
+                        let steps = if travelling {
+                            u64::MAX
+                        } else {
+                            next.speed.steps_per_tick()
+                        };
+                        session.work(steps, &|| now_ms() > deadline);
+                    }
+                    Action::Stop => session.stop(),
+                    Action::Reset => session.reset(),
+                    Action::SelectThread(t) => session.select_thread(t),
+                    Action::ToggleBreakpoint(f, l) => session.toggle_breakpoint(&f, l),
+                    _ => {}
+                }
+            }
+        }
+        next.snapshot = Rc::new(next.session.borrow().snapshot());
+        Rc::new(next)
     }
 }
 
-/// Applies an action to the session; false if it was ignored.
-fn apply(session: &mut Session, action: Action) -> bool {
-    match action {
-        // Keys pressed during a run would interleave with its slices: a run owns the
-        // machine until it stops.
-        Action::Step | Action::Back | Action::Run if session.running() => return false,
-        Action::Step => session.step(),
-        Action::Back => {
-            session.back();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(state: Rc<State>, action: Action) -> Rc<State> {
+        let mut s = state.reduce(action);
+        while s.snapshot.running {
+            s = s.reduce(Action::Tick);
         }
-        Action::Run => session.start_run(),
-        Action::Tick => {
-            // Slices until the frame's budget is spent: fast runs, and the page still
-            // repaints and hears Stop several times a second.
-            let deadline = now_ms() + TICK_BUDGET_MS;
-            while session.run_slice() && now_ms() < deadline {}
-        }
-        Action::Stop => session.stop_run(),
-        Action::Reset => session.reset(),
-        Action::Show(_) => {}
+        s
     }
-    true
+
+    #[test]
+    fn a_link_restores_the_step_and_the_edits() {
+        let mut s = Rc::new(State::from_fragment(""));
+        for _ in 0..9 {
+            s = s.reduce(Action::Step);
+        }
+        let link = s.link();
+        assert_eq!(link, "v=1&lesson=demo&go=1.14&step=9");
+        let opened = run(
+            Rc::new(State::from_fragment(&format!("#{link}"))),
+            Action::Tick,
+        );
+        assert_eq!(opened.snapshot.step, 9);
+        assert_eq!(opened.snapshot.location, s.snapshot.location);
+        assert_eq!(opened.snapshot.registers, s.snapshot.registers);
+
+        let harness = Session::new()
+            .original_files()
+            .into_iter()
+            .find(|(f, _)| f == "harness.s")
+            .unwrap()
+            .1;
+        let edited = harness.replace("$41", "$99");
+        let s = run(s, Action::Assemble("harness.s".into(), edited.clone()));
+        assert!(s.load_error.is_none());
+        let rax = |s: &State| {
+            s.snapshot
+                .registers
+                .iter()
+                .find(|r| r.name == "RAX")
+                .unwrap()
+                .value
+        };
+        assert_eq!(rax(&s), 100, "the edited program ran to its INT3");
+        let opened = run(Rc::new(State::from_fragment(&s.link())), Action::Tick);
+        assert_eq!(opened.config.edits, vec![("harness.s".to_string(), edited)]);
+        assert_eq!(opened.snapshot.step, s.snapshot.step);
+        assert_eq!(rax(&opened), 100);
+    }
+
+    #[test]
+    fn an_assembler_error_keeps_the_session_and_opens_the_editor() {
+        let s = Rc::new(State::from_fragment(""));
+        let s = s.reduce(Action::Assemble(
+            "harness.s".into(),
+            "TEXT ·main(SB), 4, $0\n\tMOVQ\t$1, AX\n\tFROB\tAX\n".into(),
+        ));
+        let e = s.load_error.clone().expect("an error");
+        assert_eq!((e.file.as_str(), e.line, e.col), ("harness.s", 3, 2));
+        assert!(s.editing);
+        assert_eq!(s.snapshot.location, "runtime·main");
+        assert!(s
+            .drafts
+            .iter()
+            .any(|(f, t)| f == "harness.s" && t.contains("FROB")));
+    }
+
+    #[test]
+    fn a_broken_link_opens_the_demo_with_a_notice() {
+        let s = State::from_fragment("#v=1&src=%%%");
+        assert!(s.notice.is_some());
+        assert_eq!(s.snapshot.step, 0);
+    }
 }

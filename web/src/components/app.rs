@@ -1,17 +1,73 @@
-//! The page: toolbar, source, registers, stacks, threads, memory.
+//! The page: toolbar, timeline, source (or the playground's editor), registers, stacks,
+//! threads, memory; the keys overlay; presenter mode.
 
 use crate::components::controls::Controls;
+use crate::components::editor::Editor;
+use crate::components::help::Help;
 use crate::components::memory::{Accesses, MemoryMap, StopBanner};
 use crate::components::registers::Registers;
 use crate::components::source::SourceView;
 use crate::components::stacks::Stacks;
 use crate::components::threads::Threads;
+use crate::components::timeline::Timeline;
+use crate::model::{Busy, RunStats, Syntax};
 use crate::state::{Action, State};
 use gloo_events::{EventListener, EventListenerOptions};
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
-use web_sys::KeyboardEvent;
+use web_sys::{Element, KeyboardEvent};
 use yew::prelude::*;
+
+/// How long the page must be still before the URL is updated to name its state.
+const URL_DELAY_MS: u32 = 200;
+
+/// The action a key stands for, like a debugger's keys. Keys typed into the editor or a
+/// form field are theirs, not the debugger's.
+fn key_action(key: &KeyboardEvent, syntax: Syntax) -> Option<Action> {
+    Some(match key.key().as_str() {
+        "s" | "F11" | "ArrowRight" => Action::Step,
+        "S" | "ArrowLeft" => Action::Back,
+        "n" | "F10" => Action::StepOver,
+        "c" | "r" => Action::Continue,
+        "t" => Action::RunToCursor,
+        "b" => Action::RunBack,
+        "Escape" => Action::Stop,
+        "?" => Action::ToggleHelp,
+        "p" => Action::TogglePresenter,
+        "g" => Action::Show(match syntax {
+            Syntax::Go => Syntax::Intel,
+            Syntax::Intel => Syntax::Att,
+            Syntax::Att => Syntax::Go,
+        }),
+        _ => return None,
+    })
+}
+
+/// `12,345,678`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn run_stats(stats: &RunStats) -> Html {
+    let rate = if stats.ms > 0.0 {
+        stats.steps as f64 / stats.ms / 1000.0
+    } else {
+        0.0
+    };
+    html! {
+        <span id="run-stats" data-steps={stats.steps.to_string()} data-ms={format!("{:.1}", stats.ms)}>
+            {format!(" · last run: {} instructions in {:.0} ms ({rate:.1} M/s)", grouped(stats.steps), stats.ms)}
+        </span>
+    }
+}
 
 /// The whole page.
 #[component]
@@ -19,23 +75,51 @@ pub fn App() -> Html {
     let state = use_reducer(State::default);
     let snapshot = state.snapshot.clone();
 
-    // A run goes in slices, one per timer tick, so the page repaints and Stop (a click or
-    // Esc between ticks) is heard.
+    // A command runs in slices, one per timer tick, so the page repaints and Stop (a click
+    // or Esc between ticks) is heard. Travel always goes at full speed.
     {
         let dispatcher = state.dispatcher();
-        use_effect_with(snapshot.running, move |&running| {
-            let ticks =
-                running.then(|| Interval::new(0, move || dispatcher.dispatch(Action::Tick)));
+        let period = match snapshot.busy {
+            None => None,
+            Some(Busy::Travelling) => Some(0),
+            Some(_) => Some(state.speed.interval_ms()),
+        };
+        use_effect_with(period, move |&period| {
+            let ticks = period.map(|p| Interval::new(p, move || dispatcher.dispatch(Action::Tick)));
             move || drop(ticks)
+        });
+    }
+
+    // The URL always names this state, so copying it shares it (replaced, not pushed:
+    // Back leaves the page rather than undoing steps).
+    {
+        // Written once the page has been still for a moment: browsers throttle (and warn
+        // about) many history updates in a row, as holding a step key would make.
+        let link = (!snapshot.running).then(|| state.link());
+        use_effect_with(link, |link| {
+            let link = link.clone();
+            let pending = link.map(|link| {
+                Timeout::new(URL_DELAY_MS, move || {
+                    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                        let _ = history.replace_state_with_url(
+                            &wasm_bindgen::JsValue::NULL,
+                            "",
+                            Some(&format!("#{link}")),
+                        );
+                    }
+                })
+            });
+            move || drop(pending)
         });
     }
 
     // Debugger keys on the whole page.
     {
         let dispatcher = state.dispatcher();
-        use_effect_with((), move |_| {
+        let syntax = state.syntax;
+        use_effect_with(syntax, move |&syntax| {
             let window = web_sys::window().expect("a browser window");
-            // Not passive: arrow keys would otherwise also scroll the page.
+            // Not passive: F11 and the arrow keys would otherwise also act on the browser.
             let options = EventListenerOptions::enable_prevent_default();
             let listener = EventListener::new_with_options(&window, "keydown", options, move |e| {
                 let Some(key) = e.dyn_ref::<KeyboardEvent>() else {
@@ -45,14 +129,22 @@ pub fn App() -> Html {
                 if key.ctrl_key() || key.meta_key() || key.alt_key() {
                     return;
                 }
-                let action = match key.key().as_str() {
-                    "ArrowRight" => Action::Step,
-                    "ArrowLeft" => Action::Back,
-                    "r" => Action::Run,
-                    "Escape" => Action::Stop,
-                    _ => return,
+                let in_field = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<Element>().ok())
+                    .is_some_and(|el| {
+                        matches!(el.tag_name().as_str(), "TEXTAREA" | "INPUT" | "SELECT")
+                    });
+                if in_field && key.key() != "Escape" {
+                    return;
+                }
+                let Some(action) = key_action(key, syntax) else {
+                    return;
                 };
                 key.prevent_default();
+                if action == Action::Stop {
+                    dispatcher.dispatch(Action::HideHelp);
+                }
                 dispatcher.dispatch(action);
             });
             move || drop(listener)
@@ -63,30 +155,84 @@ pub fn App() -> Html {
         let dispatcher = state.dispatcher();
         Callback::from(move |a: Action| dispatcher.dispatch(a))
     };
+    let busy_text = match snapshot.busy {
+        Some(Busy::Running) => " · running…",
+        Some(Busy::SteppingOver) => " · stepping over the call…",
+        Some(Busy::RunningBack) => " · running back…",
+        Some(Busy::Travelling) => " · travelling…",
+        None => "",
+    };
+    let current_ins = snapshot
+        .files
+        .iter()
+        .flat_map(|f| &f.lines)
+        .flat_map(|l| &l.instructions)
+        .find(|i| i.current)
+        .map(|i| match state.syntax {
+            Syntax::Go => i.intel.clone(),
+            s => i.text(s).to_string(),
+        });
+    let current_source = snapshot.current_file.as_ref().and_then(|f| {
+        let file = snapshot.files.iter().find(|s| &s.name == f)?;
+        let line = file
+            .lines
+            .iter()
+            .find(|l| Some(l.number) == snapshot.current_line)?;
+        Some(line.text.trim().to_string())
+    });
     html! {
-        <div class="app">
+        <div class={classes!("app", state.presenter.then_some("presenter"))}>
             <header class="top">
                 <h1>{"stackswitch"}<span class="subtitle">{"a goroutine calls C on the system stack"}</span></h1>
                 <Controls can_step={snapshot.can_step} can_back={snapshot.can_back}
-                          running={snapshot.running} syntax={state.syntax} {on_action} />
+                          busy={snapshot.busy} has_cursor={state.cursor.is_some()}
+                          syntax={state.syntax} speed={state.speed} release={snapshot.release}
+                          presenter={state.presenter} editing={state.editing}
+                          on_action={on_action.clone()} />
+                <Timeline step={snapshot.step} furthest={snapshot.furthest}
+                          history_base={snapshot.history_base} running={snapshot.running}
+                          on_action={on_action.clone()} />
                 <div class="where">
                     <span id="step-count">{format!("step {}", snapshot.step)}</span>
                     {" · RIP at "}<strong id="location">{&snapshot.location}</strong>
-                    {" · next: "}<code>{snapshot.instruction.clone().unwrap_or_else(|| "(unreadable)".into())}</code>
+                    {" · next: "}<code id="next-ins">{current_ins.or_else(|| snapshot.instruction.clone()).unwrap_or_else(|| "(unreadable)".into())}</code>
+                    if let Some(src) = current_source {
+                        <span class="presenter-only">{" · "}<code class="go-line">{src}</code></span>
+                    }
+                    <span id="busy">{busy_text}</span>
+                    if let Some(stats) = &snapshot.last_run { {run_stats(stats)} }
                 </div>
                 <StopBanner stopped={snapshot.stopped.clone()} />
+                if let Some(note) = &snapshot.note {
+                    <div class="note" id="note" role="status">{note}</div>
+                }
+                if let Some(notice) = &state.notice {
+                    <div class="stop fault" id="notice" role="status">{notice}</div>
+                }
             </header>
             <div class="row top-row">
-                <SourceView files={snapshot.files.clone()} current_file={snapshot.current_file.clone()}
-                            current_line={snapshot.current_line} syntax={state.syntax} />
+                if state.editing {
+                    <Editor key={format!("{:p}", std::rc::Rc::as_ptr(&state.drafts))}
+                            files={snapshot.files.clone()} current_file={snapshot.current_file.clone()}
+                            drafts={state.drafts.clone()} error={state.load_error.clone()}
+                            on_action={on_action.clone()} />
+                } else {
+                    <SourceView files={snapshot.files.clone()} current_file={snapshot.current_file.clone()}
+                                current_line={snapshot.current_line} syntax={state.syntax}
+                                cursor={state.cursor.clone()} presenter={state.presenter}
+                                on_action={on_action.clone()} />
+                }
                 <Registers registers={snapshot.registers.clone()} />
             </div>
             <Stacks stacks={snapshot.stacks.clone()} />
             <div class="row bottom-row">
-                <Threads threads={snapshot.threads.clone()} />
+                <Threads threads={snapshot.threads.clone()} on_action={on_action.clone()} />
                 <Accesses accesses={snapshot.accesses.clone()} />
                 <MemoryMap regions={snapshot.regions.clone()} />
             </div>
+            if state.help {
+                <Help on_action={on_action.clone()} />
+            }
         </div>
     }
 }

@@ -1,7 +1,12 @@
-//! Step, Back, Run/Stop, Reset and the syntax toggle, with the keys that do the same.
+//! The toolbar: stepping and running like a debugger, the run speed, the instruction
+//! syntax, the Go release, and the page's modes (editor, presenter, keys, share).
 
-use crate::model::Syntax;
-use crate::state::Action;
+use crate::model::{Busy, Syntax};
+use crate::share::release_name;
+use crate::state::{Action, Speed};
+use emu::go::GoRelease;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 /// What the controls need to know.
@@ -11,10 +16,20 @@ pub struct ControlsProps {
     pub can_step: bool,
     /// Whether there is a step to undo.
     pub can_back: bool,
-    /// Whether a run is in progress.
-    pub running: bool,
+    /// What is in progress.
+    pub busy: Option<Busy>,
+    /// Whether a line is under the cursor (for run to line).
+    pub has_cursor: bool,
     /// The syntax shown.
     pub syntax: Syntax,
+    /// The run speed.
+    pub speed: Speed,
+    /// The Go release.
+    pub release: GoRelease,
+    /// Presenter mode.
+    pub presenter: bool,
+    /// The editor is open.
+    pub editing: bool,
     /// Where actions go.
     pub on_action: Callback<Action>,
 }
@@ -24,8 +39,9 @@ pub struct ControlsProps {
 pub fn Controls(props: &ControlsProps) -> Html {
     let send = |a: Action| {
         let cb = props.on_action.clone();
-        Callback::from(move |_: MouseEvent| cb.emit(a))
+        Callback::from(move |_: MouseEvent| cb.emit(a.clone()))
     };
+    let running = props.busy.is_some();
     let syntax_button = |s: Syntax, label: &str| {
         html! {
             <button class={classes!("toggle", (props.syntax == s).then_some("on"))}
@@ -33,28 +49,96 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     onclick={send(Action::Show(s))}>{label}</button>
         }
     };
+    let on_speed = {
+        let cb = props.on_action.clone();
+        Callback::from(move |e: Event| {
+            if let Some(s) = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+                .and_then(|s| Speed::from_label(&s.value()))
+            {
+                cb.emit(Action::SetSpeed(s));
+            }
+        })
+    };
+    let on_release = {
+        let cb = props.on_action.clone();
+        Callback::from(move |e: Event| {
+            let value = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+                .map(|s| s.value());
+            if let Some(r) = value.as_deref().and_then(crate::share::parse_release) {
+                cb.emit(Action::SetRelease(r));
+            }
+        })
+    };
     html! {
         <div class="controls">
-            <button id="step" title="Step one instruction (→)"
-                    disabled={!props.can_step || props.running}
-                    onclick={send(Action::Step)}>{"Step →"}</button>
-            <button id="back" title="Step back one instruction (←)"
-                    disabled={!props.can_back || props.running}
-                    onclick={send(Action::Back)}>{"← Back"}</button>
-            if props.running {
-                <button id="stop" title="Stop the run (Esc)" onclick={send(Action::Stop)}>{"Stop"}</button>
-            } else {
-                <button id="run" title="Run to the next fault, trap or exit (r)"
-                        disabled={!props.can_step}
-                        onclick={send(Action::Run)}>{"Run"}</button>
-            }
-            <button id="reset" title="Back to the start" onclick={send(Action::Reset)}>{"Reset"}</button>
-            <span class="syntax" role="group" aria-label="instruction syntax">
+            <span class="group" role="group" aria-label="stepping">
+                <button id="back" title="Step back one instruction (Shift+S, ←)"
+                        disabled={!props.can_back || running}
+                        onclick={send(Action::Back)}>{"◀ Back"}</button>
+                <button id="step" title="Step one instruction (s, F11, →)"
+                        disabled={!props.can_step || running}
+                        onclick={send(Action::Step)}>{"Step ▶"}</button>
+                <button id="over" title="Step over a CALL: run until it returns (n, F10)"
+                        disabled={!props.can_step || running}
+                        onclick={send(Action::StepOver)}>{"Over ↷"}</button>
+            </span>
+            <span class="group" role="group" aria-label="running">
+                <button id="run-back" title="Run back to the previous breakpoint (b)"
+                        disabled={!props.can_back || running}
+                        onclick={send(Action::RunBack)}>{"◀◀ To breakpoint"}</button>
+                if running {
+                    <button id="stop" class="stop-button" title="Stop (Esc)" onclick={send(Action::Stop)}>
+                        {match props.busy {
+                            Some(Busy::Travelling) => "■ Stop travel",
+                            Some(Busy::RunningBack) => "■ Stop (running back)",
+                            _ => "■ Stop",
+                        }}
+                    </button>
+                } else {
+                    <button id="run" title="Continue to a breakpoint, fault, trap or exit (c)"
+                            disabled={!props.can_step}
+                            onclick={send(Action::Continue)}>{"Continue ▶▶"}</button>
+                }
+                <button id="run-to-line" title="Run to the line under the cursor: click a line's text to put the cursor there (t)"
+                        disabled={!props.can_step || running || !props.has_cursor}
+                        onclick={send(Action::RunToCursor)}>{"Run to line"}</button>
+                <label class="speed" title="Run speed (instructions per second)">{"speed "}
+                    <select id="speed" onchange={on_speed}>
+                        { for Speed::ALL.iter().map(|(s, label)| html! {
+                            <option value={*label} selected={*s == props.speed}>{*label}</option>
+                        }) }
+                    </select>
+                </label>
+                <button id="reset" title="Back to the start" disabled={running}
+                        onclick={send(Action::Reset)}>{"Reset"}</button>
+            </span>
+            <span class="group syntax" role="group" aria-label="instruction syntax">
                 {syntax_button(Syntax::Go, "Go")}
                 {syntax_button(Syntax::Intel, "Intel")}
                 {syntax_button(Syntax::Att, "AT&T")}
             </span>
-            <span class="keys">{"keys: → step · ← back · r run · Esc stop"}</span>
+            <span class="group" role="group" aria-label="page">
+                <label title="The Go release whose runtime layouts the world uses">{"Go "}
+                    <select id="release" onchange={on_release} disabled={running}>
+                        { for [GoRelease::Go114, GoRelease::Go124].iter().map(|r| html! {
+                            <option value={release_name(*r)} selected={*r == props.release}>{release_name(*r)}</option>
+                        }) }
+                    </select>
+                </label>
+                <button id="edit" class={classes!("toggle", props.editing.then_some("on"))}
+                        aria-pressed={props.editing.to_string()} disabled={running}
+                        title="Edit the source and run it again"
+                        onclick={send(Action::Edit(!props.editing))}>{"Playground"}</button>
+                <button id="presenter" class={classes!("toggle", props.presenter.then_some("on"))}
+                        aria-pressed={props.presenter.to_string()}
+                        title="Presenter mode: large type, the stacks and the current line (p)"
+                        onclick={send(Action::TogglePresenter)}>{"Presenter"}</button>
+                <button id="help" title="Keys (?)" onclick={send(Action::ToggleHelp)}>{"?"}</button>
+            </span>
         </div>
     }
 }

@@ -1,9 +1,12 @@
 //! The source as written, one file at a time, with the current line marked and the machine
-//! instructions each line became beside it.
+//! instructions each line became beside it. A click on a line number sets or clears a
+//! breakpoint; a click on a line puts the cursor there (for "run to line").
 
 use crate::components::hex;
 use crate::model::{SourceFile, Syntax};
+use crate::state::Action;
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use web_sys::{Element, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition};
 use yew::prelude::*;
 
@@ -18,6 +21,12 @@ pub struct SourceProps {
     pub current_line: Option<u32>,
     /// The syntax of the instruction column.
     pub syntax: Syntax,
+    /// The line under the cursor.
+    pub cursor: Option<(String, u32)>,
+    /// Presenter mode: a change of type size must bring the current line back into view.
+    pub presenter: bool,
+    /// Where breakpoint and cursor clicks go.
+    pub on_action: Callback<Action>,
 }
 
 /// The source pane.
@@ -37,14 +46,17 @@ pub fn SourceView(props: &SourceProps) -> Html {
     {
         // Keep the current line in view as RIP moves, scrolling only the pane.
         let current_row = current_row.clone();
-        use_effect_with((shown.clone(), props.current_line), move |_| {
-            if let Some(row) = current_row.cast::<Element>() {
-                let options = ScrollIntoViewOptions::new();
-                options.set_block(ScrollLogicalPosition::Nearest);
-                options.set_behavior(ScrollBehavior::Instant);
-                row.scroll_into_view_with_scroll_into_view_options(&options);
-            }
-        });
+        use_effect_with(
+            (shown.clone(), props.current_line, props.presenter),
+            move |_| {
+                if let Some(row) = current_row.cast::<Element>() {
+                    let options = ScrollIntoViewOptions::new();
+                    options.set_block(ScrollLogicalPosition::Nearest);
+                    options.set_behavior(ScrollBehavior::Instant);
+                    row.scroll_into_view_with_scroll_into_view_options(&options);
+                }
+            },
+        );
     }
     let tabs = props.files.iter().map(|f| {
         let name = f.name.clone();
@@ -64,11 +76,51 @@ pub fn SourceView(props: &SourceProps) -> Html {
         .files
         .iter()
         .find(|f| Some(f.name.as_str()) == shown.as_deref());
+    let file_name = file.map(|f| f.name.clone()).unwrap_or_default();
+    // One listener for the whole table (not two per line, which would make every render
+    // of a long file slower): the row says which line, the cell whether it was the gutter.
+    let on_click = {
+        let cb = props.on_action.clone();
+        let file_name = file_name.clone();
+        Callback::from(move |e: MouseEvent| {
+            let Some(cell) = e
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|el| el.closest("td").ok().flatten())
+            else {
+                return;
+            };
+            let Some(line) = cell
+                .closest("tr")
+                .ok()
+                .flatten()
+                .and_then(|tr| tr.get_attribute("data-line"))
+                .and_then(|l| l.parse::<u32>().ok())
+            else {
+                return;
+            };
+            if cell.class_name().split(' ').any(|c| c == "gutter") {
+                cb.emit(Action::ToggleBreakpoint(file_name.clone(), line));
+            } else if cell.class_name().split(' ').any(|c| c == "text") {
+                cb.emit(Action::SetCursor(file_name.clone(), line));
+            }
+        })
+    };
     let rows = file.into_iter().flat_map(|f| &f.lines).map(|line| {
         let node = if line.current { current_row.clone() } else { NodeRef::default() };
+        let is_cursor = props
+            .cursor
+            .as_ref()
+            .is_some_and(|(f, l)| *f == file_name && *l == line.number);
+        let has_code = !line.instructions.is_empty();
         html! {
-            <tr class={classes!("line", line.current.then_some("current"), line.faulted.then_some("faulted"))} ref={node}>
-                <td class="gutter">{line.number}</td>
+            <tr class={classes!("line", line.current.then_some("current"), line.faulted.then_some("faulted"),
+                                line.breakpoint.then_some("breakpoint"), is_cursor.then_some("cursor"))}
+                ref={node} data-line={line.number.to_string()}>
+                <td class={classes!("gutter", has_code.then_some("has-code"))}
+                    title={if has_code { "set or clear a breakpoint" } else { "" }}>
+                    <span class="bp">{if line.breakpoint { "●" } else { "" }}</span>{line.number}
+                </td>
                 <td class="text"><pre>{&line.text}</pre></td>
                 <td class="machine">
                     { for line.instructions.iter().map(|i| html! {
@@ -95,7 +147,7 @@ pub fn SourceView(props: &SourceProps) -> Html {
                 }}</span>
             </h2>
             <div class="scroll">
-                <table class="code">
+                <table class="code" onclick={on_click}>
                     <tbody>{ for rows }</tbody>
                 </table>
             </div>

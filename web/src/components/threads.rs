@@ -2,6 +2,7 @@
 
 use crate::components::hex;
 use crate::model::ThreadRow;
+use crate::state::Action;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -10,6 +11,8 @@ use yew::prelude::*;
 pub struct ThreadsProps {
     /// In spawn order.
     pub threads: Rc<Vec<ThreadRow>>,
+    /// Where a thread choice goes.
+    pub on_action: Callback<Action>,
 }
 
 /// The threads pane.
@@ -18,10 +21,17 @@ pub fn Threads(props: &ThreadsProps) -> Html {
     html! {
         <section class="panel threads">
             <h2>{"Threads"}</h2>
-            { for props.threads.iter().map(|t| html! {
-                <div class={classes!("thread", t.selected.then_some("selected"))}>
+            { for props.threads.iter().enumerate().map(|(i, t)| html! {
+                <div class={classes!("thread", t.selected.then_some("selected"))} data-thread={i.to_string()}>
                     <div class="title">
-                        {if t.selected { "▶ " } else { "" }}<strong>{&t.name}</strong>
+                        <label title="The controls step this thread">
+                            <input type="radio" name="thread" checked={t.selected}
+                                   onchange={{
+                                       let cb = props.on_action.clone();
+                                       Callback::from(move |_: Event| cb.emit(Action::SelectThread(i)))
+                                   }} />
+                            {if t.selected { " ▶ " } else { " " }}<strong>{&t.name}</strong>
+                        </label>
                         {format!(" · tid {} · {}", t.tid, t.state)}
                     </div>
                     <table>
