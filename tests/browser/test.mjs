@@ -11,7 +11,8 @@
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, copyFileSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,7 @@ mkdirSync(leadShots, { recursive: true });
 const BUILD_TIMEOUT_MS = 20 * 60 * 1000;
 
 let failures = 0;
+const figures = {};
 function check(ok, what) {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
   if (!ok) failures++;
@@ -55,6 +57,204 @@ function serve() {
   return { server, url };
 }
 
+const notRunning = (page) => page.waitForSelector('#run', { timeout: 60000 });
+const stepOf = async (page) => Number((await page.textContent('#step-count')).replace(/\D/g, ''));
+const lineOf = (page) => page.getAttribute('.line.current', 'data-line');
+const liveOf = (page) => page.getAttribute('.stack.live', 'data-stack');
+const reg = (page, r) => page.textContent(`tr[data-reg="${r}"] .value`);
+
+/** Whether `selector` reaches `state` (visible or hidden) within two seconds: the page
+ * renders after the event that changed it. */
+const shows = (page, selector, state = 'visible') =>
+  page.waitForSelector(selector, { state, timeout: 2000 }).then(() => true, () => false);
+
+/** The harness.s line (1-based) that holds `text`, read from the page's source pane. */
+async function harnessLine(page, text) {
+  await page.click('.tabs .tab:has-text("harness.s")');
+  return page.$$eval('.code .line', (rows, text) => {
+    const row = rows.find((r) => r.querySelector('.text').textContent.includes(text));
+    return row ? row.dataset.line : null;
+  }, text);
+}
+
+/** Opens the playground, puts `edit(text of a new snippet)` in the editor, assembles. */
+async function assembleSnippet(page, edit) {
+  if (!(await page.isVisible('#editor'))) await page.click('#edit');
+  await page.click('#new-snippet');
+  await page.waitForSelector('#editor');
+  const text = edit(await page.inputValue('#editor'));
+  await page.fill('#editor', text);
+  await page.click('#assemble');
+  return text;
+}
+
+async function debuggerChecks(page, url, context, shots, errors) {
+  // The keys overlay.
+  await page.keyboard.press('?');
+  check(await shows(page, '.help-overlay'), '? shows the keys overlay');
+  const help = await page.textContent('.help-overlay');
+  check(['F10', 'F11', 'Shift+S'].every((k) => help.includes(k)), 'the overlay lists F10, F11 and Shift+S');
+  await page.screenshot({ path: join(shots, '5-help.png') });
+  await page.keyboard.press('?');
+  check(await shows(page, '.help-overlay', 'hidden'), '? hides it again');
+
+  // Step over the CALL to callonsystemstack: the whole call runs, RSP comes back.
+  await page.click('#reset');
+  for (let i = 0; i < 20 && !(await page.textContent('#next-ins')).startsWith('call'); i++) {
+    await page.keyboard.press('s');
+  }
+  const beforeCall = await stepOf(page);
+  const rspBefore = await reg(page, 'RSP');
+  await page.keyboard.press('n');
+  await notRunning(page);
+  check((await page.textContent('#location')) === 'runtime·main+0x27', `n steps over the call to runtime·main+0x27: ${await page.textContent('#location')}`);
+  check((await stepOf(page)) > beforeCall + 10 && (await reg(page, 'RSP')) === rspBefore,
+        `the call ran (${(await stepOf(page)) - beforeCall} steps) and RSP is back where it was`);
+  const afterCall = await stepOf(page);
+  await page.keyboard.press('Shift+S');
+  const inside = await page.textContent('#location');
+  check((await stepOf(page)) === afterCall - 1 && inside.includes('callonsystemstack'),
+        `Shift+S steps back into the call, to its RET (${inside})`);
+  await page.keyboard.press('F11');
+  check((await page.textContent('#location')) === 'runtime·main+0x27', 'F11 steps');
+
+  // A breakpoint in the C function, continue, run to a line, run back.
+  await page.click('#reset');
+  const cLine = await harnessLine(page, 'MOVQ\tSP, R12');
+  const int3Line = await harnessLine(page, 'INT\t$3');
+  await page.click(`.line[data-line="${cLine}"] .gutter`);
+  check(await page.isVisible(`.line.breakpoint[data-line="${cLine}"]`), 'a click on a line number sets a breakpoint');
+  await page.keyboard.press('c');
+  await notRunning(page);
+  check((await lineOf(page)) === cLine && (await liveOf(page)) === 'm0.g0 stack',
+        `continue stops at the breakpoint in the C function, on the g0 stack (line ${await lineOf(page)})`);
+  const atBreakpoint = await stepOf(page);
+  await page.click(`.line[data-line="${int3Line}"] .text`);
+  await page.click('#run-to-line');
+  await notRunning(page);
+  check((await lineOf(page)) === int3Line && (await liveOf(page)) === 'g1 stack',
+        `run to line stops before the INT3, back on g1 (line ${await lineOf(page)})`);
+  await page.screenshot({ path: join(shots, '6-run-to-line.png'), fullPage: true });
+  await page.keyboard.press('b');
+  await notRunning(page);
+  check((await stepOf(page)) === atBreakpoint && (await lineOf(page)) === cLine,
+        `b runs back to the breakpoint (step ${await stepOf(page)}, expected ${atBreakpoint})`);
+  await page.click(`.line[data-line="${cLine}"] .gutter`);
+  check(!(await page.isVisible('.line.breakpoint')), 'a second click clears the breakpoint');
+
+  // The timeline: jump back, then forward again along the same steps.
+  const furthest = Number((await page.getAttribute('#timeline', 'max')));
+  const jump = async (step) => {
+    await page.$eval('#timeline', (el, step) => {
+      el.value = String(step);
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    }, step);
+    await notRunning(page);
+  };
+  await jump(5);
+  check((await stepOf(page)) === 5, `the timeline jumps to step 5 (at ${await stepOf(page)})`);
+  await jump(furthest);
+  check((await stepOf(page)) === furthest && (await lineOf(page)) === int3Line,
+        `and forward to step ${furthest}, the INT3 line again`);
+  check(await page.isChecked('.thread.selected input[type=radio]'), 'the stepped thread is chosen in the threads pane');
+
+  // The Go release.
+  await page.selectOption('#release', '1.24');
+  await page.keyboard.press('c');
+  await notRunning(page);
+  check((await reg(page, 'RAX')) === '000000000000002a', 'with Go 1.24 layouts the demo still computes 42');
+  await page.selectOption('#release', '1.14');
+
+  // The playground: an assembler error shows at its line and column.
+  await page.click('#edit');
+  await page.waitForSelector('#editor');
+  await page.fill('#editor', 'TEXT ·main(SB), 4, $0\n\tMOVQ\t$1, AX\n\tMOVQ\t$2, BX\n\tFROB\tAX\n');
+  await page.click('#assemble');
+  await page.waitForSelector('#asm-error');
+  const where = [await page.getAttribute('#asm-error', 'data-line'), await page.getAttribute('#asm-error', 'data-col')];
+  check(where.join(':') === '4:2', `the error is at line 4, column 2: ${where.join(':')}`);
+  check((await page.textContent('.edit-gutter .error-line')) === '4', 'the gutter marks line 4');
+  const caret = await page.textContent('#asm-error .caret');
+  check(caret.includes('FROB') && caret.includes('^'), `the error shows the line with a caret: ${JSON.stringify(caret)}`);
+  const cursorAt = await page.$eval('#editor', (a) => a.selectionStart);
+  check(cursorAt === 'TEXT ·main(SB), 4, $0\n\tMOVQ\t$1, AX\n\tMOVQ\t$2, BX\n\t'.length, `the text cursor is put at the error (offset ${cursorAt})`);
+  await page.screenshot({ path: join(shots, '7-playground-error.png'), fullPage: true });
+
+  // Run and Stop: an endless loop, stopped; the page keeps painting while it runs.
+  await assembleSnippet(page, (t) => t.replace('\tDECQ\tCX\n\tJNZ\tloop\n', '\tJMP\tloop\n'));
+  await page.waitForSelector('#stop');
+  const gaps = await page.evaluate(async () => {
+    // Longest gap between animation frames over half a second of running.
+    let last = performance.now();
+    let worst = 0;
+    const until = last + 500;
+    while (performance.now() < until) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }
+    return worst;
+  });
+  const stopMs = await page.evaluate(async () => {
+    const t0 = performance.now();
+    document.querySelector('#stop').click();
+    while (!document.querySelector('#run')) await new Promise((r) => setTimeout(r, 1));
+    return performance.now() - t0;
+  });
+  console.log(`     while running: longest frame gap ${gaps.toFixed(0)} ms; Stop answered in ${stopMs.toFixed(1)} ms`);
+  check(gaps < 100, `a running loop never freezes the page (longest frame gap ${gaps.toFixed(0)} ms)`);
+  check(stopMs < 100, `Stop answers within 100 ms (${stopMs.toFixed(1)} ms)`);
+  const stoppedAt = await stepOf(page);
+  check(stoppedAt > 100000, `the loop ran ${stoppedAt} steps before Stop`);
+  await page.keyboard.press('Shift+S');
+  check((await stepOf(page)) === stoppedAt - 1, 'step back works after a long run');
+
+  // Speed of run mode: the README's loop, 10 M iterations of 5 instructions.
+  await assembleSnippet(page, (t) => t.replace('$1000000', '$10000000'));
+  await page.waitForSelector('.stop.fault', { timeout: 120000 });
+  const steps = Number(await page.getAttribute('#run-stats', 'data-steps'));
+  const ms = Number(await page.getAttribute('#run-stats', 'data-ms'));
+  figures.mips = steps / ms / 1000;
+  console.log(`     run mode: ${steps} instructions in ${ms.toFixed(0)} ms = ${figures.mips.toFixed(1)} M instructions/s (wall clock, frames included)`);
+  check(steps > 50000000, `the loop ran to its INT3 (${steps} instructions)`);
+
+  // Share: the URL names the lesson, release, step and edited source; opening it restores it.
+  await assembleSnippet(page, (t) => t.replace('$1000000', '$1000'));
+  await page.waitForSelector('.stop.fault');
+  await jump(37);
+  await page.waitForTimeout(400);
+  const shared = page.url();
+  check(/#v=1&lesson=demo&go=1\.14&step=37&src=/.test(shared), `the URL names the state: ${shared.replace(/^[^#]*/, '')}`);
+  const regs = await page.$$eval('.registers tr', (rows) => rows.map((r) => r.textContent));
+  const other = await context.newPage();
+  other.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  other.on('pageerror', (e) => errors.push(String(e)));
+  await other.goto(shared);
+  await other.waitForSelector('.stack.live');
+  await other.waitForFunction(() => document.querySelector('#step-count').textContent === 'step 37');
+  const regs2 = await other.$$eval('.registers tr', (rows) => rows.map((r) => r.textContent));
+  check(JSON.stringify(regs) === JSON.stringify(regs2), 'the shared link restores step 37 with the same registers');
+  check((await other.textContent('.source')).includes('$1000, CX'), 'and the edited source');
+  await other.screenshot({ path: join(shots, '8-shared.png'), fullPage: true });
+  await other.close();
+
+  // Presenter mode.
+  await page.goto(url);
+  await page.waitForSelector('.stack.live');
+  for (let i = 0; i < 12; i++) await page.keyboard.press('s');
+  await page.keyboard.press('p');
+  check(await shows(page, '.app.presenter'), 'p turns presenter mode on');
+  check(!(await page.isVisible('.memory-map')) && !(await page.isVisible('.threads')), 'presenter mode hides the side panels');
+  check(await page.isVisible('.go-line'), 'and shows the current Go line in the header');
+  const size = await page.$eval('.line.current .text pre', (e) => parseFloat(getComputedStyle(e).fontSize));
+  check(size >= 18, `the source is large (${size}px)`);
+  await page.screenshot({ path: join(shots, '9-presenter.png') });
+  copyFileSync(join(shots, '9-presenter.png'), join(leadShots, 'presenter.png'));
+  await page.keyboard.press('p');
+  check(await shows(page, '.app.presenter', 'hidden'), 'p turns it off');
+}
+
 async function main() {
   const { server, url: urlPromise } = serve();
   const profile = mkdtempSync(join(tmpdir(), 'stackswitch-chromium-'));
@@ -76,10 +276,24 @@ async function main() {
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
 
+    // Time to interactive, measured inside the page: from navigation start to the first
+    // render of the app with its controls (the live stack column drawn, Step enabled).
+    await page.addInitScript(() => {
+      const seen = new MutationObserver(() => {
+        const step = document.querySelector('#step');
+        if (document.querySelector('.stack.live') && step && !step.disabled && !window.__tti) {
+          window.__tti = performance.now();
+          seen.disconnect();
+        }
+      });
+      seen.observe(document, { childList: true, subtree: true });
+    });
     const started = Date.now();
     await page.goto(url);
     await page.waitForSelector('.stack.live', { timeout: 30000 });
-    console.log(`     page interactive after ${Date.now() - started} ms`);
+    const tti = await page.evaluate(() => window.__tti);
+    console.log(`     page interactive after ${tti.toFixed(0)} ms (navigation start to first render; ${Date.now() - started} ms as the test sees it)`);
+    figures.tti = tti;
 
     const live = () => page.getAttribute('.stack.live', 'data-stack');
     const stepCount = async () => Number((await page.textContent('#step-count')).replace(/\D/g, ''));
@@ -174,6 +388,10 @@ async function main() {
     const pct = (p) => times[Math.min(times.length - 1, Math.floor(times.length * p))].toFixed(1);
     console.log(`     step + re-render over ${times.length} steps: median ${pct(0.5)} ms, 95th percentile ${pct(0.95)} ms`);
     check(times.length === 50, 'fifty steps in a row from the start');
+    figures.stepP95 = Number(pct(0.95));
+    figures.stepMedian = Number(pct(0.5));
+
+    await debuggerChecks(page, url, context, shots, errors);
 
     check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.join(' | ') : ''}`);
   } finally {
@@ -181,6 +399,17 @@ async function main() {
     server.kill();
     rmSync(profile, { recursive: true, force: true });
   }
+  const wasm = readFileSync(join(root, 'pkg', 'web_bg.wasm'));
+  figures.gzipKB = gzipSync(wasm, { level: 9 }).length / 1024;
+  console.log(`     wasm: ${(wasm.length / 1024).toFixed(0)} KB, ${figures.gzipKB.toFixed(0)} KB gzipped`);
+  check(figures.gzipKB < 800, `wasm gzipped under 800 KB (${figures.gzipKB.toFixed(0)} KB)`);
+  console.log('FIGURES ' + JSON.stringify({
+    run_mode_M_instructions_per_s: Number(figures.mips?.toFixed(1)),
+    step_render_p95_ms: figures.stepP95,
+    step_render_median_ms: figures.stepMedian,
+    wasm_gzip_KB: Math.round(figures.gzipKB),
+    time_to_interactive_ms: Math.round(figures.tti),
+  }));
   console.log(`screenshots in ${shots} (end state also in ${leadShots}/demo-end.png)`);
 }
 
