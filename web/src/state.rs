@@ -10,7 +10,7 @@ use yew::Reducible;
 
 /// Milliseconds of running per timer tick at full speed, leaving the rest of the frame to
 /// render: Stop (a click or a key between ticks) is heard within about this long.
-const TICK_BUDGET_MS: f64 = 20.0;
+const TICK_BUDGET_MS: f64 = 35.0;
 
 /// How fast a run goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
