@@ -34,6 +34,7 @@ fn spec() -> WorldSpec {
         "goroutines": [{"id": 1, "thread": 0}, {"id": 2, "thread": 1}, {"id": 3}],
         "extra_ms": 1,
         "ps": 2,
+        "runtime": false,
         "sources": [
             {"path": "stackswitch.s", "syntax": "go"},
             {"path": "harness.s", "syntax": "go"},
@@ -106,7 +107,8 @@ fn who_points_to_whom() {
         assert_eq!(read(g3 + off("g_atomicstatus")) as u32, 3);
         // The extra M: on the list, a dead curg, marked extra where the release has the flag.
         let extra = w.ms.iter().find(|m| m.extra).unwrap();
-        assert_eq!(read(emu::go::world::addr::GLOBALS), extra.addr);
+        assert_eq!(read(emu::go::model::EXTRAM_COUNT), 1);
+        assert_eq!(read(emu::go::model::EXTRAM_SLOTS), extra.addr);
         let curg = read(extra.addr + off("m_curg"));
         assert_eq!(read(curg + off("g_atomicstatus")) as u32, 6);
         if let Some(flag) = offset(release, "m_isextra") {

@@ -268,7 +268,7 @@ impl Process {
         }
         let event = self.world.machine.step_event(thread);
         let mut stage = None;
-        if let Some(fault) = event.fault.clone() {
+        if let Some(fault) = event.fault {
             stage = self.take_fault(thread, fault);
         } else if let Some(e) = &event.error {
             self.error = Some((self.steps(), e.clone()));
@@ -376,7 +376,7 @@ impl Process {
         self.signals.push(SignalRecord {
             step,
             thread,
-            fault: fault.clone(),
+            fault,
         });
         let (Some(handler), Some(restorer)) = (handler, restorer) else {
             let status = 128 + fault.signal.number() as i32;
@@ -573,7 +573,7 @@ impl Process {
             ModelFn::SigHandler => {
                 let (fault, _, _, ctx) = self.fault_from_frame(sp);
                 let g = self.peek(sp + 32);
-                let state = self.signal_state(fault.clone(), g);
+                let state = self.signal_state(fault, g);
                 let (stages, outcome) = handler::decide(release, &state);
                 let stage = Self::find_stage(&stages, "sighandler")?.clone();
                 if Self::find_stage(&stages, "sigpanic").is_none() {
@@ -606,7 +606,7 @@ impl Process {
                     .iter()
                     .rev()
                     .find(|s| s.thread == thread)
-                    .map(|s| s.fault.clone())
+                    .map(|s| s.fault)
                 else {
                     self.error = Some((
                         step,
@@ -790,7 +790,7 @@ impl Process {
         let g = self.peek(th.fs_base - 8);
         Some(handler::decide(
             self.release(),
-            &self.signal_state(rec.fault.clone(), g),
+            &self.signal_state(rec.fault, g),
         ))
     }
 }

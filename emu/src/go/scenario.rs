@@ -89,7 +89,7 @@ pub enum ScenarioError {
         /// The file.
         file: String,
         /// Why.
-        source: WorldError,
+        source: Box<WorldError>,
     },
     /// No scenario has this id.
     #[error("no scenario `{0}` (emu run --list shows them)")]
@@ -153,7 +153,7 @@ impl Scenario {
         Process::new(&self.world, self.schedule.clone(), release, &self.loader()).map_err(
             |source| ScenarioError::World {
                 file: self.id.clone(),
-                source,
+                source: Box::new(source),
             },
         )
     }
