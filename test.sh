@@ -57,6 +57,9 @@ passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {
 failed=$(grep -o '[0-9]* failed;' "$log" | awk '{s += $1} END {print s + 0}')
 rm -f "$log"
 
+step "every lesson, under each release it declares (emu lesson check)"
+cargo run -q -p emu -- lesson check
+
 step "the page in a real browser (build the wasm app, serve it, drive headless Chromium)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 cargo xtask build

@@ -1,5 +1,5 @@
 //! Running a lesson: which of its points the run has reached ([`Tracker`]), and checking
-//! every claim, every question's stated answer and the declared ending ([`check`]).
+//! every claim, every question's stated answer and the declared ending ([`check()`]).
 //!
 //! Points are matched as the run goes, in the order the machine reaches them, whatever
 //! their order in the file: before each step, the thread about to run is at an address

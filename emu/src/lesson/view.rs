@@ -19,7 +19,7 @@ pub struct Player<'a> {
     pub release: GoRelease,
     /// The process (history on: it can step back).
     pub process: Process,
-    /// The lesson's items for the release; [`Player::tracker`] follows their points.
+    /// The lesson's items for the release; the player's tracker follows their points.
     pub items: Vec<Item<'a>>,
     tracker: Tracker,
     /// The tracker before each step taken, for step back.
