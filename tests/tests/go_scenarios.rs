@@ -94,3 +94,43 @@ fn a_broken_scenario_file_gets_a_located_error() {
     .unwrap_err();
     assert!(e.to_string().contains("expect.go1_99"), "{e}");
 }
+
+/// Signal delivery and the handler's model steps are steps like any other: stepping back
+/// from Go's report to the start restores every thread, the output and the exit status,
+/// and running forward again gives the same report.
+#[test]
+fn step_back_undoes_the_crash_and_its_report() {
+    for r in [GoRelease::Go114, GoRelease::Go124] {
+        let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
+        let mut p = s.process(r).unwrap();
+        let start: Vec<_> = p
+            .world
+            .machine
+            .threads()
+            .iter()
+            .map(|t| (t.cpu, t.state))
+            .collect();
+        let mut n = 0;
+        while p.step().is_some() {
+            n += 1;
+            assert!(n < 100_000, "the scenario ends");
+        }
+        let report = p.output(2);
+        assert_eq!(p.exit_status(), Some(2));
+        assert!(!p.stages().is_empty() && !p.signals().is_empty());
+        assert!(p.go_back_to(0), "history reaches the start");
+        let now: Vec<_> = p
+            .world
+            .machine
+            .threads()
+            .iter()
+            .map(|t| (t.cpu, t.state))
+            .collect();
+        assert_eq!(now, start);
+        assert_eq!(p.output(2), "");
+        assert_eq!(p.exit_status(), None);
+        assert!(p.stages().is_empty() && p.signals().is_empty());
+        while p.step().is_some() {}
+        assert_eq!(p.output(2), report, "the same run again (go{r})");
+    }
+}
