@@ -557,7 +557,7 @@ fn ending(out: &mut impl Write, player: &Player) -> ExitCode {
             problems.push(format!("expected exit status {}", e.exit_status));
         }
         if let Some(want) = &e.stderr {
-            problems.extend(lesson::run::compare_output(want, &se));
+            problems.extend(emu::go::scenario::compare_lines(want, &se));
         }
         if problems.is_empty() {
             let _ = writeln!(out, "(as the lesson declares)");

@@ -112,6 +112,8 @@ pub struct Process {
     stages: Vec<StageEvent>,
     signals: Vec<SignalRecord>,
     error: Option<(u64, String)>,
+    /// Entries of the model functions in this program.
+    model_fns: Vec<(u64, ModelFn)>,
 }
 
 /// The model functions: their bodies trap; the process runs them at their entry.
@@ -152,7 +154,12 @@ impl Process {
                 )));
             }
         }
+        let model_fns = MODEL_FNS
+            .iter()
+            .filter_map(|&(name, f)| Some((world.program.symbol(name)?, f)))
+            .collect();
         Ok(Process {
+            model_fns,
             world,
             schedule,
             marks: Vec::new(),
@@ -242,9 +249,9 @@ impl Process {
     }
 
     fn model_fn(&self, pc: u64) -> Option<ModelFn> {
-        MODEL_FNS
+        self.model_fns
             .iter()
-            .find(|(name, _)| self.world.program.symbol(name) == Some(pc))
+            .find(|&&(a, _)| a == pc)
             .map(|&(_, f)| f)
     }
 
@@ -690,7 +697,7 @@ impl Process {
                     ));
                     out.push('\n');
                     if curg != 0 {
-                        out.push_str(&self.goroutine_section(curg, s.g_m, fatal, None));
+                        out.push_str(&self.goroutine_section(curg, s.g_m, fatal));
                     }
                 } else {
                     // A panic hides the runtime's own frames (sigpanic and below).
@@ -703,7 +710,7 @@ impl Process {
             None => {
                 // From the signal handler: the goroutine, then the registers.
                 if curg != 0 {
-                    out.push_str(&self.goroutine_section(curg, s.g_m, fatal, None));
+                    out.push_str(&self.goroutine_section(curg, s.g_m, fatal));
                     out.push('\n');
                 }
                 out.push_str(&self.dump_regs(ctx));
@@ -721,21 +728,19 @@ impl Process {
 
     /// `goroutine N [status]:` and its frames, from where the goroutine stopped: in a
     /// system call or cgo call, the PC and SP entersyscall recorded; else g.sched.
-    fn goroutine_section(&self, g: u64, m: u64, fatal: bool, from: Option<(u64, u64)>) -> String {
+    fn goroutine_section(&self, g: u64, m: u64, fatal: bool) -> String {
         let mut out = self.goroutine_header(g, m, fatal);
         out.push('\n');
-        let (pc, sp) = from.unwrap_or_else(|| {
-            let sys_sp = self.peek(g + self.off("g_syscallsp"));
-            if sys_sp != 0 {
-                (self.peek(g + self.off("g_syscallpc")), sys_sp)
-            } else {
-                let sched = g + self.off("g_sched");
-                (
-                    self.peek(sched + self.off("gobuf_pc")),
-                    self.peek(sched + self.off("gobuf_sp")),
-                )
-            }
-        });
+        let sys_sp = self.peek(g + self.off("g_syscallsp"));
+        let (pc, sp) = if sys_sp != 0 {
+            (self.peek(g + self.off("g_syscallpc")), sys_sp)
+        } else {
+            let sched = g + self.off("g_sched");
+            (
+                self.peek(sched + self.off("gobuf_pc")),
+                self.peek(sched + self.off("gobuf_sp")),
+            )
+        };
         let mut frames = traceback::walk(&self.world, pc, sp);
         // A goroutine stopped in a call resumes at a return address: its line is the
         // CALL's, which walk gives for every frame but the first.
@@ -780,18 +785,6 @@ impl Process {
         out.push_str(&format!("{:<7}{:#x}\n", "fs", 0));
         out.push_str(&format!("{:<7}{:#x}\n", "gs", 0));
         out
-    }
-
-    /// The stage list Go's handler would go through for the most recent signal, with the
-    /// outcome: for the UI to show what comes next.
-    pub fn decision(&self) -> Option<(Vec<Stage>, Outcome)> {
-        let rec = self.signals.last()?;
-        let th = &self.world.threads[rec.thread];
-        let g = self.peek(th.fs_base - 8);
-        Some(handler::decide(
-            self.release(),
-            &self.signal_state(rec.fault, g),
-        ))
     }
 }
 

@@ -229,10 +229,15 @@ pub fn line_matches(pattern: &str, line: &str) -> bool {
     true
 }
 
-/// Mismatches between expected lines (with `…`) and actual text.
+/// Mismatches between expected lines (with `…`) and actual text. A last line that is
+/// only `…` stands for any further lines (none included).
 pub fn compare_lines(want: &str, got: &str) -> Vec<String> {
-    let w: Vec<&str> = want.lines().collect();
-    let g: Vec<&str> = got.lines().collect();
+    let mut w: Vec<&str> = want.lines().collect();
+    let mut g: Vec<&str> = got.lines().collect();
+    if w.last().is_some_and(|l| l.trim() == "…") {
+        w.pop();
+        g.truncate(w.len());
+    }
     let mut problems = Vec::new();
     for (i, pat) in w.iter().enumerate() {
         match g.get(i) {
@@ -264,5 +269,12 @@ mod tests {
         assert!(line_matches("a…b…c", "a12b34c"));
         assert!(!line_matches("a…b", "a12c"));
         assert!(!line_matches("exact", "exact "));
+    }
+
+    #[test]
+    fn a_last_ellipsis_line_stands_for_any_rest() {
+        assert!(compare_lines("a\n…", "a\nb\nc").is_empty());
+        assert!(compare_lines("a\n…", "a").is_empty());
+        assert_eq!(compare_lines("a\nb", "a\nb\nc").len(), 1);
     }
 }

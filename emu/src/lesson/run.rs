@@ -238,17 +238,6 @@ pub fn line_of_pc(p: &Process, pc: u64) -> Option<String> {
         .map(|l| format!("{}:{}", l.file, l.line))
 }
 
-/// Whether `got` (stderr) matches `want` line by line, a last line `…` matching any rest.
-pub fn compare_output(want: &str, got: &str) -> Vec<String> {
-    let lines: Vec<&str> = want.lines().collect();
-    if lines.last().is_some_and(|l| l.trim() == "…") {
-        let keep = lines.len() - 1;
-        let head: Vec<&str> = got.lines().take(keep).collect();
-        return compare_lines(&lines[..keep].join("\n"), &head.join("\n"));
-    }
-    compare_lines(want, got)
-}
-
 fn evaluate_item(p: &Process, item: &Item, thread: usize, r: &mut ItemResult) {
     for c in item.claims {
         r.claims += 1;
@@ -358,7 +347,7 @@ pub fn check(lesson: &Lesson, release: GoRelease) -> Result<Report, LessonError>
             }
         }
         if let Some(want) = &e.stderr {
-            ending.extend(compare_output(want, &p.output(2)));
+            ending.extend(compare_lines(want, &p.output(2)));
         }
     }
     Ok(Report {
