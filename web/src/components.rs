@@ -4,10 +4,13 @@ pub mod app;
 pub mod controls;
 pub mod editor;
 pub mod help;
+pub mod lesson;
 pub mod memory;
 pub mod registers;
+pub mod signal;
 pub mod source;
 pub mod stacks;
+pub mod structures;
 pub mod threads;
 pub mod timeline;
 

@@ -2,11 +2,11 @@
 //! RSP move between a goroutine's stack and the system stack.
 //!
 //! Layout as in yew's examples: [`model`] (no yew: the session and its snapshots),
-//! [`state`] (the reducer), [`components`] (one per pane), [`demo`] (the built-in world,
-//! until lessons replace it), [`share`] (links that restore a state).
+//! [`state`] (the reducer), [`components`] (one per pane), [`catalog`] (the lessons and
+//! scenarios the page opens), [`share`] (links that restore a state).
 
+mod catalog;
 mod components;
-mod demo;
 mod model;
 mod share;
 mod state;

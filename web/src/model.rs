@@ -1,44 +1,18 @@
-//! The page's model, free of yew: a session over a world (step, step back, run in slices,
-//! reset) and snapshots of it that the components render. Everything is read through
-//! emu's public API (registers, `Memory::peek`, regions, step events, the program's source
-//! map); the model never reaches inside the machine.
+//! The page's model, free of yew: a session over a process of the Go runtime model (a
+//! lesson, a scenario or the playground) that steps, steps back, runs in slices and
+//! travels the timeline, and snapshots of it that the components render. Everything is
+//! read through emu's public API ([`Process`], its world, `Memory::peek`, the program's
+//! source map, the lesson's items); the model never reaches inside the machine.
 
-use crate::demo::{self, BuildError, StructKind, World};
+use crate::catalog::{self, Opened};
+use emu::go::process::{Process, ProcessStep, RunStop};
+use emu::go::scenario::{Scenario, ScenarioError};
+use emu::go::world::WorldError;
 use emu::go::{layout, GoRelease};
-use emu::{AccessKind, Cpu, Halt, Signal, StepEvent, Stop};
+use emu::lesson::{ItemKind, Lesson, QuestionKind};
+use emu::{AccessKind, Cpu, Signal, ThreadState};
+use std::collections::HashMap;
 use std::rc::Rc;
-
-/// The world a config describes: the lesson's sources with the edits applied.
-fn build(config: &Config) -> Result<World, LoadError> {
-    let mut files = demo::default_files();
-    for (name, text) in &config.edits {
-        match files.iter_mut().find(|(n, _)| n == name) {
-            Some(f) => f.1 = text.clone(),
-            None => {
-                return Err(LoadError {
-                    file: name.clone(),
-                    line: 0,
-                    col: 0,
-                    message: format!("the lesson has no file {name}"),
-                    rendered: format!("the lesson has no file {name}"),
-                })
-            }
-        }
-    }
-    Ok(demo::world(config.release, &files)?)
-}
-
-/// The schedule entry covering `position`: its thread and the step where it ends.
-fn schedule_at(schedule: &[(usize, u64)], position: u64) -> Option<(usize, u64)> {
-    let mut end = 0;
-    for &(t, n) in schedule {
-        end += n;
-        if position < end {
-            return Some((t, end));
-        }
-    }
-    None
-}
 
 /// How many instructions one slice of a run executes; the page runs slices until its time
 /// budget for a frame is spent, so a slice must be short compared with a frame.
@@ -47,7 +21,7 @@ pub const RUN_SLICE: u64 = 20_000;
 /// returns control to the learner.
 pub const RUN_LIMIT: u64 = 200_000_000;
 /// Step back keeps at most this many steps of history (about 26 bytes each); beyond it the
-/// history is dropped and going further back replays the recorded schedule from the start.
+/// history is dropped and going further back replays the recorded drive from the start.
 pub const HISTORY_CAP: u64 = 2_000_000;
 /// When a travel replays from the start, the last this many steps are replayed with history
 /// on, so that stepping back from where it lands is immediate.
@@ -79,6 +53,17 @@ const WORDS_ABOVE: u64 = 11;
 /// Words shown below it: the free part of the stack, where the next push goes.
 const WORDS_BELOW: u64 = 3;
 
+/// Slots the runtime keeps in its frames that have names in Go's source: (function,
+/// release, offset from the function's SP, name). asmcgocall saves the goroutine's g and
+/// its stack depth on g0's stack before calling C (runtime/asm_amd64.s): go1.14 at
+/// 48(SP)/40(SP) of a 64-byte frame, go1.21+ at 8(SP)/0(SP) of a 16-byte one.
+const NAMED_SLOTS: [(&str, GoRelease, u64, &str); 4] = [
+    ("runtime·asmcgocall", GoRelease::Go114, 48, "old g"),
+    ("runtime·asmcgocall", GoRelease::Go114, 40, "depth"),
+    ("runtime·asmcgocall", GoRelease::Go124, 8, "old g"),
+    ("runtime·asmcgocall", GoRelease::Go124, 0, "depth"),
+];
+
 /// Which text the instruction column shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Syntax {
@@ -90,10 +75,10 @@ pub enum Syntax {
     Att,
 }
 
-/// Why the thread cannot step on.
+/// Why stepping stopped, or the last signal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stopped {
-    /// A fault or trap: the signal the kernel would deliver.
+    /// The last signal the kernel delivered (stepping goes on into the handler).
     Signal {
         /// `SIGSEGV`, `SIGTRAP`…
         signal: String,
@@ -105,14 +90,14 @@ pub enum Stopped {
         pc: u64,
         /// Whether `addr` means anything (SIGSEGV, SIGBUS).
         has_addr: bool,
-        /// The instruction that faulted or trapped.
-        instruction: u64,
         /// That instruction as `symbol+offset`.
         at: String,
-        /// A trap (INT3) completed, so RIP is already past the instruction.
-        trap: bool,
+        /// The thread it was delivered to.
+        thread: String,
+        /// The step that delivered it.
+        step: u64,
     },
-    /// The process or thread exited.
+    /// The process exited.
     Exited(i32),
     /// The machine could not run the instruction.
     Error(String),
@@ -120,13 +105,13 @@ pub enum Stopped {
     Limit,
 }
 
-/// What a session opens: a lesson, a Go release, and the learner's edits of its sources.
-/// Everything a shared link carries besides the step.
+/// What a session opens: a lesson (or scenario), a Go release, and the learner's edits of
+/// its sources. Everything a shared link carries besides the step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The lesson's id (`demo` until the lessons exist).
+    /// The lesson's (or scenario's) id.
     pub lesson: String,
-    /// The Go release whose layouts and assembler rules the world uses.
+    /// The Go release whose layouts and runtime code the world uses.
     pub release: GoRelease,
     /// Edited sources, (file, text), only for files that differ from the lesson's.
     pub edits: Vec<(String, String)>,
@@ -135,15 +120,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            lesson: DEMO_LESSON.to_string(),
+            lesson: catalog::FIRST.to_string(),
             release: GoRelease::Go114,
             edits: Vec::new(),
         }
     }
 }
-
-/// The id of the built-in world.
-pub const DEMO_LESSON: &str = "demo";
 
 /// Why a session could not open: an assembler error at its place, or a load problem
 /// (line and column 0).
@@ -161,26 +143,35 @@ pub struct LoadError {
     pub rendered: String,
 }
 
-impl From<BuildError> for LoadError {
-    fn from(e: BuildError) -> LoadError {
+impl LoadError {
+    fn plain(message: String) -> LoadError {
+        LoadError {
+            file: String::new(),
+            line: 0,
+            col: 0,
+            rendered: message.clone(),
+            message,
+        }
+    }
+}
+
+impl From<ScenarioError> for LoadError {
+    fn from(e: ScenarioError) -> LoadError {
         match e {
-            BuildError::Asm(e) => LoadError {
-                file: e.pos.file.clone(),
-                line: e.pos.line,
-                col: e.pos.col,
-                message: match &e.suggestion {
-                    Some(s) => format!("{} ({s})", e.message),
-                    None => e.message.clone(),
+            ScenarioError::World { source, .. } => match *source {
+                WorldError::Asm(e) => LoadError {
+                    file: e.pos.file.clone(),
+                    line: e.pos.line,
+                    col: e.pos.col,
+                    message: match &e.suggestion {
+                        Some(s) => format!("{} ({s})", e.message),
+                        None => e.message.clone(),
+                    },
+                    rendered: e.to_string(),
                 },
-                rendered: e.to_string(),
+                other => LoadError::plain(other.to_string()),
             },
-            BuildError::Load(message) => LoadError {
-                file: String::new(),
-                line: 0,
-                col: 0,
-                rendered: message.clone(),
-                message,
-            },
+            other => LoadError::plain(other.to_string()),
         }
     }
 }
@@ -188,7 +179,7 @@ impl From<BuildError> for LoadError {
 /// The long-running things a session does in slices between frames.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run until a breakpoint, a fault, a trap, an exit or the step limit.
+    /// Run until a breakpoint, a signal, an exit, a question or the step limit.
     Continue,
     /// Run a CALL until it returns (RSP back at the call's level, RIP after the CALL), or
     /// until a breakpoint inside it.
@@ -198,7 +189,7 @@ pub enum Command {
     /// Step back until RIP is on a breakpoint, or the start.
     RunBack,
     /// Go to a step of the timeline (back through history, or forward along the recorded
-    /// schedule, replaying from the start when history no longer reaches).
+    /// drive, replaying from the start when history no longer reaches).
     Goto(u64),
 }
 
@@ -251,13 +242,13 @@ struct Job {
     started_ms: f64,
     /// Forward runs: addresses where the run stops before executing.
     stops: Vec<u64>,
-    /// Step over: the return address and the RSP the thread has when the call returned.
-    return_to: Option<(u64, u64)>,
+    /// Step over: the thread, the return address and the RSP it has when the call returned.
+    return_to: Option<(usize, u64, u64)>,
     /// A forward run has not yet executed its first instruction (a breakpoint at RIP must
-    /// not stop it), or must step past a stop address it does not stop at.
+    /// not stop it).
     step_first: bool,
     /// Run back beyond the history: the replay from the start notes the last step at which
-    /// RIP was on a breakpoint, before this step.
+    /// a thread about to run was on a breakpoint, before this step.
     scan: Option<Scan>,
 }
 
@@ -267,66 +258,269 @@ struct Scan {
     last_hit: Option<u64>,
 }
 
-/// A stepping session over one world.
+/// Which thread a run of steps took: the schedule's choice (`None`) or one thread.
+type Drive = Option<usize>;
+
+/// The parts of a session that do not change as it steps: the program as the page shows
+/// it, and the lesson.
+struct Static {
+    scenario: Scenario,
+    lesson: Option<Rc<Lesson>>,
+    /// The lesson as the page shows it (with the steps where each item is reached), when
+    /// the sources are the lesson's own.
+    view: Option<Rc<LessonView>>,
+    files: Rc<Files>,
+    /// (file, line) → the addresses of its instructions.
+    lines: HashMap<(String, u32), Vec<u64>>,
+}
+
+/// A stepping session over one process.
 pub struct Session {
     config: Config,
-    world: World,
-    /// The thread the controls step.
-    thread: usize,
-    /// Registers before the last action, to highlight what it changed.
+    fixed: Static,
+    process: Process,
+    /// The thread the controls step: `None` follows the schedule.
+    select: Drive,
+    /// The thread shown (registers, live stack): the one that ran the last step.
+    view: usize,
+    /// Registers of the shown thread before the last action, to highlight what changed.
     before: Cpu,
-    /// The last single step's event (its memory writes, its fault).
-    last: Option<StepEvent>,
-    /// Why a thread cannot step on, and which thread.
-    stopped: Option<(usize, Stopped)>,
-    /// Which thread ran each step from the start: (thread, steps) runs. It reaches past
-    /// the current step after stepping back, so the timeline can go forward again.
-    schedule: Vec<(usize, u64)>,
+    /// The last single step (its memory accesses, its signal stage).
+    last: Option<ProcessStep>,
+    /// How each step from the start was chosen, as runs. It reaches past the current step
+    /// after stepping back, so the timeline can go forward again.
+    drive: Vec<(Drive, u64)>,
     /// Lines with a breakpoint.
     breakpoints: Vec<(String, u32)>,
     job: Option<Job>,
     last_run: Option<RunStats>,
     /// A remark for the status line (where a run back stopped without a breakpoint…).
     note: Option<String>,
+    /// A run stopped at the step limit.
+    limited: bool,
+    /// The learner's answers: (item index, choice, what the machine said then).
+    answers: Vec<Answer>,
+}
+
+/// A question answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The item (index into [`LessonView::items`]).
+    pub item: usize,
+    /// The choice made.
+    pub choice: String,
+    /// Whether it is the right one.
+    pub right: bool,
+    /// What the machine holds there (`0xc000000bc0 (&g1)`, a region), when it says.
+    pub machine: Option<String>,
+}
+
+fn markdown(text: &str) -> String {
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, pulldown_cmark::Parser::new(text));
+    out
+}
+
+fn build_static(config: &Config, opened: Opened) -> Result<(Static, Process), LoadError> {
+    let Opened {
+        mut scenario,
+        lesson,
+        releases,
+    } = opened;
+    if !releases.contains(&config.release) {
+        return Err(LoadError::plain(format!(
+            "{} is written for go{} only",
+            config.lesson,
+            releases
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(" and go")
+        )));
+    }
+    let editable: Vec<String> = scenario.files.iter().map(|f| f.path.clone()).collect();
+    for (name, text) in &config.edits {
+        match scenario.files.iter_mut().find(|f| &f.path == name) {
+            Some(f) => f.text = text.clone(),
+            None => {
+                return Err(LoadError::plain(format!(
+                    "{} has no file {name} to edit",
+                    config.lesson
+                )))
+            }
+        }
+    }
+    let process = scenario.process(config.release)?;
+    let program = &process.world.program;
+    // The files in the order the learner reads them: the lesson's, then the runtime's.
+    let mut names: Vec<String> = scenario.files.iter().map(|f| f.path.clone()).collect();
+    for l in &program.instructions {
+        if !names.contains(&l.file) {
+            names.push(l.file.clone());
+        }
+    }
+    let mut lines: HashMap<(String, u32), Vec<u64>> = HashMap::new();
+    let mut by_line: HashMap<(&str, u32), Vec<Instruction>> = HashMap::new();
+    for l in &program.instructions {
+        if l.bytes.is_empty() {
+            continue;
+        }
+        lines
+            .entry((l.file.clone(), l.line))
+            .or_default()
+            .push(l.addr);
+        by_line
+            .entry((l.file.as_str(), l.line))
+            .or_default()
+            .push(Instruction {
+                addr: l.addr,
+                bytes: l
+                    .bytes
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                intel: l.intel.clone(),
+                att: l.att.clone(),
+            });
+    }
+    let files: Vec<SourceFile> = names
+        .iter()
+        .filter_map(|name| {
+            let text = match scenario.files.iter().find(|f| &f.path == name) {
+                Some(f) => f.text.clone(),
+                None => emu::go::runtime::file(config.release, name)?.to_string(),
+            };
+            let lines = text
+                .lines()
+                .enumerate()
+                .map(|(i, t)| {
+                    let number = i as u32 + 1;
+                    Rc::new(SourceLine {
+                        number,
+                        text: t.to_string(),
+                        instructions: by_line
+                            .remove(&(name.as_str(), number))
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect();
+            Some(SourceFile {
+                name: name.clone(),
+                editable: editable.contains(name),
+                lines,
+            })
+        })
+        .collect();
+    let view = match &lesson {
+        Some(l) if config.edits.is_empty() => Some(Rc::new(lesson_view(l, config.release)?)),
+        _ => None,
+    };
+    Ok((
+        Static {
+            scenario,
+            lesson,
+            view,
+            files: Rc::new(Files(files)),
+            lines,
+        },
+        process,
+    ))
+}
+
+/// The lesson as the page shows it: its texts as HTML, and the step at which the run
+/// reaches each narration, checkpoint and question (found by checking the lesson, which
+/// also proves every claim and stated answer).
+fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> {
+    let report = l
+        .check(release)
+        .map_err(|e| LoadError::plain(e.to_string()))?;
+    let items = l
+        .items(release)
+        .into_iter()
+        .zip(report.items)
+        .map(|(item, result)| ItemView {
+            kind: match item.kind {
+                ItemKind::Narration => "narration",
+                ItemKind::Checkpoint => "checkpoint",
+                ItemKind::Question => "question",
+            },
+            field: item.field(),
+            point: result.point.clone(),
+            step: result.step,
+            thread: item.point.thread,
+            html: item.text.map(markdown).unwrap_or_default(),
+            claims: item.claims.to_vec(),
+            problems: result.problems,
+            question: item.question.map(|q| QuestionView {
+                ask_html: markdown(&q.ask),
+                kind: match q.kind {
+                    QuestionKind::Value => "value",
+                    QuestionKind::Stack => "stack",
+                    QuestionKind::FaultLine => "fault-line",
+                },
+                choices: q.choices.clone(),
+                answer: q.answer.clone(),
+                explain_html: markdown(&q.explain),
+            }),
+        })
+        .collect();
+    Ok(LessonView {
+        id: l.id.clone(),
+        number: l.number,
+        title: l.title.clone(),
+        summary_html: markdown(&l.summary),
+        differences: l
+            .differences
+            .iter()
+            .map(|d| {
+                (
+                    d.topic.clone(),
+                    markdown(&d.go1_14),
+                    markdown(&d.go1_24),
+                )
+            })
+            .collect(),
+        items,
+        end_step: report.steps,
+        known_wrong: l.known_wrong.clone(),
+    })
 }
 
 impl Session {
-    /// A session at the start of the demo world.
+    /// A session at the start of the first lesson.
     pub fn new() -> Session {
         Session::open(Config::default()).unwrap_or_else(|e| {
-            // The shipped sources are assembled by the host tests: a failure is a bug of
+            // The shipped lessons are checked by the host tests: a failure is a bug of
             // the build.
-            panic!("the demo does not load: {}", e.rendered)
+            panic!("the first lesson does not load: {}", e.rendered)
         })
     }
 
-    /// A session at the start of a lesson with the learner's edits.
+    /// A session at the start of a lesson (or scenario) with the learner's edits.
     pub fn open(config: Config) -> Result<Session, LoadError> {
-        if config.lesson != DEMO_LESSON {
-            return Err(LoadError {
-                file: String::new(),
-                line: 0,
-                col: 0,
-                message: format!("there is no lesson {:?} (yet)", config.lesson),
-                rendered: format!("there is no lesson {:?} (yet)", config.lesson),
-            });
-        }
-        let world = build(&config)?;
-        let thread = world.thread;
-        let before = world.machine.thread(thread).cpu;
-        Ok(Session {
+        let opened = catalog::open(&config.lesson).ok_or_else(|| {
+            LoadError::plain(format!("there is no lesson or scenario {:?}", config.lesson))
+        })?;
+        let (fixed, process) = build_static(&config, opened)?;
+        let mut s = Session {
             config,
-            world,
-            thread,
-            before,
+            fixed,
+            process,
+            select: None,
+            view: 0,
+            before: Cpu::default(),
             last: None,
-            stopped: None,
-            schedule: Vec::new(),
+            drive: Vec::new(),
             breakpoints: Vec::new(),
             job: None,
             last_run: None,
             note: None,
-        })
+            limited: false,
+            answers: Vec::new(),
+        };
+        s.before = s.cpu();
+        Ok(s)
     }
 
     /// What the session was opened with.
@@ -336,48 +530,153 @@ impl Session {
 
     /// The lesson's sources as shipped, (file, text), for the playground's "revert".
     pub fn original_files(&self) -> Vec<(String, String)> {
-        demo::default_files()
-    }
-
-    /// A new program for the playground, (file, text): a small loop to start from.
-    pub fn new_snippet(&self) -> (String, String) {
-        demo::snippet()
+        catalog::open(&self.config.lesson)
+            .map(|o| {
+                o.scenario
+                    .files
+                    .into_iter()
+                    .map(|f| (f.path, f.text))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn cpu(&self) -> Cpu {
-        self.world.machine.thread(self.thread).cpu
+        self.process.world.machine.thread(self.view).cpu
     }
 
     fn position(&self) -> u64 {
-        self.world.machine.step_count()
+        self.process.steps()
     }
 
     /// The earliest step history reaches (history is dropped every [`HISTORY_CAP`] steps,
     /// and is off during most of a replay).
     fn history_floor(&self) -> u64 {
-        let m = &self.world.machine;
+        let m = &self.process.world.machine;
         m.step_count() - (m.history_len() as u64).min(m.step_count())
     }
 
-    /// The last step of the recorded schedule.
+    /// The last step of the recorded drive.
     fn furthest(&self) -> u64 {
-        self.schedule.iter().map(|&(_, n)| n).sum()
+        self.drive.iter().map(|&(_, n)| n).sum()
     }
 
-    /// Whether the selected thread can step forward (it has not faulted or exited).
+    /// Whether the run still follows the lesson: its own sources and the schedule's
+    /// threads, so its narration and questions apply.
+    fn on_path(&self) -> bool {
+        self.fixed.view.is_some() && self.drive.iter().all(|(d, _)| d.is_none())
+    }
+
+    /// A question reached at this step and not yet answered: stepping on waits for it.
+    fn pending_question(&self) -> Option<usize> {
+        let view = self.fixed.view.as_ref()?;
+        if !self.on_path() || self.select.is_some() {
+            return None;
+        }
+        let now = self.position();
+        view.items.iter().enumerate().position(|(i, item)| {
+            item.question.is_some()
+                && item.step == Some(now)
+                && !self.answers.iter().any(|a| a.item == i)
+        })
+    }
+
+    /// The step of the next unanswered question after this one, where a run stops.
+    fn next_question_step(&self) -> Option<u64> {
+        let view = self.fixed.view.as_ref()?;
+        if !self.on_path() || self.select.is_some() {
+            return None;
+        }
+        let now = self.position();
+        view.items
+            .iter()
+            .enumerate()
+            .filter(|(i, it)| it.question.is_some() && !self.answers.iter().any(|a| a.item == *i))
+            .filter_map(|(_, it)| it.step)
+            .filter(|&s| s > now)
+            .min()
+    }
+
+    fn ended(&self) -> bool {
+        self.process.exit_status().is_some() || self.process.error().is_some()
+    }
+
+    /// Whether a step forward is possible.
     pub fn can_step(&self) -> bool {
-        match &self.stopped {
-            None | Some((_, Stopped::Limit)) => true,
-            Some((t, _)) => *t != self.thread,
+        if self.ended() || self.pending_question().is_some() {
+            return false;
+        }
+        match self.select {
+            Some(t) => {
+                self.process.world.machine.threads()[t].state == ThreadState::Runnable
+            }
+            None => self
+                .process
+                .world
+                .machine
+                .threads()
+                .iter()
+                .any(|t| t.state == ThreadState::Runnable),
         }
     }
 
-    /// Chooses the thread the controls step.
-    pub fn select_thread(&mut self, thread: usize) {
-        if thread < self.world.machine.threads().len() && self.job.is_none() {
-            self.thread = thread;
-            self.before = self.cpu();
+    /// Chooses the thread the controls step (`None`: follow the schedule).
+    pub fn select_thread(&mut self, thread: Option<usize>) {
+        if self.job.is_some() {
+            return;
         }
+        match thread {
+            Some(t) if t < self.process.world.machine.threads().len() => {
+                self.select = Some(t);
+                self.view = t;
+                self.before = self.cpu();
+            }
+            Some(_) => {}
+            None => self.select = None,
+        }
+    }
+
+    /// Answers the question reached at this step with one of its choices.
+    pub fn answer(&mut self, item: usize, choice: &str) {
+        let Some(view) = self.fixed.view.clone() else {
+            return;
+        };
+        let Some(q) = view.items.get(item).and_then(|i| i.question.as_ref()) else {
+            return;
+        };
+        if self.answers.iter().any(|a| a.item == item) {
+            return;
+        }
+        let right = emu::lesson::run::same_line(choice, &q.answer);
+        // What the machine holds, read at the question's own step.
+        let machine = match (&self.fixed.lesson, view.items[item].step) {
+            (Some(l), Some(step)) if step == self.position() => {
+                let number = view.items[..item]
+                    .iter()
+                    .filter(|i| i.question.is_some())
+                    .count();
+                let thread = view.items[item].thread.unwrap_or(self.next_thread_guess());
+                l.items(self.config.release)
+                    .into_iter()
+                    .filter_map(|i| i.question)
+                    .nth(number)
+                    .filter(|q| q.kind != QuestionKind::FaultLine)
+                    .and_then(|q| emu::lesson::run::machine_answer(&self.process, thread, q).ok())
+            }
+            _ => None,
+        };
+        self.answers.push(Answer {
+            item,
+            choice: choice.to_string(),
+            right,
+            machine,
+        });
+    }
+
+    /// The thread the schedule runs next, without moving the schedule: the last one that
+    /// ran, or the first runnable one.
+    fn next_thread_guess(&self) -> usize {
+        self.process.world.machine.last_thread().unwrap_or(self.view)
     }
 
     /// Sets or clears a breakpoint on a source line. Lines without instructions take none.
@@ -385,34 +684,37 @@ impl Session {
         let key = (file.to_string(), line);
         if let Some(i) = self.breakpoints.iter().position(|b| *b == key) {
             self.breakpoints.remove(i);
-        } else if !self.line_addresses(file, line).is_empty() {
+        } else if self.fixed.lines.contains_key(&key) {
             self.breakpoints.push(key);
         }
     }
 
-    /// Which thread ran each step, as (thread, steps) runs: with the step, what a shared
-    /// link needs to come back to the same state.
-    pub fn schedule(&self) -> &[(usize, u64)] {
-        &self.schedule
+    /// Which selection ran each step, as runs: with the step, what a shared link needs to
+    /// come back to the same state.
+    pub fn drive(&self) -> &[(Drive, u64)] {
+        &self.drive
     }
 
-    /// Goes to `step` along `schedule` (of a fresh session, from a shared link): starts a
-    /// travel; without a schedule, the selected thread runs all the steps.
-    pub fn restore(&mut self, step: u64, schedule: Option<Vec<(usize, u64)>>) {
+    /// Goes to `step` along `drive` (of a fresh session, from a shared link): starts a
+    /// travel; without a drive, the schedule runs all the steps.
+    pub fn restore(&mut self, step: u64, drive: Option<Vec<(Drive, u64)>>) {
         if self.position() != 0 || self.job.is_some() || step == 0 {
             return;
         }
-        let threads = self.world.machine.threads().len();
-        self.schedule = match schedule {
-            Some(s) if s.iter().all(|&(t, _)| t < threads) => s,
-            _ => vec![(self.thread, step)],
+        let threads = self.process.world.machine.threads().len();
+        self.drive = match drive {
+            Some(d) if d.iter().all(|&(t, _)| t.is_none_or(|t| t < threads)) => d,
+            _ => vec![(None, step)],
         };
         self.start(Command::Goto(step));
     }
 
     /// Sets the breakpoints (a new session keeps the old one's).
     pub fn set_breakpoints(&mut self, breakpoints: Vec<(String, u32)>) {
-        self.breakpoints = breakpoints;
+        self.breakpoints = breakpoints
+            .into_iter()
+            .filter(|b| self.fixed.lines.contains_key(b))
+            .collect();
     }
 
     /// The lines with a breakpoint.
@@ -421,13 +723,11 @@ impl Session {
     }
 
     fn line_addresses(&self, file: &str, line: u32) -> Vec<u64> {
-        self.world
-            .program
-            .instructions
-            .iter()
-            .filter(|l| l.file == file && l.line == line && !l.bytes.is_empty())
-            .map(|l| l.addr)
-            .collect()
+        self.fixed
+            .lines
+            .get(&(file.to_string(), line))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn breakpoint_addresses(&self) -> Vec<u64> {
@@ -443,55 +743,84 @@ impl Session {
 
     /// Forgets the future of the timeline from the current step: a new forward action
     /// takes another path.
-    fn cut_schedule(&mut self) {
+    fn cut_drive(&mut self) {
         let mut keep = self.position();
         let mut cut = Vec::new();
-        for &(t, n) in &self.schedule {
+        for &(t, n) in &self.drive {
             if keep == 0 {
                 break;
             }
             cut.push((t, n.min(keep)));
             keep -= n.min(keep);
         }
-        self.schedule = cut;
+        self.drive = cut;
     }
 
-    /// Appends `n` steps of `thread` to the schedule (after [`Session::cut_schedule`]).
-    fn record(&mut self, thread: usize, n: u64) {
+    /// Appends `n` steps of `drive` (after [`Session::cut_drive`]).
+    fn record(&mut self, drive: Drive, n: u64) {
         if n == 0 {
             return;
         }
-        match self.schedule.last_mut() {
-            Some((t, m)) if *t == thread => *m += n,
-            _ => self.schedule.push((thread, n)),
+        match self.drive.last_mut() {
+            Some((t, m)) if *t == drive => *m += n,
+            _ => self.drive.push((drive, n)),
         }
+    }
+
+    /// The selection that took step `step` (0-based).
+    fn drive_at(&self, step: u64) -> Option<Drive> {
+        let mut end = 0;
+        for &(t, n) in &self.drive {
+            end += n;
+            if step < end {
+                return Some(t);
+            }
+        }
+        None
     }
 
     /// Drops the history when it grows past [`HISTORY_CAP`], so a long run keeps a bounded
     /// amount of memory.
     fn trim_history(&mut self) {
-        let m = &mut self.world.machine;
+        let m = &mut self.process.world.machine;
         if m.history_len() as u64 > HISTORY_CAP {
             m.set_history(false);
             m.set_history(true);
         }
     }
 
-    /// Executes one instruction on the selected thread.
+    /// One step as `drive` chooses, traced.
+    fn step_once(&mut self, drive: Drive) -> Option<ProcessStep> {
+        match drive {
+            Some(t) => Some(self.process.step_thread(t)),
+            None => self.process.step(),
+        }
+    }
+
+    /// Executes one step: the selected thread's, or the schedule's.
     pub fn step(&mut self) {
         if !self.can_step() || self.job.is_some() {
             return;
         }
-        self.cut_schedule();
+        self.cut_drive();
         self.note = None;
-        self.before = self.cpu();
-        let position = self.position();
-        let event = self.world.machine.step_event(self.thread);
-        let done = self.position() - position;
-        self.record(self.thread, done);
-        self.stopped = self.stopped_by(&event).map(|s| (self.thread, s));
-        self.last = Some(event);
+        self.limited = false;
+        let before = self.position();
+        let Some(step) = self.step_once(self.select) else {
+            self.note = Some("no thread can run".into());
+            return;
+        };
+        self.record(self.select, self.position() - before);
+        self.show_thread(step.thread);
+        self.last = Some(step);
         self.trim_history();
+    }
+
+    /// Shows `thread`, remembering its registers before the step that follows.
+    fn show_thread(&mut self, thread: usize) {
+        if thread != self.view {
+            self.view = thread;
+        }
     }
 
     /// Undoes the last step (of whichever thread ran it). Returns false at the start.
@@ -501,25 +830,14 @@ impl Session {
             return false;
         }
         self.note = None;
-        let before = self.cpu();
-        if let Some((_, Stopped::Signal { .. } | Stopped::Error(_))) = self.stopped {
-            // A fault that is not a trap did not complete: there is nothing to undo for
-            // it, only the fault to forget. A trap did complete and is undone below.
-            if self.last.as_ref().is_some_and(|e| !completed(e)) {
-                self.stopped = None;
-                self.last = None;
-                self.before = before;
-                return true;
-            }
-        }
+        self.limited = false;
         if self.position() > self.history_floor() {
-            let m = &mut self.world.machine;
-            if let Some(t) = m.last_thread() {
-                m.step_back();
-                self.thread_follows(t);
-                self.before = before;
-                self.stopped = None;
-                self.last = None;
+            let t = self.process.world.machine.last_thread();
+            if self.process.step_back() {
+                if let Some(t) = t {
+                    self.view = t;
+                }
+                self.after_back();
                 return true;
             }
         }
@@ -532,16 +850,42 @@ impl Session {
         }
     }
 
-    /// After a step back, the controls step the thread that ran the undone step: stepping
-    /// forward again then retraces it.
-    fn thread_follows(&mut self, thread: usize) {
-        self.thread = thread;
+    /// After stepping back: the step now last is shown as if just taken, so its writes
+    /// and registers read as they did.
+    fn after_back(&mut self) {
+        self.last = None;
+        self.before = self.cpu();
+        self.redo_last();
+    }
+
+    /// Redoes the last step traced (undo it, take it again), so the page shows its
+    /// accesses and the registers it changed as if it had just been stepped.
+    fn redo_last(&mut self) {
+        let now = self.position();
+        if now == 0 || now <= self.history_floor() {
+            self.before = self.cpu();
+            return;
+        }
+        let Some(drive) = self.drive_at(now - 1) else {
+            self.before = self.cpu();
+            return;
+        };
+        let Some(t) = self.process.world.machine.last_thread() else {
+            return;
+        };
+        if !self.process.step_back() {
+            return;
+        }
+        self.view = t;
+        self.before = self.cpu();
+        self.last = self.step_once(drive);
     }
 
     /// Back to the world as built (same lesson, release, edits and breakpoints).
     pub fn reset(&mut self) {
         if let Ok(mut fresh) = Session::open(self.config.clone()) {
             fresh.breakpoints = std::mem::take(&mut self.breakpoints);
+            fresh.answers = std::mem::take(&mut self.answers);
             *self = fresh;
         }
     }
@@ -558,18 +902,16 @@ impl Session {
             Command::Continue | Command::StepOver | Command::RunToLine(..)
         );
         if forward {
-            if let Some((_, Stopped::Limit)) = self.stopped {
-                self.stopped = None;
-            }
+            self.limited = false;
             if !self.can_step() {
                 return;
             }
-            self.cut_schedule();
-            self.last = None;
+            self.cut_drive();
         }
-        let mut stops = if command == Command::Goto(self.position()) {
+        if command == Command::Goto(self.position()) {
             return;
-        } else if forward || command == Command::RunBack {
+        }
+        let mut stops = if forward || command == Command::RunBack {
             self.breakpoint_addresses()
         } else {
             Vec::new()
@@ -577,19 +919,28 @@ impl Session {
         let mut return_to = None;
         match &command {
             Command::StepOver => {
-                let cpu = self.cpu();
-                let call = self
+                // Which thread steps is known once it has stepped (the schedule chooses):
+                // take the first step now, and run on only if it was a CALL.
+                let sps: Vec<u64> = self
+                    .process
                     .world
                     .machine
-                    .disassemble(cpu.rip)
-                    .filter(|d| d.text.starts_with("call"));
-                let Some(call) = call else {
-                    self.step();
-                    return;
-                };
+                    .threads()
+                    .iter()
+                    .map(|t| t.cpu.gpr[4])
+                    .collect();
+                self.before = self.cpu();
+                self.step();
+                let Some(step) = &self.last else { return };
+                let call = step
+                    .event
+                    .as_ref()
+                    .and_then(|e| e.instruction.as_ref())
+                    .filter(|d| d.text.starts_with("call") && step.stage.is_none());
+                let Some(call) = call else { return };
                 let ret = call.addr + call.bytes.len() as u64;
                 // After the call returns, RSP is where it was before the CALL pushed.
-                return_to = Some((ret, cpu.gpr[4]));
+                return_to = Some((step.thread, ret, sps[step.thread]));
                 stops.push(ret);
             }
             Command::RunToLine(file, line) => stops.extend(self.line_addresses(file, *line)),
@@ -597,14 +948,17 @@ impl Session {
         }
         stops.sort_unstable();
         stops.dedup();
-        self.before = self.cpu();
+        let stepped_over = return_to.is_some();
+        if !stepped_over {
+            self.before = self.cpu();
+        }
         self.job = Some(Job {
             command,
-            steps: 0,
+            steps: u64::from(stepped_over),
             started_ms: now_ms(),
             stops,
             return_to,
-            step_first: true,
+            step_first: forward && !stepped_over,
             scan: None,
         });
     }
@@ -666,96 +1020,102 @@ impl Session {
         max_steps: u64,
         out_of_time: &dyn Fn() -> bool,
     ) -> bool {
-        let thread = self.thread;
+        let drive = self.select;
         let mut budget = max_steps;
         loop {
             if budget == 0 || out_of_time() {
                 return true;
             }
-            let chunk = RUN_SLICE.min(budget).min(RUN_LIMIT - job.steps);
-            if chunk == 0 {
-                self.stopped = Some((thread, Stopped::Limit));
+            if self.ended() {
                 return false;
             }
+            let mut chunk = RUN_SLICE.min(budget).min(RUN_LIMIT - job.steps.min(RUN_LIMIT));
+            if chunk == 0 {
+                self.limited = true;
+                return false;
+            }
+            if let Some(q) = self.next_question_step() {
+                chunk = chunk.min(q - self.position());
+            }
             let position = self.position();
-            let m = &mut self.world.machine;
-            let result = if job.step_first {
+            let signals = self.process.signals().len();
+            let stop = if job.step_first {
+                // The first step leaves a breakpoint at RIP, and is traced so a one-step
+                // command shows like a step.
                 job.step_first = false;
-                m.run(thread, 1, None)
-            } else if job.stops.len() <= 1 {
-                m.run(thread, chunk, job.stops.first().copied())
-            } else {
-                // Several stop addresses: the machine stops at one, so step one at a time.
-                let mut done = 0;
-                loop {
-                    let rip = m.thread(thread).cpu.rip;
-                    if job.stops.binary_search(&rip).is_ok() {
-                        break emu::RunResult {
-                            steps: done,
-                            halt: Halt::StopAt(rip),
-                        };
+                let step = self.step_once(drive);
+                match step {
+                    Some(s) => {
+                        self.view = s.thread;
+                        self.last = Some(s);
                     }
-                    if done == chunk {
-                        break emu::RunResult {
-                            steps: done,
-                            halt: Halt::StepLimit,
-                        };
-                    }
-                    let r = m.run(thread, 1, None);
-                    done += r.steps;
-                    if r.halt != Halt::StepLimit {
-                        break emu::RunResult {
-                            steps: done,
-                            halt: r.halt,
-                        };
+                    None => {
+                        self.note = Some("no thread can run".into());
+                        return false;
                     }
                 }
+                if self.process.signals().len() > signals {
+                    Some(RunStop::Signal)
+                } else {
+                    None
+                }
+            } else {
+                self.last = None;
+                Some(
+                    self.process
+                        .run_to(drive, chunk, &job.stops, true),
+                )
             };
             let done = self.position() - position;
-            self.record(thread, done);
+            self.record(drive, done);
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
-            let stop = match result.halt {
-                Halt::StepLimit => {
-                    self.trim_history();
-                    continue;
-                }
-                Halt::StopAt(addr) => {
-                    let sp = self.cpu().gpr[4];
+            self.trim_history();
+            if self.pending_question().is_some() {
+                self.note = Some("a question: answer it to step on".into());
+                return false;
+            }
+            let stop_now = match stop {
+                None | Some(RunStop::Limit) => false,
+                Some(RunStop::Breakpoint { thread, addr }) => {
+                    self.view = thread;
+                    let sp = self.process.world.machine.thread(thread).cpu.gpr[4];
                     let returned = job
                         .return_to
-                        .is_some_and(|(ret, at)| addr == ret && sp >= at);
+                        .is_some_and(|(t, ret, at)| t == thread && addr == ret && sp >= at);
                     let on_breakpoint = self.breakpoint_addresses().binary_search(&addr).is_ok()
                         || matches!(&job.command, Command::RunToLine(..));
                     if returned
-                        || (on_breakpoint && job.return_to.is_none_or(|(ret, _)| addr != ret))
+                        || (on_breakpoint
+                            && job.return_to.is_none_or(|(_, ret, _)| addr != ret))
                     {
-                        None
+                        true
                     } else {
-                        // The return address of a deeper call of the same function: go on.
+                        // The return address of a deeper call, or another thread at it:
+                        // go on past it.
                         job.step_first = true;
-                        continue;
+                        false
                     }
                 }
-                Halt::ThreadExit(s) | Halt::ProcessExit(s) => Some(Stopped::Exited(s)),
-                Halt::Stopped(Stop::Fault(f)) => {
-                    // Replay the stopping instruction as a traced step, so the page shows
-                    // its writes and fault like a single step's: a trap completed (undo it
-                    // first), a fault changed nothing.
-                    let m = &mut self.world.machine;
-                    if f.signal == Signal::Sigtrap {
-                        m.step_back();
+                Some(RunStop::Signal) => {
+                    if let Some(s) = self.process.signals().last() {
+                        self.view = s.thread;
                     }
-                    let event = m.step_event(thread);
-                    let stop = self.stopped_by(&event);
-                    self.last = Some(event);
-                    stop
+                    true
                 }
-                Halt::Stopped(other) => Some(Stopped::Error(other.to_string())),
+                Some(RunStop::Exited(_)) | Some(RunStop::Stuck(_)) => true,
             };
-            self.trim_history();
-            self.stopped = stop.map(|s| (thread, s));
-            return false;
+            if stop_now {
+                if let Some(RunStop::Stuck(why)) = stop {
+                    if self.process.error().is_none() {
+                        self.note = Some(why);
+                    }
+                }
+                if done > 0 && self.last.is_none() {
+                    self.redo_last();
+                }
+                return false;
+            }
         }
     }
 
@@ -764,7 +1124,6 @@ impl Session {
             return self.work_scan(job, max_steps, out_of_time);
         }
         if job.steps == 0 {
-            self.stopped = None;
             self.last = None;
         }
         let mut budget = max_steps;
@@ -778,6 +1137,7 @@ impl Session {
                     if self.position() == 0 {
                         self.note =
                             Some("no breakpoint before this step: back at the start".into());
+                        self.before = self.cpu();
                         return false;
                     }
                     // History ends here: replay from the start to find the last breakpoint
@@ -789,22 +1149,25 @@ impl Session {
                     self.rebuild(false);
                     return true;
                 }
-                let m = &mut self.world.machine;
-                let Some(t) = m.last_thread() else {
+                let Some(t) = self.process.world.machine.last_thread() else {
                     return false;
                 };
-                m.step_back();
+                if !self.process.step_back() {
+                    return false;
+                }
                 job.steps += 1;
-                self.thread_follows(t);
+                self.view = t;
                 if job.stops.binary_search(&self.cpu().rip).is_ok() {
+                    self.after_back();
                     return false;
                 }
             }
         }
     }
 
-    /// Replays the schedule from the start with history off up to the scan's step, noting
-    /// every step at which RIP is on a breakpoint; then travels to the last one.
+    /// Replays the drive from the start with history off up to the scan's step, noting
+    /// every step at which the thread about to run is on a breakpoint; then travels to the
+    /// last one.
     fn work_scan(&mut self, job: &mut Job, max_steps: u64, out_of_time: &dyn Fn() -> bool) -> bool {
         let Some(scan) = job.scan.as_mut() else {
             return false;
@@ -814,31 +1177,24 @@ impl Session {
             if budget == 0 || out_of_time() {
                 return true;
             }
-            let Some((thread, until)) = schedule_at(&self.schedule, self.position()) else {
+            let Some((drive, until)) = drive_run(&self.drive, self.position()) else {
                 break;
             };
-            let rip = self.world.machine.thread(thread).cpu.rip;
-            if job.stops.binary_search(&rip).is_ok() {
+            let n = (until.min(scan.before) - self.position())
+                .min(RUN_SLICE)
+                .min(budget);
+            let position = self.position();
+            let r = self.process.run_to(drive, n, &job.stops, false);
+            if let RunStop::Breakpoint { .. } = r {
                 scan.last_hit = Some(self.position());
+                // Step past it.
+                self.step_once(drive);
             }
-            let n = until.min(scan.before) - self.position();
-            let chunk = n.min(RUN_SLICE).min(budget);
-            let m = &mut self.world.machine;
-            let position = m.step_count();
-            // One stop address: the machine stops there itself; several: one at a time.
-            let r = match job.stops.as_slice() {
-                [one] => m.run(thread, chunk, Some(*one)),
-                _ => m.run(thread, 1, None),
-            };
-            let done = m.step_count() - position;
-            if done == 0 && !matches!(r.halt, Halt::StopAt(_)) {
+            let done = self.position() - position;
+            if done == 0 {
                 break;
             }
-            if done == 0 {
-                // Stopped at the breakpoint (noted above): step past it.
-                m.run(thread, 1, None);
-            }
-            budget = budget.saturating_sub(done.max(1));
+            budget = budget.saturating_sub(done);
         }
         let target = scan.last_hit.unwrap_or(0);
         if scan.last_hit.is_none() {
@@ -849,15 +1205,14 @@ impl Session {
         self.work_travel(job, target, budget.max(1), out_of_time)
     }
 
-    /// A fresh machine at step 0 with the same schedule, thread and breakpoints; history
-    /// on or off.
+    /// A fresh process at step 0 with the same drive, thread and breakpoints; history on
+    /// or off.
     fn rebuild(&mut self, history: bool) {
-        let Ok(mut world) = build(&self.config) else {
+        let Ok(mut process) = self.fixed.scenario.process(self.config.release) else {
             return;
         };
-        world.machine.set_history(history);
-        self.world = world;
-        self.stopped = None;
+        process.world.machine.set_history(history);
+        self.process = process;
         self.last = None;
     }
 
@@ -870,27 +1225,32 @@ impl Session {
     ) -> bool {
         let target = target.min(self.furthest());
         let mut budget = max_steps;
-        self.stopped = None;
         self.last = None;
         loop {
             let position = self.position();
             if position == target {
-                self.arrive();
+                self.redo_last();
                 return false;
             }
             if budget == 0 || out_of_time() {
                 return true;
             }
             if target < position && target >= self.history_floor() {
-                let m = &mut self.world.machine;
                 for _ in 0..(position - target).min(RUN_SLICE).min(budget) {
-                    let Some(t) = m.last_thread() else { break };
-                    self.thread = t;
-                    m.step_back();
+                    let Some(t) = self.process.world.machine.last_thread() else {
+                        break;
+                    };
+                    if !self.process.step_back() {
+                        break;
+                    }
+                    self.view = t;
                 }
                 let undone = position - self.position();
                 job.steps += undone;
                 budget = budget.saturating_sub(undone.max(1));
+                if undone == 0 {
+                    self.rebuild(target <= REPLAY_TAIL);
+                }
                 continue;
             }
             if target < position {
@@ -899,72 +1259,61 @@ impl Session {
                 self.rebuild(target <= REPLAY_TAIL);
                 continue;
             }
-            // Forward along the recorded schedule.
-            let m = &mut self.world.machine;
+            // Forward along the recorded drive.
+            let m = &mut self.process.world.machine;
             if !m.history_enabled() && position + REPLAY_TAIL >= target {
                 m.set_history(true);
             }
-            let Some((thread, until)) = schedule_at(&self.schedule, position) else {
-                self.arrive();
+            let Some((drive, until)) = drive_run(&self.drive, position) else {
+                self.redo_last();
                 return false;
             };
-            let m = &mut self.world.machine;
             let mut chunk = (until.min(target) - position).min(RUN_SLICE).min(budget);
-            if !m.history_enabled() {
+            if !self.process.world.machine.history_enabled() {
                 chunk = chunk.min((target - REPLAY_TAIL).saturating_sub(position).max(1));
             }
-            let r = m.run(thread, chunk, None);
+            let r = self.process.run_to(drive, chunk, &[], false);
             let done = self.position() - position;
-            self.thread = thread;
+            if let Some(t) = self.process.world.machine.last_thread() {
+                self.view = t;
+            }
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
-            if done == 0 || (r.halt != Halt::StepLimit && self.position() < target) {
-                // The replay did not follow the schedule (it always should: the machine
-                // is deterministic): keep what is real.
-                self.cut_schedule();
-                self.arrive();
+            if done == 0 || (r != RunStop::Limit && self.position() < target) {
+                // The replay did not follow the drive (it always should: the machine is
+                // deterministic): keep what is real.
+                self.cut_drive();
+                self.redo_last();
                 return false;
             }
-            if self.world.machine.history_enabled() {
+            if self.process.world.machine.history_enabled() {
                 self.trim_history();
             }
         }
     }
 
-    /// After a travel: redo the last step as a traced one, so the page shows its accesses
-    /// and whether it trapped or exited, as if it had just been stepped.
-    fn arrive(&mut self) {
-        let has_history = self.position() > self.history_floor();
-        let m = &mut self.world.machine;
-        if has_history {
-            if let Some(t) = m.last_thread() {
-                m.step_back();
-                self.before = m.thread(t).cpu;
-                let event = m.step_event(t);
-                self.thread = t;
-                self.stopped = self.stopped_by(&event).map(|s| (t, s));
-                self.last = Some(event);
-                return;
-            }
-        }
-        self.before = self.cpu();
-    }
+    // ----- snapshots -----
 
     /// What the page shows now.
     pub fn snapshot(&self) -> Snapshot {
         let cpu = self.cpu();
-        let m = &self.world.machine;
-        let current = self.world.program.line_at(cpu.rip);
+        let m = &self.process.world.machine;
+        let current = self.process.world.program.line_at(cpu.rip);
+        let stopped = self.stopped();
+        let fault_pc = match &stopped {
+            Some(Stopped::Signal { pc, .. }) => Some(*pc),
+            _ => None,
+        };
         Snapshot {
             step: m.step_count(),
             furthest: self.furthest().max(m.step_count()),
             history_base: self.history_floor(),
-            can_back: m.step_count() > 0
-                || matches!(&self.last, Some(e) if !completed(e) && e.fault.is_some()),
+            can_back: m.step_count() > 0,
             can_step: self.can_step(),
             running: self.running(),
             busy: self.busy(),
-            thread: self.thread,
+            thread: self.view,
+            select: self.select,
             release: self.config.release,
             last_run: self.last_run,
             note: self.note.clone(),
@@ -972,72 +1321,86 @@ impl Session {
             location: self.describe_code(cpu.rip),
             current_file: current.map(|l| l.file.clone()),
             current_line: current.map(|l| l.line),
-            files: Rc::new(self.files(cpu.rip)),
+            current_addr: current.map(|l| l.addr),
+            fault_addr: fault_pc,
+            files: self.fixed.files.clone(),
+            breakpoints: Rc::new(self.breakpoints.clone()),
             registers: Rc::new(self.registers(&cpu)),
-            stacks: Rc::new(self.stacks(&cpu)),
+            stacks: Rc::new(self.stacks()),
             threads: Rc::new(self.threads()),
-            regions: Rc::new(self.regions(&cpu)),
+            regions: Rc::new(self.regions(&stopped)),
             accesses: Rc::new(self.accesses()),
-            stopped: self.stopped.as_ref().map(|(_, s)| s.clone()),
+            structures: Rc::new(self.structures()),
+            signal: Rc::new(self.signal_panel()),
+            lesson: self.lesson_state(),
+            title: self
+                .fixed
+                .lesson
+                .as_ref()
+                .map(|l| l.title.clone())
+                .unwrap_or_else(|| self.fixed.scenario.title.clone()),
+            summary_html: Rc::new(markdown(&self.fixed.scenario.summary)),
+            stopped,
         }
     }
 
-    fn stopped_by(&self, e: &StepEvent) -> Option<Stopped> {
-        if let Some(f) = &e.fault {
-            return Some(Stopped::Signal {
-                signal: f.signal.name().to_string(),
-                code: f.code_name().to_string(),
-                addr: f.addr,
-                pc: f.pc,
-                has_addr: matches!(f.signal, Signal::Sigsegv | Signal::Sigbus),
-                instruction: e.instruction.as_ref().map_or(f.pc, |i| i.addr),
-                at: self.describe_code(e.instruction.as_ref().map_or(f.pc, |i| i.addr)),
-                trap: f.signal == Signal::Sigtrap,
-            });
+    fn lesson_state(&self) -> Option<LessonState> {
+        let view = self.fixed.view.clone()?;
+        Some(LessonState {
+            on_path: self.on_path(),
+            pending: self.pending_question(),
+            answers: Rc::new(self.answers.clone()),
+            view,
+        })
+    }
+
+    fn stopped(&self) -> Option<Stopped> {
+        if let Some(e) = self.process.error() {
+            return Some(Stopped::Error(e.to_string()));
         }
-        if let Some(err) = &e.error {
-            return Some(Stopped::Error(err.clone()));
+        if let Some(s) = self.process.exit_status() {
+            return Some(Stopped::Exited(s));
         }
-        if let Some(s) = e.syscall.as_ref().filter(|s| s.result.is_none()) {
-            // exit and exit_group return nothing: the thread (or process) is gone.
-            return Some(Stopped::Exited(s.args[0] as i32));
+        if self.limited {
+            return Some(Stopped::Limit);
         }
-        None
+        let s = self.process.signals().last()?;
+        let f = &s.fault;
+        Some(Stopped::Signal {
+            signal: f.signal.name().to_string(),
+            code: f.code_name().to_string(),
+            addr: f.addr,
+            pc: f.pc,
+            has_addr: matches!(f.signal, Signal::Sigsegv | Signal::Sigbus),
+            at: self.describe_code(f.pc),
+            thread: self.process.world.threads[s.thread].name.clone(),
+            step: s.step,
+        })
     }
 
     fn describe_code(&self, addr: u64) -> String {
-        self.world
+        self.process
+            .world
             .program
             .symbolize(addr)
             .unwrap_or_else(|| format!("{addr:#x}"))
     }
 
-    /// A symbolic reading of a value: a code address as `symbol+offset`, a pointer to a
-    /// runtime structure as `&g1` or `&g1.sched.sp`, a named slot, or a place in a named
-    /// region as `g1 stack + 0x7c8`. None for a plain number.
+    /// A symbolic reading of a value: `&g1`, `&m0.g0`, `g1.sched.sp`, a code address as
+    /// `symbol+offset`, a place in a region as `g1 stack +0x7c8`. None for a plain number.
     pub fn describe(&self, value: u64) -> Option<String> {
-        for s in &self.world.structs {
-            if (s.addr..s.addr + demo::struct_size(self.world.release, s.kind)).contains(&value) {
-                let field = field_name(self.world.release, s.kind, value - s.addr);
-                return Some(format!("&{}{field}", s.name));
-            }
+        if value < 0x1000 {
+            return None;
         }
-        if let Some((_, name)) = self.world.slots.iter().find(|(a, _)| *a == value) {
-            return Some(format!("&{name}"));
+        let w = &self.process.world;
+        if let Some(p) = w.pointer(value) {
+            return Some(p);
         }
-        let memory = self.world.machine.memory();
-        let Some(region) = memory.region_of(value) else {
-            // One past a region is a common pointer too: FS base at the end of the TLS
-            // block, g.stack.hi at the top of a stack.
-            let r = memory.regions().iter().find(|r| r.end == value)?;
-            return Some(format!("{} + {:#x} (its end)", r.name, value - r.start));
-        };
-        if memory.perm_of(value).is_some_and(|p| p.executable()) {
-            if let Some(s) = self.world.program.symbolize(value) {
-                return Some(s);
-            }
-        }
-        Some(format!("{} + {:#x}", region.name, value - region.start))
+        // One past a region is a common pointer too: FS base at the end of a TLS block,
+        // g.stack.hi at the top of a stack.
+        let memory = w.machine.memory();
+        let r = memory.regions().iter().find(|r| r.end == value)?;
+        Some(format!("{} +{:#x} (its end)", r.name, value - r.start))
     }
 
     fn registers(&self, cpu: &Cpu) -> Vec<Register> {
@@ -1064,37 +1427,158 @@ impl Session {
             .collect()
     }
 
-    fn stacks(&self, cpu: &Cpu) -> Vec<StackColumn> {
-        let memory = self.world.machine.memory();
+    fn off(&self, name: &str) -> u64 {
+        layout::offset(self.config.release, name).unwrap_or(0) as u64
+    }
+
+    fn peek(&self, a: u64) -> Option<u64> {
+        self.process.world.machine.memory().peek_u64(a)
+    }
+
+    /// Named slots of runtime frames live now: (address, name).
+    fn named_slots(&self) -> Vec<(u64, String)> {
+        let w = &self.process.world;
+        let mut out = Vec::new();
+        for (i, t) in w.machine.threads().iter().enumerate() {
+            if t.state != ThreadState::Runnable {
+                continue;
+            }
+            for &(func, release, off, name) in &NAMED_SLOTS {
+                if release != self.config.release {
+                    continue;
+                }
+                let Some(entry) = w.program.symbol(func) else {
+                    continue;
+                };
+                let sym_end = w
+                    .program
+                    .symbols
+                    .iter()
+                    .find(|s| s.addr == entry)
+                    .map_or(entry, |s| entry + s.size);
+                let in_func = |pc: u64| (entry..sym_end).contains(&pc);
+                let sp = t.cpu.gpr[4];
+                // In the function after its switch (SP on a system stack), or in the C
+                // function it called: the return address into it sits at SP-8 of its
+                // frame.
+                let frame_sp = if in_func(t.cpu.rip) && self.on_system_stack(i, sp) {
+                    Some(sp)
+                } else {
+                    self.return_into(i, &in_func).map(|a| a + 8)
+                };
+                if let Some(fsp) = frame_sp {
+                    out.push((fsp + off, name.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `sp` is on a g0 stack (or a C thread's stack) of the thread's world.
+    fn on_system_stack(&self, _thread: usize, sp: u64) -> bool {
+        self.process
+            .world
+            .gs
+            .iter()
+            .filter(|g| g.goid == 0)
+            .any(|g| {
+                let (lo, hi) = self.g_stack(g.addr);
+                (lo..hi).contains(&sp)
+            })
+    }
+
+    /// The address of a word on the thread's current stack, near SP, that returns into a
+    /// function (`in_func`) from a CALL.
+    fn return_into(&self, thread: usize, in_func: &dyn Fn(u64) -> bool) -> Option<u64> {
+        let sp = self.process.world.machine.thread(thread).cpu.gpr[4];
+        let program = &self.process.world.program;
+        (0..64u64).map(|k| sp + 8 * k).find(|&a| {
+            self.peek(a).is_some_and(|v| {
+                in_func(v)
+                    && v.checked_sub(1)
+                        .and_then(|b| program.line_at(b))
+                        .is_some_and(|l| {
+                            l.addr + l.bytes.len() as u64 == v && l.intel.starts_with("call")
+                        })
+            })
+        })
+    }
+
+    /// A g's stack bounds, read live (needm fills an extra M's g0 in).
+    fn g_stack(&self, g: u64) -> (u64, u64) {
+        let base = g + self.off("g_stack");
+        (
+            self.peek(base + self.off("stack_lo")).unwrap_or(0),
+            self.peek(base + self.off("stack_hi")).unwrap_or(0),
+        )
+    }
+
+    fn stacks(&self) -> Vec<StackColumn> {
+        let w = &self.process.world;
+        let memory = w.machine.memory();
         let read = |a: u64| memory.peek_u64(a);
-        let sp = cpu.gpr[4];
-        let bp = cpu.gpr[5];
+        let threads = w.machine.threads();
+        let view_cpu = threads[self.view].cpu;
         let written: Vec<(u64, u64)> = self
             .last
             .iter()
+            .filter_map(|s| s.event.as_ref())
             .flat_map(|e| &e.memory)
             .filter(|a| a.kind == AccessKind::Write)
             .map(|a| (a.addr, a.addr + a.new.len() as u64))
             .collect();
-        let mut columns = Vec::new();
-        for owner in &self.world.stacks {
-            let g = owner.g_addr;
-            let field = |name: &str| layout::offset(self.world.release, name).unwrap_or(0) as u64;
-            let (Some(lo), Some(hi)) = (
-                read(g + field("g_stack") + field("stack_lo")),
-                read(g + field("g_stack") + field("stack_hi")),
-            ) else {
-                continue;
-            };
+        let slots = self.named_slots();
+        // Every stack: each g's, then the stacks of C threads (no g owns them).
+        let mut stacks: Vec<(String, String, u64, u64, Option<u64>)> = Vec::new();
+        for g in &w.gs {
+            let (lo, hi) = self.g_stack(g.addr);
             if lo >= hi {
                 continue;
             }
-            let saved_sp = read(g + field("g_sched") + field("gobuf_sp"))
+            let saved_sp = read(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
                 .filter(|s| (lo..=hi).contains(s) && *s != 0);
+            let name = memory
+                .region_of(lo)
+                .map(|r| r.name.clone())
+                .unwrap_or_else(|| format!("{} stack", g.name));
+            stacks.push((name, g.name.clone(), lo, hi, saved_sp));
+        }
+        for t in &w.threads {
+            if t.m.is_none() && t.stack.0 < t.stack.1 {
+                let name = memory
+                    .region_of(t.stack.0)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_else(|| format!("{} stack", t.name));
+                if !stacks.iter().any(|s| s.2 == t.stack.0) {
+                    stacks.push((name, format!("C ({})", t.name), t.stack.0, t.stack.1, None));
+                }
+            }
+        }
+        let mut columns = Vec::new();
+        for (name, owner, lo, hi, saved_sp) in stacks {
+            let sp = view_cpu.gpr[4];
+            let bp = view_cpu.gpr[5];
             let live = (lo..hi).contains(&sp);
+            // Other threads whose SP is on this stack.
+            let others: Vec<(String, u64)> = threads
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| {
+                    *i != self.view
+                        && t.state == ThreadState::Runnable
+                        && (lo..hi).contains(&t.cpu.gpr[4])
+                })
+                .map(|(_, t)| (t.name.clone(), t.cpu.gpr[4]))
+                .collect();
             // The column centres on where the stack is in use: SP while it runs, the SP
             // saved in g.sched while it does not, the top when it was never used.
-            let anchor = if live { sp } else { saved_sp.unwrap_or(hi) } & !7;
+            let anchor = if live {
+                sp
+            } else if let Some((_, osp)) = others.first() {
+                *osp
+            } else {
+                saved_sp.unwrap_or(hi)
+            } & !7;
             let top = hi.min(anchor.saturating_add(WORDS_ABOVE * 8) + 8);
             let bottom = lo.max(anchor.saturating_sub(WORDS_BELOW * 8));
             let mut rows = Vec::new();
@@ -1106,32 +1590,40 @@ impl Session {
                 if live && addr == sp & !7 {
                     marks.push("RSP".to_string());
                 }
-                if (lo..hi).contains(&bp) && addr == bp & !7 {
+                if live && (lo..hi).contains(&bp) && addr == bp & !7 {
                     marks.push("RBP".to_string());
                 }
-                if saved_sp == Some(addr) {
-                    marks.push(format!("{}.sched.sp", owner.g));
+                for (n, osp) in &others {
+                    if addr == osp & !7 {
+                        marks.push(format!("SP of {n}"));
+                    }
                 }
+                if saved_sp == Some(addr) {
+                    marks.push(format!("{owner}.sched.sp"));
+                }
+                let slot = slots.iter().find(|(a, _)| *a == addr).map(|(_, n)| n.clone());
                 rows.push(StackRow {
                     addr,
                     offset_from_hi: hi - addr,
                     value,
                     reading: self.stack_word_reading(value),
+                    slot,
                     marks,
                     free: addr < anchor,
                     written: written.iter().any(|&(a, b)| a < addr + 8 && addr < b),
                 });
             }
-            let region = memory.region_of(lo).map(|r| r.name.clone());
             columns.push(StackColumn {
-                name: region.unwrap_or_else(|| format!("{} stack", owner.g)),
-                g: owner.g.clone(),
+                name,
+                g: owner,
                 lo,
                 hi,
                 live,
+                others: others.into_iter().map(|(n, _)| n).collect(),
                 saved_sp,
                 more_above: top < hi,
                 more_below: bottom > lo,
+                guard_below: lo >= 0x1000 && memory.region_of(lo - 1).is_none(),
                 rows,
             });
         }
@@ -1142,7 +1634,7 @@ impl Session {
     /// and small numbers are left plain. A code address is a return address when the
     /// instruction just before it is a CALL; otherwise it is a function or code pointer.
     fn stack_word_reading(&self, value: u64) -> Option<String> {
-        let program = &self.world.program;
+        let program = &self.process.world.program;
         let after_call = value
             .checked_sub(1)
             .and_then(|a| program.line_at(a))
@@ -1153,84 +1645,36 @@ impl Session {
         self.describe(value)
     }
 
-    fn files(&self, rip: u64) -> Vec<SourceFile> {
-        let program = &self.world.program;
-        let current = program.line_at(rip);
-        let faulted = match &self.stopped {
-            Some((_, Stopped::Signal { instruction, .. })) => Some(*instruction),
-            _ => None,
-        };
-        self.world
-            .files
-            .iter()
-            .map(|f| {
-                let lines = f
-                    .text
-                    .lines()
-                    .enumerate()
-                    .map(|(i, text)| {
-                        let number = i as u32 + 1;
-                        let instructions = program
-                            .instructions
-                            .iter()
-                            .filter(|l| l.file == f.name && l.line == number)
-                            .map(|l| Instruction {
-                                addr: l.addr,
-                                bytes: l
-                                    .bytes
-                                    .iter()
-                                    .map(|b| format!("{b:02x}"))
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                                intel: l.intel.clone(),
-                                att: l.att.clone(),
-                                current: current.is_some_and(|c| c.addr == l.addr),
-                                faulted: faulted == Some(l.addr),
-                            })
-                            .collect::<Vec<_>>();
-                        SourceLine {
-                            number,
-                            breakpoint: self
-                                .breakpoints
-                                .iter()
-                                .any(|(bf, bl)| *bf == f.name && *bl == number),
-                            text: text.to_string(),
-                            current: instructions.iter().any(|i| i.current),
-                            faulted: instructions.iter().any(|i| i.faulted),
-                            instructions,
-                        }
-                    })
-                    .collect();
-                SourceFile {
-                    name: f.name.clone(),
-                    lines,
-                }
-            })
-            .collect()
-    }
-
     fn threads(&self) -> Vec<ThreadRow> {
-        let memory = self.world.machine.memory();
-        self.world
-            .machine
+        let w = &self.process.world;
+        let memory = w.machine.memory();
+        w.machine
             .threads()
             .iter()
             .enumerate()
             .map(|(i, t)| {
                 // Go on linux/amd64: the current g is the word at fs:-8.
                 let g = memory.peek_u64(t.cpu.fs_base.wrapping_sub(8));
+                let info = &w.threads[i];
                 ThreadRow {
                     name: t.name.clone(),
                     tid: t.tid,
                     state: match t.state {
-                        emu::ThreadState::Runnable => "runnable".to_string(),
-                        emu::ThreadState::Exited(s) => format!("exited ({s})"),
+                        ThreadState::Runnable => "runnable".to_string(),
+                        ThreadState::Exited(s) => format!("exited ({s})"),
                     },
-                    selected: i == self.thread,
+                    kind: match info.m {
+                        Some(m) => w.ms[m].name.clone(),
+                        None => "C thread".to_string(),
+                    },
+                    shown: i == self.view,
+                    selected: self.select == Some(i),
                     fs_base: t.cpu.fs_base,
-                    fs_reading: self.describe(t.cpu.fs_base),
                     g,
-                    g_reading: g.and_then(|g| self.describe(g)),
+                    g_reading: g.and_then(|g| match g {
+                        0 => Some("nil: no g".to_string()),
+                        g => self.describe(g),
+                    }),
                     rip: self.describe_code(t.cpu.rip),
                     rsp_reading: self.describe(t.cpu.gpr[4]),
                 }
@@ -1238,17 +1682,15 @@ impl Session {
             .collect()
     }
 
-    fn regions(&self, cpu: &Cpu) -> Vec<RegionRow> {
-        let memory = self.world.machine.memory();
-        let fault_addr = match &self.stopped {
-            Some((
-                _,
-                Stopped::Signal {
-                    addr,
-                    has_addr: true,
-                    ..
-                },
-            )) => Some(*addr),
+    fn regions(&self, stopped: &Option<Stopped>) -> Vec<RegionRow> {
+        let memory = self.process.world.machine.memory();
+        let cpu = self.cpu();
+        let fault_addr = match stopped {
+            Some(Stopped::Signal {
+                addr,
+                has_addr: true,
+                ..
+            }) => Some(*addr),
             _ => None,
         };
         let mut rows: Vec<RegionRow> = memory
@@ -1264,11 +1706,34 @@ impl Session {
                     has_rsp: (r.start..r.end).contains(&cpu.gpr[4]),
                     has_rip: (r.start..r.end).contains(&cpu.rip),
                     has_fault: fault_addr.is_some_and(|a| (r.start..r.end).contains(&a)),
+                    guard: false,
                 })
             })
             .collect();
         rows.sort_by_key(|r| r.start);
-        if let Some(a) = fault_addr.filter(|&a| memory.region_of(a).is_none()) {
+        // Unmapped pages just below a stack are its guard page: an overflow faults there.
+        let mut guards = Vec::new();
+        for r in &rows {
+            if r.name.contains("stack")
+                && r.start >= 0x1000
+                && memory.region_of(r.start - 1).is_none()
+            {
+                guards.push(RegionRow {
+                    name: format!("guard page below {}", r.name),
+                    start: r.start - 0x1000,
+                    end: r.start,
+                    perm: "---".to_string(),
+                    has_rsp: false,
+                    has_rip: false,
+                    has_fault: fault_addr.is_some_and(|a| (r.start - 0x1000..r.start).contains(&a)),
+                    guard: true,
+                });
+            }
+        }
+        rows.extend(guards);
+        if let Some(a) = fault_addr.filter(|&a| {
+            memory.region_of(a).is_none() && !rows.iter().any(|r| (r.start..r.end).contains(&a))
+        }) {
             // The faulting address is in no region: show the hole it fell into.
             rows.push(RegionRow {
                 name: "(not mapped)".to_string(),
@@ -1278,15 +1743,17 @@ impl Session {
                 has_rsp: false,
                 has_rip: false,
                 has_fault: true,
+                guard: false,
             });
-            rows.sort_by_key(|r| r.start);
         }
+        rows.sort_by_key(|r| r.start);
         rows
     }
 
     fn accesses(&self) -> Vec<AccessRow> {
         self.last
             .iter()
+            .filter_map(|s| s.event.as_ref())
             .flat_map(|e| &e.memory)
             .map(|a| {
                 let value = |b: &[u8]| {
@@ -1306,52 +1773,124 @@ impl Session {
             })
             .collect()
     }
-}
 
-/// Whether a step's instruction completed (a trap does, a fault does not).
-fn completed(e: &StepEvent) -> bool {
-    e.error.is_none() && e.fault.as_ref().is_none_or(|f| f.signal == Signal::Sigtrap)
-}
-
-/// `.sched.sp` for offset 0x38 of a g: the go_asm.h name of the field at or before the
-/// offset, with gobuf and stack fields spelled out.
-fn field_name(release: GoRelease, kind: StructKind, offset: u64) -> String {
-    if offset == 0 && kind == StructKind::M {
-        return String::new();
-    }
-    let prefix = match kind {
-        StructKind::G => "g_",
-        StructKind::M => "m_",
-    };
-    let fields = layout::offsets(release);
-    let best = |prefix: &str, offset: u64| {
-        fields
+    /// The runtime's structures as boxes of pointer fields, for the structure diagram.
+    fn structures(&self) -> Structures {
+        let w = &self.process.world;
+        let threads = w.machine.threads();
+        let field = |base: u64, name: &str| -> u64 { self.peek(base + self.off(name)).unwrap_or(0) };
+        let tls = w
+            .threads
             .iter()
-            .filter(|(n, _)| n.starts_with(prefix) && !n.ends_with("__size"))
-            .filter(|(_, v)| *v as u64 <= offset)
-            .max_by_key(|(_, v)| *v)
-            .map(|(n, v)| (&n[prefix.len()..], offset - *v as u64))
-    };
-    if offset == 0 {
-        return String::new();
+            .enumerate()
+            .map(|(i, t)| TlsBox {
+                thread: t.name.clone(),
+                fs_base: threads[i].cpu.fs_base,
+                g: self
+                    .peek(threads[i].cpu.fs_base.wrapping_sub(8))
+                    .unwrap_or(0),
+                rsp: threads[i].cpu.gpr[4],
+                running: threads[i].state == ThreadState::Runnable,
+                shown: i == self.view,
+            })
+            .collect();
+        let ms = w
+            .ms
+            .iter()
+            .map(|m| MBox {
+                name: m.name.clone(),
+                addr: m.addr,
+                g0: field(m.addr, "m_g0"),
+                curg: field(m.addr, "m_curg"),
+                gsignal: field(m.addr, "m_gsignal"),
+            })
+            .collect();
+        let gs = w
+            .gs
+            .iter()
+            .map(|g| {
+                let (lo, hi) = self.g_stack(g.addr);
+                GBox {
+                    name: g.name.clone(),
+                    addr: g.addr,
+                    lo,
+                    hi,
+                    sched_sp: self
+                        .peek(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
+                        .unwrap_or(0),
+                    sched_pc: self
+                        .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
+                        .unwrap_or(0),
+                    sched_pc_reading: self
+                        .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
+                        .filter(|&v| v != 0)
+                        .map(|v| self.describe_code(v)),
+                    m: field(g.addr, "g_m"),
+                }
+            })
+            .collect();
+        Structures {
+            tls,
+            ms,
+            gs,
+            names: w
+                .gs
+                .iter()
+                .map(|g| (g.addr, g.name.clone()))
+                .chain(w.ms.iter().map(|m| (m.addr, m.name.clone())))
+                .collect(),
+        }
     }
-    let Some((name, rest)) = best(prefix, offset) else {
-        return format!("+{offset:#x}");
-    };
-    let inner = match name {
-        "sched" => best("gobuf_", rest),
-        "stack" => best("stack_", rest),
-        _ => None,
-    };
-    match inner {
-        Some((sub, 0)) => format!(".{name}.{sub}"),
-        Some((sub, r)) => format!(".{name}.{sub}+{r:#x}"),
-        None if rest == 0 => format!(".{name}"),
-        None => format!(".{name}+{rest:#x}"),
+
+    fn signal_panel(&self) -> SignalPanel {
+        let w = &self.process.world;
+        SignalPanel {
+            signals: self
+                .process
+                .signals()
+                .iter()
+                .map(|s| SignalRow {
+                    step: s.step,
+                    thread: w.threads[s.thread].name.clone(),
+                    signal: s.fault.signal.name().to_string(),
+                    code: format!("{:#x} ({})", s.fault.code, s.fault.code_name()),
+                    addr: s.fault.addr,
+                    pc: s.fault.pc,
+                    at: self.describe_code(s.fault.pc),
+                })
+                .collect(),
+            stages: self
+                .process
+                .stages()
+                .iter()
+                .map(|e| StageRow {
+                    step: e.step,
+                    thread: w.threads[e.thread].name.clone(),
+                    name: e.stage.name.to_string(),
+                    reads: e.stage.reads.clone(),
+                    says: e.stage.says.clone(),
+                })
+                .collect(),
+            stdout: self.process.output(1),
+            stderr: self.process.output(2),
+            exit: self.process.exit_status(),
+        }
     }
 }
 
-/// RFLAGS as the status flags that are set: `IF ZF`.
+/// The run of the drive covering `position`: its selection and the step where it ends.
+fn drive_run(drive: &[(Drive, u64)], position: u64) -> Option<(Drive, u64)> {
+    let mut end = 0;
+    for &(t, n) in drive {
+        end += n;
+        if position < end {
+            return Some((t, end));
+        }
+    }
+    None
+}
+
+/// Set flags by name.
 fn flags_text(v: u64) -> String {
     let names = [
         (0, "CF"),
@@ -1371,57 +1910,75 @@ fn flags_text(v: u64) -> String {
     set.join(" ")
 }
 
-/// Small values read best in decimal; 0 needs no reading.
+/// Small numbers read as decimal.
 fn small_number(v: u64) -> Option<String> {
     (v != 0 && v < 0x1_0000).then(|| v.to_string())
 }
 
-/// Everything the page shows, at one moment.
+/// Everything the page shows at one moment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
-    /// Steps taken so far.
+    /// Steps taken.
     pub step: u64,
-    /// Whether there is a step to undo.
+    /// Whether a step back is possible.
     pub can_back: bool,
-    /// Whether stepping forward is possible.
+    /// Whether a step forward is possible.
     pub can_step: bool,
-    /// Whether a command (run, step over, run back, travel) is in progress.
+    /// Whether a command is running.
     pub running: bool,
-    /// Which command.
+    /// What the command is.
     pub busy: Option<Busy>,
-    /// The last step of the timeline (beyond the current one after stepping back).
+    /// The last step of the timeline.
     pub furthest: u64,
-    /// The earliest step history reaches without a replay from the start.
+    /// The first step history reaches.
     pub history_base: u64,
-    /// The thread the controls step.
+    /// The thread shown.
     pub thread: usize,
-    /// The Go release of the world.
+    /// The thread the controls step (`None`: the schedule).
+    pub select: Option<usize>,
+    /// The Go release.
     pub release: GoRelease,
-    /// How the last command went.
+    /// The last run's speed.
     pub last_run: Option<RunStats>,
     /// A remark for the status line.
     pub note: Option<String>,
-    /// The instruction at RIP, in Intel syntax.
+    /// The next instruction of the shown thread (Intel syntax).
     pub instruction: Option<String>,
-    /// RIP as `symbol+offset`.
+    /// Its RIP as `symbol+offset`.
     pub location: String,
-    /// The file and line of the instruction at RIP.
+    /// The file of its line.
     pub current_file: Option<String>,
-    /// The line at RIP.
+    /// Its line.
     pub current_line: Option<u32>,
-    /// The sources with their instructions.
-    pub files: Rc<Vec<SourceFile>>,
-    /// Registers.
+    /// The address of the instruction at RIP.
+    pub current_addr: Option<u64>,
+    /// The instruction of the last signal.
+    pub fault_addr: Option<u64>,
+    /// The program's source files (fixed for the session).
+    pub files: Rc<Files>,
+    /// Lines with a breakpoint.
+    pub breakpoints: Rc<Vec<(String, u32)>>,
+    /// Registers of the shown thread.
     pub registers: Rc<Vec<Register>>,
-    /// Stack columns.
+    /// Every stack.
     pub stacks: Rc<Vec<StackColumn>>,
-    /// Threads.
+    /// Every thread.
     pub threads: Rc<Vec<ThreadRow>>,
     /// The memory map.
     pub regions: Rc<Vec<RegionRow>>,
     /// The last step's memory accesses.
     pub accesses: Rc<Vec<AccessRow>>,
-    /// Why the thread stopped, if it did.
+    /// TLS, g and m with their pointers.
+    pub structures: Rc<Structures>,
+    /// Signals, the handler's stages, the output.
+    pub signal: Rc<SignalPanel>,
+    /// The lesson, when the session is one.
+    pub lesson: Option<LessonState>,
+    /// The lesson's or scenario's title.
+    pub title: String,
+    /// The scenario's summary as HTML.
+    pub summary_html: Rc<String>,
+    /// Why stepping stopped, or the last signal.
     pub stopped: Option<Stopped>,
 }
 
@@ -1430,36 +1987,40 @@ pub struct Snapshot {
 pub struct Register {
     /// `RSP`.
     pub name: String,
-    /// What Go's assembler calls it: `SP`.
+    /// `SP`.
     pub go_name: String,
     /// Its value.
     pub value: u64,
-    /// Whether the last action changed it.
+    /// Changed by the last action.
     pub changed: bool,
-    /// A symbolic reading, if one applies.
+    /// `g1 stack +0x7c8`, `&m0`.
     pub reading: Option<String>,
 }
 
-/// One stack, hi at the top.
+/// A stack drawn as a column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StackColumn {
-    /// The region's name: `g1 stack`.
+    /// Its region's name.
     pub name: String,
-    /// The owning g.
+    /// Its owner (`g1`, `m0.g0`, `C (thread 2)`).
     pub g: String,
-    /// `g.stack.lo`.
+    /// `stack.lo`.
     pub lo: u64,
-    /// `g.stack.hi`.
+    /// `stack.hi`.
     pub hi: u64,
-    /// Whether RSP is on it.
+    /// RSP of the shown thread is on it.
     pub live: bool,
-    /// The SP saved in the owner's `g.sched`, if it points into this stack.
+    /// Other threads whose SP is on it.
+    pub others: Vec<String>,
+    /// The owner's `g.sched.sp`, when it points into the stack.
     pub saved_sp: Option<u64>,
-    /// Whether words above the first row are not shown.
+    /// Words above the shown ones.
     pub more_above: bool,
-    /// Whether words below the last row are not shown.
+    /// Words below the shown ones.
     pub more_below: bool,
-    /// The words, from high addresses to low.
+    /// An unmapped guard page lies below `lo`.
+    pub guard_below: bool,
+    /// The words shown, high first.
     pub rows: Vec<StackRow>,
 }
 
@@ -1470,64 +2031,75 @@ pub struct StackRow {
     pub addr: u64,
     /// `hi - addr`.
     pub offset_from_hi: u64,
-    /// The word.
+    /// Its value.
     pub value: u64,
-    /// A return address or pointer reading.
+    /// How the value reads.
     pub reading: Option<String>,
-    /// `RSP`, `RBP`, `g1.sched.sp`.
+    /// A slot's name in Go's source (`old g`, `depth`).
+    pub slot: Option<String>,
+    /// Registers and saved SPs pointing here.
     pub marks: Vec<String>,
-    /// Below SP (or below the saved SP): not in use.
+    /// Below SP: free.
     pub free: bool,
     /// Written by the last step.
     pub written: bool,
 }
 
-/// A source file and its lines.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceFile {
-    /// File name.
-    pub name: String,
-    /// Its lines.
-    pub lines: Vec<SourceLine>,
+/// The source files, compared by identity (they are fixed for a session, so a render
+/// never compares their text).
+#[derive(Debug)]
+pub struct Files(pub Vec<SourceFile>);
+
+impl PartialEq for Files {
+    fn eq(&self, other: &Files) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
-/// One line as written, with the instructions it became.
+impl std::ops::Deref for Files {
+    type Target = Vec<SourceFile>;
+    fn deref(&self) -> &Vec<SourceFile> {
+        &self.0
+    }
+}
+
+/// A source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Its path.
+    pub name: String,
+    /// The learner may edit it (the lesson's own files).
+    pub editable: bool,
+    /// Its lines.
+    pub lines: Vec<Rc<SourceLine>>,
+}
+
+/// A source line with the instructions it became.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceLine {
     /// 1-based.
     pub number: u32,
-    /// Whether it has a breakpoint.
-    pub breakpoint: bool,
-    /// The text as written.
+    /// As written.
     pub text: String,
-    /// Whether RIP is in one of its instructions.
-    pub current: bool,
-    /// Whether one of its instructions faulted or trapped.
-    pub faulted: bool,
-    /// The instructions assembled from it.
+    /// Its instructions.
     pub instructions: Vec<Instruction>,
 }
 
-/// One machine instruction in three syntaxes.
+/// One machine instruction of a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instruction {
     /// Its address.
     pub addr: u64,
-    /// The encoding, as hex bytes.
+    /// Its bytes in hex.
     pub bytes: String,
     /// Intel syntax.
     pub intel: String,
     /// AT&T syntax.
     pub att: String,
-    /// Whether RIP is here.
-    pub current: bool,
-    /// Whether it faulted or trapped (the thread's stop).
-    pub faulted: bool,
 }
 
 impl Instruction {
-    /// The text in a syntax. Go's syntax is the line as written, beside which the
-    /// instruction column shows what the machine executes: the bytes.
+    /// The text for a syntax: the bytes beside Go source, or the disassembly.
     pub fn text(&self, syntax: Syntax) -> &str {
         match syntax {
             Syntax::Go => &self.bytes,
@@ -1537,35 +2109,37 @@ impl Instruction {
     }
 }
 
-/// One OS thread.
+/// A thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThreadRow {
-    /// `thread 1 (m0)`.
+    /// Its name.
     pub name: String,
     /// Linux thread id.
     pub tid: u32,
     /// `runnable`, `exited (0)`.
     pub state: String,
-    /// Whether the page steps this thread.
+    /// Its m (`m0`), or `C thread`.
+    pub kind: String,
+    /// Its registers are shown.
+    pub shown: bool,
+    /// The controls step it.
     pub selected: bool,
-    /// FS base.
+    /// Its FS base.
     pub fs_base: u64,
-    /// FS base, read symbolically.
-    pub fs_reading: Option<String>,
-    /// The g in the TLS slot at fs:-8.
+    /// The g in its TLS slot.
     pub g: Option<u64>,
-    /// That g, read symbolically (`&g1`).
+    /// How that g reads.
     pub g_reading: Option<String>,
-    /// Where it is: `symbol+offset`.
+    /// Where it is.
     pub rip: String,
-    /// Its RSP, read symbolically.
+    /// Which stack its RSP is on.
     pub rsp_reading: Option<String>,
 }
 
-/// One region of the memory map.
+/// A region of the address space.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionRow {
-    /// Name.
+    /// Its name.
     pub name: String,
     /// First byte.
     pub start: u64,
@@ -1573,318 +2147,228 @@ pub struct RegionRow {
     pub end: u64,
     /// `rw-`.
     pub perm: String,
-    /// Whether RSP points into it.
+    /// RSP is in it.
     pub has_rsp: bool,
-    /// Whether RIP points into it.
+    /// RIP is in it.
     pub has_rip: bool,
-    /// Whether the fault address is in it.
+    /// The last fault's address is in it.
     pub has_fault: bool,
+    /// An unmapped guard page.
+    pub guard: bool,
 }
 
-/// One memory access of the last step.
+/// A memory access of the last step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRow {
-    /// A store (else a load).
+    /// A write (else a read).
     pub write: bool,
-    /// Address.
+    /// Where.
     pub addr: u64,
     /// Bytes.
     pub size: usize,
-    /// The address, read symbolically.
+    /// How the address reads.
     pub place: Option<String>,
-    /// Value before.
+    /// The value before.
     pub old: u64,
-    /// Value after (equal to `old` for a load).
+    /// The value after (or read).
     pub new: u64,
-    /// The new value, read symbolically.
+    /// How it reads.
     pub new_reading: Option<String>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A thread's TLS g slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsBox {
+    /// The thread.
+    pub thread: String,
+    /// Its FS base.
+    pub fs_base: u64,
+    /// The word at FS−8.
+    pub g: u64,
+    /// Its RSP.
+    pub rsp: u64,
+    /// Not exited.
+    pub running: bool,
+    /// Its registers are shown.
+    pub shown: bool,
+}
 
-    fn finish(session: &mut Session) {
-        while session.work(u64::MAX, &|| false) {}
-    }
+/// An m's g pointers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MBox {
+    /// `m0`.
+    pub name: String,
+    /// Its address.
+    pub addr: u64,
+    /// `m.g0`.
+    pub g0: u64,
+    /// `m.curg`.
+    pub curg: u64,
+    /// `m.gsignal`.
+    pub gsignal: u64,
+}
 
-    fn rip(session: &Session) -> u64 {
-        session.cpu().rip
-    }
+/// A g's stack bounds, saved context and m.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GBox {
+    /// `g1`, `m0.g0`.
+    pub name: String,
+    /// Its address.
+    pub addr: u64,
+    /// `g.stack.lo`.
+    pub lo: u64,
+    /// `g.stack.hi`.
+    pub hi: u64,
+    /// `g.sched.sp`.
+    pub sched_sp: u64,
+    /// `g.sched.pc`.
+    pub sched_pc: u64,
+    /// It as `symbol+offset`.
+    pub sched_pc_reading: Option<String>,
+    /// `g.m`.
+    pub m: u64,
+}
 
-    /// The line of harness.s that holds `text`.
-    fn harness_line(_: &Session, text: &str) -> u32 {
-        demo::default_files()[1]
-            .1
-            .lines()
-            .position(|l| l.contains(text))
-            .unwrap_or_else(|| panic!("no {text}")) as u32
-            + 1
-    }
+/// The structure diagram's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Structures {
+    /// One per thread.
+    pub tls: Vec<TlsBox>,
+    /// Every m.
+    pub ms: Vec<MBox>,
+    /// Every g.
+    pub gs: Vec<GBox>,
+    /// Names of g and m addresses.
+    pub names: Vec<(u64, String)>,
+}
 
-    #[test]
-    fn step_over_runs_the_call_to_its_return_on_the_same_stack() {
-        let mut session = Session::new();
-        while !session
-            .snapshot()
-            .instruction
-            .is_some_and(|i| i.starts_with("call"))
-        {
-            session.step();
-        }
-        let sp = session.cpu().gpr[4];
-        let at = session.position();
-        session.start(Command::StepOver);
-        finish(&mut session);
-        let s = session.snapshot();
-        assert_eq!(s.location, "runtime·main+0x27", "{:?}", s.instruction);
-        assert_eq!(session.cpu().gpr[4], sp);
-        assert!(
-            session.position() > at + 10,
-            "the call ran: {}",
-            session.position()
-        );
-        assert_eq!(live_stack(&s), "g1 stack");
-        // Not on a CALL: one step.
-        let at = session.position();
-        session.start(Command::StepOver);
-        assert_eq!(session.position(), at + 1);
-        assert!(!session.running());
-    }
-
-    #[test]
-    fn breakpoints_stop_runs_and_run_back_returns_to_them() {
-        let mut session = Session::new();
-        let cfunc_line = harness_line(&session, "MOVQ\tSP, R12");
-        session.toggle_breakpoint("harness.s", cfunc_line);
-        // A line without code takes no breakpoint.
-        session.toggle_breakpoint("harness.s", 1);
-        assert_eq!(
-            session.breakpoints(),
-            &[("harness.s".to_string(), cfunc_line)]
-        );
-        session.start(Command::Continue);
-        finish(&mut session);
-        let s = session.snapshot();
-        assert_eq!(s.current_line, Some(cfunc_line));
-        assert_eq!(live_stack(&s), "m0.g0 stack", "cfunc runs on g0");
-        let hit = session.position();
-        // Run to the INT3, then back to the breakpoint.
-        session.start(Command::Continue);
-        finish(&mut session);
-        assert!(session.snapshot().stopped.is_some());
-        session.start(Command::RunBack);
-        finish(&mut session);
-        assert_eq!(session.position(), hit);
-        assert!(session.snapshot().stopped.is_none());
-        // Again: no breakpoint before, so back to the start.
-        session.start(Command::RunBack);
-        finish(&mut session);
-        assert_eq!(session.position(), 0);
-        assert!(session.snapshot().note.is_some());
-        // Run to a line (the INT3's): stops before it.
-        let int3 = harness_line(&session, "INT\t$3");
-        session.toggle_breakpoint("harness.s", cfunc_line);
-        session.start(Command::RunToLine("harness.s".into(), int3));
-        finish(&mut session);
-        assert_eq!(session.snapshot().current_line, Some(int3));
-        assert!(session.snapshot().stopped.is_none());
-    }
-
-    #[test]
-    fn the_timeline_travels_back_and_forward_and_replays_beyond_history() {
-        let mut session = Session::new();
-        session.start(Command::Continue);
-        finish(&mut session);
-        let end = session.position();
-        let end_rip = rip(&session);
-        session.start(Command::Goto(5));
-        finish(&mut session);
-        assert_eq!(session.position(), 5);
-        let at5 = session.snapshot();
-        session.start(Command::Goto(end));
-        finish(&mut session);
-        assert_eq!((session.position(), rip(&session)), (end, end_rip));
-        // The trap at the end shows again, as if just stepped.
-        assert!(matches!(
-            session.snapshot().stopped,
-            Some(Stopped::Signal { .. })
-        ));
-        // Drop the history, as a long run does: going back replays from the start.
-        session.world.machine.set_history(false);
-        session.world.machine.set_history(true);
-        session.start(Command::Goto(5));
-        finish(&mut session);
-        assert_eq!(session.position(), 5);
-        assert_eq!(session.snapshot().registers, at5.registers);
-        assert_eq!(session.snapshot().furthest, end);
-        // Back beyond the history by one step is a replay too.
-        session.world.machine.set_history(false);
-        session.world.machine.set_history(true);
-        assert!(session.back());
-        finish(&mut session);
-        assert_eq!(session.position(), 4);
-        // A step from here takes a new path: the timeline ends there.
-        session.step();
-        assert_eq!(session.snapshot().furthest, 5);
-    }
-
-    #[test]
-    fn run_back_replays_when_history_is_gone() {
-        let mut session = Session::new();
-        let cfunc_line = harness_line(&session, "MOVQ\tSP, R12");
-        session.toggle_breakpoint("harness.s", cfunc_line);
-        session.start(Command::Continue);
-        finish(&mut session);
-        let hit = session.position();
-        session.toggle_breakpoint("harness.s", cfunc_line);
-        session.start(Command::Continue);
-        finish(&mut session);
-        assert!(session.position() > hit);
-        session.world.machine.set_history(false);
-        session.world.machine.set_history(true);
-        session.toggle_breakpoint("harness.s", cfunc_line);
-        session.start(Command::RunBack);
-        finish(&mut session);
-        assert_eq!(session.position(), hit);
-    }
-
-    #[test]
-    fn a_run_stops_at_its_limit_and_a_stop_is_immediate() {
-        let mut files = demo::default_files();
-        // The snippet's loop, made endless.
-        files[1].1 = demo::snippet()
-            .1
-            .replace("\tDECQ\tCX\n\tJNZ\tloop\n", "\tJMP\tloop\n");
-        assert!(files[1].1.contains("JMP\tloop"));
-        let mut session = Session::open(Config {
-            edits: vec![files[1].clone()],
-            ..Config::default()
-        })
-        .unwrap();
-        session.start(Command::Continue);
-        assert!(session.work(50_000, &|| false), "the loop goes on");
-        assert_eq!(session.position(), 50_000);
-        session.stop();
-        assert!(!session.running());
-        assert_eq!(session.snapshot().last_run.unwrap().steps, 50_000);
-        // The history stays bounded on a long run.
-        session.start(Command::Continue);
-        let mut slices = 0;
-        while session.work(RUN_SLICE, &|| false) && slices < 200 {
-            slices += 1;
-        }
-        assert!(session.world.machine.history_len() as u64 <= HISTORY_CAP + RUN_SLICE);
-        assert!(session.history_floor() > 0);
-    }
-
-    fn live_stack(s: &Snapshot) -> String {
-        let live: Vec<_> = s.stacks.iter().filter(|c| c.live).collect();
-        assert_eq!(live.len(), 1, "exactly one live stack");
-        live[0].name.clone()
-    }
-
-    #[test]
-    fn the_demo_starts_on_g1_and_reads_its_registers() {
-        let s = Session::new().snapshot();
-        assert_eq!(live_stack(&s), "g1 stack");
-        assert_eq!(s.location, "runtime·main");
-        assert_eq!(s.current_file.as_deref(), Some("harness.s"));
-        let reg = |n: &str| s.registers.iter().find(|r| r.name == n).unwrap().clone();
-        assert_eq!(reg("RSP").reading.as_deref(), Some("g1 stack + 0x7f00"));
-        assert_eq!(reg("RIP").reading.as_deref(), Some("runtime·main"));
-        assert_eq!(
-            reg("FS_BASE").reading.as_deref(),
-            Some("TLS of thread 1 + 0x1000 (its end)")
-        );
-        assert_eq!(s.threads[0].g_reading.as_deref(), Some("&g1"));
-        assert_eq!(s.stacks.len(), 3, "g1, g0 and gsignal stacks");
-    }
-
-    #[test]
-    fn stepping_moves_rsp_to_the_g0_column_and_back() {
-        let mut session = Session::new();
-        let mut steps = 0;
-        while live_stack(&session.snapshot()) == "g1 stack" {
-            session.step();
-            steps += 1;
-            assert!(steps < 100, "never switched");
-        }
-        let s = session.snapshot();
-        assert_eq!(live_stack(&s), "m0.g0 stack");
-        let reg = |n: &str| s.registers.iter().find(|r| r.name == n).unwrap().clone();
-        assert!(reg("RSP").changed);
-        assert_eq!(reg("RSI").reading.as_deref(), Some("&g0"));
-        assert_eq!(reg("R8").reading.as_deref(), Some("&m0"));
-        // The goroutine's column now centres on the SP savestate wrote into g1.sched.
-        let g1 = s.stacks.iter().find(|c| c.g == "g1").unwrap();
-        assert!(g1.saved_sp.is_some());
-        assert!(g1
-            .rows
+impl Structures {
+    /// The name of the g or m at an address.
+    pub fn name_of(&self, a: u64) -> Option<&str> {
+        self.names
             .iter()
-            .any(|r| r.marks.contains(&"g1.sched.sp".to_string())));
-        assert!(
-            g1.rows
-                .iter()
-                .any(|r| r.reading.as_deref() == Some("↩ runtime·main+0x27")),
-            "the return address into main is named: {:?}",
-            g1.rows
-        );
-        session.back();
-        assert_eq!(live_stack(&session.snapshot()), "g1 stack");
+            .find(|(x, _)| *x == a)
+            .map(|(_, n)| n.as_str())
     }
+}
 
-    #[test]
-    fn running_stops_at_the_int3_with_the_result_and_back_undoes_it() {
-        let mut session = Session::new();
-        session.start(Command::Continue);
-        finish(&mut session);
-        let s = session.snapshot();
-        assert!(
-            matches!(&s.stopped, Some(Stopped::Signal { signal, .. }) if signal == "SIGTRAP"),
-            "{:?}",
-            s.stopped
-        );
-        assert!(!s.can_step);
-        let rax = s.registers.iter().find(|r| r.name == "RAX").unwrap();
-        assert_eq!(rax.value, 42);
-        assert_eq!(live_stack(&s), "g1 stack");
-        let steps = s.step;
-        assert!(session.back());
-        assert_eq!(session.snapshot().step, steps - 1);
-        assert!(session.snapshot().can_step);
-    }
+/// A signal the kernel delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalRow {
+    /// The step.
+    pub step: u64,
+    /// The thread.
+    pub thread: String,
+    /// `SIGSEGV`.
+    pub signal: String,
+    /// `0x1 (SEGV_MAPERR)`.
+    pub code: String,
+    /// `si_addr`.
+    pub addr: u64,
+    /// The PC.
+    pub pc: u64,
+    /// It as `symbol+offset`.
+    pub at: String,
+}
 
-    #[test]
-    fn struct_fields_are_named() {
-        assert_eq!(
-            field_name(GoRelease::Go114, StructKind::G, 0x38),
-            ".sched.sp"
-        );
-        assert_eq!(
-            field_name(GoRelease::Go114, StructKind::G, 0x40),
-            ".sched.pc"
-        );
-        assert_eq!(field_name(GoRelease::Go114, StructKind::G, 8), ".stack.hi");
-        assert_eq!(field_name(GoRelease::Go114, StructKind::G, 0x30), ".m");
-        assert_eq!(field_name(GoRelease::Go114, StructKind::M, 0), "");
-        assert_eq!(field_name(GoRelease::Go114, StructKind::M, 0xc0), ".curg");
-    }
+/// A stage of signal handling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageRow {
+    /// The step.
+    pub step: u64,
+    /// The thread.
+    pub thread: String,
+    /// `sigtrampgo`.
+    pub name: String,
+    /// What it read.
+    pub reads: Vec<(String, String)>,
+    /// What it concluded.
+    pub says: String,
+}
 
-    #[test]
-    fn the_last_steps_writes_are_listed() {
-        let mut session = Session::new();
-        // main's prologue pushes BP, or moves the frame: some early step writes the stack.
-        let mut found = false;
-        for _ in 0..10 {
-            session.step();
-            if session.snapshot().accesses.iter().any(|a| a.write) {
-                found = true;
-                break;
-            }
-        }
-        assert!(found);
-        let s = session.snapshot();
-        assert!(s.stacks.iter().any(|c| c.rows.iter().any(|r| r.written)));
-    }
+/// The signal panel's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalPanel {
+    /// Signals delivered.
+    pub signals: Vec<SignalRow>,
+    /// Stages run.
+    pub stages: Vec<StageRow>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error (Go's report).
+    pub stderr: String,
+    /// The exit status, once exited.
+    pub exit: Option<i32>,
+}
+
+/// The lesson's fixed content.
+#[derive(Debug, PartialEq)]
+pub struct LessonView {
+    /// Its id.
+    pub id: String,
+    /// Its number.
+    pub number: u32,
+    /// Its title.
+    pub title: String,
+    /// Its summary as HTML.
+    pub summary_html: String,
+    /// (topic, go1.14 HTML, go1.24 HTML).
+    pub differences: Vec<(String, String, String)>,
+    /// Narration, checkpoints and questions, in file order.
+    pub items: Vec<ItemView>,
+    /// The step where the lesson's run ends.
+    pub end_step: u64,
+    /// Why it is known to be wrong.
+    pub known_wrong: Option<String>,
+}
+
+/// One narration, checkpoint or question.
+#[derive(Debug, PartialEq)]
+pub struct ItemView {
+    /// `narration`, `checkpoint`, `question`.
+    pub kind: &'static str,
+    /// `question[2]`.
+    pub field: String,
+    /// `at runtime·asmcgocall+0x2d`.
+    pub point: String,
+    /// The step at which it is reached.
+    pub step: Option<u64>,
+    /// The thread it reads.
+    pub thread: Option<usize>,
+    /// Narration as HTML.
+    pub html: String,
+    /// Claims checked there.
+    pub claims: Vec<String>,
+    /// What did not hold (empty for a shipped lesson).
+    pub problems: Vec<String>,
+    /// The question.
+    pub question: Option<QuestionView>,
+}
+
+/// A question.
+#[derive(Debug, PartialEq)]
+pub struct QuestionView {
+    /// The question as HTML.
+    pub ask_html: String,
+    /// `value`, `stack`, `fault-line`.
+    pub kind: &'static str,
+    /// The choices.
+    pub choices: Vec<String>,
+    /// The right one.
+    pub answer: String,
+    /// Why, as HTML.
+    pub explain_html: String,
+}
+
+/// The lesson and where the learner is in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonState {
+    /// The lesson.
+    pub view: Rc<LessonView>,
+    /// The run follows the lesson (the schedule's threads), so its items apply.
+    pub on_path: bool,
+    /// The question waiting for an answer.
+    pub pending: Option<usize>,
+    /// Answers given.
+    pub answers: Rc<Vec<Answer>>,
 }

@@ -3,8 +3,10 @@
 //! so that opening the link restores that exact state.
 //!
 //! Format, version 1 (`v=1`), `&`-separated `key=value` pairs after `#`:
-//! `v=1&lesson=demo&go=1.14&step=42[&sched=0.40,1.2][&src=…]`. `sched` lists
-//! `thread.steps` runs. `src` is the edits, each as `<name length>:<name><text length>:<text>`
+//! `v=1&lesson=asmcgocall&go=1.14&step=42[&sched=a.40,1.2][&src=…]`. `sched` lists
+//! runs of steps: `thread.steps` when one thread was stepped, `a.steps` when the schedule
+//! chose (the first version of the page wrote only the former; both mean what they
+//! meant). `src` is the edits, each as `<name length>:<name><text length>:<text>`
 //! (lengths in bytes, decimal), deflated (raw DEFLATE, miniz_oxide) and base64url without
 //! padding. Unknown keys are ignored, so a later version may add some; a later version that
 //! changes a key's meaning bumps `v`, and this decoder keeps reading every older version.
@@ -27,8 +29,9 @@ pub struct Link {
     pub release: GoRelease,
     /// The step.
     pub step: u64,
-    /// Which thread ran each step: (thread, steps) runs; None when one thread ran them all.
-    pub schedule: Option<Vec<(usize, u64)>>,
+    /// How each step was taken: (thread, steps) runs, the thread `None` when the
+    /// schedule chose; None when the schedule chose them all.
+    pub schedule: Option<Vec<(Option<usize>, u64)>>,
     /// Edited sources: (file, text).
     pub edits: Vec<(String, String)>,
 }
@@ -59,7 +62,13 @@ pub fn encode(link: &Link) -> String {
         link.step
     );
     if let Some(s) = &link.schedule {
-        let runs: Vec<String> = s.iter().map(|(t, n)| format!("{t}.{n}")).collect();
+        let runs: Vec<String> = s
+            .iter()
+            .map(|(t, n)| match t {
+                Some(t) => format!("{t}.{n}"),
+                None => format!("a.{n}"),
+            })
+            .collect();
         out.push_str("&sched=");
         out.push_str(&runs.join(","));
     }
@@ -120,9 +129,13 @@ fn decode_v1(pairs: &[(&str, &str)]) -> Result<Link, String> {
             s.split(',')
                 .map(|run| {
                     let (t, n) = run.split_once('.')?;
-                    Some((t.parse().ok()?, n.parse().ok()?))
+                    let t = match t {
+                        "a" => None,
+                        t => Some(t.parse().ok()?),
+                    };
+                    Some((t, n.parse().ok()?))
                 })
-                .collect::<Option<Vec<(usize, u64)>>>()
+                .collect::<Option<Vec<(Option<usize>, u64)>>>()
                 .ok_or_else(|| format!("bad schedule {s:?}"))?,
         ),
     };
@@ -211,7 +224,7 @@ mod tests {
             lesson: "demo".to_string(),
             release: GoRelease::Go124,
             step: 42,
-            schedule: Some(vec![(0, 40), (1, 2)]),
+            schedule: Some(vec![(None, 40), (Some(1), 2)]),
             edits: vec![(
                 "harness.s".to_string(),
                 "TEXT ·main(SB), 4, $0\n\tMOVQ\t$1, AX // é, : and &=#\n\tINT\t$3\n".to_string(),
@@ -223,7 +236,7 @@ mod tests {
     fn links_round_trip() {
         let l = link();
         let fragment = encode(&l);
-        assert!(fragment.starts_with("v=1&lesson=demo&go=1.24&step=42&sched=0.40,1.2&src="));
+        assert!(fragment.starts_with("v=1&lesson=demo&go=1.24&step=42&sched=a.40,1.2&src="));
         assert_eq!(decode(&format!("#{fragment}")), Ok(Some(l)));
         let plain = Link {
             schedule: None,
@@ -262,6 +275,11 @@ mod tests {
         assert!(decode("v=1&src=!!!").is_err());
         assert!(decode("v=1&src=AAAA").is_err());
         assert!(decode("v=1&sched=0.1,x").is_err());
+        assert!(decode("v=1&sched=b.1").is_err());
+        assert_eq!(
+            decode("v=1&sched=0.3,a.2").unwrap().unwrap().schedule,
+            Some(vec![(Some(0), 3), (None, 2)])
+        );
         // Unknown keys are left for later versions.
         assert_eq!(decode("v=1&step=3&future=1").unwrap().unwrap().step, 3);
     }

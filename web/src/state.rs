@@ -8,6 +8,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
 
+/// The id of the one world of the page's first version; its links now open the first
+/// lesson.
+const LEGACY_DEMO: &str = "demo";
+
 /// Milliseconds of running per timer tick at full speed, leaving the rest of the frame to
 /// render: Stop (a click or a key between ticks) is heard within about this long.
 const TICK_BUDGET_MS: f64 = 35.0;
@@ -89,8 +93,12 @@ pub enum Action {
     Show(Syntax),
     /// Set the run speed.
     SetSpeed(Speed),
-    /// Step this thread.
-    SelectThread(usize),
+    /// Step this thread (`None`: follow the schedule).
+    SelectThread(Option<usize>),
+    /// Answer a question (item index, choice).
+    Answer(usize, String),
+    /// Open a lesson or scenario by id.
+    Open(String),
     /// Set or clear a breakpoint on (file, line).
     ToggleBreakpoint(String, u32),
     /// Put the cursor on (file, line).
@@ -153,15 +161,31 @@ impl Default for State {
 }
 
 impl State {
-    /// The page as a link describes it (the demo at step 0 for no link); a broken link
-    /// opens the demo with a notice, and edits that no longer assemble open the editor at
-    /// the error.
+    /// The page as a link describes it (the first lesson at step 0 for no link); a broken
+    /// link opens the first lesson with a notice, and edits that no longer assemble open
+    /// the editor at the error.
     pub fn from_fragment(fragment: &str) -> State {
-        let (link, notice) = match share::decode(fragment) {
+        let (mut link, notice) = match share::decode(fragment) {
             Ok(link) => (link, None),
             Err(e) => (None, Some(format!("The link could not be read: {e}"))),
         };
-        let mut state = State::with_session(Session::new(), notice);
+        let mut notice = notice;
+        if let Some(l) = link.as_mut().filter(|l| l.lesson == LEGACY_DEMO) {
+            // The first version of the page had one hand-built world, `demo`: the
+            // asmcgocall lesson shows the same switch on the runtime's own code.
+            *l = share::Link {
+                lesson: crate::catalog::FIRST.to_string(),
+                release: l.release,
+                step: 0,
+                schedule: None,
+                edits: Vec::new(),
+            };
+            notice = Some(
+                "This link was made for the demo of an earlier version of the page; it opens the asmcgocall lesson, which shows the same switch."
+                    .to_string(),
+            );
+        }
+        let mut state = State::with_session(Session::new(), None);
         if let Some(link) = link {
             let config = Config {
                 lesson: link.lesson.clone(),
@@ -182,6 +206,9 @@ impl State {
                     state.notice = Some(format!("The link could not be opened: {}", e.message))
                 }
             }
+        }
+        if state.notice.is_none() {
+            state.notice = notice;
         }
         state
     }
@@ -206,19 +233,19 @@ impl State {
     /// The fragment of a link to this state (without `#`).
     pub fn link(&self) -> String {
         let session = self.session.borrow();
-        let schedule = session.schedule();
+        let drive = session.drive();
         let step = self.snapshot.step;
-        // Name the threads only when more than one ran before this step.
+        // Name the runs only when a thread was chosen before this step.
         let mut covered = 0;
         let mut threads = Vec::new();
-        for &(t, n) in schedule {
+        for &(t, n) in drive {
             if covered >= step {
                 break;
             }
             threads.push((t, n.min(step - covered)));
             covered += n.min(step - covered);
         }
-        let one_thread = threads.iter().all(|&(t, _)| t == threads[0].0);
+        let one_thread = threads.iter().all(|&(t, _)| t.is_none());
         share::encode(&Link {
             lesson: self.config.lesson.clone(),
             release: self.config.release,
@@ -231,9 +258,12 @@ impl State {
     /// Opens a new session with `config` (keeping breakpoints); on an assembler error the
     /// session stays as it was and the error shows in the editor.
     fn reopen(&mut self, config: Config, run: bool) {
+        let same_program = config.lesson == self.config.lesson;
         match Session::open(config) {
             Ok(mut session) => {
-                session.set_breakpoints(self.session.borrow().breakpoints().to_vec());
+                if same_program {
+                    session.set_breakpoints(self.session.borrow().breakpoints().to_vec());
+                }
                 if run {
                     session.start(Command::Continue);
                 }
@@ -308,9 +338,37 @@ impl Reducible for State {
                 next.reopen(config, true);
             }
             Action::NewSnippet => {
-                next.drafts = Rc::new(vec![next.session.borrow().new_snippet()]);
+                let config = Config {
+                    lesson: crate::catalog::PLAYGROUND.to_string(),
+                    release: next.config.release,
+                    edits: Vec::new(),
+                };
+                next.reopen(config, false);
                 next.editing = true;
-                next.load_error = None;
+            }
+            Action::Open(id) => {
+                let config = Config {
+                    lesson: id,
+                    release: next.config.release,
+                    edits: Vec::new(),
+                };
+                // A lesson written for one release opens under it.
+                let release_ok = crate::catalog::open(&config.lesson)
+                    .is_some_and(|o| o.releases.contains(&config.release));
+                let config = if release_ok {
+                    config
+                } else {
+                    let first = crate::catalog::open(&config.lesson)
+                        .and_then(|o| o.releases.first().copied())
+                        .unwrap_or(config.release);
+                    Config {
+                        release: first,
+                        ..config
+                    }
+                };
+                next.reopen(config, false);
+                next.editing = false;
+                next.cursor = None;
             }
             Action::Revert => {
                 let mut config = (*next.config).clone();
@@ -332,6 +390,7 @@ impl Reducible for State {
             | Action::RunBack
             | Action::Goto(_)
             | Action::SelectThread(_)
+            | Action::Answer(..)
                 if running =>
             {
                 return self
@@ -366,6 +425,7 @@ impl Reducible for State {
                     Action::Stop => session.stop(),
                     Action::Reset => session.reset(),
                     Action::SelectThread(t) => session.select_thread(t),
+                    Action::Answer(item, choice) => session.answer(item, &choice),
                     Action::ToggleBreakpoint(f, l) => session.toggle_breakpoint(&f, l),
                     _ => {}
                 }

@@ -92,6 +92,26 @@ pub enum Ending {
     Stuck(String),
 }
 
+/// Why [`Process::run_to`] stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RunStop {
+    /// The step budget ran out.
+    Limit,
+    /// A thread about to run is at a stop address.
+    Breakpoint {
+        /// The thread.
+        thread: usize,
+        /// The address.
+        addr: u64,
+    },
+    /// A signal was delivered (the thread is at the handler's entry).
+    Signal,
+    /// The process exited with this status.
+    Exited(i32),
+    /// Nothing can run on: why.
+    Stuck(String),
+}
+
 /// A signal the process took, as the kernel reported it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SignalRecord {
@@ -312,6 +332,80 @@ impl Process {
                 continue;
             }
             let r = self.world.machine.run(t, budget, None);
+            match r.halt {
+                Halt::Stopped(Stop::Fault(f)) => {
+                    if self.model_fn(f.pc).is_none() || f.signal != Signal::Sigill {
+                        self.take_fault(t, f);
+                    }
+                }
+                Halt::Stopped(Stop::Unimplemented { text, addr }) => {
+                    self.error = Some((
+                        self.steps(),
+                        format!("unimplemented instruction `{text}` at {addr:#x}"),
+                    ));
+                }
+                Halt::Stopped(Stop::NotRunnable(_)) => {}
+                Halt::StepLimit | Halt::StopAt(_) | Halt::ThreadExit(_) | Halt::ProcessExit(_) => {}
+            }
+        }
+    }
+
+    /// Runs like a debugger's continue: `thread` alone (or the schedule's threads when
+    /// `None`) for at most `max_steps` steps, stopping before any instruction at one of
+    /// `stops` (the first one included: step once before calling to leave a breakpoint),
+    /// and after a signal is delivered when `stop_on_signal`. Steps are the same as
+    /// [`Process::step_thread`]'s (a schedule-following run equals that many
+    /// [`Process::step`]s), so a run can be replayed step for step.
+    pub fn run_to(
+        &mut self,
+        thread: Option<usize>,
+        max_steps: u64,
+        stops: &[u64],
+        stop_on_signal: bool,
+    ) -> RunStop {
+        let end = self.steps().saturating_add(max_steps);
+        let signals = self.signals.len();
+        loop {
+            if let Some(s) = self.exit_status() {
+                return RunStop::Exited(s);
+            }
+            if let Some((_, e)) = &self.error {
+                return RunStop::Stuck(e.clone());
+            }
+            if stop_on_signal && self.signals.len() > signals {
+                return RunStop::Signal;
+            }
+            let now = self.steps();
+            if now >= end {
+                return RunStop::Limit;
+            }
+            let (t, budget) = match thread {
+                Some(t) if self.runnable(t) => (t, end - now),
+                Some(t) => return RunStop::Stuck(format!("thread {t} cannot run")),
+                None => {
+                    let Some(t) = self.next_thread() else {
+                        return RunStop::Stuck("no thread can run".into());
+                    };
+                    let m = *self.marks.last().expect("a slice");
+                    (t, (m.step + m.len - now).min(end - now))
+                }
+            };
+            let pc = self.world.machine.thread(t).cpu.rip;
+            if stops.contains(&pc) {
+                return RunStop::Breakpoint { thread: t, addr: pc };
+            }
+            if let Some(f) = self.model_fn(pc) {
+                self.model_step(t, f);
+                continue;
+            }
+            // The machine stops at one address by itself; with several, go one
+            // instruction at a time and look before each.
+            let (budget, stop) = match stops {
+                [] => (budget, None),
+                [one] => (budget, Some(*one)),
+                _ => (1, None),
+            };
+            let r = self.world.machine.run(t, budget, stop);
             match r.halt {
                 Halt::Stopped(Stop::Fault(f)) => {
                     if self.model_fn(f.pc).is_none() || f.signal != Signal::Sigill {

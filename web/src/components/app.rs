@@ -4,6 +4,9 @@
 use crate::components::controls::Controls;
 use crate::components::editor::Editor;
 use crate::components::help::Help;
+use crate::components::lesson::{LessonPane, Picker};
+use crate::components::signal::Signals;
+use crate::components::structures::StructureDiagram;
 use crate::components::memory::{Accesses, MemoryMap, StopBanner};
 use crate::components::registers::Registers;
 use crate::components::source::SourceView;
@@ -162,16 +165,21 @@ pub fn App() -> Html {
         Some(Busy::Travelling) => " · travelling…",
         None => "",
     };
-    let current_ins = snapshot
-        .files
-        .iter()
-        .flat_map(|f| &f.lines)
-        .flat_map(|l| &l.instructions)
-        .find(|i| i.current)
-        .map(|i| match state.syntax {
+    let current_ins = snapshot.current_file.as_ref().and_then(|f| {
+        let file = snapshot.files.iter().find(|s| &s.name == f)?;
+        let line = file
+            .lines
+            .iter()
+            .find(|l| Some(l.number) == snapshot.current_line)?;
+        let i = line
+            .instructions
+            .iter()
+            .find(|i| Some(i.addr) == snapshot.current_addr)?;
+        Some(match state.syntax {
             Syntax::Go => i.intel.clone(),
             s => i.text(s).to_string(),
-        });
+        })
+    });
     let current_source = snapshot.current_file.as_ref().and_then(|f| {
         let file = snapshot.files.iter().find(|s| &s.name == f)?;
         let line = file
@@ -183,7 +191,9 @@ pub fn App() -> Html {
     html! {
         <div class={classes!("app", state.presenter.then_some("presenter"))}>
             <header class="top">
-                <h1>{"stackswitch"}<span class="subtitle">{"a goroutine calls C on the system stack"}</span></h1>
+                <h1>{"stackswitch"}<span class="subtitle">{"Go's stack switches, step by step"}</span>
+                    <Picker id={state.config.lesson.clone()} disabled={snapshot.running} on_action={on_action.clone()} />
+                </h1>
                 <Controls can_step={snapshot.can_step} can_back={snapshot.can_back}
                           busy={snapshot.busy} has_cursor={state.cursor.is_some()}
                           syntax={state.syntax} speed={state.speed} release={snapshot.release}
@@ -211,6 +221,10 @@ pub fn App() -> Html {
                 }
             </header>
             <div class="row top-row">
+                <LessonPane id={state.config.lesson.clone()} title={snapshot.title.clone()}
+                            summary_html={snapshot.summary_html.clone()} lesson={snapshot.lesson.clone()}
+                            step={snapshot.step} edited={!state.config.edits.is_empty()}
+                            on_action={on_action.clone()} />
                 if state.editing {
                     <Editor key={format!("{:p}", std::rc::Rc::as_ptr(&state.drafts))}
                             files={snapshot.files.clone()} current_file={snapshot.current_file.clone()}
@@ -218,15 +232,21 @@ pub fn App() -> Html {
                             on_action={on_action.clone()} />
                 } else {
                     <SourceView files={snapshot.files.clone()} current_file={snapshot.current_file.clone()}
-                                current_line={snapshot.current_line} syntax={state.syntax}
+                                current_line={snapshot.current_line} current_addr={snapshot.current_addr}
+                                fault_addr={snapshot.fault_addr} breakpoints={snapshot.breakpoints.clone()}
+                                syntax={state.syntax}
                                 cursor={state.cursor.clone()} presenter={state.presenter}
                                 on_action={on_action.clone()} />
                 }
                 <Registers registers={snapshot.registers.clone()} />
             </div>
             <Stacks stacks={snapshot.stacks.clone()} />
+            <div class="row middle-row">
+                <StructureDiagram structures={snapshot.structures.clone()} />
+                <Signals signal={snapshot.signal.clone()} />
+            </div>
             <div class="row bottom-row">
-                <Threads threads={snapshot.threads.clone()} on_action={on_action.clone()} />
+                <Threads threads={snapshot.threads.clone()} select={snapshot.select} on_action={on_action.clone()} />
                 <Accesses accesses={snapshot.accesses.clone()} />
                 <MemoryMap regions={snapshot.regions.clone()} />
             </div>

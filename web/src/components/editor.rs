@@ -2,7 +2,7 @@
 //! shows at its line and column: the line number marked in the gutter, the message with
 //! the line and a caret under the column, and the text cursor put there.
 
-use crate::model::{LoadError, SourceFile};
+use crate::model::{Files, LoadError, SourceFile};
 use crate::state::Action;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -12,8 +12,8 @@ use yew::prelude::*;
 /// What the editor needs.
 #[derive(Properties, PartialEq)]
 pub struct EditorProps {
-    /// The session's files.
-    pub files: Rc<Vec<SourceFile>>,
+    /// The session's files (the editable ones are the lesson's own).
+    pub files: Rc<Files>,
     /// The file holding RIP, opened first.
     pub current_file: Option<String>,
     /// Texts that failed to assemble, shown instead of the session's.
@@ -61,8 +61,19 @@ pub fn Editor(props: &EditorProps) -> Html {
         error_file
             .clone()
             .or_else(|| props.drafts.first().map(|(f, _)| f.clone()))
-            .or_else(|| props.current_file.clone())
-            .or_else(|| props.files.first().map(|f| f.name.clone()))
+            .or_else(|| {
+                props
+                    .current_file
+                    .clone()
+                    .filter(|c| props.files.iter().any(|f| f.editable && &f.name == c))
+            })
+            .or_else(|| {
+                props
+                    .files
+                    .iter()
+                    .find(|f| f.editable)
+                    .map(|f| f.name.clone())
+            })
     });
     // The text typed so far per file, starting from the draft or the session's text.
     let texts = use_mut_ref(HashMap::<String, String>::new);
@@ -146,7 +157,7 @@ pub fn Editor(props: &EditorProps) -> Html {
         let cb = props.on_action.clone();
         Callback::from(move |_: MouseEvent| cb.emit(Action::Edit(false)))
     };
-    let tabs = props.files.iter().map(|f| {
+    let tabs = props.files.iter().filter(|f| f.editable).map(|f| {
         let name = f.name.clone();
         let onclick = {
             let picked = picked.clone();

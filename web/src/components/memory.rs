@@ -27,7 +27,7 @@ pub fn MemoryMap(props: &MemoryMapProps) -> Html {
                     if r.has_rsp { notes.push("RSP"); }
                     if r.has_fault { notes.push("fault"); }
                     html! {
-                        <tr class={classes!(r.has_fault.then_some("fault"), r.has_rsp.then_some("has-sp"))}>
+                        <tr class={classes!(r.has_fault.then_some("fault"), r.has_rsp.then_some("has-sp"), r.guard.then_some("guard"))}>
                             <td>{hex(r.start)}</td>
                             <td>{hex(r.end)}</td>
                             <td class="perm">{&r.perm}</td>
@@ -96,18 +96,15 @@ pub fn StopBanner(props: &StopProps) -> Html {
             addr,
             has_addr,
             at,
-            trap,
+            thread,
+            step,
             ..
         }) => html! {
-            <div class="stop fault" role="status">
-                <strong>{signal}</strong>{format!(" ({code}) ")}
-                {if *trap {
-                    format!("from the INT3 at {at}: a trap completes, so RIP is already past it")
-                } else {
-                    format!("at {at}: the instruction did not run")
-                }}
+            <div class="stop fault" role="status" id="signal-banner">
+                <strong>{signal}</strong>{format!(" ({code}) on {thread} at step {step}, ")}
+                {format!("from {at}")}
                 {if *has_addr { format!(" · fault address {}", hex(*addr)) } else { String::new() }}
-                <span class="hint">{" — step back to go on"}</span>
+                <span class="hint">{" — the kernel delivered it; step on to watch the handler"}</span>
             </div>
         },
         Some(Stopped::Exited(status)) => html! {

@@ -1,9 +1,12 @@
 //! The source as written, one file at a time, with the current line marked and the machine
 //! instructions each line became beside it. A click on a line number sets or clears a
 //! breakpoint; a click on a line puts the cursor there (for "run to line").
+//!
+//! Each line is its own component with plain props, so a step re-renders the two lines
+//! whose marks changed, not the hundreds of lines of a runtime file.
 
 use crate::components::hex;
-use crate::model::{SourceFile, Syntax};
+use crate::model::{Files, SourceLine, Syntax};
 use crate::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -14,7 +17,13 @@ use yew::prelude::*;
 #[derive(Properties, PartialEq)]
 pub struct SourceProps {
     /// Every source file.
-    pub files: Rc<Vec<SourceFile>>,
+    pub files: Rc<Files>,
+    /// The instruction at RIP.
+    pub current_addr: Option<u64>,
+    /// The instruction of the last signal.
+    pub fault_addr: Option<u64>,
+    /// Lines with a breakpoint.
+    pub breakpoints: Rc<Vec<(String, u32)>>,
     /// The file holding RIP's instruction.
     pub current_file: Option<String>,
     /// The line holding it.
@@ -107,33 +116,21 @@ pub fn SourceView(props: &SourceProps) -> Html {
         })
     };
     let rows = file.into_iter().flat_map(|f| &f.lines).map(|line| {
-        let node = if line.current { current_row.clone() } else { NodeRef::default() };
+        let has = |a: Option<u64>| a.is_some_and(|a| line.instructions.iter().any(|i| i.addr == a));
+        let current = props.current_addr.filter(|_| has(props.current_addr));
+        let faulted = props.fault_addr.filter(|_| has(props.fault_addr));
         let is_cursor = props
             .cursor
             .as_ref()
             .is_some_and(|(f, l)| *f == file_name && *l == line.number);
-        let has_code = !line.instructions.is_empty();
+        let breakpoint = props
+            .breakpoints
+            .iter()
+            .any(|(f, l)| *f == file_name && *l == line.number);
+        let node = current.is_some().then(|| current_row.clone());
         html! {
-            <tr class={classes!("line", line.current.then_some("current"), line.faulted.then_some("faulted"),
-                                line.breakpoint.then_some("breakpoint"), is_cursor.then_some("cursor"))}
-                ref={node} data-line={line.number.to_string()}>
-                <td class={classes!("gutter", has_code.then_some("has-code"))}
-                    title={if has_code { "set or clear a breakpoint" } else { "" }}>
-                    <span class="bp">{if line.breakpoint { "●" } else { "" }}</span>{line.number}
-                </td>
-                <td class="text"><pre>{&line.text}</pre></td>
-                <td class="machine">
-                    { for line.instructions.iter().map(|i| html! {
-                        <div class={classes!("ins", i.current.then_some("current"), i.faulted.then_some("faulted"))}
-                             title={i.intel.clone()}>
-                            <span class="addr">{hex(i.addr)}</span>
-                            <span class={classes!("asm", (props.syntax == Syntax::Go).then_some("bytes"))}>
-                                {i.text(props.syntax)}
-                            </span>
-                        </div>
-                    }) }
-                </td>
-            </tr>
+            <Line key={line.number} line={line.clone()} {current} {faulted} {breakpoint}
+                  cursor={is_cursor} syntax={props.syntax} row={node} />
         }
     });
     html! {
@@ -152,5 +149,50 @@ pub fn SourceView(props: &SourceProps) -> Html {
                 </table>
             </div>
         </section>
+    }
+}
+
+/// One line's marks.
+#[derive(Properties, PartialEq)]
+struct LineProps {
+    line: Rc<SourceLine>,
+    /// The instruction at RIP, when it is on this line.
+    current: Option<u64>,
+    /// The faulting instruction, when it is on this line.
+    faulted: Option<u64>,
+    breakpoint: bool,
+    cursor: bool,
+    syntax: Syntax,
+    /// The current line's ref, for scrolling it into view.
+    row: Option<NodeRef>,
+}
+
+/// A source line with its instructions.
+#[component]
+fn Line(props: &LineProps) -> Html {
+    let line = &props.line;
+    let has_code = !line.instructions.is_empty();
+    html! {
+        <tr class={classes!("line", props.current.is_some().then_some("current"), props.faulted.is_some().then_some("faulted"),
+                            props.breakpoint.then_some("breakpoint"), props.cursor.then_some("cursor"))}
+            ref={props.row.clone().unwrap_or_default()} data-line={line.number.to_string()}>
+            <td class={classes!("gutter", has_code.then_some("has-code"))}
+                title={if has_code { "set or clear a breakpoint" } else { "" }}>
+                <span class="bp">{if props.breakpoint { "●" } else { "" }}</span>{line.number}
+            </td>
+            <td class="text"><pre>{&line.text}</pre></td>
+            <td class="machine">
+                { for line.instructions.iter().map(|i| html! {
+                    <div class={classes!("ins", (props.current == Some(i.addr)).then_some("current"),
+                                         (props.faulted == Some(i.addr)).then_some("faulted"))}
+                         title={i.intel.clone()}>
+                        <span class="addr">{hex(i.addr)}</span>
+                        <span class={classes!("asm", (props.syntax == Syntax::Go).then_some("bytes"))}>
+                            {i.text(props.syntax)}
+                        </span>
+                    </div>
+                }) }
+            </td>
+        </tr>
     }
 }

@@ -29,13 +29,15 @@ pub fn Stacks(props: &StacksProps) -> Html {
 fn column(c: &StackColumn) -> Html {
     let status = if c.live {
         "RSP is here".to_string()
+    } else if !c.others.is_empty() {
+        format!("SP of {} is here", c.others.join(", "))
     } else if let Some(sp) = c.saved_sp {
         format!("not running; {}.sched.sp = hi-{:#x}", c.g, c.hi - sp)
     } else {
         "not running".to_string()
     };
     html! {
-        <div class={classes!("stack", c.live.then_some("live"))} data-stack={c.name.clone()}>
+        <div class={classes!("stack", c.live.then_some("live"), (!c.others.is_empty()).then_some("other-sp"))} data-stack={c.name.clone()}>
             <header>
                 <span class="name">{&c.name}</span>
                 if c.live { <span class="badge">{"live"}</span> }
@@ -59,10 +61,14 @@ fn column(c: &StackColumn) -> Html {
                         </td>
                         <td class="offset" title={hex(r.addr)}>{format!("hi-{:#x}", r.offset_from_hi)}</td>
                         <td class="value">{word(r.value)}</td>
-                        <td class="reading">{r.reading.clone().unwrap_or_default()}</td>
+                        <td class="reading">
+                            if let Some(slot) = &r.slot { <span class="slot">{slot}</span>{" "} }
+                            {r.reading.clone().unwrap_or_default()}
+                        </td>
                     </tr>
                 }) }
                 if c.more_below { <tr class="elided"><td colspan="4">{"⋮ lo"}</td></tr> }
+                if c.guard_below { <tr class="guard"><td colspan="4">{"guard page below lo: unmapped, an overflow faults here"}</td></tr> }
                 </tbody>
             </table>
         </div>

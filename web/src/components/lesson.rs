@@ -1,0 +1,234 @@
+//! The lesson pane: the picker (lessons, scenarios, the playground), the lesson's summary,
+//! and its narration, checkpoints and questions as the run reaches them. A question
+//! reached blocks stepping on until it is answered.
+
+use crate::catalog;
+use crate::model::{Answer, ItemView, LessonState};
+use crate::state::Action;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlSelectElement, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition};
+use yew::prelude::*;
+
+/// HTML made from a lesson's Markdown (the lesson files are part of the app).
+pub fn rich(html: &str) -> Html {
+    Html::from_html_unchecked(AttrValue::from(html.to_string()))
+}
+
+/// What the pane shows.
+#[derive(Properties, PartialEq)]
+pub struct LessonProps {
+    /// The id open.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The scenario's summary (shown when there is no lesson).
+    pub summary_html: Rc<String>,
+    /// The lesson and the learner's place in it.
+    pub lesson: Option<LessonState>,
+    /// The step.
+    pub step: u64,
+    /// Edited sources (the lesson's narration no longer applies).
+    pub edited: bool,
+    /// Where actions go.
+    pub on_action: Callback<Action>,
+}
+
+/// The lesson picker, as a select.
+#[component]
+pub fn Picker(props: &PickerProps) -> Html {
+    let entries = use_memo((), |_| catalog::entries());
+    let onchange = {
+        let cb = props.on_action.clone();
+        Callback::from(move |e: Event| {
+            if let Some(s) = e.target().and_then(|t| t.dyn_into::<HtmlSelectElement>().ok()) {
+                cb.emit(Action::Open(s.value()));
+            }
+        })
+    };
+    let option = |id: &str, label: &str| {
+        html! { <option value={id.to_string()} selected={id == props.id}>{label.to_string()}</option> }
+    };
+    html! {
+        <select id="lesson-picker" {onchange} disabled={props.disabled} title="Open a lesson or a scenario">
+            <optgroup label="Lessons">
+                { for entries.iter().filter(|e| e.lesson).map(|e| option(&e.id, &e.label)) }
+            </optgroup>
+            <optgroup label="Scenarios (no narration)">
+                { for entries.iter().filter(|e| !e.lesson).map(|e| option(&e.id, &e.label)) }
+            </optgroup>
+            <optgroup label="Your own">
+                {option(catalog::PLAYGROUND, "Playground")}
+            </optgroup>
+        </select>
+    }
+}
+
+/// The picker's props.
+#[derive(Properties, PartialEq)]
+pub struct PickerProps {
+    /// The id open.
+    pub id: String,
+    /// A run is in progress.
+    pub disabled: bool,
+    /// Where the choice goes.
+    pub on_action: Callback<Action>,
+}
+
+/// The lesson pane.
+#[component]
+pub fn LessonPane(props: &LessonProps) -> Html {
+    let latest = use_node_ref();
+    {
+        let latest = latest.clone();
+        let reached = props.lesson.as_ref().map(|l| reached_count(l, props.step));
+        use_effect_with(reached, move |_| {
+            if let Some(el) = latest.cast::<Element>() {
+                let options = ScrollIntoViewOptions::new();
+                options.set_block(ScrollLogicalPosition::Nearest);
+                options.set_behavior(ScrollBehavior::Instant);
+                el.scroll_into_view_with_scroll_into_view_options(&options);
+            }
+        });
+    }
+    let Some(state) = &props.lesson else {
+        return html! {
+            <section class="panel lesson" id="lesson">
+                <h2>{&props.title}</h2>
+                <div class="summary">{rich(&props.summary_html)}</div>
+                if props.edited {
+                    <p class="note">{"The sources are edited: the lesson's narration and questions are for its own sources. Revert in the playground to follow them again."}</p>
+                }
+            </section>
+        };
+    };
+    let view = &state.view;
+    let shown: Vec<(usize, &ItemView)> = view
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.step.is_some_and(|s| s <= props.step))
+        .collect();
+    // In the order the run reaches them.
+    let mut shown = shown;
+    shown.sort_by_key(|(i, it)| (it.step, *i));
+    let ahead = view.items.len() - shown.len();
+    let last = shown.len().saturating_sub(1);
+    html! {
+        <section class="panel lesson" id="lesson" data-lesson={view.id.clone()}>
+            <h2>{format!("Lesson {}: {}", view.number, view.title)}</h2>
+            <details class="summary" open={props.step == 0}>
+                <summary>{"What this lesson shows"}</summary>
+                {rich(&view.summary_html)}
+                if !view.differences.is_empty() {
+                    <h3>{"go1.14 and go1.24"}</h3>
+                    { for view.differences.iter().map(|(topic, a, b)| html! {
+                        <div class="difference"><strong>{topic}</strong>
+                            <div class="go114"><em>{"go1.14: "}</em>{rich(a)}</div>
+                            <div class="go124"><em>{"go1.24: "}</em>{rich(b)}</div>
+                        </div>
+                    }) }
+                }
+            </details>
+            if let Some(why) = &view.known_wrong {
+                <p class="note">{format!("Known to be wrong: {why}")}</p>
+            }
+            if !state.on_path {
+                <p class="note" id="off-path">{"You chose a thread to step: the lesson's narration follows the schedule's choices. Reset (or travel back before the choice) to follow it again."}</p>
+            } else {
+                <div class="items" id="lesson-items">
+                    if shown.is_empty() {
+                        <p class="empty">{"Step to begin: narration appears here as the run reaches it."}</p>
+                    }
+                    { for shown.iter().enumerate().map(|(k, (i, item))| {
+                        let now = item.step == Some(props.step);
+                        let node = if k == last { latest.clone() } else { NodeRef::default() };
+                        html! {
+                            <div ref={node} class={classes!("item", item.kind, now.then_some("now"))}
+                                 data-field={item.field.clone()}>
+                                <div class="where">{format!("step {} · {}", item.step.unwrap_or(0), item.point)}</div>
+                                {item_body(*i, item, state, &props.on_action)}
+                            </div>
+                        }
+                    }) }
+                    <p class="ahead">{
+                        if ahead == 0 {
+                            "That is the whole lesson.".to_string()
+                        } else {
+                            format!("{ahead} more ahead (the lesson's run ends at step {})", view.end_step)
+                        }
+                    }</p>
+                </div>
+            }
+        </section>
+    }
+}
+
+fn reached_count(l: &LessonState, step: u64) -> (usize, usize) {
+    (
+        l.view
+            .items
+            .iter()
+            .filter(|i| i.step.is_some_and(|s| s <= step))
+            .count(),
+        l.answers.len(),
+    )
+}
+
+fn item_body(index: usize, item: &ItemView, state: &LessonState, on_action: &Callback<Action>) -> Html {
+    let claims = if item.claims.is_empty() {
+        html! {}
+    } else {
+        html! {
+            <ul class="claims">
+                { for item.claims.iter().map(|c| {
+                    let ok = item.problems.is_empty();
+                    html! { <li class={if ok { "ok" } else { "bad" }}><code>{c}</code>{if ok { " ✓" } else { " ✗" }}</li> }
+                }) }
+            </ul>
+        }
+    };
+    let Some(q) = &item.question else {
+        return html! { <>{rich(&item.html)}{claims}</> };
+    };
+    let answer: Option<&Answer> = state.answers.iter().find(|a| a.item == index);
+    let pending = state.pending == Some(index);
+    html! {
+        <div class={classes!("question", pending.then_some("pending"))}>
+            <div class="ask"><span class="badge">{"Question"}</span>{rich(&q.ask_html)}</div>
+            <div class="choices">
+                { for q.choices.iter().map(|c| {
+                    let chosen = answer.is_some_and(|a| &a.choice == c);
+                    let right = c.trim() == q.answer.trim();
+                    let class = classes!(
+                        "choice",
+                        chosen.then_some("chosen"),
+                        (answer.is_some() && right).then_some("right"),
+                        (chosen && !right).then_some("wrong"),
+                    );
+                    let onclick = {
+                        let cb = on_action.clone();
+                        let c = c.clone();
+                        Callback::from(move |_: MouseEvent| cb.emit(Action::Answer(index, c.clone())))
+                    };
+                    html! {
+                        <button {class} disabled={answer.is_some() || !pending} {onclick}><code>{c}</code></button>
+                    }
+                }) }
+            </div>
+            if let Some(a) = answer {
+                <div class={classes!("verdict", if a.right { "right" } else { "wrong" })}>
+                    <strong>{if a.right { "Right." } else { "Not quite." }}</strong>
+                    {format!(" The answer is {}", q.answer)}
+                    if let Some(m) = &a.machine { {format!("; the machine holds {m}")} }
+                    {"."}
+                    {rich(&q.explain_html)}
+                </div>
+            } else if pending {
+                <p class="hint">{"Answer to step on."}</p>
+            } else {
+                <p class="hint">{"Passed without an answer (travel back to its step to answer it)."}</p>
+            }
+        </div>
+    }
+}
