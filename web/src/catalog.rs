@@ -93,7 +93,9 @@ fn parse_lessons() -> Vec<Rc<Lesson>> {
         .filter_map(|(name, text)| {
             // The test suite checks every shipped lesson; a broken one is left out of the
             // page rather than taking it down.
-            Lesson::parse(&format!("lessons/{name}"), text).ok().map(Rc::new)
+            Lesson::parse(&format!("lessons/{name}"), text)
+                .ok()
+                .map(Rc::new)
         })
         .collect();
     v.sort_by_key(|l| l.number);
@@ -172,7 +174,11 @@ mod tests {
 
     #[test]
     fn every_lesson_file_is_in_the_picker() {
-        assert_eq!(lessons().len(), files::FILES.len(), "a lesson failed to parse");
+        assert_eq!(
+            lessons().len(),
+            files::FILES.len(),
+            "a lesson failed to parse"
+        );
         assert!(lessons().len() >= 12);
         let e = entries();
         assert!(e.iter().any(|e| e.id == FIRST && e.lesson));

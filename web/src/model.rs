@@ -399,9 +399,7 @@ fn build_static(config: &Config, opened: Opened) -> Result<(Static, Process), Lo
                     Rc::new(SourceLine {
                         number,
                         text: t.to_string(),
-                        instructions: by_line
-                            .remove(&(name.as_str(), number))
-                            .unwrap_or_default(),
+                        instructions: by_line.remove(&(name.as_str(), number)).unwrap_or_default(),
                     })
                 })
                 .collect();
@@ -473,13 +471,7 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
         differences: l
             .differences
             .iter()
-            .map(|d| {
-                (
-                    d.topic.clone(),
-                    markdown(&d.go1_14),
-                    markdown(&d.go1_24),
-                )
-            })
+            .map(|d| (d.topic.clone(), markdown(&d.go1_14), markdown(&d.go1_24)))
             .collect(),
         items,
         end_step: report.steps,
@@ -500,7 +492,10 @@ impl Session {
     /// A session at the start of a lesson (or scenario) with the learner's edits.
     pub fn open(config: Config) -> Result<Session, LoadError> {
         let opened = catalog::open(&config.lesson).ok_or_else(|| {
-            LoadError::plain(format!("there is no lesson or scenario {:?}", config.lesson))
+            LoadError::plain(format!(
+                "there is no lesson or scenario {:?}",
+                config.lesson
+            ))
         })?;
         let (fixed, process) = build_static(&config, opened)?;
         let mut s = Session {
@@ -520,6 +515,18 @@ impl Session {
             answers: Vec::new(),
         };
         s.before = s.cpu();
+        // The lesson's own breakpoints, on the lines of their addresses.
+        if let Some(l) = s.fixed.lesson.clone() {
+            for at in &l.breakpoints {
+                let line = emu::go::check::resolve_at(&s.process, at)
+                    .ok()
+                    .and_then(|a| s.process.world.program.line_at(a))
+                    .map(|l| (l.file.clone(), l.line));
+                if let Some(key) = line.filter(|k| !s.breakpoints.contains(k)) {
+                    s.breakpoints.push(key);
+                }
+            }
+        }
         Ok(s)
     }
 
@@ -607,9 +614,7 @@ impl Session {
             return false;
         }
         match self.select {
-            Some(t) => {
-                self.process.world.machine.threads()[t].state == ThreadState::Runnable
-            }
+            Some(t) => self.process.world.machine.threads()[t].state == ThreadState::Runnable,
             None => self
                 .process
                 .world
@@ -676,7 +681,11 @@ impl Session {
     /// The thread the schedule runs next, without moving the schedule: the last one that
     /// ran, or the first runnable one.
     fn next_thread_guess(&self) -> usize {
-        self.process.world.machine.last_thread().unwrap_or(self.view)
+        self.process
+            .world
+            .machine
+            .last_thread()
+            .unwrap_or(self.view)
     }
 
     /// Sets or clears a breakpoint on a source line. Lines without instructions take none.
@@ -709,7 +718,7 @@ impl Session {
         self.start(Command::Goto(step));
     }
 
-    /// Sets the breakpoints (a new session keeps the old one's).
+    /// Sets the breakpoints (a new session of the same program keeps the old one's).
     pub fn set_breakpoints(&mut self, breakpoints: Vec<(String, u32)>) {
         self.breakpoints = breakpoints
             .into_iter()
@@ -806,21 +815,27 @@ impl Session {
         self.note = None;
         self.limited = false;
         let before = self.position();
+        let cpus = self.cpus();
         let Some(step) = self.step_once(self.select) else {
             self.note = Some("no thread can run".into());
             return;
         };
         self.record(self.select, self.position() - before);
-        self.show_thread(step.thread);
+        self.view = step.thread;
+        self.before = cpus[step.thread];
         self.last = Some(step);
         self.trim_history();
     }
 
-    /// Shows `thread`, remembering its registers before the step that follows.
-    fn show_thread(&mut self, thread: usize) {
-        if thread != self.view {
-            self.view = thread;
-        }
+    /// Every thread's registers.
+    fn cpus(&self) -> Vec<Cpu> {
+        self.process
+            .world
+            .machine
+            .threads()
+            .iter()
+            .map(|t| t.cpu)
+            .collect()
     }
 
     /// Undoes the last step (of whichever thread ran it). Returns false at the start.
@@ -1029,7 +1044,9 @@ impl Session {
             if self.ended() {
                 return false;
             }
-            let mut chunk = RUN_SLICE.min(budget).min(RUN_LIMIT - job.steps.min(RUN_LIMIT));
+            let mut chunk = RUN_SLICE
+                .min(budget)
+                .min(RUN_LIMIT - job.steps.min(RUN_LIMIT));
             if chunk == 0 {
                 self.limited = true;
                 return false;
@@ -1043,10 +1060,12 @@ impl Session {
                 // The first step leaves a breakpoint at RIP, and is traced so a one-step
                 // command shows like a step.
                 job.step_first = false;
+                let cpus = self.cpus();
                 let step = self.step_once(drive);
                 match step {
                     Some(s) => {
                         self.view = s.thread;
+                        self.before = cpus[s.thread];
                         self.last = Some(s);
                     }
                     None => {
@@ -1061,10 +1080,7 @@ impl Session {
                 }
             } else {
                 self.last = None;
-                Some(
-                    self.process
-                        .run_to(drive, chunk, &job.stops, true),
-                )
+                Some(self.process.run_to(drive, chunk, &job.stops, true))
             };
             let done = self.position() - position;
             self.record(drive, done);
@@ -1086,8 +1102,7 @@ impl Session {
                     let on_breakpoint = self.breakpoint_addresses().binary_search(&addr).is_ok()
                         || matches!(&job.command, Command::RunToLine(..));
                     if returned
-                        || (on_breakpoint
-                            && job.return_to.is_none_or(|(_, ret, _)| addr != ret))
+                        || (on_breakpoint && job.return_to.is_none_or(|(_, ret, _)| addr != ret))
                     {
                         true
                     } else {
@@ -1601,7 +1616,10 @@ impl Session {
                 if saved_sp == Some(addr) {
                     marks.push(format!("{owner}.sched.sp"));
                 }
-                let slot = slots.iter().find(|(a, _)| *a == addr).map(|(_, n)| n.clone());
+                let slot = slots
+                    .iter()
+                    .find(|(a, _)| *a == addr)
+                    .map(|(_, n)| n.clone());
                 rows.push(StackRow {
                     addr,
                     offset_from_hi: hi - addr,
@@ -1778,7 +1796,8 @@ impl Session {
     fn structures(&self) -> Structures {
         let w = &self.process.world;
         let threads = w.machine.threads();
-        let field = |base: u64, name: &str| -> u64 { self.peek(base + self.off(name)).unwrap_or(0) };
+        let field =
+            |base: u64, name: &str| -> u64 { self.peek(base + self.off(name)).unwrap_or(0) };
         let tls = w
             .threads
             .iter()
@@ -1794,41 +1813,39 @@ impl Session {
                 shown: i == self.view,
             })
             .collect();
-        let ms = w
-            .ms
-            .iter()
-            .map(|m| MBox {
-                name: m.name.clone(),
-                addr: m.addr,
-                g0: field(m.addr, "m_g0"),
-                curg: field(m.addr, "m_curg"),
-                gsignal: field(m.addr, "m_gsignal"),
-            })
-            .collect();
-        let gs = w
-            .gs
-            .iter()
-            .map(|g| {
-                let (lo, hi) = self.g_stack(g.addr);
-                GBox {
-                    name: g.name.clone(),
-                    addr: g.addr,
-                    lo,
-                    hi,
-                    sched_sp: self
-                        .peek(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
-                        .unwrap_or(0),
-                    sched_pc: self
-                        .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
-                        .unwrap_or(0),
-                    sched_pc_reading: self
-                        .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
-                        .filter(|&v| v != 0)
-                        .map(|v| self.describe_code(v)),
-                    m: field(g.addr, "g_m"),
-                }
-            })
-            .collect();
+        let ms =
+            w.ms.iter()
+                .map(|m| MBox {
+                    name: m.name.clone(),
+                    addr: m.addr,
+                    g0: field(m.addr, "m_g0"),
+                    curg: field(m.addr, "m_curg"),
+                    gsignal: field(m.addr, "m_gsignal"),
+                })
+                .collect();
+        let gs =
+            w.gs.iter()
+                .map(|g| {
+                    let (lo, hi) = self.g_stack(g.addr);
+                    GBox {
+                        name: g.name.clone(),
+                        addr: g.addr,
+                        lo,
+                        hi,
+                        sched_sp: self
+                            .peek(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
+                            .unwrap_or(0),
+                        sched_pc: self
+                            .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
+                            .unwrap_or(0),
+                        sched_pc_reading: self
+                            .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
+                            .filter(|&v| v != 0)
+                            .map(|v| self.describe_code(v)),
+                        m: field(g.addr, "g_m"),
+                    }
+                })
+                .collect();
         Structures {
             tls,
             ms,
@@ -2371,4 +2388,413 @@ pub struct LessonState {
     pub pending: Option<usize>,
     /// Answers given.
     pub answers: Rc<Vec<Answer>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finish(session: &mut Session) {
+        while session.work(u64::MAX, &|| false) {}
+    }
+
+    fn open(lesson: &str, release: GoRelease) -> Session {
+        Session::open(Config {
+            lesson: lesson.to_string(),
+            release,
+            edits: Vec::new(),
+        })
+        .unwrap_or_else(|e| panic!("{lesson}: {}", e.rendered))
+    }
+
+    /// Answers the question waiting at this step with its right answer.
+    fn answer_pending(session: &mut Session) {
+        if let Some(i) = session.pending_question() {
+            let view = session.fixed.view.clone().unwrap();
+            let answer = view.items[i].question.as_ref().unwrap().answer.clone();
+            session.answer(i, &answer);
+        }
+    }
+
+    /// One step, answering a question first if one waits.
+    fn step(session: &mut Session) {
+        answer_pending(session);
+        session.step();
+    }
+
+    fn live_stack(s: &Snapshot) -> String {
+        let live: Vec<_> = s.stacks.iter().filter(|c| c.live).collect();
+        assert_eq!(live.len(), 1, "exactly one live stack");
+        live[0].name.clone()
+    }
+
+    fn source_text(s: &Session) -> String {
+        let snap = s.snapshot();
+        let file = snap
+            .files
+            .iter()
+            .find(|f| Some(&f.name) == snap.current_file.as_ref())
+            .unwrap();
+        file.lines
+            .iter()
+            .find(|l| Some(l.number) == snap.current_line)
+            .unwrap()
+            .text
+            .trim()
+            .to_string()
+    }
+
+    /// Steps until the next instruction is on a line containing `text`.
+    fn step_to_line(s: &mut Session, text: &str) {
+        for _ in 0..2000 {
+            if source_text(s).contains(text) {
+                return;
+            }
+            step(s);
+        }
+        panic!("never reached a line with {text:?}");
+    }
+
+    #[test]
+    fn the_switch_to_g0_moves_rsp_between_columns_and_back() {
+        for release in [GoRelease::Go114, GoRelease::Go124] {
+            let mut s = open("asmcgocall", release);
+            assert_eq!(live_stack(&s.snapshot()), "g1 stack", "{release}");
+            step_to_line(&mut s, "(g_sched+gobuf_sp)(SI), SP");
+            assert_eq!(live_stack(&s.snapshot()), "g1 stack");
+            step(&mut s);
+            let after = s.snapshot();
+            assert_eq!(live_stack(&after), "m0.g0 stack", "{release}");
+            let rsp = after.registers.iter().find(|r| r.name == "RSP").unwrap();
+            assert!(rsp.changed);
+            assert!(
+                rsp.reading.as_deref().unwrap().starts_with("m0.g0 stack"),
+                "{:?}",
+                rsp.reading
+            );
+            // g1's column now shows where it stopped: its saved SP.
+            let g1 = after.stacks.iter().find(|c| c.name == "g1 stack").unwrap();
+            assert!(g1.saved_sp.is_some());
+            assert!(s.back());
+            assert_eq!(live_stack(&s.snapshot()), "g1 stack", "{release}: back");
+        }
+    }
+
+    #[test]
+    fn step_over_the_call_to_gosave_stays_on_the_goroutine_stack() {
+        let mut s = open("asmcgocall", GoRelease::Go114);
+        step_to_line(&mut s, "CALL\tgosave<>(SB)");
+        let sp = s.cpu().gpr[4];
+        answer_pending(&mut s);
+        s.start(Command::StepOver);
+        finish(&mut s);
+        assert!(
+            source_text(&s).contains("MOVQ\tSI, g(CX)"),
+            "{}",
+            source_text(&s)
+        );
+        assert_eq!(s.cpu().gpr[4], sp);
+        assert_eq!(live_stack(&s.snapshot()), "g1 stack");
+        let g1 = s
+            .snapshot()
+            .structures
+            .gs
+            .iter()
+            .find(|g| g.name == "g1")
+            .cloned()
+            .unwrap();
+        assert_eq!(g1.sched_sp, sp, "gosave wrote g1.sched.sp");
+        // The named slots of the frame appear once asmcgocall has its g0 frame.
+        step_to_line(&mut s, "CALL\tAX");
+        let snap = s.snapshot();
+        let g0 = snap
+            .stacks
+            .iter()
+            .find(|c| c.name == "m0.g0 stack")
+            .unwrap();
+        let slots: Vec<_> = g0.rows.iter().filter_map(|r| r.slot.clone()).collect();
+        assert_eq!(slots, vec!["old g".to_string(), "depth".to_string()]);
+        let old_g = g0
+            .rows
+            .iter()
+            .find(|r| r.slot.as_deref() == Some("old g"))
+            .unwrap();
+        assert_eq!(old_g.reading.as_deref(), Some("&g1"));
+    }
+
+    #[test]
+    fn lesson_breakpoints_stop_continue_and_run_back_returns_to_them() {
+        let mut s = open("asmcgocall", GoRelease::Go114);
+        assert_eq!(s.breakpoints().len(), 2, "the lesson's two breakpoints");
+        // Continue stops at breakpoints and at questions (answered here).
+        let go_to = |s: &mut Session, place: &str| {
+            for _ in 0..10 {
+                answer_pending(s);
+                s.start(Command::Continue);
+                finish(s);
+                if s.snapshot().location == place {
+                    return;
+                }
+            }
+            panic!("never stopped at {place}");
+        };
+        go_to(&mut s, "runtime·asmcgocall");
+        let hit = s.position();
+        go_to(&mut s, "answer");
+        assert_eq!(live_stack(&s.snapshot()), "m0.g0 stack", "C runs on g0");
+        // A question waits here too; answered, it no longer stops runs.
+        answer_pending(&mut s);
+        s.start(Command::RunBack);
+        finish(&mut s);
+        assert_eq!(s.position(), hit);
+        s.start(Command::RunBack);
+        finish(&mut s);
+        assert_eq!(s.position(), 0);
+        assert!(s.snapshot().note.is_some());
+        // Run to a line: stops before it.
+        s.set_breakpoints(Vec::new());
+        s.start(Command::RunToLine("main_amd64.s".into(), 9));
+        finish(&mut s);
+        assert_eq!(s.snapshot().current_line, Some(9));
+    }
+
+    #[test]
+    fn every_lesson_runs_to_its_end_and_back_to_the_start() {
+        for lesson in crate::catalog::lessons().iter() {
+            for &release in &lesson.releases {
+                let mut s = open(&lesson.id, release);
+                let end = s.fixed.view.as_ref().unwrap().end_step;
+                let mut guard = 0;
+                while s.can_step() || s.pending_question().is_some() {
+                    answer_pending(&mut s);
+                    s.start(Command::Continue);
+                    finish(&mut s);
+                    guard += 1;
+                    assert!(guard < 200, "{}: too many stops", lesson.id);
+                }
+                let snap = s.snapshot();
+                let want = lesson.ending_for(release).map(|e| e.exit_status);
+                assert_eq!(snap.signal.exit, want, "{} go{release}", lesson.id);
+                assert_eq!(
+                    snap.step, end,
+                    "{} go{release}: the lesson's end",
+                    lesson.id
+                );
+                let lv = snap.lesson.clone().unwrap();
+                let questions = lv
+                    .view
+                    .items
+                    .iter()
+                    .filter(|i| i.question.is_some())
+                    .count();
+                assert_eq!(
+                    lv.answers.len(),
+                    questions,
+                    "{}: every question asked",
+                    lesson.id
+                );
+                assert!(lv.answers.iter().all(|a| a.right));
+                s.start(Command::Goto(0));
+                finish(&mut s);
+                let start = s.snapshot();
+                assert_eq!(start.step, 0);
+                assert!(start.signal.signals.is_empty() && start.signal.stderr.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_crash_shows_the_signal_the_stages_and_the_report() {
+        let mut s = open("seed-crash", GoRelease::Go114);
+        let mut guard = 0;
+        while s.snapshot().signal.signals.is_empty() {
+            answer_pending(&mut s);
+            s.start(Command::Continue);
+            finish(&mut s);
+            guard += 1;
+            assert!(guard < 50);
+        }
+        // Continue stops right after the kernel delivered the signal.
+        let snap = s.snapshot();
+        let sig = &snap.signal.signals[0];
+        assert_eq!((sig.signal.as_str(), sig.addr), ("SIGSEGV", 0x60));
+        assert!(matches!(
+            snap.stopped,
+            Some(Stopped::Signal { addr: 0x60, .. })
+        ));
+        assert!(
+            snap.location.starts_with("runtime·sigtramp"),
+            "{}",
+            snap.location
+        );
+        assert!(
+            live_stack(&snap).contains("gsignal"),
+            "{}",
+            live_stack(&snap)
+        );
+        assert!(snap
+            .regions
+            .iter()
+            .any(|r| r.has_fault && r.name == "(not mapped)"));
+        while s.can_step() || s.pending_question().is_some() {
+            answer_pending(&mut s);
+            s.start(Command::Continue);
+            finish(&mut s);
+        }
+        let snap = s.snapshot();
+        assert!(snap.signal.stderr.starts_with(
+            "fatal error: unexpected signal during runtime execution\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x60 pc="
+        ));
+        let stages: Vec<&str> = snap.signal.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(stages.first(), Some(&"kernel delivers"));
+        assert!(stages.contains(&"sighandler"), "{stages:?}");
+        assert_eq!(snap.signal.exit, Some(2));
+    }
+
+    #[test]
+    fn a_question_blocks_stepping_until_answered() {
+        let mut s = open("asmcgocall", GoRelease::Go114);
+        let mut n = 0;
+        while s.pending_question().is_none() {
+            s.step();
+            n += 1;
+            assert!(n < 1000);
+        }
+        let at = s.position();
+        assert!(!s.can_step());
+        s.step();
+        assert_eq!(s.position(), at, "no step while a question waits");
+        let i = s.pending_question().unwrap();
+        let q = s.fixed.view.clone().unwrap().items[i]
+            .question
+            .as_ref()
+            .unwrap()
+            .choices
+            .clone();
+        let right = s.fixed.view.clone().unwrap().items[i]
+            .question
+            .as_ref()
+            .unwrap()
+            .answer
+            .clone();
+        let wrong = q.iter().find(|c| c.trim() != right.trim()).unwrap().clone();
+        s.answer(i, &wrong);
+        let a = s.snapshot().lesson.unwrap().answers[0].clone();
+        assert!(!a.right);
+        assert!(s.can_step());
+        // Stepping a chosen thread leaves the lesson's path: its items no longer apply.
+        s.select_thread(Some(0));
+        s.step();
+        assert!(!s.snapshot().lesson.unwrap().on_path);
+    }
+
+    #[test]
+    fn the_timeline_travels_back_and_forward_and_replays_beyond_history() {
+        let mut s = open("seed-concurrent-cgo", GoRelease::Go114);
+        s.start(Command::Continue);
+        finish(&mut s);
+        s.start(Command::Continue);
+        finish(&mut s);
+        let end = s.position();
+        let end_regs = s.snapshot().registers;
+        assert!(
+            s.snapshot().signal.exit.is_some(),
+            "the scenario ran to its end"
+        );
+        s.start(Command::Goto(25));
+        finish(&mut s);
+        assert_eq!(s.position(), 25);
+        let at25 = s.snapshot();
+        s.start(Command::Goto(end));
+        finish(&mut s);
+        assert_eq!(s.position(), end);
+        assert_eq!(
+            s.snapshot()
+                .registers
+                .iter()
+                .map(|r| r.value)
+                .collect::<Vec<_>>(),
+            end_regs.iter().map(|r| r.value).collect::<Vec<_>>()
+        );
+        // Drop the history, as a long run does: going back replays from the start.
+        s.process.world.machine.set_history(false);
+        s.process.world.machine.set_history(true);
+        s.start(Command::Goto(25));
+        finish(&mut s);
+        assert_eq!(s.position(), 25);
+        assert_eq!(s.snapshot().registers, at25.registers);
+        assert_eq!(s.snapshot().stacks, at25.stacks);
+        assert_eq!(s.snapshot().furthest, end);
+        s.process.world.machine.set_history(false);
+        s.process.world.machine.set_history(true);
+        assert!(s.back());
+        finish(&mut s);
+        assert_eq!(s.position(), 24);
+        // A step from here takes a new path: the timeline ends there.
+        s.step();
+        assert_eq!(s.snapshot().furthest, 25);
+    }
+
+    #[test]
+    fn a_run_stops_at_its_limit_and_a_stop_is_immediate() {
+        let (file, text) = (
+            crate::catalog::SNIPPET_FILE.to_string(),
+            "#include \"textflag.h\"\nTEXT main·main(SB), NOSPLIT, $0-0\nloop:\n\tINCQ\tAX\n\tJMP\tloop\n"
+                .to_string(),
+        );
+        let mut s = Session::open(Config {
+            lesson: crate::catalog::PLAYGROUND.to_string(),
+            release: GoRelease::Go114,
+            edits: vec![(file, text)],
+        })
+        .unwrap();
+        s.start(Command::Continue);
+        assert!(s.work(50_000, &|| false), "the loop goes on");
+        assert_eq!(s.position(), 50_000);
+        s.stop();
+        assert!(!s.running());
+        assert_eq!(s.snapshot().last_run.unwrap().steps, 50_000);
+        // The history stays bounded on a long run.
+        s.start(Command::Continue);
+        let mut slices = 0;
+        while s.work(RUN_SLICE, &|| false) && slices < 200 {
+            slices += 1;
+        }
+        assert!(s.process.world.machine.history_len() as u64 <= HISTORY_CAP + RUN_SLICE);
+        assert!(s.history_floor() > 0);
+    }
+
+    #[test]
+    fn an_assembler_error_is_located() {
+        let e = Session::open(Config {
+            lesson: crate::catalog::PLAYGROUND.to_string(),
+            release: GoRelease::Go114,
+            edits: vec![(
+                crate::catalog::SNIPPET_FILE.to_string(),
+                "TEXT main·main(SB), 4, $0\n\tMOVQ\t$1, AX\n\tFROB\tAX\n".to_string(),
+            )],
+        })
+        .err()
+        .expect("an error");
+        assert_eq!((e.file.as_str(), e.line, e.col), ("snippet_amd64.s", 3, 2));
+        assert!(Session::open(Config {
+            lesson: "nope".into(),
+            ..Config::default()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn the_playground_snippet_runs_its_call_on_g0() {
+        let mut s = open(crate::catalog::PLAYGROUND, GoRelease::Go124);
+        s.start(Command::RunToLine(crate::catalog::SNIPPET_FILE.into(), 17));
+        finish(&mut s);
+        assert_eq!(source_text(&s), "RET");
+        assert_eq!(s.cpu().gpr[0], 30, "double(15)");
+        assert_eq!(live_stack(&s.snapshot()), "g1 stack");
+        s.start(Command::Continue);
+        finish(&mut s);
+        let snap = s.snapshot();
+        assert_eq!(snap.signal.exit, Some(0), "{:?}", snap.stopped);
+    }
 }

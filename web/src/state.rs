@@ -455,7 +455,7 @@ mod tests {
             s = s.reduce(Action::Step);
         }
         let link = s.link();
-        assert_eq!(link, "v=1&lesson=demo&go=1.14&step=9");
+        assert_eq!(link, "v=1&lesson=asmcgocall&go=1.14&step=9");
         let opened = run(
             Rc::new(State::from_fragment(&format!("#{link}"))),
             Action::Tick,
@@ -464,51 +464,72 @@ mod tests {
         assert_eq!(opened.snapshot.location, s.snapshot.location);
         assert_eq!(opened.snapshot.registers, s.snapshot.registers);
 
-        let harness = Session::new()
+        // A chosen thread is part of the link.
+        let s2 = s.clone().reduce(Action::SelectThread(Some(0)));
+        let s2 = s2.reduce(Action::Step);
+        assert_eq!(
+            s2.link(),
+            "v=1&lesson=asmcgocall&go=1.14&step=10&sched=a.9,0.1"
+        );
+
+        let s = run(s, Action::Open(crate::catalog::PLAYGROUND.into()));
+        let text = s
+            .session
+            .borrow()
             .original_files()
             .into_iter()
-            .find(|(f, _)| f == "harness.s")
-            .unwrap()
-            .1;
-        let edited = harness.replace("$41", "$99");
-        let s = run(s, Action::Assemble("harness.s".into(), edited.clone()));
+            .next()
+            .unwrap();
+        let edited = text.1.replace("$5, CX", "$6, CX");
+        let s = run(s, Action::Assemble(text.0.clone(), edited.clone()));
         assert!(s.load_error.is_none());
-        let rax = |s: &State| {
-            s.snapshot
-                .registers
-                .iter()
-                .find(|r| r.name == "RAX")
-                .unwrap()
-                .value
-        };
-        assert_eq!(rax(&s), 100, "the edited program ran to its INT3");
+        let result = |s: &State| s.snapshot.signal.exit;
+        assert_eq!(result(&s), Some(0), "the edited program ran to its end");
         let opened = run(Rc::new(State::from_fragment(&s.link())), Action::Tick);
-        assert_eq!(opened.config.edits, vec![("harness.s".to_string(), edited)]);
+        assert_eq!(opened.config.edits, vec![(text.0, edited)]);
         assert_eq!(opened.snapshot.step, s.snapshot.step);
-        assert_eq!(rax(&opened), 100);
+        assert_eq!(opened.snapshot.registers, s.snapshot.registers);
     }
 
     #[test]
     fn an_assembler_error_keeps_the_session_and_opens_the_editor() {
         let s = Rc::new(State::from_fragment(""));
         let s = s.reduce(Action::Assemble(
-            "harness.s".into(),
-            "TEXT ·main(SB), 4, $0\n\tMOVQ\t$1, AX\n\tFROB\tAX\n".into(),
+            "main_amd64.s".into(),
+            "TEXT main·main(SB), 4, $0\n\tMOVQ\t$1, AX\n\tFROB\tAX\n".into(),
         ));
         let e = s.load_error.clone().expect("an error");
-        assert_eq!((e.file.as_str(), e.line, e.col), ("harness.s", 3, 2));
+        assert_eq!((e.file.as_str(), e.line, e.col), ("main_amd64.s", 3, 2));
         assert!(s.editing);
-        assert_eq!(s.snapshot.location, "runtime·main");
+        assert_eq!(s.config.lesson, "asmcgocall");
         assert!(s
             .drafts
             .iter()
-            .any(|(f, t)| f == "harness.s" && t.contains("FROB")));
+            .any(|(f, t)| f == "main_amd64.s" && t.contains("FROB")));
     }
 
     #[test]
-    fn a_broken_link_opens_the_demo_with_a_notice() {
+    fn a_broken_link_opens_the_first_lesson_with_a_notice() {
         let s = State::from_fragment("#v=1&src=%%%");
         assert!(s.notice.is_some());
         assert_eq!(s.snapshot.step, 0);
+        assert_eq!(s.config.lesson, crate::catalog::FIRST);
+        // The first page's demo links open the lesson that shows the same switch.
+        let s = State::from_fragment("#v=1&lesson=demo&go=1.24&step=9");
+        assert!(s.notice.as_deref().unwrap().contains("earlier version"));
+        assert_eq!(s.config.lesson, crate::catalog::FIRST);
+        assert_eq!(s.config.release, GoRelease::Go124);
+    }
+
+    #[test]
+    fn the_picker_keeps_the_release() {
+        let s = Rc::new(State::from_fragment(""));
+        let s = s.reduce(Action::SetRelease(GoRelease::Go124));
+        let s = s.reduce(Action::Open("seed-crash".into()));
+        assert_eq!(s.config.lesson, "seed-crash");
+        assert_eq!(s.snapshot.release, GoRelease::Go124);
+        assert!(s.snapshot.lesson.is_some());
+        let s = s.reduce(Action::Open("c-thread-no-g".into()));
+        assert!(s.snapshot.lesson.is_none(), "a scenario has no narration");
     }
 }

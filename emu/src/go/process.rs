@@ -392,7 +392,10 @@ impl Process {
             };
             let pc = self.world.machine.thread(t).cpu.rip;
             if stops.contains(&pc) {
-                return RunStop::Breakpoint { thread: t, addr: pc };
+                return RunStop::Breakpoint {
+                    thread: t,
+                    addr: pc,
+                };
             }
             if let Some(f) = self.model_fn(pc) {
                 self.model_step(t, f);

@@ -7,7 +7,9 @@ use crate::model::{Answer, ItemView, LessonState};
 use crate::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlSelectElement, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition};
+use web_sys::{
+    Element, HtmlSelectElement, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition,
+};
 use yew::prelude::*;
 
 /// HTML made from a lesson's Markdown (the lesson files are part of the app).
@@ -41,7 +43,10 @@ pub fn Picker(props: &PickerProps) -> Html {
     let onchange = {
         let cb = props.on_action.clone();
         Callback::from(move |e: Event| {
-            if let Some(s) = e.target().and_then(|t| t.dyn_into::<HtmlSelectElement>().ok()) {
+            if let Some(s) = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+            {
                 cb.emit(Action::Open(s.value()));
             }
         })
@@ -175,7 +180,12 @@ fn reached_count(l: &LessonState, step: u64) -> (usize, usize) {
     )
 }
 
-fn item_body(index: usize, item: &ItemView, state: &LessonState, on_action: &Callback<Action>) -> Html {
+fn item_body(
+    index: usize,
+    item: &ItemView,
+    state: &LessonState,
+    on_action: &Callback<Action>,
+) -> Html {
     let claims = if item.claims.is_empty() {
         html! {}
     } else {

@@ -38,7 +38,11 @@ fn short(v: u64) -> String {
 /// A curve from a field's right edge to a box's left edge (or back).
 fn arrow(x1: f64, y1: f64, x2: f64, y2: f64, class: &'static str) -> Html {
     let dx = ((x2 - x1).abs() / 2.0).max(30.0);
-    let (c1, c2) = if x2 >= x1 { (x1 + dx, x2 - dx) } else { (x1 - dx, x2 + dx) };
+    let (c1, c2) = if x2 >= x1 {
+        (x1 + dx, x2 - dx)
+    } else {
+        (x1 - dx, x2 + dx)
+    };
     let d = format!("M{x1:.1},{y1:.1} C{c1:.1},{y1:.1} {c2:.1},{y2:.1} {x2:.1},{y2:.1}");
     html! { <path class={classes!("arrow", class)} d={d} marker-end="url(#head)" /> }
 }
@@ -52,7 +56,15 @@ fn field_row(x: f64, y: f64, w: f64, name: &str, value: String) -> Html {
     }
 }
 
-fn boxed(x: f64, y: f64, w: f64, rows: usize, title: String, class: &'static str, shown: bool) -> Html {
+fn boxed(
+    x: f64,
+    y: f64,
+    w: f64,
+    rows: usize,
+    title: String,
+    class: &'static str,
+    shown: bool,
+) -> Html {
     let h = HEAD + rows as f64 * ROW + 4.0;
     html! {
         <g class={classes!("box", class, shown.then_some("shown"))}>
@@ -76,22 +88,42 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
     let t_y = |i: usize| 8.0 + i as f64 * (t_h + GAP);
     let g_index = |a: u64| gs.iter().position(|g| g.addr == a);
     let m_index = |a: u64| s.ms.iter().position(|m| m.addr == a);
-    let height = [
-        g_y(gs.len()),
-        m_y(s.ms.len()),
-        t_y(s.tls.len()),
-    ]
-    .into_iter()
-    .fold(60.0, f64::max);
-    let name = |a: u64| s.name_of(a).map(|n| format!("&{n}")).unwrap_or_else(|| short(a));
+    let height = [g_y(gs.len()), m_y(s.ms.len()), t_y(s.tls.len())]
+        .into_iter()
+        .fold(60.0, f64::max);
+    let name = |a: u64| {
+        s.name_of(a)
+            .map(|n| format!("&{n}"))
+            .unwrap_or_else(|| short(a))
+    };
 
     let mut shapes = Vec::new();
     let mut arrows = Vec::new();
     for (i, t) in s.tls.iter().enumerate() {
         let y = t_y(i);
-        shapes.push(boxed(TLS_X, y, TLS_W, 2, format!("TLS of {}", t.thread), "tls", t.shown));
-        shapes.push(field_row(TLS_X, y + HEAD, TLS_W, "FS base", short(t.fs_base)));
-        shapes.push(field_row(TLS_X, y + HEAD + ROW, TLS_W, "g (fs:-8)", name(t.g)));
+        shapes.push(boxed(
+            TLS_X,
+            y,
+            TLS_W,
+            2,
+            format!("TLS of {}", t.thread),
+            "tls",
+            t.shown,
+        ));
+        shapes.push(field_row(
+            TLS_X,
+            y + HEAD,
+            TLS_W,
+            "FS base",
+            short(t.fs_base),
+        ));
+        shapes.push(field_row(
+            TLS_X,
+            y + HEAD + ROW,
+            TLS_W,
+            "g (fs:-8)",
+            name(t.g),
+        ));
         if let Some(k) = g_index(t.g) {
             arrows.push(arrow(
                 TLS_X + TLS_W,
@@ -124,7 +156,12 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
             ("stack.hi", short(g.hi)),
             ("stack.lo", short(g.lo)),
             ("sched.sp", short(g.sched_sp)),
-            ("sched.pc", g.sched_pc_reading.clone().unwrap_or_else(|| short(g.sched_pc))),
+            (
+                "sched.pc",
+                g.sched_pc_reading
+                    .clone()
+                    .unwrap_or_else(|| short(g.sched_pc)),
+            ),
             ("m", name(g.m)),
         ];
         for (r, (field, v)) in rows.into_iter().enumerate() {
@@ -150,7 +187,11 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
         for (k, t) in s.tls.iter().enumerate() {
             if t.running && (g.lo..g.hi).contains(&t.rsp) {
                 let ty = at(t.rsp);
-                let label = if t.shown { "RSP".to_string() } else { format!("SP of {}", t.thread) };
+                let label = if t.shown {
+                    "RSP".to_string()
+                } else {
+                    format!("SP of {}", t.thread)
+                };
                 shapes.push(html! {
                     <g class={classes!("rsp", t.shown.then_some("shown"))} data-thread={k.to_string()}>
                         <path d={format!("M{:.1},{ty:.1} l10,-5 l0,10 z", BAR_X + BAR_W)} />
