@@ -1545,7 +1545,10 @@ impl Session {
         let slots = self.named_slots();
         // Every stack: each g's, then the stacks of C threads (no g owns them).
         let mut stacks: Vec<(String, String, u64, u64, Option<u64>)> = Vec::new();
-        for g in &w.gs {
+        let mut gs: Vec<_> = w.gs.iter().collect();
+        // Goroutines first, then each m's g0 and gsignal.
+        gs.sort_by_key(|g| g.goid == 0);
+        for g in gs {
             let (lo, hi) = self.g_stack(g.addr);
             if lo >= hi {
                 continue;

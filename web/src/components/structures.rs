@@ -175,7 +175,7 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
             <g class="bar">
                 <rect x={format!("{BAR_X:.1}")} y={format!("{top:.1}")} width={format!("{BAR_W:.1}")}
                       height={format!("{:.1}", bottom - top)} />
-                <text class="bar-label" x={format!("{:.1}", BAR_X + BAR_W + 4.0)} y={format!("{:.1}", top + 9.0)}>{format!("{} stack", g.name)}</text>
+                <text class="bar-label" x={format!("{:.1}", BAR_X + BAR_W + 4.0)} y={format!("{:.1}", bottom - 2.0)}>{format!("{} stack", g.name)}</text>
             </g>
         });
         let field_y = |r: usize| y + HEAD + r as f64 * ROW + 7.0;
