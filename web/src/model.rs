@@ -652,24 +652,56 @@ impl Session {
         if self.answers.iter().any(|a| a.item == item) {
             return;
         }
-        let right = emu::lesson::run::same_line(choice, &q.answer);
-        // What the machine holds, read at the question's own step.
-        let machine = match (&self.fixed.lesson, view.items[item].step) {
-            (Some(l), Some(step)) if step == self.position() => {
-                let number = view.items[..item]
-                    .iter()
-                    .filter(|i| i.question.is_some())
-                    .count();
-                let thread = view.items[item].thread.unwrap_or(self.next_thread_guess());
+        // The question as the lesson file has it, and the thread it reads.
+        let number = view.items[..item]
+            .iter()
+            .filter(|i| i.question.is_some())
+            .count();
+        let thread = view.items[item].thread.unwrap_or(self.next_thread_guess());
+        let here = view.items[item].step == Some(self.position());
+        let lesson_q = self
+            .fixed
+            .lesson
+            .as_ref()
+            .and_then(|l| {
                 l.items(self.config.release)
                     .into_iter()
                     .filter_map(|i| i.question)
                     .nth(number)
-                    .filter(|q| q.kind != QuestionKind::FaultLine)
-                    .and_then(|q| emu::lesson::run::machine_answer(&self.process, thread, q).ok())
+                    .cloned()
+            })
+            .filter(|_| here);
+        let p = &self.process;
+        // A typed answer is right when it means what the machine holds: `0x0` and `0`
+        // alike, `&g2` and g2's address alike.
+        let right = match &lesson_q {
+            Some(lq) if lq.kind == QuestionKind::Value => {
+                let expr = lq.expr.as_deref().unwrap_or("0");
+                match (
+                    emu::lesson::expr::value(p, thread, choice),
+                    emu::lesson::expr::value(p, thread, expr),
+                ) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => emu::lesson::run::same_line(choice, &q.answer),
+                }
             }
-            _ => None,
+            _ => emu::lesson::run::same_line(choice, &q.answer),
         };
+        let machine = lesson_q
+            .filter(|lq| lq.kind != QuestionKind::FaultLine)
+            .and_then(|lq| emu::lesson::run::machine_answer(p, thread, &lq).ok())
+            .map(|v| {
+                match v
+                    .strip_prefix("0x")
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                {
+                    Some(n) => match self.describe(n) {
+                        Some(d) => format!("{v} ({d})"),
+                        None => v,
+                    },
+                    None => v,
+                }
+            });
         self.answers.push(Answer {
             item,
             choice: choice.to_string(),
@@ -1315,10 +1347,9 @@ impl Session {
         let m = &self.process.world.machine;
         let current = self.process.world.program.line_at(cpu.rip);
         let stopped = self.stopped();
-        let fault_pc = match &stopped {
-            Some(Stopped::Signal { pc, .. }) => Some(*pc),
-            _ => None,
-        };
+        // The last signal stays marked (its line, its address) to the end of the run.
+        let fault = self.process.signals().last().map(|s| s.fault);
+        let fault_pc = fault.map(|f| f.pc);
         Snapshot {
             step: m.step_count(),
             furthest: self.furthest().max(m.step_count()),
@@ -1343,7 +1374,7 @@ impl Session {
             registers: Rc::new(self.registers(&cpu)),
             stacks: Rc::new(self.stacks()),
             threads: Rc::new(self.threads()),
-            regions: Rc::new(self.regions(&stopped)),
+            regions: Rc::new(self.regions(fault)),
             accesses: Rc::new(self.accesses()),
             structures: Rc::new(self.structures()),
             signal: Rc::new(self.signal_panel()),
@@ -1703,17 +1734,12 @@ impl Session {
             .collect()
     }
 
-    fn regions(&self, stopped: &Option<Stopped>) -> Vec<RegionRow> {
+    fn regions(&self, fault: Option<emu::Fault>) -> Vec<RegionRow> {
         let memory = self.process.world.machine.memory();
         let cpu = self.cpu();
-        let fault_addr = match stopped {
-            Some(Stopped::Signal {
-                addr,
-                has_addr: true,
-                ..
-            }) => Some(*addr),
-            _ => None,
-        };
+        let fault_addr = fault
+            .filter(|f| matches!(f.signal, Signal::Sigsegv | Signal::Sigbus))
+            .map(|f| f.addr);
         let mut rows: Vec<RegionRow> = memory
             .regions()
             .iter()

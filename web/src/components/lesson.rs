@@ -206,6 +206,9 @@ fn item_body(
     html! {
         <div class={classes!("question", pending.then_some("pending"))}>
             <div class="ask"><span class="badge">{"Question"}</span>{rich(&q.ask_html)}</div>
+            if q.choices.is_empty() {
+                {free_answer(index, answer.is_some() || !pending, on_action)}
+            }
             <div class="choices">
                 { for q.choices.iter().map(|c| {
                     let chosen = answer.is_some_and(|a| &a.choice == c);
@@ -227,6 +230,9 @@ fn item_body(
                 }) }
             </div>
             if let Some(a) = answer {
+                if q.choices.is_empty() {
+                    <p class="typed">{"Your answer: "}<code>{&a.choice}</code></p>
+                }
                 <div class={classes!("verdict", if a.right { "right" } else { "wrong" })}>
                     <strong>{if a.right { "Right." } else { "Not quite." }}</strong>
                     {format!(" The answer is {}", q.answer)}
@@ -240,5 +246,33 @@ fn item_body(
                 <p class="hint">{"Passed without an answer (travel back to its step to answer it)."}</p>
             }
         </div>
+    }
+}
+
+/// A typed answer, for a question without choices: a value as an expression (`0x10`,
+/// `&g2`, `rsp + 8`), judged by what it means.
+fn free_answer(index: usize, disabled: bool, on_action: &Callback<Action>) -> Html {
+    let submit = {
+        let cb = on_action.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let input = e
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|f| f.query_selector("input").ok().flatten())
+                .and_then(|i| i.dyn_into::<web_sys::HtmlInputElement>().ok());
+            if let Some(i) = input {
+                let v = i.value();
+                if !v.trim().is_empty() {
+                    cb.emit(Action::Answer(index, v.trim().to_string()));
+                }
+            }
+        })
+    };
+    html! {
+        <form class="free-answer" onsubmit={submit}>
+            <input type="text" placeholder="a value: 0x10, &g2, rsp + 8" {disabled} aria-label="your answer" />
+            <button type="submit" {disabled}>{"Answer"}</button>
+        </form>
     }
 }

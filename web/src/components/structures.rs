@@ -179,8 +179,8 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
             </g>
         });
         let field_y = |r: usize| y + HEAD + r as f64 * ROW + 7.0;
-        arrows.push(arrow(G_X + G_W, field_y(0), BAR_X, top, "stack"));
-        arrows.push(arrow(G_X + G_W, field_y(1), BAR_X, bottom, "stack"));
+        arrows.push(arrow(G_X + G_W, field_y(0), BAR_X, top, "to-stack"));
+        arrows.push(arrow(G_X + G_W, field_y(1), BAR_X, bottom, "to-stack"));
         if (g.lo..=g.hi).contains(&g.sched_sp) {
             arrows.push(arrow(G_X + G_W, field_y(2), BAR_X, at(g.sched_sp), "sched"));
         }
