@@ -134,3 +134,55 @@ fn step_back_undoes_the_crash_and_its_report() {
         assert_eq!(p.output(2), report, "the same run again (go{r})");
     }
 }
+
+/// The browser's runs (`run_to`) and its single steps must take the same path, or a
+/// shared link and the timeline's replay would land somewhere else: a schedule-following
+/// run of n steps equals n `step()`s, and stop addresses and signals stop it where the
+/// stepping would find them.
+#[test]
+fn run_to_takes_the_same_steps_as_stepping() {
+    use emu::go::process::RunStop;
+    let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
+    for release in [GoRelease::Go114, GoRelease::Go124] {
+        let mut stepped = s.process(release).unwrap();
+        let mut run = s.process(release).unwrap();
+        // In uneven pieces, so runs end inside slices of the schedule.
+        let mut total = 0;
+        for n in [1u64, 7, 19, 3, 40, 11, 90] {
+            for _ in 0..n {
+                stepped.step();
+            }
+            run.run_to(None, n, &[], false);
+            total += n;
+            assert_eq!(run.steps(), stepped.steps(), "go{release} after {total}");
+            for t in 0..run.world.machine.threads().len() {
+                assert_eq!(
+                    run.world.machine.thread(t).cpu,
+                    stepped.world.machine.thread(t).cpu,
+                    "go{release}: thread {t} after {total} steps"
+                );
+            }
+        }
+        // To the end: the signal stops the run right after its delivery.
+        let mut p = s.process(release).unwrap();
+        assert_eq!(p.run_to(None, 100_000, &[], true), RunStop::Signal);
+        let sig = p.signals()[0].clone();
+        assert_eq!(sig.fault.addr, 0x60);
+        assert_eq!(sig.step + 1, p.steps(), "stopped right after the delivery");
+        // A stop address: the thread about to run it is named, nothing ran it yet.
+        let entrance = p.world.program.symbol("entrance").unwrap();
+        let mut q = s.process(release).unwrap();
+        match q.run_to(None, 100_000, &[entrance], false) {
+            RunStop::Breakpoint { thread, addr } => {
+                assert_eq!(addr, entrance);
+                assert_eq!(q.world.machine.thread(thread).cpu.rip, entrance);
+            }
+            other => panic!("go{release}: {other:?}"),
+        }
+        // One thread alone.
+        let mut r = s.process(release).unwrap();
+        assert_eq!(r.run_to(Some(1), 30, &[], false), RunStop::Limit);
+        assert_eq!(r.world.machine.last_thread(), Some(1));
+        assert_eq!(r.steps(), 30);
+    }
+}
