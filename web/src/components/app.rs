@@ -154,9 +154,14 @@ pub fn App() -> Html {
         });
     }
 
+    // One callback for the page's life: components whose other props did not change skip
+    // their render.
     let on_action = {
         let dispatcher = state.dispatcher();
-        Callback::from(move |a: Action| dispatcher.dispatch(a))
+        (*use_memo((), move |_| {
+            Callback::from(move |a: Action| dispatcher.dispatch(a))
+        }))
+        .clone()
     };
     let busy_text = match snapshot.busy {
         Some(Busy::Running) => " · running…",

@@ -146,14 +146,13 @@ pub fn LessonPane(props: &LessonProps) -> Html {
                         <p class="empty">{"Step to begin: narration appears here as the run reaches it."}</p>
                     }
                     { for shown.iter().enumerate().map(|(k, (i, item))| {
-                        let now = item.step == Some(props.step);
-                        let node = if k == last { latest.clone() } else { NodeRef::default() };
+                        let node = (k == last).then(|| latest.clone());
                         html! {
-                            <div ref={node} class={classes!("item", item.kind, now.then_some("now"))}
-                                 data-field={item.field.clone()}>
-                                <div class="where">{format!("step {} · {}", item.step.unwrap_or(0), item.point)}</div>
-                                {item_body(*i, item, state, &props.on_action)}
-                            </div>
+                            <ItemCard key={*i} view={state.view.clone()} index={*i}
+                                      now={item.step == Some(props.step)}
+                                      pending={state.pending == Some(*i)}
+                                      answer={state.answers.iter().find(|a| a.item == *i).cloned()}
+                                      row={node} on_action={props.on_action.clone()} />
                         }
                     }) }
                     <p class="ahead">{
@@ -180,10 +179,50 @@ fn reached_count(l: &LessonState, step: u64) -> (usize, usize) {
     )
 }
 
+/// One item's props: compared cheaply (the lesson by identity), so a step re-renders only
+/// the items whose marks changed, not every narration reached so far.
+#[derive(Properties)]
+struct ItemProps {
+    view: Rc<crate::model::LessonView>,
+    index: usize,
+    now: bool,
+    pending: bool,
+    answer: Option<Answer>,
+    row: Option<NodeRef>,
+    on_action: Callback<Action>,
+}
+
+impl PartialEq for ItemProps {
+    fn eq(&self, o: &ItemProps) -> bool {
+        Rc::ptr_eq(&self.view, &o.view)
+            && self.index == o.index
+            && self.now == o.now
+            && self.pending == o.pending
+            && self.answer == o.answer
+            && self.row == o.row
+        // on_action only dispatches to the page's reducer: any two are the same.
+    }
+}
+
+/// A narration, checkpoint or question reached.
+#[component]
+fn ItemCard(props: &ItemProps) -> Html {
+    let item = &props.view.items[props.index];
+    html! {
+        <div ref={props.row.clone().unwrap_or_default()}
+             class={classes!("item", item.kind, props.now.then_some("now"))}
+             data-field={item.field.clone()}>
+            <div class="where">{format!("step {} · {}", item.step.unwrap_or(0), item.point)}</div>
+            {item_body(props.index, item, props.pending, props.answer.as_ref(), &props.on_action)}
+        </div>
+    }
+}
+
 fn item_body(
     index: usize,
     item: &ItemView,
-    state: &LessonState,
+    pending: bool,
+    answer: Option<&Answer>,
     on_action: &Callback<Action>,
 ) -> Html {
     let claims = if item.claims.is_empty() {
@@ -201,8 +240,6 @@ fn item_body(
     let Some(q) = &item.question else {
         return html! { <>{rich(&item.html)}{claims}</> };
     };
-    let answer: Option<&Answer> = state.answers.iter().find(|a| a.item == index);
-    let pending = state.pending == Some(index);
     html! {
         <div class={classes!("question", pending.then_some("pending"))}>
             <div class="ask"><span class="badge">{"Question"}</span>{rich(&q.ask_html)}</div>
