@@ -181,6 +181,8 @@ async function lessonChecks(page) {
     const term = await terminal(page);
     const tag = `lesson ${l.number} (${l.id})`;
     check(term.includes(`[exit status ${l.exit}]`), `${tag}: ${stops} stops to its end at step ${end}, exit status ${l.exit}`);
+    const lives = await page.$$eval('.stack.live', (cs) => cs.map((c) => c.dataset.stack));
+    check(lives.length === 1, `${tag}: one live stack at the end (${lives.join(', ')})`);
     check(title.startsWith(`Lesson ${l.number}:`), `${tag}: its title shows (${title.slice(0, 50)}…)`);
     check(await page.isVisible('#lesson-items .ahead:has-text("That is the whole lesson.")'), `${tag}: every narration and question was reached`);
     const questions = await page.$$eval('#lesson-items .item.question', (qs) => qs.length);

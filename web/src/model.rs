@@ -1586,10 +1586,13 @@ impl Session {
             }
             let saved_sp = read(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
                 .filter(|s| (lo..=hi).contains(s) && *s != 0);
-            let name = memory
-                .region_of(lo)
-                .map(|r| r.name.clone())
-                .unwrap_or_else(|| format!("{} stack", g.name));
+            // A g's stack is its own region, or (an extra M's g0 after needm) a stretch of
+            // a C thread's stack, named as such.
+            let name = match memory.region_of(lo).map(|r| r.name.clone()) {
+                Some(r) if r == g.stack_name || r == format!("{} stack", g.name) => r,
+                Some(r) => format!("{} stack (on the {r})", g.name),
+                None => format!("{} stack", g.name),
+            };
             stacks.push((name, g.name.clone(), lo, hi, saved_sp));
         }
         for t in &w.threads {
@@ -1603,11 +1606,12 @@ impl Session {
                 }
             }
         }
-        let mut columns = Vec::new();
+        let mut columns: Vec<StackColumn> = Vec::new();
         for (name, owner, lo, hi, saved_sp) in stacks {
             let sp = view_cpu.gpr[4];
             let bp = view_cpu.gpr[5];
-            let live = (lo..hi).contains(&sp);
+            // One column is live: a g's stack before the C stack it may lie within.
+            let live = (lo..hi).contains(&sp) && !columns.iter().any(|c| c.live);
             // Other threads whose SP is on this stack.
             let others: Vec<(String, u64)> = threads
                 .iter()
