@@ -1,13 +1,15 @@
-//! Embeds every scenario file in `scenarios/` (so that `emu run ID` and the browser app
-//! have them without a filesystem): adding a file adds a scenario.
+//! Embeds every scenario file in `scenarios/` and every lesson file in `../lessons/` (so
+//! that `emu run ID`, `emu lesson` and the browser app have them without a filesystem):
+//! adding a file adds a scenario or a lesson.
 
 use std::fmt::Write;
 use std::path::Path;
 
-fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+/// Writes `$OUT_DIR/{out}`: a `FILES` table of (file name, text) for the TOML files of
+/// `dir`, in name order.
+fn embed(dir: &Path, out: &str, what: &str) {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -16,19 +18,25 @@ fn main() {
         })
         .unwrap_or_default();
     names.sort();
-    let mut out = String::from(
-        "/// Every scenario file: (file name, text).\npub const FILES: &[(&str, &str)] = &[\n",
+    let mut text = format!(
+        "/// Every {what} file: (file name, text).\npub const FILES: &[(&str, &str)] = &[\n"
     );
     for n in &names {
         println!("cargo:rerun-if-changed={}", dir.join(n).display());
         writeln!(
-            out,
+            text,
             "    ({n:?}, include_str!({:?})),",
             dir.join(n).display().to_string()
         )
         .unwrap();
     }
-    out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("scenarios.rs");
-    std::fs::write(dest, out).unwrap();
+    text.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join(out);
+    std::fs::write(dest, text).unwrap();
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    embed(&root.join("scenarios"), "scenarios.rs", "scenario");
+    embed(&root.join("../lessons"), "lessons.rs", "lesson");
 }

@@ -24,6 +24,10 @@ use std::path::{Path, PathBuf};
 
 pub use run::{ItemResult, Report};
 
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/lessons.rs"));
+}
+
 /// A lesson file.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -368,6 +372,15 @@ impl Lesson {
             message: format!("cannot read: {e}"),
         })?;
         Lesson::parse(&name, &text)
+    }
+
+    /// The course's lesson files as built into emu (the files of `lessons/` when emu was
+    /// built): (file path as `lessons/NAME.toml`, text), in name order.
+    pub fn builtin_files() -> Vec<(String, &'static str)> {
+        builtin::FILES
+            .iter()
+            .map(|(name, text)| (format!("lessons/{name}"), *text))
+            .collect()
     }
 
     /// Every `.toml` file in `dir`, sorted by name.

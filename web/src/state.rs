@@ -210,6 +210,13 @@ impl State {
         if state.notice.is_none() {
             state.notice = notice;
         }
+        let broken = crate::catalog::broken();
+        if state.notice.is_none() && !broken.is_empty() {
+            state.notice = Some(format!(
+                "Left out of the picker, as they do not read: {}",
+                broken.join("; ")
+            ));
+        }
         state
     }
 

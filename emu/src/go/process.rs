@@ -309,44 +309,11 @@ impl Process {
 
     /// Runs until the process ends, or `max_steps` more steps.
     pub fn run(&mut self, max_steps: u64) -> Ending {
-        let end = self.steps().saturating_add(max_steps);
-        loop {
-            if let Some(s) = self.exit_status() {
-                return Ending::Exited(s);
-            }
-            if let Some((_, e)) = &self.error {
-                return Ending::Stuck(e.clone());
-            }
-            let now = self.steps();
-            if now >= end {
-                return Ending::StepLimit;
-            }
-            let Some(t) = self.next_thread() else {
-                return Ending::Stuck("no thread can run".into());
-            };
-            let m = *self.marks.last().expect("a slice");
-            let budget = (m.step + m.len - now).min(end - now);
-            let pc = self.world.machine.thread(t).cpu.rip;
-            if let Some(f) = self.model_fn(pc) {
-                self.model_step(t, f);
-                continue;
-            }
-            let r = self.world.machine.run(t, budget, None);
-            match r.halt {
-                Halt::Stopped(Stop::Fault(f)) => {
-                    if self.model_fn(f.pc).is_none() || f.signal != Signal::Sigill {
-                        self.take_fault(t, f);
-                    }
-                }
-                Halt::Stopped(Stop::Unimplemented { text, addr }) => {
-                    self.error = Some((
-                        self.steps(),
-                        format!("unimplemented instruction `{text}` at {addr:#x}"),
-                    ));
-                }
-                Halt::Stopped(Stop::NotRunnable(_)) => {}
-                Halt::StepLimit | Halt::StopAt(_) | Halt::ThreadExit(_) | Halt::ProcessExit(_) => {}
-            }
+        match self.run_to(None, max_steps, &[], false) {
+            RunStop::Exited(s) => Ending::Exited(s),
+            RunStop::Stuck(why) => Ending::Stuck(why),
+            // Without stop addresses or a stop on signals, a run ends only by its budget.
+            RunStop::Limit | RunStop::Breakpoint { .. } | RunStop::Signal => Ending::StepLimit,
         }
     }
 
