@@ -67,7 +67,9 @@ fn run_stats(stats: &RunStats) -> Html {
     };
     html! {
         <span id="run-stats" data-steps={stats.steps.to_string()} data-ms={format!("{:.1}", stats.ms)}>
-            {format!(" · last run: {} instructions in {:.0} ms ({rate:.1} M/s)", grouped(stats.steps), stats.ms)}
+            {format!(" · last run: {} instructions in {:.0} ms", grouped(stats.steps), stats.ms)}
+            // A rate means something only for a run long enough to outlast its frames.
+            if stats.steps >= 100_000 { {format!(" ({rate:.1} M/s)")} }
         </span>
     }
 }
