@@ -20,13 +20,23 @@ pub fn Stacks(props: &StacksProps) -> Html {
         <section class="panel stacks">
             <h2>{"Stacks"}<span class="hint">{"high addresses at the top; ▶ marks where a register points"}</span></h2>
             <div class="columns">
-                { for props.stacks.iter().map(column) }
+                { for props.stacks.iter().map(|c| html! { <Column key={c.name.clone()} column={c.clone()} /> }) }
             </div>
         </section>
     }
 }
 
-fn column(c: &StackColumn) -> Html {
+/// One column's content: a step re-renders only the columns it changed (usually the live
+/// one).
+#[derive(Properties, PartialEq)]
+struct ColumnProps {
+    column: StackColumn,
+}
+
+/// A stack as a column.
+#[component]
+fn Column(props: &ColumnProps) -> Html {
+    let c = &props.column;
     let status = if c.live {
         "RSP is here".to_string()
     } else if !c.others.is_empty() {

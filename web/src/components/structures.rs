@@ -74,23 +74,116 @@ fn boxed(
     }
 }
 
+const G_H: f64 = HEAD + 5.0 * ROW + 4.0;
+const M_H: f64 = HEAD + 3.0 * ROW + 4.0;
+const T_H: f64 = HEAD + 2.0 * ROW + 4.0;
+
+fn g_y(i: usize) -> f64 {
+    8.0 + i as f64 * (G_H + GAP)
+}
+fn m_y(i: usize) -> f64 {
+    8.0 + i as f64 * (M_H + GAP)
+}
+fn t_y(i: usize) -> f64 {
+    8.0 + i as f64 * (T_H + GAP)
+}
+
+/// The gs drawn: those with a stack (an extra M's g0 has none until needm).
+fn drawn(s: &Structures) -> Vec<&GBox> {
+    s.gs.iter().filter(|g| g.lo < g.hi).collect()
+}
+
+/// Where an address of a g's stack is on its bar: the bar spans the g's box, hi at the top.
+fn bar_y(i: usize, g: &GBox, a: u64) -> f64 {
+    let (top, bottom) = (g_y(i) + 4.0, g_y(i) + G_H - 4.0);
+    bottom - (a - g.lo) as f64 / (g.hi - g.lo) as f64 * (bottom - top)
+}
+
 /// The structure diagram.
 #[component]
 pub fn StructureDiagram(props: &StructuresProps) -> Html {
     let s = &props.structures;
-    // Only gs with a stack are drawn (an extra M's g0 has none until needm).
-    let gs: Vec<&GBox> = s.gs.iter().filter(|g| g.lo < g.hi).collect();
-    let g_h = HEAD + 5.0 * ROW + 4.0;
-    let m_h = HEAD + 3.0 * ROW + 4.0;
-    let t_h = HEAD + 2.0 * ROW + 4.0;
-    let g_y = |i: usize| 8.0 + i as f64 * (g_h + GAP);
-    let m_y = |i: usize| 8.0 + i as f64 * (m_h + GAP);
-    let t_y = |i: usize| 8.0 + i as f64 * (t_h + GAP);
-    let g_index = |a: u64| gs.iter().position(|g| g.addr == a);
-    let m_index = |a: u64| s.ms.iter().position(|m| m.addr == a);
-    let height = [g_y(gs.len()), m_y(s.ms.len()), t_y(s.tls.len())]
+    let height = [g_y(drawn(s).len()), m_y(s.ms.len()), t_y(s.tls.len())]
         .into_iter()
         .fold(60.0, f64::max);
+    html! {
+        <section class="panel structures" id="structures">
+            <h2>{"Structures"}<span class="hint">{"TLS → g → m → g0 / curg / gsignal; each g's stack bounds and saved SP point into its stack"}</span></h2>
+            <div class="scroll">
+                <svg xmlns="http://www.w3.org/2000/svg" viewBox={format!("0 0 {WIDTH} {height:.0}")}
+                     width={format!("{WIDTH}")} height={format!("{height:.0}")} role="img"
+                     aria-label="TLS, g and m structures with their pointers">
+                    <defs>
+                        <marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                            <path d="M0,0 L10,5 L0,10 z" />
+                        </marker>
+                    </defs>
+                    <Frame structures={s.clone()} />
+                    <Marks structures={s.clone()} />
+                </svg>
+            </div>
+        </section>
+    }
+}
+
+/// The boxes and arrows: they change when a pointer does, not when RSP moves, so a
+/// step that only pushes leaves them alone.
+#[derive(Properties)]
+struct FrameProps {
+    structures: Rc<Structures>,
+}
+
+impl PartialEq for FrameProps {
+    fn eq(&self, o: &FrameProps) -> bool {
+        let (a, b) = (&self.structures, &o.structures);
+        Rc::ptr_eq(a, b)
+            || (a.ms == b.ms
+                && a.gs == b.gs
+                && a.names == b.names
+                && a.tls.len() == b.tls.len()
+                && a.tls.iter().zip(&b.tls).all(|(x, y)| {
+                    (&x.thread, x.fs_base, x.g, x.shown) == (&y.thread, y.fs_base, y.g, y.shown)
+                }))
+    }
+}
+
+/// Each thread's RSP on the bar of the stack it is on.
+#[derive(Properties, PartialEq)]
+struct MarksProps {
+    structures: Rc<Structures>,
+}
+
+#[component]
+fn Marks(props: &MarksProps) -> Html {
+    let s = &props.structures;
+    let mut out = Vec::new();
+    for (i, g) in drawn(s).into_iter().enumerate() {
+        for (k, t) in s.tls.iter().enumerate() {
+            if t.running && (g.lo..g.hi).contains(&t.rsp) {
+                let ty = bar_y(i, g, t.rsp);
+                let label = if t.shown {
+                    "RSP".to_string()
+                } else {
+                    format!("SP of {}", t.thread)
+                };
+                out.push(html! {
+                    <g class={classes!("rsp", t.shown.then_some("shown"))} data-thread={k.to_string()}>
+                        <path d={format!("M{:.1},{ty:.1} l10,-5 l0,10 z", BAR_X + BAR_W)} />
+                        <text x={format!("{:.1}", BAR_X + BAR_W + 13.0)} y={format!("{:.1}", ty + 4.0)}>{label}</text>
+                    </g>
+                });
+            }
+        }
+    }
+    html! { <g class="marks">{ for out.into_iter() }</g> }
+}
+
+#[component]
+fn Frame(props: &FrameProps) -> Html {
+    let s = &props.structures;
+    let gs = drawn(s);
+    let g_index = |a: u64| gs.iter().position(|g| g.addr == a);
+    let m_index = |a: u64| s.ms.iter().position(|m| m.addr == a);
     let name = |a: u64| {
         s.name_of(a)
             .map(|n| format!("&{n}"))
@@ -169,8 +262,7 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
         }
         // The stack bar: hi at the top, lo at the bottom, beside the g.
         let top = y + 4.0;
-        let bottom = y + g_h - 4.0;
-        let at = |a: u64| bottom - (a - g.lo) as f64 / (g.hi - g.lo) as f64 * (bottom - top);
+        let bottom = y + G_H - 4.0;
         shapes.push(html! {
             <g class="bar">
                 <rect x={format!("{BAR_X:.1}")} y={format!("{top:.1}")} width={format!("{BAR_W:.1}")}
@@ -182,44 +274,22 @@ pub fn StructureDiagram(props: &StructuresProps) -> Html {
         arrows.push(arrow(G_X + G_W, field_y(0), BAR_X, top, "to-stack"));
         arrows.push(arrow(G_X + G_W, field_y(1), BAR_X, bottom, "to-stack"));
         if (g.lo..=g.hi).contains(&g.sched_sp) {
-            arrows.push(arrow(G_X + G_W, field_y(2), BAR_X, at(g.sched_sp), "sched"));
-        }
-        for (k, t) in s.tls.iter().enumerate() {
-            if t.running && (g.lo..g.hi).contains(&t.rsp) {
-                let ty = at(t.rsp);
-                let label = if t.shown {
-                    "RSP".to_string()
-                } else {
-                    format!("SP of {}", t.thread)
-                };
-                shapes.push(html! {
-                    <g class={classes!("rsp", t.shown.then_some("shown"))} data-thread={k.to_string()}>
-                        <path d={format!("M{:.1},{ty:.1} l10,-5 l0,10 z", BAR_X + BAR_W)} />
-                        <text x={format!("{:.1}", BAR_X + BAR_W + 13.0)} y={format!("{:.1}", ty + 4.0)}>{label}</text>
-                    </g>
-                });
-            }
+            arrows.push(arrow(
+                G_X + G_W,
+                field_y(2),
+                BAR_X,
+                bar_y(i, g, g.sched_sp),
+                "sched",
+            ));
         }
         if let Some(k) = m_index(g.m) {
             arrows.push(arrow(G_X, field_y(4), M_X + M_W, m_y(k) + 9.0, "g-m"));
         }
     }
     html! {
-        <section class="panel structures" id="structures">
-            <h2>{"Structures"}<span class="hint">{"TLS → g → m → g0 / curg / gsignal; each g's stack bounds and saved SP point into its stack"}</span></h2>
-            <div class="scroll">
-                <svg xmlns="http://www.w3.org/2000/svg" viewBox={format!("0 0 {WIDTH} {height:.0}")}
-                     width={format!("{WIDTH}")} height={format!("{height:.0}")} role="img"
-                     aria-label="TLS, g and m structures with their pointers">
-                    <defs>
-                        <marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                            <path d="M0,0 L10,5 L0,10 z" />
-                        </marker>
-                    </defs>
-                    { for shapes.into_iter() }
-                    { for arrows.into_iter() }
-                </svg>
-            </div>
-        </section>
+        <g class="frame">
+            { for shapes.into_iter() }
+            { for arrows.into_iter() }
+        </g>
     }
 }
