@@ -311,8 +311,8 @@ async function debuggerChecks(page, url, context, shots, errors) {
   const atBreakpoint = await stepOf(page);
   await answer(page);
   await page.click('.tabs .tab:has-text("main_amd64.s")');
-  const movl = await page.$$eval('.code .line', (rows) => rows.find((r) => r.querySelector('.text').textContent.includes('MOVL\t16(SP), AX')).dataset.line);
-  await page.click(`.line[data-line="${movl}"] .text`);
+  const movl = await page.$$eval('.code.shown .line', (rows) => rows.find((r) => r.querySelector('.text').textContent.includes('MOVL\t16(SP), AX')).dataset.line);
+  await page.click(`.code.shown .line[data-line="${movl}"] .text`);
   for (let i = 0; i < 10 && (await lineOf(page)) !== movl; i++) {
     await answer(page);
     await page.click('#run-to-line');
@@ -350,7 +350,7 @@ async function debuggerChecks(page, url, context, shots, errors) {
   await runToEnd(page);
   check((await terminal(page)).includes('[exit status 0]'), 'under go1.24 the lesson runs to exit 0');
   await page.click('.tabs .tab:has-text("runtime/asm_amd64.s")');
-  check((await page.textContent('.source')).includes('gosave_systemstack_switch'), 'with go1.24\'s asmcgocall in the source');
+  check((await page.textContent('.code.shown')).includes('gosave_systemstack_switch'), 'with go1.24\'s asmcgocall in the source');
   await page.selectOption('#release', '1.14');
 
   // The playground: an assembler error shows at its line and column.
@@ -425,7 +425,7 @@ async function debuggerChecks(page, url, context, shots, errors) {
   const regs2 = await other.$$eval('.registers tr', (rows) => rows.map((r) => r.textContent));
   check(JSON.stringify(regs) === JSON.stringify(regs2), 'the shared link restores step 37 with the same registers');
   await other.click('.tabs .tab:has-text("snippet_amd64.s")');
-  check((await other.textContent('.source')).includes('$7, CX'), 'and the edited source');
+  check((await other.textContent('.code.shown')).includes('$7, CX'), 'and the edited source');
   await other.screenshot({ path: join(shots, '8-shared.png'), fullPage: true });
   await other.close();
 

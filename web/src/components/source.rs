@@ -81,56 +81,26 @@ pub fn SourceView(props: &SourceProps) -> Html {
             </button>
         }
     });
-    let file = props
-        .files
-        .iter()
-        .find(|f| Some(f.name.as_str()) == shown.as_deref());
-    let file_name = file.map(|f| f.name.clone()).unwrap_or_default();
-    // One listener for the whole table (not two per line, which would make every render
-    // of a long file slower): the row says which line, the cell whether it was the gutter.
-    let on_click = {
-        let cb = props.on_action.clone();
-        let file_name = file_name.clone();
-        Callback::from(move |e: MouseEvent| {
-            let Some(cell) = e
-                .target()
-                .and_then(|t| t.dyn_into::<Element>().ok())
-                .and_then(|el| el.closest("td").ok().flatten())
-            else {
-                return;
-            };
-            let Some(line) = cell
-                .closest("tr")
-                .ok()
-                .flatten()
-                .and_then(|tr| tr.get_attribute("data-line"))
-                .and_then(|l| l.parse::<u32>().ok())
-            else {
-                return;
-            };
-            if cell.class_name().split(' ').any(|c| c == "gutter") {
-                cb.emit(Action::ToggleBreakpoint(file_name.clone(), line));
-            } else if cell.class_name().split(' ').any(|c| c == "text") {
-                cb.emit(Action::SetCursor(file_name.clone(), line));
-            }
-        })
-    };
-    let rows = file.into_iter().flat_map(|f| &f.lines).map(|line| {
-        let has = |a: Option<u64>| a.is_some_and(|a| line.instructions.iter().any(|i| i.addr == a));
-        let current = props.current_addr.filter(|_| has(props.current_addr));
-        let faulted = props.fault_addr.filter(|_| has(props.fault_addr));
-        let is_cursor = props
-            .cursor
-            .as_ref()
-            .is_some_and(|(f, l)| *f == file_name && *l == line.number);
-        let breakpoint = props
-            .breakpoints
-            .iter()
-            .any(|(f, l)| *f == file_name && *l == line.number);
-        let node = current.is_some().then(|| current_row.clone());
+    // Every file stays mounted, the ones not shown hidden: following RIP into another file
+    // only flips which table shows, and a step re-renders just the file(s) whose marks
+    // moved.
+    let tables = props.files.iter().map(|f| {
+        let here = |a: Option<u64>| {
+            a.filter(|a| f.lines.iter().any(|l| l.instructions.iter().any(|i| i.addr == *a)))
+        };
+        let current = props
+            .current_file
+            .as_deref()
+            .filter(|c| *c == f.name)
+            .and(props.current_addr);
         html! {
-            <Line key={line.number} line={line.clone()} {current} {faulted} {breakpoint}
-                  cursor={is_cursor} syntax={props.syntax} row={node} />
+            <FileTable key={f.name.clone()} files={props.files.clone()} name={f.name.clone()}
+                       shown={shown.as_deref() == Some(f.name.as_str())}
+                       {current} faulted={here(props.fault_addr)}
+                       breakpoints={Rc::new(props.breakpoints.iter().filter(|(bf, _)| *bf == f.name).map(|(_, l)| *l).collect::<Vec<u32>>())}
+                       cursor={props.cursor.as_ref().filter(|(cf, _)| *cf == f.name).map(|(_, l)| *l)}
+                       syntax={props.syntax} row={current.map(|_| current_row.clone())}
+                       on_action={props.on_action.clone()} />
         }
     });
     html! {
@@ -144,9 +114,7 @@ pub fn SourceView(props: &SourceProps) -> Html {
                 }}</span>
             </h2>
             <div class="scroll">
-                <table class="code" onclick={on_click}>
-                    <tbody>{ for rows }</tbody>
-                </table>
+                { for tables }
             </div>
         </section>
     }
@@ -194,5 +162,89 @@ fn Line(props: &LineProps) -> Html {
                 }) }
             </td>
         </tr>
+    }
+}
+
+/// One file's props: the files by identity, the marks that fall in this file.
+#[derive(Properties)]
+struct FileProps {
+    files: Rc<Files>,
+    name: String,
+    shown: bool,
+    /// The instruction at RIP, when it is in this file.
+    current: Option<u64>,
+    /// The faulting instruction, when it is in this file.
+    faulted: Option<u64>,
+    /// Lines of this file with a breakpoint.
+    breakpoints: Rc<Vec<u32>>,
+    /// The cursor's line, when it is in this file.
+    cursor: Option<u32>,
+    syntax: Syntax,
+    row: Option<NodeRef>,
+    on_action: Callback<Action>,
+}
+
+impl PartialEq for FileProps {
+    fn eq(&self, o: &FileProps) -> bool {
+        // on_action only dispatches to the page's reducer: any two are the same.
+        Rc::ptr_eq(&self.files, &o.files)
+            && (&self.name, self.shown, self.current, self.faulted)
+                == (&o.name, o.shown, o.current, o.faulted)
+            && self.breakpoints == o.breakpoints
+            && (self.cursor, self.syntax) == (o.cursor, o.syntax)
+            && self.row == o.row
+    }
+}
+
+/// A file as a table of lines.
+#[component]
+fn FileTable(props: &FileProps) -> Html {
+    let Some(file) = props.files.iter().find(|f| f.name == props.name) else {
+        return html! {};
+    };
+    // One listener for the whole table (not two per line, which would make every render
+    // of a long file slower): the row says which line, the cell whether it was the gutter.
+    let on_click = {
+        let cb = props.on_action.clone();
+        let file_name = props.name.clone();
+        Callback::from(move |e: MouseEvent| {
+            let Some(cell) = e
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|el| el.closest("td").ok().flatten())
+            else {
+                return;
+            };
+            let Some(line) = cell
+                .closest("tr")
+                .ok()
+                .flatten()
+                .and_then(|tr| tr.get_attribute("data-line"))
+                .and_then(|l| l.parse::<u32>().ok())
+            else {
+                return;
+            };
+            if cell.class_name().split(' ').any(|c| c == "gutter") {
+                cb.emit(Action::ToggleBreakpoint(file_name.clone(), line));
+            } else if cell.class_name().split(' ').any(|c| c == "text") {
+                cb.emit(Action::SetCursor(file_name.clone(), line));
+            }
+        })
+    };
+    let rows = file.lines.iter().map(|line| {
+        let has = |a: Option<u64>| a.filter(|a| line.instructions.iter().any(|i| i.addr == *a));
+        let current = has(props.current);
+        html! {
+            <Line key={line.number} line={line.clone()} {current} faulted={has(props.faulted)}
+                  breakpoint={props.breakpoints.contains(&line.number)}
+                  cursor={props.cursor == Some(line.number)} syntax={props.syntax}
+                  row={current.and(props.row.clone())} />
+        }
+    });
+    html! {
+        <table class={classes!("code", props.shown.then_some("shown"))} hidden={!props.shown}
+               data-file={props.name.clone()} onclick={on_click}>
+            <tbody>{ for rows }</tbody>
+        </table>
     }
 }
