@@ -446,7 +446,7 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
             field: item.field(),
             point: result.point.clone(),
             step: result.step,
-            thread: item.point.thread,
+            thread: result.thread,
             html: item.text.map(markdown).unwrap_or_default(),
             claims: item.claims.to_vec(),
             problems: result.problems,
@@ -2383,7 +2383,7 @@ pub struct ItemView {
     pub point: String,
     /// The step at which it is reached.
     pub step: Option<u64>,
-    /// The thread it reads.
+    /// The thread it reads (the one about to run at its point, or the point's own).
     pub thread: Option<usize>,
     /// Narration as HTML.
     pub html: String,
@@ -2719,6 +2719,42 @@ mod tests {
         s.select_thread(Some(0));
         s.step();
         assert!(!s.snapshot().lesson.unwrap().on_path);
+    }
+
+    #[test]
+    fn a_typed_answer_is_judged_by_what_it_means() {
+        let mut s = open("asmcgocall", GoRelease::Go114);
+        let lesson = s.fixed.lesson.clone().unwrap();
+        let questions: Vec<_> = lesson
+            .items(GoRelease::Go114)
+            .into_iter()
+            .filter_map(|i| i.question.cloned())
+            .collect();
+        for _ in 0..1000 {
+            if let Some(i) = s.pending_question() {
+                let view = s.fixed.view.clone().unwrap();
+                let number = view.items[..i]
+                    .iter()
+                    .filter(|x| x.question.is_some())
+                    .count();
+                let q = &questions[number];
+                if q.kind == QuestionKind::Value {
+                    // The value itself in hex, not the choice's spelling (`&m0.g0`).
+                    let thread = view.items[i].thread.unwrap();
+                    let v =
+                        emu::lesson::expr::value(&s.process, thread, q.expr.as_deref().unwrap())
+                            .unwrap();
+                    s.answer(i, &format!("{v:#x}"));
+                    let a = s.answers.last().unwrap().clone();
+                    assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer);
+                    assert!(a.machine.unwrap().starts_with(&format!("{v:#x}")));
+                    return;
+                }
+                s.answer(i, &q.answer);
+            }
+            s.step();
+        }
+        panic!("no value question");
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct ItemResult {
     pub point: String,
     /// The step at which it was reached.
     pub step: Option<u64>,
+    /// The thread its claims (and a question's expression) read there.
+    pub thread: Option<usize>,
     /// Claims checked (for a question, 1: its answer).
     pub claims: usize,
     /// What did not hold.
@@ -268,6 +270,7 @@ pub fn check(lesson: &Lesson, release: GoRelease) -> Result<Report, LessonError>
             field: i.field(),
             point: i.point.to_string(),
             step: None,
+            thread: None,
             claims: 0,
             problems: Vec::new(),
         })
@@ -371,6 +374,7 @@ fn reached(
 ) {
     for (i, t) in hits {
         results[i].step = Some(p.steps());
+        results[i].thread = Some(t);
         evaluate_item(p, &items[i], t, &mut results[i]);
         if items[i]
             .question
