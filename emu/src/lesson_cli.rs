@@ -456,14 +456,7 @@ fn walkthrough(out: &mut impl Write, player: &mut Player, cap: usize) -> ExitCod
         }
         let at_stop = !reached.is_empty();
         if at_stop {
-            if skipped > 0 {
-                let _ = writeln!(
-                    out,
-                    "        … {skipped} more step{} (the loop above goes round, or the printing cap of {cap} steps is reached)",
-                    if skipped == 1 { "" } else { "s" }
-                );
-                skipped = 0;
-            }
+            flush_skipped(out, &mut skipped, cap);
             show_reached(out, player, &reached, &mut no_ask);
             let _ = writeln!(out);
         }
@@ -491,14 +484,7 @@ fn walkthrough(out: &mut impl Write, player: &mut Player, cap: usize) -> ExitCod
             skipped += 1;
             continue;
         }
-        if skipped > 0 {
-            let _ = writeln!(
-                out,
-                "        … {skipped} more step{} (the loop above goes round, or the printing cap of {cap} steps is reached)",
-                if skipped == 1 { "" } else { "s" }
-            );
-            skipped = 0;
-        }
+        flush_skipped(out, &mut skipped, cap);
         let thread = step.thread;
         for l in view::step_lines(&player.process, &step) {
             let _ = writeln!(out, "{l}");
@@ -675,5 +661,17 @@ fn interactive_play(player: &mut Player) -> ExitCode {
                 let _ = writeln!(out, "{help}");
             }
         }
+    }
+}
+
+/// Says how many quiet steps went unprinted since the last printed one, if any.
+fn flush_skipped(out: &mut dyn std::io::Write, skipped: &mut u64, cap: usize) {
+    if *skipped > 0 {
+        let _ = writeln!(
+            out,
+            "        … {skipped} more step{} (the loop above goes round, or the printing cap of {cap} steps is reached)",
+            if *skipped == 1 { "" } else { "s" }
+        );
+        *skipped = 0;
     }
 }

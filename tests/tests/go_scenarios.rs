@@ -103,13 +103,15 @@ fn step_back_undoes_the_crash_and_its_report() {
     for r in [GoRelease::Go114, GoRelease::Go124] {
         let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
         let mut p = s.process(r).unwrap();
-        let start: Vec<_> = p
-            .world
-            .machine
-            .threads()
-            .iter()
-            .map(|t| (t.cpu, t.state))
-            .collect();
+        let threads = |p: &emu::go::process::Process| -> Vec<_> {
+            p.world
+                .machine
+                .threads()
+                .iter()
+                .map(|t| (t.cpu, t.state))
+                .collect()
+        };
+        let start = threads(&p);
         let mut n = 0;
         while p.step().is_some() {
             n += 1;
@@ -119,14 +121,7 @@ fn step_back_undoes_the_crash_and_its_report() {
         assert_eq!(p.exit_status(), Some(2));
         assert!(!p.stages().is_empty() && !p.signals().is_empty());
         assert!(p.go_back_to(0), "history reaches the start");
-        let now: Vec<_> = p
-            .world
-            .machine
-            .threads()
-            .iter()
-            .map(|t| (t.cpu, t.state))
-            .collect();
-        assert_eq!(now, start);
+        assert_eq!(threads(&p), start);
         assert_eq!(p.output(2), "");
         assert_eq!(p.exit_status(), None);
         assert!(p.stages().is_empty() && p.signals().is_empty());

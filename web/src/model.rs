@@ -54,17 +54,6 @@ const WORDS_ABOVE: u64 = 11;
 /// Words shown below it: the free part of the stack, where the next push goes.
 const WORDS_BELOW: u64 = 3;
 
-/// Slots the runtime keeps in its frames that have names in Go's source: (function,
-/// release, offset from the function's SP, name). asmcgocall saves the goroutine's g and
-/// its stack depth on g0's stack before calling C (runtime/asm_amd64.s): go1.14 at
-/// 48(SP)/40(SP) of a 64-byte frame, go1.21+ at 8(SP)/0(SP) of a 16-byte one.
-const NAMED_SLOTS: [(&str, GoRelease, u64, &str); 4] = [
-    ("runtime·asmcgocall", GoRelease::Go114, 48, "old g"),
-    ("runtime·asmcgocall", GoRelease::Go114, 40, "depth"),
-    ("runtime·asmcgocall", GoRelease::Go124, 8, "old g"),
-    ("runtime·asmcgocall", GoRelease::Go124, 0, "depth"),
-];
-
 /// Which text the instruction column shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Syntax {
@@ -266,6 +255,8 @@ type Drive = Option<usize>;
 /// it, and the lesson.
 struct Static {
     scenario: Scenario,
+    /// The scenario's summary as HTML.
+    summary_html: Rc<String>,
     lesson: Option<Rc<Lesson>>,
     /// The lesson as the page shows it (with the steps where each item is reached), when
     /// the sources are the lesson's own.
@@ -417,6 +408,7 @@ fn build_static(config: &Config, opened: Opened) -> Result<(Static, Process), Lo
     };
     Ok((
         Static {
+            summary_html: Rc::new(markdown(&scenario.summary)),
             scenario,
             lesson,
             view,
@@ -461,6 +453,7 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
                 choices: q.choices.clone(),
                 answer: q.answer.clone(),
                 explain_html: markdown(&q.explain),
+                source: q.clone(),
             }),
         })
         .collect();
@@ -653,72 +646,40 @@ impl Session {
         if self.answers.iter().any(|a| a.item == item) {
             return;
         }
-        // The question as the lesson file has it, and the thread it reads.
-        let number = view.items[..item]
-            .iter()
-            .filter(|i| i.question.is_some())
-            .count();
-        let thread = view.items[item].thread.unwrap_or(self.next_thread_guess());
-        let here = view.items[item].step == Some(self.position());
-        let lesson_q = self
-            .fixed
-            .lesson
-            .as_ref()
-            .and_then(|l| {
-                l.items(self.config.release)
-                    .into_iter()
-                    .filter_map(|i| i.question)
-                    .nth(number)
-                    .cloned()
-            })
-            .filter(|_| here);
+        let stated = emu::lesson::run::same_line(choice, &q.answer);
+        // The machine is read only at the question's own step, on the thread it reads.
+        let here = view.items[item]
+            .thread
+            .filter(|_| view.items[item].step == Some(self.position()));
         let p = &self.process;
-        // A typed answer is right when it means what the machine holds: `0x0` and `0`
-        // alike, `&g2` and g2's address alike.
-        let right = match &lesson_q {
-            Some(lq) if lq.kind == QuestionKind::Value => {
-                let expr = lq.expr.as_deref().unwrap_or("0");
-                match (
-                    emu::lesson::expr::value(p, thread, choice),
-                    emu::lesson::expr::value(p, thread, expr),
-                ) {
-                    (Ok(a), Ok(b)) => a == b,
-                    _ => emu::lesson::run::same_line(choice, &q.answer),
-                }
+        let (right, machine) = match (here, q.source.kind) {
+            (Some(t), QuestionKind::Value) => {
+                let expr = q.source.expr.as_deref().unwrap_or("0");
+                let held = emu::lesson::expr::value(p, t, expr).ok();
+                // A typed answer is right when it means what the machine holds: `0x0`
+                // and `0` alike, `&g2` and g2's address alike.
+                let right = match (emu::lesson::expr::value(p, t, choice).ok(), held) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => stated,
+                };
+                let reading = held.map(|v| match self.describe(v) {
+                    Some(d) => format!("{v:#x} ({d})"),
+                    None => format!("{v:#x}"),
+                });
+                (right, reading)
             }
-            _ => emu::lesson::run::same_line(choice, &q.answer),
+            (Some(t), QuestionKind::Stack) => (
+                stated,
+                emu::lesson::run::machine_answer(p, t, &q.source).ok(),
+            ),
+            _ => (stated, None),
         };
-        let machine = lesson_q
-            .filter(|lq| lq.kind != QuestionKind::FaultLine)
-            .and_then(|lq| emu::lesson::run::machine_answer(p, thread, &lq).ok())
-            .map(|v| {
-                match v
-                    .strip_prefix("0x")
-                    .and_then(|h| u64::from_str_radix(h, 16).ok())
-                {
-                    Some(n) => match self.describe(n) {
-                        Some(d) => format!("{v} ({d})"),
-                        None => v,
-                    },
-                    None => v,
-                }
-            });
         self.answers.push(Answer {
             item,
             choice: choice.to_string(),
             right,
             machine,
         });
-    }
-
-    /// The thread the schedule runs next, without moving the schedule: the last one that
-    /// ran, or the first runnable one.
-    fn next_thread_guess(&self) -> usize {
-        self.process
-            .world
-            .machine
-            .last_thread()
-            .unwrap_or(self.view)
     }
 
     /// Sets or clears a breakpoint on a source line. Lines without instructions take none.

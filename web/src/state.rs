@@ -354,24 +354,16 @@ impl Reducible for State {
                 next.editing = true;
             }
             Action::Open(id) => {
+                // A lesson written for other releases only opens under its first.
+                let releases = crate::catalog::open(&id).map(|o| o.releases);
+                let release = match releases {
+                    Some(r) if !r.contains(&next.config.release) && !r.is_empty() => r[0],
+                    _ => next.config.release,
+                };
                 let config = Config {
                     lesson: id,
-                    release: next.config.release,
+                    release,
                     edits: Vec::new(),
-                };
-                // A lesson written for one release opens under it.
-                let release_ok = crate::catalog::open(&config.lesson)
-                    .is_some_and(|o| o.releases.contains(&config.release));
-                let config = if release_ok {
-                    config
-                } else {
-                    let first = crate::catalog::open(&config.lesson)
-                        .and_then(|o| o.releases.first().copied())
-                        .unwrap_or(config.release);
-                    Config {
-                        release: first,
-                        ..config
-                    }
                 };
                 next.reopen(config, false);
                 next.editing = false;

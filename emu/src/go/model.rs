@@ -73,3 +73,15 @@ pub fn global_name(a: u64) -> Option<String> {
         }
     })
 }
+
+/// Words the runtime keeps in its frames that have names in Go's source: (function,
+/// release, offset from the function's SP after its switch, name). asmcgocall saves the
+/// goroutine's g and its stack depth on g0's stack before calling C
+/// (runtime/asm_amd64.s): go1.14 at 48(SP)/40(SP) of a 64-byte frame, go1.21+ at
+/// 8(SP)/0(SP) of a 16-byte one. Debuggers of the model name these words in stack views.
+pub const FRAME_SLOTS: [(&str, super::GoRelease, u64, &str); 4] = [
+    ("runtime·asmcgocall", super::GoRelease::Go114, 48, "old g"),
+    ("runtime·asmcgocall", super::GoRelease::Go114, 40, "depth"),
+    ("runtime·asmcgocall", super::GoRelease::Go124, 8, "old g"),
+    ("runtime·asmcgocall", super::GoRelease::Go124, 0, "depth"),
+];

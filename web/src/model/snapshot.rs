@@ -50,7 +50,7 @@ impl Session {
                 .as_ref()
                 .map(|l| l.title.clone())
                 .unwrap_or_else(|| self.fixed.scenario.title.clone()),
-            summary_html: Rc::new(markdown(&self.fixed.scenario.summary)),
+            summary_html: self.fixed.summary_html.clone(),
             stopped,
         }
     }
@@ -154,7 +154,7 @@ impl Session {
             if t.state != ThreadState::Runnable {
                 continue;
             }
-            for &(func, release, off, name) in &NAMED_SLOTS {
+            for &(func, release, off, name) in &emu::go::model::FRAME_SLOTS {
                 if release != self.config.release {
                     continue;
                 }
@@ -172,7 +172,7 @@ impl Session {
                 // In the function after its switch (SP on a system stack), or in the C
                 // function it called: the return address into it sits at SP-8 of its
                 // frame.
-                let frame_sp = if in_func(t.cpu.rip) && self.on_system_stack(i, sp) {
+                let frame_sp = if in_func(t.cpu.rip) && self.on_system_stack(sp) {
                     Some(sp)
                 } else {
                     self.return_into(i, &in_func).map(|a| a + 8)
@@ -186,7 +186,7 @@ impl Session {
     }
 
     /// Whether `sp` is on a g0 stack (or a C thread's stack) of the thread's world.
-    fn on_system_stack(&self, _thread: usize, sp: u64) -> bool {
+    fn on_system_stack(&self, sp: u64) -> bool {
         self.process
             .world
             .gs
@@ -1061,6 +1061,9 @@ pub struct QuestionView {
     pub answer: String,
     /// Why, as HTML.
     pub explain_html: String,
+    /// The question as the lesson file gives it (its expression, for judging a typed
+    /// answer and reading the machine's value).
+    pub source: emu::lesson::Question,
 }
 
 /// The lesson and where the learner is in it.

@@ -299,20 +299,10 @@ fn a_question_blocks_stepping_until_answered() {
 #[test]
 fn a_typed_answer_is_judged_by_what_it_means() {
     let mut s = open("asmcgocall", GoRelease::Go114);
-    let lesson = s.fixed.lesson.clone().unwrap();
-    let questions: Vec<_> = lesson
-        .items(GoRelease::Go114)
-        .into_iter()
-        .filter_map(|i| i.question.cloned())
-        .collect();
     for _ in 0..1000 {
         if let Some(i) = s.pending_question() {
             let view = s.fixed.view.clone().unwrap();
-            let number = view.items[..i]
-                .iter()
-                .filter(|x| x.question.is_some())
-                .count();
-            let q = &questions[number];
+            let q = &view.items[i].question.as_ref().unwrap().source;
             if q.kind == QuestionKind::Value {
                 // The value itself in hex, not the choice's spelling (`&m0.g0`).
                 let thread = view.items[i].thread.unwrap();
