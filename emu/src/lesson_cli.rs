@@ -59,8 +59,8 @@ pub enum GoArg {
 impl GoArg {
     fn release(self) -> GoRelease {
         match self {
-            GoArg::V114 => GoRelease::Go114,
-            GoArg::V124 => GoRelease::Go124,
+            GoArg::V114 => GoRelease::named("1.14").unwrap(),
+            GoArg::V124 => GoRelease::named("1.24").unwrap(),
         }
     }
 }

@@ -100,8 +100,8 @@ fn main() -> ExitCode {
 
 fn release(go: GoArg) -> GoRelease {
     match go {
-        GoArg::V114 => GoRelease::Go114,
-        GoArg::V124 => GoRelease::Go124,
+        GoArg::V114 => GoRelease::named("1.14").unwrap(),
+        GoArg::V124 => GoRelease::named("1.24").unwrap(),
     }
 }
 
@@ -225,8 +225,8 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
         SyntaxArg::Intel => Syntax::Intel,
     };
     let release = match go {
-        GoArg::V114 => GoRelease::Go114,
-        GoArg::V124 => GoRelease::Go124,
+        GoArg::V114 => GoRelease::named("1.14").unwrap(),
+        GoArg::V124 => GoRelease::named("1.24").unwrap(),
     };
     let loader = |path: &str| std::fs::read_to_string(path).ok();
     let program = match asm::assemble_listing(&[Source::new(file, syntax, base)], release, &loader)

@@ -11,7 +11,7 @@ fn go(src: &str) -> Result<emu::asm::Program, AsmError> {
     let files: HashMap<String, String> = [("f.s".to_string(), text)].into();
     assemble(
         &[Source::new("f.s", Syntax::Go, 0x1000)],
-        GoRelease::Go124,
+        GoRelease::named("1.24").unwrap(),
         &files,
     )
 }
@@ -20,7 +20,7 @@ fn intel(src: &str) -> Result<emu::asm::Program, AsmError> {
     let files: HashMap<String, String> = [("c.asm".to_string(), format!("{src}\n"))].into();
     assemble(
         &[Source::new("c.asm", Syntax::Intel, 0x1000)],
-        GoRelease::Go124,
+        GoRelease::named("1.24").unwrap(),
         &files,
     )
 }
@@ -114,7 +114,7 @@ fn code_outside_a_function_and_bad_text_directives() {
     let files: HashMap<String, String> = [("g.s".to_string(), "\tRET\n".to_string())].into();
     let e = assemble(
         &[Source::new("g.s", Syntax::Go, 0)],
-        GoRelease::Go114,
+        GoRelease::named("1.14").unwrap(),
         &files,
     )
     .unwrap_err();
@@ -122,7 +122,7 @@ fn code_outside_a_function_and_bad_text_directives() {
     let files: HashMap<String, String> = [("g.s".to_string(), "TEXT f, $0\n".to_string())].into();
     let e = assemble(
         &[Source::new("g.s", Syntax::Go, 0)],
-        GoRelease::Go114,
+        GoRelease::named("1.14").unwrap(),
         &files,
     )
     .unwrap_err();
@@ -134,7 +134,7 @@ fn code_outside_a_function_and_bad_text_directives() {
     .into();
     let e = assemble(
         &[Source::new("g.s", Syntax::Go, 0)],
-        GoRelease::Go114,
+        GoRelease::named("1.14").unwrap(),
         &files,
     )
     .unwrap_err();
@@ -218,7 +218,7 @@ fn mutated_sources_never_panic() {
         .into();
         if let Err(e) = assemble(
             &[Source::new("x.s", syntax, 0x40_0000)],
-            GoRelease::Go114,
+            GoRelease::named("1.14").unwrap(),
             &files,
         ) {
             let _ = e.to_string();

@@ -26,7 +26,7 @@ fn go_calls_c_and_c_calls_go_across_files() {
         Source::new("go.s", Syntax::Go, 0x40_0000),
         Source::new("c.asm", Syntax::Intel, 0x50_0000),
     ];
-    let p = assemble(&sources, GoRelease::Go124, &files()).unwrap();
+    let p = assemble(&sources, GoRelease::named("1.24").unwrap(), &files()).unwrap();
     assert_eq!(p.symbol("cdouble"), Some(0x50_0000));
     assert_eq!(p.symbolize(0x50_0004).unwrap(), "cdouble+0x4");
     let call = p.line_at(0x50_0004).unwrap();
@@ -83,7 +83,7 @@ fn go114_split_check_loads_g_into_cx() {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        first(GoRelease::Go114),
+        first(GoRelease::named("1.14").unwrap()),
         [
             "mov rcx, qword ptr fs:[0xfffffffffffffff8]",
             "cmp rsp, qword ptr [rcx+0x10]",
@@ -91,7 +91,7 @@ fn go114_split_check_loads_g_into_cx() {
         ]
     );
     assert_eq!(
-        first(GoRelease::Go124),
+        first(GoRelease::named("1.24").unwrap()),
         [
             "mov r14, qword ptr fs:[0xfffffffffffffff8]",
             "cmp rsp, qword ptr [r14+0x10]",

@@ -134,7 +134,7 @@ fn corpus_assembles_byte_identical_to_go() {
     let include = std::env::temp_dir().join(format!("stackswitch-asm-{}", std::process::id()));
     std::fs::create_dir_all(&include).unwrap();
     // Go reads the same headers emu has built in, so both assemble the same text.
-    let release = emu::go::GoRelease::Go124;
+    let release = emu::go::GoRelease::named("1.24").unwrap();
     for (name, text) in emu::asm::go::builtin_headers(&emu::go::layout::go_asm_h(release)) {
         std::fs::write(include.join(name), text).unwrap();
     }

@@ -55,7 +55,7 @@ struct World {
 }
 
 fn off(name: &str) -> u64 {
-    layout::offset(GoRelease::Go114, name).unwrap_or_else(|| panic!("no offset {name}")) as u64
+    layout::offset(GoRelease::named("1.14").unwrap(), name).unwrap_or_else(|| panic!("no offset {name}")) as u64
 }
 
 fn world() -> World {
@@ -73,7 +73,7 @@ fn world() -> World {
             Source::new("stackswitch.s", Syntax::Go, TEXT),
             Source::new("harness.s", Syntax::Go, HARNESS),
         ],
-        GoRelease::Go114,
+        GoRelease::named("1.14").unwrap(),
         &files,
     )
     .unwrap_or_else(|e| panic!("{e}"));

@@ -77,7 +77,7 @@ fn every_offset_matches_the_facts_file() {
         } else {
             values(cells[2])
         };
-        for (release, vals) in [(GoRelease::Go114, &v114), (GoRelease::Go124, &v124)] {
+        for (release, vals) in [(GoRelease::named("1.14").unwrap(), &v114), (GoRelease::named("1.24").unwrap(), &v124)] {
             match vals {
                 None => {
                     for n in &names {
@@ -105,7 +105,7 @@ fn every_offset_matches_the_facts_file() {
 fn derived_facts_hold() {
     let text = facts();
     // "So `g.sched.sp` is at g+56, `g.sched.pc` g+64, `g.sched.g` g+72, ..."
-    for release in [GoRelease::Go114, GoRelease::Go124] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let at = |a: &str, b: &str| {
             layout::offset(release, a).unwrap() + layout::offset(release, b).unwrap()
         };
@@ -123,11 +123,11 @@ fn derived_facts_hold() {
     }
     assert!(text.contains("Stack guard: 896 bytes (go1.14), 928 (go1.24)"));
     assert_eq!(
-        layout::offset(GoRelease::Go114, "const__StackGuard"),
+        layout::offset(GoRelease::named("1.14").unwrap(), "const__StackGuard"),
         Some(896)
     );
     assert_eq!(
-        layout::offset(GoRelease::Go124, "const__StackGuard"),
+        layout::offset(GoRelease::named("1.24").unwrap(), "const__StackGuard"),
         Some(928)
     );
     assert!(text.contains("`_Grunning` 2, `_Gsyscall` 3, `_Gdead` 6"));
@@ -136,17 +136,17 @@ fn derived_facts_hold() {
         ("const__Gsyscall", 3),
         ("const__Gdead", 6),
     ] {
-        assert_eq!(layout::offset(GoRelease::Go124, name), Some(v));
+        assert_eq!(layout::offset(GoRelease::named("1.24").unwrap(), name), Some(v));
     }
 }
 
 #[test]
 fn go_asm_h_defines_every_offset() {
-    let h = layout::go_asm_h(GoRelease::Go114);
+    let h = layout::go_asm_h(GoRelease::named("1.14").unwrap());
     assert!(h.contains("#define g_sched 56\n"));
     assert!(h.contains("#define m_g0 0\n"));
     assert!(!h.contains("m_isExtraInC"), "go1.14 has no isExtraInC");
-    assert!(layout::go_asm_h(GoRelease::Go124).contains("#define m_isExtraInC 282\n"));
+    assert!(layout::go_asm_h(GoRelease::named("1.24").unwrap()).contains("#define m_isExtraInC 282\n"));
 }
 
 /// The go1.14 report for a crash in C reached through cgo has exactly the form of the
@@ -180,7 +180,7 @@ fn cgo_crash_report_matches_the_seed_character_for_character() {
         m_is_extra_in_c: false,
         c_handler: false,
     };
-    match decide(GoRelease::Go114, &state).1 {
+    match decide(GoRelease::named("1.14").unwrap(), &state).1 {
         Outcome::Report {
             header,
             exit_status,

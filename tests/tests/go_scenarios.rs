@@ -26,7 +26,7 @@ fn every_scenario_ends_as_go_ends_it_under_both_releases() {
     let all = Scenario::builtin();
     assert!(!all.is_empty());
     for s in &all {
-        for r in [GoRelease::Go114, GoRelease::Go124] {
+        for r in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
             match s.verify(r) {
                 Ok(problems) => {
                     for p in problems {
@@ -70,7 +70,7 @@ fn cgo_null_write_under_go114_starts_like_the_seed_report() {
         .expect("the seed quotes the report");
     assert!(lines[at + 1].starts_with("[signal SIGSEGV: segmentation violation code=0x1 addr="));
     let s = Scenario::by_id("cgo-c-null-write").unwrap();
-    let (p, _) = s.run(GoRelease::Go114).unwrap();
+    let (p, _) = s.run(GoRelease::named("1.14").unwrap()).unwrap();
     let pattern = format!(
         "{}\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x… pc=0x…]",
         lines[at]
@@ -100,7 +100,7 @@ fn a_broken_scenario_file_gets_a_located_error() {
 /// and running forward again gives the same report.
 #[test]
 fn step_back_undoes_the_crash_and_its_report() {
-    for r in [GoRelease::Go114, GoRelease::Go124] {
+    for r in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
         let mut p = s.process(r).unwrap();
         let threads = |p: &emu::go::process::Process| -> Vec<_> {
@@ -138,7 +138,7 @@ fn step_back_undoes_the_crash_and_its_report() {
 fn run_to_takes_the_same_steps_as_stepping() {
     use emu::go::process::RunStop;
     let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
-    for release in [GoRelease::Go114, GoRelease::Go124] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let mut stepped = s.process(release).unwrap();
         let mut run = s.process(release).unwrap();
         // In uneven pieces, so runs end inside slices of the schedule.

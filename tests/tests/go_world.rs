@@ -64,7 +64,7 @@ fn build(release: GoRelease) -> World {
 
 #[test]
 fn who_points_to_whom() {
-    for release in [GoRelease::Go114, GoRelease::Go124] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let w = build(release);
         let mem = w.machine.memory();
         let off = |n: &str| offset(release, n).unwrap() as u64;
@@ -119,8 +119,8 @@ fn who_points_to_whom() {
 
 #[test]
 fn every_byte_has_a_name() {
-    let w = build(GoRelease::Go114);
-    let off = |n: &str| offset(GoRelease::Go114, n).unwrap() as u64;
+    let w = build(GoRelease::named("1.14").unwrap());
+    let off = |n: &str| offset(GoRelease::named("1.14").unwrap(), n).unwrap() as u64;
     let g1 = w.gs.iter().find(|g| g.name == "g1").unwrap().addr;
     let m0 = w.ms[0].addr;
     let g0 = w.gs.iter().find(|g| g.name == "m0.g0").unwrap();
@@ -149,7 +149,7 @@ fn every_byte_has_a_name() {
 
 #[test]
 fn runtime_code_runs_in_a_built_world() {
-    let mut w = build(GoRelease::Go124);
+    let mut w = build(GoRelease::named("1.24").unwrap());
     let t = w.threads[0].machine_thread;
     let mut cpu = w.machine.thread(t).cpu;
     cpu.rip = w.program.symbol("runtime·main").unwrap();
@@ -181,21 +181,21 @@ fn runtime_code_runs_in_a_built_world() {
 fn bad_specs_say_what_is_wrong() {
     let mut s = spec();
     s.goroutines[0].thread = Some(2);
-    let e = World::build(&s, GoRelease::Go114, &files()).err().unwrap();
+    let e = World::build(&s, GoRelease::named("1.14").unwrap(), &files()).err().unwrap();
     assert_eq!(
         e.to_string(),
         "goroutine 1 cannot run on C thread, a C thread"
     );
     let mut s = spec();
     s.goroutines[0].thread = Some(9);
-    assert!(World::build(&s, GoRelease::Go114, &files())
+    assert!(World::build(&s, GoRelease::named("1.14").unwrap(), &files())
         .err()
         .unwrap()
         .to_string()
         .contains("thread 9, which does not exist"));
     let mut s = spec();
     s.goroutines[0].status = Some("sleeping".into());
-    assert!(World::build(&s, GoRelease::Go114, &files())
+    assert!(World::build(&s, GoRelease::named("1.14").unwrap(), &files())
         .err()
         .unwrap()
         .to_string()

@@ -31,7 +31,7 @@ fn formatted_instructions_assemble_back_to_themselves() {
             let files: HashMap<String, String> =
                 [("c.asm".to_string(), format!("{text}\n"))].into();
             let source = emu::asm::Source::new("c.asm", emu::asm::Syntax::Intel, ins.ip());
-            let back = match emu::asm::assemble(&[source], emu::go::GoRelease::Go124, &files) {
+            let back = match emu::asm::assemble(&[source], emu::go::GoRelease::named("1.24").unwrap(), &files) {
                 Ok(p) => p,
                 Err(e) => {
                     failures.push(format!("{text}: {e}"));

@@ -32,7 +32,7 @@ fn setup() -> (Machine, usize, emu::asm::Program) {
     let files: HashMap<String, String> = [("c.asm".to_string(), SRC.to_string())].into();
     let p = assemble(
         &[Source::new("c.asm", Syntax::Intel, TEXT)],
-        GoRelease::Go124,
+        GoRelease::named("1.24").unwrap(),
         &files,
     )
     .unwrap();

@@ -39,16 +39,16 @@ pub struct Link {
 /// `1.14` for a release.
 pub fn release_name(r: GoRelease) -> &'static str {
     match r {
-        GoRelease::Go114 => "1.14",
-        GoRelease::Go124 => "1.24",
+        GoRelease::named("1.14").unwrap() => "1.14",
+        GoRelease::named("1.24").unwrap() => "1.24",
     }
 }
 
 /// The release a name such as `1.24` names.
 pub fn parse_release(s: &str) -> Option<GoRelease> {
     match s {
-        "1.14" => Some(GoRelease::Go114),
-        "1.24" => Some(GoRelease::Go124),
+        "1.14" => Some(GoRelease::named("1.14").unwrap()),
+        "1.24" => Some(GoRelease::named("1.24").unwrap()),
         _ => None,
     }
 }
@@ -116,7 +116,7 @@ fn decode_v1(pairs: &[(&str, &str)]) -> Result<Link, String> {
     let get = |key: &str| get(pairs, key);
     let lesson = unescape(get("lesson").unwrap_or("demo"))?;
     let release = match get("go") {
-        None => GoRelease::Go114,
+        None => GoRelease::named("1.14").unwrap(),
         Some(r) => parse_release(r).ok_or_else(|| format!("unknown Go release {r:?}"))?,
     };
     let step = match get("step") {
@@ -222,7 +222,7 @@ mod tests {
     fn link() -> Link {
         Link {
             lesson: "demo".to_string(),
-            release: GoRelease::Go124,
+            release: GoRelease::named("1.24").unwrap(),
             step: 42,
             schedule: Some(vec![(None, 40), (Some(1), 2)]),
             edits: vec![(
@@ -253,7 +253,7 @@ mod tests {
         let old = "v=1&lesson=demo&go=1.14&step=7&src=AToAxf85Omhhcm5lc3MuczQ0OlRFWFQgwrdtYWluKFNCKSwgNCwgJDAKCU1PVlEJJDcsIEFYCglJTlQJJDMK";
         let l = decode(old).unwrap().unwrap();
         assert_eq!(l.step, 7);
-        assert_eq!(l.release, GoRelease::Go114);
+        assert_eq!(l.release, GoRelease::named("1.14").unwrap());
         assert_eq!(l.schedule, None);
         assert_eq!(l.edits.len(), 1);
         assert_eq!(l.edits[0].0, "harness.s");

@@ -517,16 +517,16 @@ mod tests {
         let s = State::from_fragment("#v=1&lesson=demo&go=1.24&step=9");
         assert!(s.notice.as_deref().unwrap().contains("earlier version"));
         assert_eq!(s.config.lesson, crate::catalog::FIRST);
-        assert_eq!(s.config.release, GoRelease::Go124);
+        assert_eq!(s.config.release, GoRelease::named("1.24").unwrap());
     }
 
     #[test]
     fn the_picker_keeps_the_release() {
         let s = Rc::new(State::from_fragment(""));
-        let s = s.reduce(Action::SetRelease(GoRelease::Go124));
+        let s = s.reduce(Action::SetRelease(GoRelease::named("1.24").unwrap()));
         let s = s.reduce(Action::Open("seed-crash".into()));
         assert_eq!(s.config.lesson, "seed-crash");
-        assert_eq!(s.snapshot.release, GoRelease::Go124);
+        assert_eq!(s.snapshot.release, GoRelease::named("1.24").unwrap());
         assert!(s.snapshot.lesson.is_some());
         let s = s.reduce(Action::Open("c-thread-no-g".into()));
         assert!(s.snapshot.lesson.is_none(), "a scenario has no narration");

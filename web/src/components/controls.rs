@@ -124,7 +124,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
             <span class="group" role="group" aria-label="page">
                 <label title="The Go release whose runtime layouts the world uses">{"Go "}
                     <select id="release" onchange={on_release} disabled={running}>
-                        { for [GoRelease::Go114, GoRelease::Go124].iter().map(|r| html! {
+                        { for [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()].iter().map(|r| html! {
                             <option value={release_name(*r)} selected={*r == props.release}>{release_name(*r)}</option>
                         }) }
                     </select>

@@ -1,0 +1,116 @@
+//! Assemblers: Go's assembler syntax (as the runtime writes it) and Intel syntax, both
+//! encoded by iced-x86, with source maps from every byte back to its line. The Go release
+//! gives `go_asm.h` and the rules of the code Go's assembler inserts; the crate needs no
+//! machine.
+//!
+//! ```
+//! use asm::{assemble, Source, Syntax};
+//! use go_release::GoRelease;
+//! let src = "#include \"go_asm.h\"\n#include \"go_tls.h\"\n#include \"textflag.h\"\n\
+//!            TEXT ·getg(SB), NOSPLIT, $0-8\n\tget_tls(CX)\n\tMOVQ g(CX), AX\n\tMOVQ AX, ret+0(FP)\n\tRET\n";
+//! let files = std::collections::HashMap::from([("getg.s".to_string(), src.to_string())]);
+//! let p = assemble(&[Source::new("getg.s", Syntax::Go, 0x40_0000)], GoRelease::named("1.14").unwrap(), &files).unwrap();
+//! assert_eq!(p.instructions[0].intel, "mov rax, qword ptr fs:[0xfffffffffffffff8]");
+//! assert_eq!(p.symbolize(0x40_0009).unwrap(), "runtime·getg+0x9");
+//! ```
+
+pub mod error;
+pub mod go;
+pub mod intel;
+pub mod lex;
+pub mod preprocess;
+pub mod program;
+pub mod select;
+pub mod text;
+
+pub use error::{AsmError, Pos};
+pub use go_release::GoRelease;
+pub use preprocess::Loader;
+pub use program::{Listed, Program, Symbol};
+
+/// Which syntax a source file is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Syntax {
+    /// Go's assembler (Plan 9) syntax.
+    Go,
+    /// Intel syntax, as iced's Intel formatter prints it.
+    Intel,
+}
+
+/// A source file and where its code goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Path, as the loader knows it.
+    pub path: String,
+    /// Syntax.
+    pub syntax: Syntax,
+    /// Address of its first byte.
+    pub base: u64,
+}
+
+impl Source {
+    /// A source file at `base`.
+    pub fn new(path: &str, syntax: Syntax, base: u64) -> Source {
+        Source {
+            path: path.to_string(),
+            syntax,
+            base,
+        }
+    }
+}
+
+/// Assembles several files into one program; symbols resolve across files, and a symbol
+/// that no file defines is an error.
+pub fn assemble(
+    sources: &[Source],
+    release: GoRelease,
+    loader: &dyn Loader,
+) -> Result<Program, AsmError> {
+    assemble_with(sources, release, loader, false)
+}
+
+/// Assembles for a listing: like [`assemble`], but symbols no file defines resolve to
+/// address 0 and are listed in [`Program::undefined`], as an object file leaves them.
+pub fn assemble_listing(
+    sources: &[Source],
+    release: GoRelease,
+    loader: &dyn Loader,
+) -> Result<Program, AsmError> {
+    assemble_with(sources, release, loader, true)
+}
+
+fn assemble_with(
+    sources: &[Source],
+    release: GoRelease,
+    loader: &dyn Loader,
+    allow_undefined: bool,
+) -> Result<Program, AsmError> {
+    let builtins = go::builtin_headers(&release.go_asm_h());
+    let mut units = Vec::new();
+    for s in sources {
+        let text = loader.load(&s.path).ok_or_else(|| {
+            AsmError::new(
+                Pos {
+                    file: s.path.clone(),
+                    line: 0,
+                    col: 0,
+                },
+                "cannot read the file",
+            )
+        })?;
+        let items = match s.syntax {
+            Syntax::Go => {
+                let mut pp = preprocess::Preprocessor::new(loader, &builtins);
+                let lines = pp.file(&s.path, &text)?;
+                go::lower(&lines, "runtime", release)?
+            }
+            Syntax::Intel => intel::lower(&s.path, &text)?,
+        };
+        units.push(program::Unit {
+            base: s.base,
+            items,
+        });
+    }
+    program::link(&units, allow_undefined)
+}

@@ -1,0 +1,877 @@
+//! A process: a world running under a deterministic schedule, with Linux's signal delivery
+//! and Go's signal handling as steps the learner can watch, to the end Go gives it (its
+//! output, its crash report, its exit status).
+//!
+//! Instructions run on the machine. When one faults, the kernel model delivers the signal:
+//! it pushes a real signal frame on the thread's alternate signal stack (gsignal's) and
+//! enters Go's `runtime·sigtramp`. The parts of Go's handler that are Go code in Go's
+//! runtime (`sigtrampgo`, `sighandler`, `sigpanic`, `throw`) are modelled in Rust: their
+//! bodies in the runtime's text are `UNDEF`, so reaching one stops the machine, and the
+//! process runs that function as one *model step* (undone by step back like any other)
+//! that reads the same memory Go would (TLS g, g.m, m.curg, m.incgo, the signal frame),
+//! says what it decided, and writes what Go would write.
+
+use super::handler::{self, Outcome, SignalState, Stage};
+use go_release::layout::offset;
+use super::model;
+use super::traceback;
+use super::world::{World, WorldError, WorldSpec};
+use super::GoRelease;
+use asm::Loader;
+use machine::fault::{Fault, Signal, Stop};
+use machine::machine::{Halt, ModelAccess, StepEvent, ThreadState};
+use machine::signal::MCONTEXT;
+use serde::{Deserialize, Serialize};
+
+/// Which thread runs when: scripted slices first, then round robin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// `[thread, steps]` pairs, run in order; a slice ends early when its thread exits.
+    #[serde(default)]
+    pub slices: Vec<(usize, u64)>,
+    /// After the slices, each runnable thread in turn runs this many steps.
+    #[serde(default = "default_quantum")]
+    pub quantum: u64,
+}
+
+fn default_quantum() -> u64 {
+    1000
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            slices: Vec::new(),
+            quantum: default_quantum(),
+        }
+    }
+}
+
+/// Where the scheduler is: the slice that began at `step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Mark {
+    step: u64,
+    /// Index into the scripted slices, or past them for round-robin slices.
+    slice: usize,
+    thread: usize,
+    len: u64,
+}
+
+/// A stage of signal handling that ran, for the UI and the CLI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StageEvent {
+    /// The step it was.
+    pub step: u64,
+    /// The thread it ran on.
+    pub thread: usize,
+    /// What it read and decided.
+    pub stage: Stage,
+}
+
+/// One step of the process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProcessStep {
+    /// The thread that ran.
+    pub thread: usize,
+    /// The machine's view of the instruction, when one ran (or faulted).
+    pub event: Option<StepEvent>,
+    /// The stage of signal handling, when the step was one.
+    pub stage: Option<StageEvent>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Ending {
+    /// The process exited with this status (as a shell shows it: 128 + signal when a
+    /// signal killed it).
+    Exited(i32),
+    /// The step budget ran out.
+    StepLimit,
+    /// No thread can run (all exited without ending the process, or waiting forever).
+    Stuck(String),
+}
+
+/// Why [`Process::run_to`] stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RunStop {
+    /// The step budget ran out.
+    Limit,
+    /// A thread about to run is at a stop address.
+    Breakpoint {
+        /// The thread.
+        thread: usize,
+        /// The address.
+        addr: u64,
+    },
+    /// A signal was delivered (the thread is at the handler's entry).
+    Signal,
+    /// The process exited with this status.
+    Exited(i32),
+    /// Nothing can run on: why.
+    Stuck(String),
+}
+
+/// A signal the process took, as the kernel reported it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SignalRecord {
+    /// The step that delivered it.
+    pub step: u64,
+    /// The thread.
+    pub thread: usize,
+    /// What the kernel reported.
+    pub fault: Fault,
+}
+
+/// A running process of the model.
+pub struct Process {
+    /// The world: machine, program, and where everything is.
+    pub world: World,
+    schedule: Schedule,
+    marks: Vec<Mark>,
+    stages: Vec<StageEvent>,
+    signals: Vec<SignalRecord>,
+    error: Option<(u64, String)>,
+    /// Entries of the model functions in this program.
+    model_fns: Vec<(u64, ModelFn)>,
+}
+
+/// The model functions: their bodies trap; the process runs them at their entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ModelFn {
+    SigtrampGo,
+    SigHandler,
+    SigPanic,
+    Throw,
+}
+
+const MODEL_FNS: [(&str, ModelFn); 4] = [
+    ("runtime·sigtrampgo", ModelFn::SigtrampGo),
+    ("runtime·sighandler", ModelFn::SigHandler),
+    ("runtime·sigpanic", ModelFn::SigPanic),
+    ("runtime·throw", ModelFn::Throw),
+];
+
+impl Process {
+    /// Builds the world and readies the schedule.
+    pub fn new(
+        spec: &WorldSpec,
+        schedule: Schedule,
+        release: GoRelease,
+        loader: &dyn Loader,
+    ) -> Result<Process, WorldError> {
+        if schedule.quantum == 0 {
+            return Err(WorldError::Spec(
+                "schedule.quantum must be at least 1".into(),
+            ));
+        }
+        let world = World::build(spec, release, loader)?;
+        for &(t, _) in &schedule.slices {
+            if t >= world.threads.len() {
+                return Err(WorldError::Spec(format!(
+                    "schedule.slices: thread {t} does not exist (there are {})",
+                    world.threads.len()
+                )));
+            }
+        }
+        let model_fns = MODEL_FNS
+            .iter()
+            .filter_map(|&(name, f)| Some((world.program.symbol(name)?, f)))
+            .collect();
+        Ok(Process {
+            model_fns,
+            world,
+            schedule,
+            marks: Vec::new(),
+            stages: Vec::new(),
+            signals: Vec::new(),
+            error: None,
+        })
+    }
+
+    /// The Go release.
+    pub fn release(&self) -> GoRelease {
+        self.world.release
+    }
+
+    /// Steps taken (instructions, signal deliveries, model stages).
+    pub fn steps(&self) -> u64 {
+        self.world.machine.step_count()
+    }
+
+    /// The exit status, once the process has ended.
+    pub fn exit_status(&self) -> Option<i32> {
+        self.world.machine.exit_status()
+    }
+
+    /// What the process wrote to a file descriptor.
+    pub fn output(&self, fd: u32) -> String {
+        String::from_utf8_lossy(&self.world.machine.output_of(fd)).into_owned()
+    }
+
+    /// Stages of signal handling so far.
+    pub fn stages(&self) -> &[StageEvent] {
+        &self.stages
+    }
+
+    /// Signals taken so far.
+    pub fn signals(&self) -> &[SignalRecord] {
+        &self.signals
+    }
+
+    /// An error that stopped the process (an unimplemented instruction), with its step.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_ref().map(|(_, e)| e.as_str())
+    }
+
+    fn runnable(&self, t: usize) -> bool {
+        self.world.machine.threads().get(t).map(|t| t.state) == Some(ThreadState::Runnable)
+    }
+
+    /// The thread that runs next, moving to the next slice when this one is used up.
+    pub fn next_thread(&mut self) -> Option<usize> {
+        if self.exit_status().is_some() || self.error.is_some() {
+            return None;
+        }
+        let now = self.steps();
+        if let Some(m) = self.marks.last() {
+            if now - m.step < m.len && self.runnable(m.thread) {
+                return Some(m.thread);
+            }
+        }
+        let n = self.world.machine.threads().len();
+        let mut slice = self.marks.last().map_or(0, |m| m.slice + 1);
+        let mut last = self.marks.last().map(|m| m.thread);
+        // Scripted slices whose thread is gone are skipped; then round robin.
+        loop {
+            let (thread, len) = match self.schedule.slices.get(slice) {
+                Some(&(t, len)) => (t, len),
+                None => {
+                    let start = last.map_or(0, |t| t + 1);
+                    let t = (0..n)
+                        .map(|k| (start + k) % n)
+                        .find(|&t| self.runnable(t))?;
+                    (t, self.schedule.quantum)
+                }
+            };
+            if self.runnable(thread) && len > 0 {
+                self.marks.push(Mark {
+                    step: now,
+                    slice,
+                    thread,
+                    len,
+                });
+                return Some(thread);
+            }
+            last = Some(thread);
+            slice += 1;
+        }
+    }
+
+    fn model_fn(&self, pc: u64) -> Option<ModelFn> {
+        self.model_fns
+            .iter()
+            .find(|&&(a, _)| a == pc)
+            .map(|&(_, f)| f)
+    }
+
+    /// One step of the scheduled thread: an instruction, or a signal delivery after a
+    /// fault, or a model stage. `None` when the process has ended.
+    pub fn step(&mut self) -> Option<ProcessStep> {
+        let t = self.next_thread()?;
+        Some(self.step_thread(t))
+    }
+
+    /// One step of `thread`, whatever the schedule says.
+    pub fn step_thread(&mut self, thread: usize) -> ProcessStep {
+        let pc = self.world.machine.thread(thread).cpu.rip;
+        if let Some(f) = self.model_fn(pc) {
+            let stage = self.model_step(thread, f);
+            return ProcessStep {
+                thread,
+                event: None,
+                stage,
+            };
+        }
+        let event = self.world.machine.step_event(thread);
+        let mut stage = None;
+        if let Some(fault) = event.fault {
+            stage = self.take_fault(thread, fault);
+        } else if let Some(e) = &event.error {
+            self.error = Some((self.steps(), e.clone()));
+        }
+        ProcessStep {
+            thread,
+            event: Some(event),
+            stage,
+        }
+    }
+
+    /// Runs until the process ends, or `max_steps` more steps.
+    pub fn run(&mut self, max_steps: u64) -> Ending {
+        match self.run_to(None, max_steps, &[], false) {
+            RunStop::Exited(s) => Ending::Exited(s),
+            RunStop::Stuck(why) => Ending::Stuck(why),
+            // Without stop addresses or a stop on signals, a run ends only by its budget.
+            RunStop::Limit | RunStop::Breakpoint { .. } | RunStop::Signal => Ending::StepLimit,
+        }
+    }
+
+    /// Runs like a debugger's continue: `thread` alone (or the schedule's threads when
+    /// `None`) for at most `max_steps` steps, stopping before any instruction at one of
+    /// `stops` (the first one included: step once before calling to leave a breakpoint),
+    /// and after a signal is delivered when `stop_on_signal`. Steps are the same as
+    /// [`Process::step_thread`]'s (a schedule-following run equals that many
+    /// [`Process::step`]s), so a run can be replayed step for step.
+    pub fn run_to(
+        &mut self,
+        thread: Option<usize>,
+        max_steps: u64,
+        stops: &[u64],
+        stop_on_signal: bool,
+    ) -> RunStop {
+        let end = self.steps().saturating_add(max_steps);
+        let signals = self.signals.len();
+        loop {
+            if let Some(s) = self.exit_status() {
+                return RunStop::Exited(s);
+            }
+            if let Some((_, e)) = &self.error {
+                return RunStop::Stuck(e.clone());
+            }
+            if stop_on_signal && self.signals.len() > signals {
+                return RunStop::Signal;
+            }
+            let now = self.steps();
+            if now >= end {
+                return RunStop::Limit;
+            }
+            let (t, budget) = match thread {
+                Some(t) if self.runnable(t) => (t, end - now),
+                Some(t) => return RunStop::Stuck(format!("thread {t} cannot run")),
+                None => {
+                    let Some(t) = self.next_thread() else {
+                        return RunStop::Stuck("no thread can run".into());
+                    };
+                    let m = *self.marks.last().expect("a slice");
+                    (t, (m.step + m.len - now).min(end - now))
+                }
+            };
+            let pc = self.world.machine.thread(t).cpu.rip;
+            if stops.contains(&pc) {
+                return RunStop::Breakpoint {
+                    thread: t,
+                    addr: pc,
+                };
+            }
+            if let Some(f) = self.model_fn(pc) {
+                self.model_step(t, f);
+                continue;
+            }
+            // The machine stops at one address by itself; with several, go one
+            // instruction at a time and look before each.
+            let (budget, stop) = match stops {
+                [] => (budget, None),
+                [one] => (budget, Some(*one)),
+                _ => (1, None),
+            };
+            let r = self.world.machine.run(t, budget, stop);
+            match r.halt {
+                Halt::Stopped(Stop::Fault(f)) => {
+                    if self.model_fn(f.pc).is_none() || f.signal != Signal::Sigill {
+                        self.take_fault(t, f);
+                    }
+                }
+                Halt::Stopped(Stop::Unimplemented { text, addr }) => {
+                    self.error = Some((
+                        self.steps(),
+                        format!("unimplemented instruction `{text}` at {addr:#x}"),
+                    ));
+                }
+                Halt::Stopped(Stop::NotRunnable(_)) => {}
+                Halt::StepLimit | Halt::StopAt(_) | Halt::ThreadExit(_) | Halt::ProcessExit(_) => {}
+            }
+        }
+    }
+
+    /// Undoes the last step. False when there is nothing to undo.
+    pub fn step_back(&mut self) -> bool {
+        if !self.world.machine.step_back() {
+            return false;
+        }
+        let now = self.steps();
+        // A slice that began at `now` began before the step just undone; keep it only if
+        // the step undone belonged to an earlier slice.
+        while self.marks.last().is_some_and(|m| m.step > now) {
+            self.marks.pop();
+        }
+        if self.marks.last().is_some_and(|m| m.step == now) {
+            self.marks.pop();
+        }
+        self.stages.retain(|s| s.step < now);
+        self.signals.retain(|s| s.step < now);
+        if self.error.as_ref().is_some_and(|(s, _)| *s >= now) {
+            self.error = None;
+        }
+        true
+    }
+
+    /// Steps back to `step`. Returns whether it got there.
+    pub fn go_back_to(&mut self, step: u64) -> bool {
+        while self.steps() > step {
+            if !self.step_back() {
+                return false;
+            }
+        }
+        self.steps() == step
+    }
+
+    fn record(&mut self, step: u64, thread: usize, stage: Stage) -> Option<StageEvent> {
+        let e = StageEvent {
+            step,
+            thread,
+            stage,
+        };
+        self.stages.push(e.clone());
+        Some(e)
+    }
+
+    // ----- the kernel's side -----
+
+    /// A fault: the kernel delivers the signal to Go's handler (or, with no runtime, the
+    /// default action kills the process).
+    fn take_fault(&mut self, thread: usize, fault: Fault) -> Option<StageEvent> {
+        let step = self.steps();
+        let handler = self.world.program.symbol("runtime·sigtramp");
+        let restorer = self.world.program.symbol("runtime·sigreturn");
+        self.signals.push(SignalRecord {
+            step,
+            thread,
+            fault,
+        });
+        let (Some(handler), Some(restorer)) = (handler, restorer) else {
+            let status = 128 + fault.signal.number() as i32;
+            self.world
+                .machine
+                .model_step(thread, |a| a.exit_process(status));
+            let says = format!(
+                "no handler is installed for {}: the default action kills the process (exit status {status})",
+                fault.signal.name()
+            );
+            return self.record(step, thread, kernel_stage(&fault, says));
+        };
+        let altstack = self.altstack(thread);
+        match self
+            .world
+            .machine
+            .deliver_signal(thread, &fault, handler, restorer, altstack)
+        {
+            Ok(frame) => {
+                let place = self
+                    .world
+                    .describe(frame.addr)
+                    .unwrap_or_else(|| format!("{:#x}", frame.addr));
+                let says = format!(
+                    "the kernel stops the thread, pushes a signal frame (siginfo and the interrupted registers) at {place}{} and enters runtime·sigtramp",
+                    if frame.on_altstack { ", on the alternate signal stack" } else { ", on the current stack (no alternate stack is registered)" }
+                );
+                self.record(step, thread, kernel_stage(&fault, says))
+            }
+            Err(f2) => {
+                // The frame cannot be written: Linux kills the process with SIGSEGV.
+                let status = 128 + Signal::Sigsegv.number() as i32;
+                self.world
+                    .machine
+                    .model_step(thread, |a| a.exit_process(status));
+                let says = format!(
+                    "the signal frame cannot be written ({f2}): the kernel kills the process"
+                );
+                self.record(step, thread, kernel_stage(&fault, says))
+            }
+        }
+    }
+
+    /// The thread's alternate signal stack: its m's gsignal stack, as Go registers it
+    /// with sigaltstack for every M it starts. C threads have none.
+    fn altstack(&self, thread: usize) -> Option<(u64, u64)> {
+        let th = &self.world.threads[thread];
+        let m = &self.world.ms[th.m?];
+        let gs = &self.world.gs[m.gsignal?];
+        let mem = self.world.machine.memory();
+        let lo = mem.peek_u64(gs.addr + self.off("g_stack") + self.off("stack_lo"))?;
+        let hi = mem.peek_u64(gs.addr + self.off("g_stack") + self.off("stack_hi"))?;
+        Some((lo, hi))
+    }
+
+    fn off(&self, name: &str) -> u64 {
+        offset(self.release(), name).unwrap_or_else(|| panic!("layout has {name}")) as u64
+    }
+
+    fn peek(&self, a: u64) -> u64 {
+        self.world.machine.memory().peek_u64(a).unwrap_or(0)
+    }
+
+    /// What Go's handler sees about g, m and C, with `g` as the g of the interrupted code.
+    fn signal_state(&self, fault: Fault, g: u64) -> SignalState {
+        let g_m = if g != 0 {
+            self.peek(g + self.off("g_m"))
+        } else {
+            0
+        };
+        let byte = |a: u64| {
+            self.world
+                .machine
+                .memory()
+                .peek(a, 1)
+                .is_some_and(|b| b[0] != 0)
+        };
+        let (m_curg, m_id, m_incgo, extra_in_c) = if g_m != 0 {
+            (
+                self.peek(g_m + self.off("m_curg")),
+                self.peek(g_m + self.off("m_id")),
+                byte(g_m + self.off("m_incgo")),
+                offset(self.release(), "m_isExtraInC").is_some_and(|o| byte(g_m + o as u64)),
+            )
+        } else {
+            (0, 0, false, false)
+        };
+        SignalState {
+            fault,
+            g,
+            g_m,
+            m_curg,
+            m_id,
+            m_incgo,
+            m_is_extra_in_c: extra_in_c,
+            c_handler: self.peek(model::FWD_SIGSEGV) != 0,
+        }
+    }
+
+    /// The fault as the signal frame reports it: sigtramp's arguments are on its frame,
+    /// just above sigtrampgo's (or sighandler's) return address.
+    fn fault_from_frame(&self, sp: u64) -> (Fault, u64, u64, u64) {
+        let (sig, info, ctx) = (self.peek(sp + 8), self.peek(sp + 16), self.peek(sp + 24));
+        let code = self.peek(info + 8) as u32 as i32;
+        let addr = self.peek(info + 16);
+        let pc = self.peek(ctx + MCONTEXT + 128);
+        let signal = match sig {
+            7 => Signal::Sigbus,
+            8 => Signal::Sigfpe,
+            4 => Signal::Sigill,
+            5 => Signal::Sigtrap,
+            _ => Signal::Sigsegv,
+        };
+        (
+            Fault {
+                signal,
+                code,
+                addr,
+                pc,
+            },
+            sig,
+            info,
+            ctx,
+        )
+    }
+
+    fn find_stage<'a>(stages: &'a [Stage], name: &str) -> Option<&'a Stage> {
+        stages.iter().find(|s| s.name == name)
+    }
+
+    // ----- Go's side, modelled -----
+
+    /// Runs a model function at its entry. One that finds nothing to do (reached
+    /// without a signal, or in a state Go's code would not be in) stops the process with
+    /// an error rather than looping.
+    fn model_step(&mut self, thread: usize, f: ModelFn) -> Option<StageEvent> {
+        let before = self.steps();
+        let r = self.model_step_inner(thread, f);
+        if self.steps() == before && self.error.is_none() {
+            let pc = self.world.machine.thread(thread).cpu.rip;
+            self.error = Some((
+                before,
+                format!(
+                    "{} reached at {pc:#x} in a state the runtime model does not handle",
+                    self.world.program.symbolize(pc).unwrap_or_default()
+                ),
+            ));
+        }
+        r
+    }
+
+    fn model_step_inner(&mut self, thread: usize, f: ModelFn) -> Option<StageEvent> {
+        let step = self.steps();
+        let release = self.release();
+        let cpu = self.world.machine.thread(thread).cpu;
+        let (sp, pc) = (cpu.gpr[4], cpu.rip);
+        let tls_g = self.peek(cpu.fs_base - 8);
+        match f {
+            ModelFn::SigtrampGo => {
+                let (fault, sig, info, ctx) = self.fault_from_frame(sp);
+                let state = self.signal_state(fault, tls_g);
+                let (stages, outcome) = handler::decide(release, &state);
+                let stage = Self::find_stage(&stages, "sigtrampgo")?.clone();
+                let fwd = self.peek(model::FWD_SIGSEGV);
+                let gsignal = if state.g_m != 0 {
+                    self.peek(state.g_m + self.off("m_gsignal"))
+                } else {
+                    0
+                };
+                let g_slot = cpu.fs_base - 8;
+                let sighandler = self.world.program.symbol("runtime·sighandler")?;
+                self.world.machine.model_step(thread, |a| match outcome {
+                    Outcome::ForwardToC => {
+                        // sigfwd: call C's handler with the kernel's three arguments. It
+                        // returns into sigtramp like sigtrampgo would.
+                        a.cpu.gpr[7] = sig;
+                        a.cpu.gpr[6] = info;
+                        a.cpu.gpr[2] = ctx;
+                        a.cpu.rip = fwd;
+                    }
+                    Outcome::Killed { exit_status } => a.exit_process(exit_status),
+                    Outcome::Report { .. } => {
+                        // setg(gsignal) while handling; the interrupted g is kept in
+                        // sigtramp's frame and passed on to sighandler.
+                        let _ = a.mem.write(sp + 32, 8, state.g);
+                        if gsignal != 0 {
+                            let _ = a.mem.write(g_slot, 8, gsignal);
+                        }
+                        a.cpu.rip = sighandler;
+                    }
+                });
+                self.record(step, thread, stage)
+            }
+            ModelFn::SigHandler => {
+                let (fault, _, _, ctx) = self.fault_from_frame(sp);
+                let g = self.peek(sp + 32);
+                let state = self.signal_state(fault, g);
+                let (stages, outcome) = handler::decide(release, &state);
+                let stage = Self::find_stage(&stages, "sighandler")?.clone();
+                if Self::find_stage(&stages, "sigpanic").is_none() {
+                    // Fatal at once (go1.21+: not on the user goroutine).
+                    let text = self.report_text(&state, &outcome, None, ctx);
+                    self.world
+                        .machine
+                        .model_step(thread, |a| finish(a, &text, &outcome));
+                    return self.record(step, thread, stage);
+                }
+                // Make the faulting code "call" sigpanic: push the faulting PC on its
+                // stack and resume at sigpanic (sighandler's pushCall), then return.
+                let sigpanic = self.world.program.symbol("runtime·sigpanic")?;
+                let mc = ctx + MCONTEXT;
+                let g_slot = cpu.fs_base - 8;
+                self.world.machine.model_step(thread, |a| {
+                    let rsp = a.mem.read(mc + 120, 8).unwrap_or(0).wrapping_sub(8);
+                    let _ = a.mem.write(rsp, 8, fault.pc);
+                    let _ = a.mem.write(mc + 120, 8, rsp);
+                    let _ = a.mem.write(mc + 128, 8, sigpanic);
+                    let _ = a.mem.write(g_slot, 8, g);
+                    a.cpu.rip = a.mem.read(sp, 8).unwrap_or(0);
+                    a.cpu.gpr[4] = sp + 8;
+                });
+                self.record(step, thread, stage)
+            }
+            ModelFn::SigPanic | ModelFn::Throw => {
+                let Some(fault) = self
+                    .signals
+                    .iter()
+                    .rev()
+                    .find(|s| s.thread == thread)
+                    .map(|s| s.fault)
+                else {
+                    self.error = Some((
+                        step,
+                        format!(
+                            "{} reached with no signal taken",
+                            if f == ModelFn::Throw {
+                                "runtime·throw"
+                            } else {
+                                "runtime·sigpanic"
+                            }
+                        ),
+                    ));
+                    return None;
+                };
+                let state = self.signal_state(fault, tls_g);
+                let (stages, outcome) = handler::decide(release, &state);
+                let name = if f == ModelFn::Throw {
+                    "throw"
+                } else {
+                    "sigpanic"
+                };
+                let stage = Self::find_stage(&stages, name)?.clone();
+                let panics = matches!(outcome, Outcome::Report { panic: true, .. });
+                if f == ModelFn::SigPanic && !panics {
+                    // sigpanic cannot panic: it calls throw (the CALL at its entry).
+                    let throw = self.world.program.symbol("runtime·throw")?;
+                    // The CALL after sigpanic's first instruction (UD2).
+                    let call = self
+                        .world
+                        .machine
+                        .disassemble(pc)
+                        .map_or(pc + 2, |d| pc + d.bytes.len() as u64);
+                    let next = self
+                        .world
+                        .machine
+                        .disassemble(call)
+                        .map_or(call + 5, |d| call + d.bytes.len() as u64);
+                    self.world.machine.model_step(thread, |a| {
+                        let rsp = sp - 8;
+                        let _ = a.mem.write(rsp, 8, next);
+                        a.cpu.gpr[4] = rsp;
+                        a.cpu.rip = throw;
+                    });
+                    return self.record(step, thread, stage);
+                }
+                let text = self.report_text(&state, &outcome, Some((pc, sp)), 0);
+                self.world
+                    .machine
+                    .model_step(thread, |a| finish(a, &text, &outcome));
+                self.record(step, thread, stage)
+            }
+        }
+    }
+
+    /// Go's report: the header lines, a blank line, then the stacks. `here` is where the
+    /// report is printed from (throw's or sigpanic's entry); `ctx` the signal frame's
+    /// ucontext when printed from the signal handler (go1.24's fatal signal).
+    fn report_text(
+        &self,
+        s: &SignalState,
+        outcome: &Outcome,
+        here: Option<(u64, u64)>,
+        ctx: u64,
+    ) -> String {
+        let Outcome::Report { header, panic, .. } = outcome else {
+            return String::new();
+        };
+        let mut out = header.join("\n");
+        out.push_str("\n\n");
+        let fatal = !panic;
+        let curg = s.m_curg;
+        match here {
+            Some((pc, sp)) => {
+                if s.g != 0 && s.g != curg {
+                    // Printed on g0: its stack first, then the user goroutine's.
+                    out.push_str("runtime stack:\n");
+                    out.push_str(&traceback::print(
+                        &traceback::walk(&self.world, pc, sp),
+                        false,
+                        false,
+                    ));
+                    out.push('\n');
+                    if curg != 0 {
+                        out.push_str(&self.goroutine_section(curg, s.g_m, fatal));
+                    }
+                } else {
+                    // A panic hides the runtime's own frames (sigpanic and below).
+                    let frames = traceback::walk(&self.world, pc, sp);
+                    out.push_str(&self.goroutine_header(curg, s.g_m, fatal));
+                    out.push('\n');
+                    out.push_str(&traceback::print(&frames, fatal, *panic));
+                }
+            }
+            None => {
+                // From the signal handler: the goroutine, then the registers.
+                if curg != 0 {
+                    out.push_str(&self.goroutine_section(curg, s.g_m, fatal));
+                    out.push('\n');
+                }
+                out.push_str(&self.dump_regs(ctx));
+            }
+        }
+        out
+    }
+
+    fn goroutine_header(&self, g: u64, m: u64, fatal: bool) -> String {
+        let goid = self.peek(g + self.off("g_goid"));
+        let status = self.peek(g + self.off("g_atomicstatus")) as u32;
+        let mid = (m != 0).then(|| (self.peek(m + self.off("m_id")), m));
+        traceback::goroutine_header(self.release(), fatal, goid, g, mid, status)
+    }
+
+    /// `goroutine N [status]:` and its frames, from where the goroutine stopped: in a
+    /// system call or cgo call, the PC and SP entersyscall recorded; else g.sched.
+    fn goroutine_section(&self, g: u64, m: u64, fatal: bool) -> String {
+        let mut out = self.goroutine_header(g, m, fatal);
+        out.push('\n');
+        let sys_sp = self.peek(g + self.off("g_syscallsp"));
+        let (pc, sp) = if sys_sp != 0 {
+            (self.peek(g + self.off("g_syscallpc")), sys_sp)
+        } else {
+            let sched = g + self.off("g_sched");
+            (
+                self.peek(sched + self.off("gobuf_pc")),
+                self.peek(sched + self.off("gobuf_sp")),
+            )
+        };
+        let mut frames = traceback::walk(&self.world, pc, sp);
+        // A goroutine stopped in a call resumes at a return address: its line is the
+        // CALL's, which walk gives for every frame but the first.
+        if let Some(f) = frames.first_mut() {
+            if let Some(l) = self.world.program.line_at(f.pc - 1) {
+                f.line = l.line;
+            }
+        }
+        out.push_str(&traceback::print(&frames, fatal, false));
+        out
+    }
+
+    /// The registers at the signal, as Go dumps them after a fatal signal.
+    fn dump_regs(&self, ctx: u64) -> String {
+        let mc = ctx + MCONTEXT;
+        // sigcontext order → Go's printing order.
+        let names = [
+            ("rax", 13),
+            ("rbx", 11),
+            ("rcx", 14),
+            ("rdx", 12),
+            ("rdi", 8),
+            ("rsi", 9),
+            ("rbp", 10),
+            ("rsp", 15),
+            ("r8", 0),
+            ("r9", 1),
+            ("r10", 2),
+            ("r11", 3),
+            ("r12", 4),
+            ("r13", 5),
+            ("r14", 6),
+            ("r15", 7),
+            ("rip", 16),
+            ("rflags", 17),
+        ];
+        let mut out = String::new();
+        for (name, k) in names {
+            out.push_str(&format!("{name:<7}{:#x}\n", self.peek(mc + 8 * k)));
+        }
+        out.push_str(&format!("{:<7}{:#x}\n", "cs", 0x33));
+        out.push_str(&format!("{:<7}{:#x}\n", "fs", 0));
+        out.push_str(&format!("{:<7}{:#x}\n", "gs", 0));
+        out
+    }
+}
+
+fn kernel_stage(fault: &Fault, says: String) -> Stage {
+    Stage {
+        name: "kernel delivers",
+        reads: vec![
+            ("signal".into(), fault.signal.name().into()),
+            (
+                "si_code".into(),
+                format!("{:#x} ({})", fault.code, fault.code_name()),
+            ),
+            ("si_addr".into(), format!("{:#x}", fault.addr)),
+            ("pc".into(), format!("{:#x}", fault.pc)),
+        ],
+        says,
+    }
+}
+
+/// Prints the report on standard error and ends the process.
+fn finish(a: &mut ModelAccess, text: &str, outcome: &Outcome) {
+    a.write(2, text.as_bytes());
+    if let Outcome::Report { exit_status, .. } = outcome {
+        a.exit_process(*exit_status);
+    }
+}

@@ -1,0 +1,277 @@
+//! Scenarios: runnable programs of the model, as TOML files with a stable id. Each holds
+//! its world (threads, goroutines, extra Ms), its sources (Go side in Go syntax, C side in
+//! Intel syntax), its schedule, and what Go does with it under each release (exit status,
+//! output lines, checks on the state), which the test suite verifies. The files in
+//! `emu/scenarios/` are built into emu; `emu run FILE` reads others.
+
+use super::check::{self, Check, CheckError};
+use super::process::{Ending, Process, Schedule};
+use super::world::{WorldError, WorldSpec};
+use super::GoRelease;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
+}
+
+/// A source file given in the scenario itself.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Its path, as `world.sources` names it.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// What a release does with the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The exit status a shell shows.
+    pub exit_status: i32,
+    /// Standard output, exactly.
+    #[serde(default)]
+    pub stdout: String,
+    /// Standard error, line by line; `…` in a line matches any text (addresses, PCs).
+    #[serde(default)]
+    pub stderr: Option<String>,
+    /// Checks on the state along the way.
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// A scenario file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Stable id (`cgo-c-null-write`).
+    pub id: String,
+    /// A title.
+    pub title: String,
+    /// What happens, in a sentence or two.
+    pub summary: String,
+    /// The world.
+    pub world: WorldSpec,
+    /// Sources.
+    #[serde(default)]
+    pub files: Vec<File>,
+    /// Who runs when.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// A step budget for the whole run.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u64,
+    /// Per release: `go1_14`, `go1_24`.
+    #[serde(default)]
+    pub expect: HashMap<String, Expect>,
+}
+
+fn default_max_steps() -> u64 {
+    1_000_000
+}
+
+/// What went wrong loading or running a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file is not valid TOML or misses a field.
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// The world does not build.
+    #[error("{file}: {source}")]
+    World {
+        /// The file.
+        file: String,
+        /// Why.
+        source: Box<WorldError>,
+    },
+    /// No scenario has this id.
+    #[error("no scenario `{0}` (emu run --list shows them)")]
+    Unknown(String),
+}
+
+/// The key of a release in `expect` (`go1_14`): the release's data.
+pub fn release_key(r: GoRelease) -> &'static str {
+    &r.release().key
+}
+
+impl Scenario {
+    /// Parses a scenario file; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        for key in s.expect.keys() {
+            if key != "go1_14" && key != "go1_24" {
+                return Err(ScenarioError::Parse {
+                    file: file.to_string(),
+                    message: format!("expect.{key}: releases are go1_14 and go1_24"),
+                });
+            }
+        }
+        Ok(s)
+    }
+
+    /// The built-in scenarios, in file order.
+    pub fn builtin() -> Vec<Scenario> {
+        builtin::FILES
+            .iter()
+            .map(|(name, text)| {
+                Scenario::parse(name, text).unwrap_or_else(|e| panic!("built-in scenario: {e}"))
+            })
+            .collect()
+    }
+
+    /// A built-in scenario by id.
+    pub fn by_id(id: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::builtin()
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| ScenarioError::Unknown(id.to_string()))
+    }
+
+    /// The scenario's files as a loader sees them.
+    pub fn loader(&self) -> HashMap<String, String> {
+        self.files
+            .iter()
+            .map(|f| (f.path.clone(), f.text.clone()))
+            .collect()
+    }
+
+    /// A process of the scenario under a release, ready to run.
+    pub fn process(&self, release: GoRelease) -> Result<Process, ScenarioError> {
+        Process::new(&self.world, self.schedule.clone(), release, &self.loader()).map_err(
+            |source| ScenarioError::World {
+                file: self.id.clone(),
+                source: Box::new(source),
+            },
+        )
+    }
+
+    /// Runs the scenario to its end.
+    pub fn run(&self, release: GoRelease) -> Result<(Process, Ending), ScenarioError> {
+        let mut p = self.process(release)?;
+        p.world.machine.set_history(false);
+        let end = p.run(self.max_steps);
+        Ok((p, end))
+    }
+
+    /// Runs the scenario under a release and compares what happens with `expect`: the
+    /// checks on the way, the exit status and the output. Returns every mismatch.
+    pub fn verify(&self, release: GoRelease) -> Result<Vec<String>, ScenarioError> {
+        let key = release_key(release);
+        let Some(expect) = self.expect.get(key) else {
+            return Ok(vec![format!("no expect.{key}")]);
+        };
+        let mut p = self.process(release)?;
+        let mut problems = Vec::new();
+        for (i, c) in expect.checks.iter().enumerate() {
+            match check::run_to(&mut p, c, self.max_steps) {
+                Ok(()) => {}
+                Err(CheckError::Failed(msg)) | Err(CheckError::Bad(msg)) => {
+                    problems.push(format!("checks[{i}]: {msg}"))
+                }
+            }
+        }
+        let end = p.run(self.max_steps);
+        if end != Ending::Exited(expect.exit_status) {
+            problems.push(format!(
+                "ended with {end:?}, expected exit status {}",
+                expect.exit_status
+            ));
+        }
+        let stdout = p.output(1);
+        if stdout != expect.stdout {
+            problems.push(format!(
+                "stdout is {stdout:?}, expected {:?}",
+                expect.stdout
+            ));
+        }
+        if let Some(want) = &expect.stderr {
+            problems.extend(compare_lines(want, &p.output(2)));
+        }
+        Ok(problems)
+    }
+}
+
+/// Whether `line` matches `pattern`, where `…` matches any text.
+pub fn line_matches(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('…').collect();
+    if parts.len() == 1 {
+        return pattern == line;
+    }
+    let mut rest = line;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(k) => rest = &rest[k + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Mismatches between expected lines (with `…`) and actual text. A last line that is
+/// only `…` stands for any further lines (none included).
+pub fn compare_lines(want: &str, got: &str) -> Vec<String> {
+    let mut w: Vec<&str> = want.lines().collect();
+    let mut g: Vec<&str> = got.lines().collect();
+    if w.last().is_some_and(|l| l.trim() == "…") {
+        w.pop();
+        g.truncate(w.len());
+    }
+    let mut problems = Vec::new();
+    for (i, pat) in w.iter().enumerate() {
+        match g.get(i) {
+            Some(line) if line_matches(pat, line) => {}
+            Some(line) => problems.push(format!(
+                "stderr line {}: got {line:?}, expected {pat:?}",
+                i + 1
+            )),
+            None => problems.push(format!("stderr line {}: missing, expected {pat:?}", i + 1)),
+        }
+    }
+    if g.len() > w.len() {
+        problems.push(format!(
+            "stderr has {} more lines than expected, from {:?}",
+            g.len() - w.len(),
+            g[w.len()]
+        ));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ellipsis_matches_any_text() {
+        assert!(line_matches("pc=0x…]", "pc=0x4a1b]"));
+        assert!(line_matches("a…b…c", "a12b34c"));
+        assert!(!line_matches("a…b", "a12c"));
+        assert!(!line_matches("exact", "exact "));
+    }
+
+    #[test]
+    fn a_last_ellipsis_line_stands_for_any_rest() {
+        assert!(compare_lines("a\n…", "a\nb\nc").is_empty());
+        assert!(compare_lines("a\n…", "a").is_empty());
+        assert_eq!(compare_lines("a\nb", "a\nb\nc").len(), 1);
+    }
+}

@@ -1,0 +1,149 @@
+//! Step-back records: what each step changed, so any step can be undone exactly.
+//!
+//! An ordinary instruction records the thread that ran, its RIP and RFLAGS, and the old
+//! values of only the general registers it may write (iced's instruction info says which);
+//! memory stores are undone from the MMU's write journal. A system call, which may change
+//! anything (FS base, output, which threads are alive), records a full snapshot instead.
+
+use crate::cpu::Cpu;
+use crate::decode::{Decoded, KEEP_FLAGS, KEEP_RIP};
+use crate::kernel::SyscallEvent;
+use crate::thread::ThreadState;
+
+
+/// One step, in 12 bytes: the record is written for every instruction when history is on.
+#[derive(Clone, Copy)]
+pub(crate) struct Record {
+    /// `KEEP_RIP` and `KEEP_FLAGS`: which of RIP and RFLAGS `values` holds.
+    keep: u8,
+    /// The instruction's length: without `KEEP_RIP`, the old RIP is the new one minus it.
+    len: u8,
+    /// The thread that ran; the top bit marks a full record.
+    thread_and_full: u16,
+    /// Bit i set: `values` holds the old `gpr[i]`. Zero for a full record.
+    pub writes: u16,
+    /// Length of the memory write journal before the step (4 G entries would need 64 GB).
+    journal: u32,
+}
+
+const FULL: u16 = 0x8000;
+
+impl Record {
+    pub fn thread(&self) -> usize {
+        (self.thread_and_full & !FULL) as usize
+    }
+    pub fn full(&self) -> bool {
+        self.thread_and_full & FULL != 0
+    }
+    pub fn journal(&self) -> usize {
+        self.journal as usize
+    }
+}
+
+/// Everything a system call may change.
+pub(crate) struct Full {
+    pub cpu: Cpu,
+    pub output_len: usize,
+    pub states: Vec<ThreadState>,
+    pub exit_status: Option<i32>,
+    pub last_syscall: Option<SyscallEvent>,
+}
+
+#[derive(Default)]
+pub(crate) struct History {
+    pub on: bool,
+    pub records: Vec<Record>,
+    pub values: Vec<u64>,
+    pub fulls: Vec<Full>,
+}
+
+impl History {
+    /// Records the state an instruction may change, before it runs.
+    #[inline]
+    pub fn begin(&mut self, thread: usize, cpu: &Cpu, d: &Decoded, journal: usize) {
+        let writes = d.writes;
+        if d.keep & KEEP_RIP != 0 {
+            self.values.push(cpu.rip);
+        }
+        if d.keep & KEEP_FLAGS != 0 {
+            self.values.push(cpu.rflags);
+        }
+        let mut m = writes;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            self.values.push(cpu.gpr[i]);
+            m &= m - 1;
+        }
+        self.records.push(Record {
+            keep: d.keep,
+            len: d.len,
+            thread_and_full: thread as u16,
+            writes,
+            journal: journal as u32,
+        });
+    }
+
+    /// Drops the record of a step that did not happen (it faulted, or it is re-recorded).
+    #[inline]
+    pub fn abort(&mut self) {
+        if let Some(r) = self.records.pop() {
+            if r.full() {
+                self.fulls.pop();
+            } else {
+                let n = (r.keep & KEEP_RIP != 0) as usize
+                    + (r.keep & KEEP_FLAGS != 0) as usize
+                    + r.writes.count_ones() as usize;
+                self.values.truncate(self.values.len() - n);
+            }
+        }
+    }
+
+    pub fn begin_full(&mut self, thread: usize, journal: usize, full: Full) {
+        self.fulls.push(full);
+        self.records.push(Record {
+            keep: 0,
+            len: 0,
+            thread_and_full: thread as u16 | FULL,
+            writes: 0,
+            journal: journal as u32,
+        });
+    }
+
+    /// Undoes the register part of a partial record on `cpu`.
+    pub fn restore_partial(&mut self, r: Record, cpu: &mut Cpu) {
+        let mut regs = Vec::with_capacity(16);
+        let mut m = r.writes;
+        while m != 0 {
+            regs.push(m.trailing_zeros() as usize);
+            m &= m - 1;
+        }
+        for &i in regs.iter().rev() {
+            cpu.gpr[i] = self.values.pop().expect("history value");
+        }
+        if r.keep & KEEP_FLAGS != 0 {
+            cpu.rflags = self.values.pop().expect("history rflags");
+        }
+        cpu.rip = if r.keep & KEEP_RIP != 0 {
+            self.values.pop().expect("history rip")
+        } else {
+            cpu.rip.wrapping_sub(r.len as u64)
+        };
+    }
+
+    pub fn clear(&mut self) {
+        self.records = Vec::new();
+        self.values = Vec::new();
+        self.fulls = Vec::new();
+    }
+
+    /// Bytes held, excluding the memory journal.
+    pub fn bytes(&self) -> usize {
+        self.records.len() * std::mem::size_of::<Record>()
+            + self.values.len() * 8
+            + self
+                .fulls
+                .iter()
+                .map(|f| std::mem::size_of::<Full>() + f.states.capacity() * 8)
+                .sum::<usize>()
+    }
+}

@@ -1,0 +1,687 @@
+//! The machine: OS threads sharing one address space, a deterministic scheduler driven by
+//! the caller, a small kernel, step events and exact step back.
+
+use crate::code_cache::CodeCache;
+use crate::cpu::{Cpu, GPR_NAMES, R11, RAX, RCX};
+use crate::fault::{Fault, Signal, Stop};
+use crate::history::{Full, History};
+use crate::isa::{self, Trap};
+use crate::kernel::{self, Effect, Output, SyscallEvent};
+use crate::memory::{Access, MapError, MemError, Memory, Perm};
+use iced_x86::{Decoder, DecoderOptions, Instruction};
+use serde::Serialize;
+
+pub use crate::thread::{Thread, ThreadState};
+
+/// Why [`Machine::run`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// The step budget ran out.
+    StepLimit,
+    /// RIP reached the stop address; the instruction there has not run.
+    StopAt(u64),
+    /// The thread called `exit` with this status while other threads live on.
+    ThreadExit(i32),
+    /// The process ended (`exit_group`, or `exit` of its last thread) with this status.
+    ProcessExit(i32),
+    /// The thread stopped: a fault, an unimplemented instruction, or not runnable.
+    Stopped(Stop),
+}
+
+/// The result of a run: how many instructions completed, and why it stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    /// Instructions that completed (an `INT3` counts: it is a trap, not a fault).
+    pub steps: u64,
+    /// Why the run ended.
+    pub halt: Halt,
+}
+
+/// One instruction as bytes and decoded, for listings and step events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Disassembly {
+    /// Address of the first byte.
+    pub addr: u64,
+    /// The encoded bytes.
+    pub bytes: Vec<u8>,
+    /// The decoded instruction, for a front end to print in the syntax it shows.
+    #[serde(skip)]
+    pub instruction: Instruction,
+}
+
+/// A register that a step changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RegChange {
+    /// Lowercase name: `rax`, `rip`, `rflags`, `fs_base`…
+    pub name: &'static str,
+    /// Value before the step.
+    pub old: u64,
+    /// Value after the step.
+    pub new: u64,
+}
+
+/// Everything one step did, for the UI and the CLI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepEvent {
+    /// The step number this step had (0 for the first step of the machine).
+    pub step: u64,
+    /// Index of the thread that ran.
+    pub thread: usize,
+    /// The instruction at RIP, if it could be read.
+    pub instruction: Option<Disassembly>,
+    /// Registers that changed, in register order.
+    pub regs: Vec<RegChange>,
+    /// Memory reads and writes, in order (instruction fetches are not listed).
+    pub memory: Vec<Access>,
+    /// The fault, if the instruction faulted or trapped.
+    pub fault: Option<Fault>,
+    /// An error that stopped the step (unimplemented instruction, thread not runnable).
+    pub error: Option<String>,
+    /// The system call, if the instruction was SYSCALL.
+    pub syscall: Option<SyscallEvent>,
+}
+
+/// An x86-64 user-mode machine: memory, threads, kernel and history.
+///
+/// ```
+/// use emu::{Machine, Perm, Cpu};
+/// let mut m = Machine::new();
+/// m.map(0x400000, 0x1000, Perm::RX, "text").unwrap();
+/// // mov eax, 7; add eax, eax
+/// m.poke(0x400000, &[0xb8, 7, 0, 0, 0, 0x01, 0xc0]).unwrap();
+/// let t = m.spawn("main", Cpu { rip: 0x400000, ..Cpu::default() });
+/// m.step(t).unwrap();
+/// m.step(t).unwrap();
+/// assert_eq!(m.thread(t).cpu.gpr[0], 14);
+/// m.step_back();
+/// assert_eq!(m.thread(t).cpu.gpr[0], 7);
+/// ```
+pub struct Machine {
+    mem: Memory,
+    code: CodeCache,
+    threads: Vec<Thread>,
+    output: Vec<Output>,
+    exit_status: Option<i32>,
+    history: History,
+    steps: u64,
+    last_syscall: Option<SyscallEvent>,
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Machine {
+    /// An empty machine with history on.
+    pub fn new() -> Machine {
+        let mut m = Machine {
+            mem: Memory::new(),
+            code: CodeCache::new(),
+            threads: Vec::new(),
+            output: Vec::new(),
+            exit_status: None,
+            history: History::default(),
+            steps: 0,
+            last_syscall: None,
+        };
+        m.set_history(true);
+        m
+    }
+
+    // ----- building the world (these changes are not steps: they clear history) -----
+
+    /// Maps a named, zero-filled region. Clears history.
+    pub fn map(&mut self, start: u64, size: u64, perm: Perm, name: &str) -> Result<(), MapError> {
+        self.forget_history();
+        self.mem.map(start, size, perm, name)
+    }
+
+    /// Unmaps a range. Clears history.
+    pub fn unmap(&mut self, start: u64, size: u64) -> Result<(), MapError> {
+        self.forget_history();
+        self.mem.unmap(start, size)
+    }
+
+    /// Changes page permissions. Clears history.
+    pub fn protect(&mut self, start: u64, size: u64, perm: Perm) -> Result<(), MemError> {
+        self.forget_history();
+        self.mem.protect(start, size, perm)
+    }
+
+    /// Writes bytes ignoring permissions (a loader's write). Clears history.
+    pub fn poke(&mut self, addr: u64, bytes: &[u8]) -> Result<(), MemError> {
+        self.forget_history();
+        self.mem.poke(addr, bytes)
+    }
+
+    /// Starts a thread with the given registers and returns its index. The first thread's
+    /// tid is the process id. Clears history.
+    pub fn spawn(&mut self, name: &str, cpu: Cpu) -> usize {
+        assert!(self.threads.len() < 0x7fff, "at most 32767 threads");
+        self.forget_history();
+        let tid = kernel::PID + self.threads.len() as u32;
+        self.threads.push(Thread {
+            tid,
+            name: name.to_string(),
+            cpu,
+            state: ThreadState::Runnable,
+        });
+        self.threads.len() - 1
+    }
+
+    /// Replaces a thread's registers. Clears history.
+    pub fn set_cpu(&mut self, thread: usize, cpu: Cpu) {
+        self.forget_history();
+        self.threads[thread].cpu = cpu;
+    }
+
+    fn forget_history(&mut self) {
+        self.history.clear();
+        self.mem.clear_journal();
+    }
+
+    // ----- reading state (side-effect free) -----
+
+    /// The address space.
+    pub fn memory(&self) -> &Memory {
+        &self.mem
+    }
+
+    /// All threads.
+    pub fn threads(&self) -> &[Thread] {
+        &self.threads
+    }
+
+    /// One thread. Panics if `index` is out of range, like slice indexing.
+    pub fn thread(&self, index: usize) -> &Thread {
+        &self.threads[index]
+    }
+
+    /// Everything written to fd 1 and 2, in order.
+    pub fn output(&self) -> &[Output] {
+        &self.output
+    }
+
+    /// The bytes written to one fd.
+    pub fn output_of(&self, fd: u32) -> Vec<u8> {
+        self.output
+            .iter()
+            .filter(|o| o.fd == fd)
+            .flat_map(|o| o.bytes.iter().copied())
+            .collect()
+    }
+
+    /// The process exit status, once it has exited.
+    pub fn exit_status(&self) -> Option<i32> {
+        self.exit_status
+    }
+
+    /// Steps taken since the machine was built (step back decrements it).
+    pub fn step_count(&self) -> u64 {
+        self.steps
+    }
+
+    /// Disassembles the instruction at `addr` without side effects (ignores permissions).
+    pub fn disassemble(&self, addr: u64) -> Option<Disassembly> {
+        let mut len = 15;
+        let bytes = loop {
+            if let Some(b) = self.mem.peek(addr, len) {
+                break b;
+            }
+            len -= 1;
+            if len == 0 {
+                return None;
+            }
+        };
+        let mut decoder = Decoder::with_ip(64, &bytes, addr, DecoderOptions::NONE);
+        let ins = decoder.decode();
+        Some(Disassembly {
+            addr,
+            bytes: bytes[..ins.len().max(1)].to_vec(),
+            instruction: ins,
+        })
+    }
+
+    // ----- running -----
+
+    /// Executes one instruction on `thread`.
+    pub fn step(&mut self, thread: usize) -> Result<(), Stop> {
+        match self.run(thread, 1, None).halt {
+            Halt::Stopped(stop) => Err(stop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `thread` for at most `max_steps` instructions, stopping before the instruction
+    /// at `stop_at` if given.
+    pub fn run(&mut self, thread: usize, max_steps: u64, stop_at: Option<u64>) -> RunResult {
+        let stop_at = stop_at.unwrap_or(u64::MAX);
+        let mut steps = 0;
+        if self.exit_status.is_some()
+            || self.threads.get(thread).map(|t| t.state) != Some(ThreadState::Runnable)
+        {
+            return RunResult {
+                steps,
+                halt: Halt::Stopped(Stop::NotRunnable(thread)),
+            };
+        }
+        loop {
+            let t = &mut self.threads[thread];
+            let interpret = if self.history.on {
+                inner::<true>
+            } else {
+                inner::<false>
+            };
+            let exit = interpret(
+                &mut t.cpu,
+                &mut self.mem,
+                &mut self.code,
+                &mut self.history,
+                thread,
+                max_steps - steps,
+                stop_at,
+            );
+            steps += exit.steps;
+            self.steps += exit.steps;
+            let halt = match exit.why {
+                Why::Limit => Halt::StepLimit,
+                Why::StopAt => Halt::StopAt(stop_at),
+                Why::Fault(f) => Halt::Stopped(Stop::Fault(f)),
+                Why::Unimplemented(text, addr) => Halt::Stopped(Stop::Unimplemented { text, addr }),
+                Why::Syscall(next) => {
+                    steps += 1;
+                    match self.syscall(thread, next) {
+                        Some(halt) => halt,
+                        None if steps == max_steps => Halt::StepLimit,
+                        None => continue,
+                    }
+                }
+            };
+            return RunResult { steps, halt };
+        }
+    }
+
+    /// Runs a scripted interleaving: each entry runs one thread for up to that many steps.
+    /// Stops early at the first entry that does not use its whole budget.
+    pub fn run_schedule(&mut self, schedule: &[(usize, u64)]) -> RunResult {
+        let mut total = 0;
+        for &(thread, n) in schedule {
+            let r = self.run(thread, n, None);
+            total += r.steps;
+            if r.halt != Halt::StepLimit {
+                return RunResult {
+                    steps: total,
+                    halt: r.halt,
+                };
+            }
+        }
+        RunResult {
+            steps: total,
+            halt: Halt::StepLimit,
+        }
+    }
+
+    /// Records everything a kernel step may change (registers of `thread`, output, thread
+    /// states, exit status), so that step back can undo a system call or a signal delivery.
+    fn record_full(&mut self, thread: usize) {
+        if self.history.on {
+            let full = Full {
+                cpu: self.threads[thread].cpu,
+                output_len: self.output.len(),
+                states: self.threads.iter().map(|t| t.state).collect(),
+                exit_status: self.exit_status,
+                last_syscall: self.last_syscall.clone(),
+            };
+            self.history
+                .begin_full(thread, self.mem.journal_len(), full);
+        }
+    }
+
+    /// SYSCALL (SDM Vol. 2B): RCX gets the next RIP, R11 gets RFLAGS; the kernel model
+    /// runs; RAX gets the result. Returns a halt if the call ended the thread or process.
+    fn syscall(&mut self, thread: usize, next: u64) -> Option<Halt> {
+        self.record_full(thread);
+        self.steps += 1;
+        let t = &mut self.threads[thread];
+        let (number, args) = (t.cpu.gpr[RAX], [t.cpu.gpr[7], t.cpu.gpr[6], t.cpu.gpr[2]]);
+        t.cpu.gpr[RCX] = next;
+        t.cpu.gpr[R11] = t.cpu.rflags;
+        t.cpu.rip = next;
+        let effect = kernel::syscall(&mut t.cpu, &mut self.mem, t.tid, &mut self.output);
+        let mut event = SyscallEvent {
+            number,
+            name: kernel::name(number),
+            args,
+            result: None,
+        };
+        let halt = match effect {
+            Effect::Return(v) => {
+                t.cpu.gpr[RAX] = v;
+                event.result = Some(v);
+                None
+            }
+            Effect::Restored => None,
+            Effect::ExitThread(status) => {
+                t.state = ThreadState::Exited(status);
+                if self
+                    .threads
+                    .iter()
+                    .all(|t| t.state != ThreadState::Runnable)
+                {
+                    self.exit_status = Some(status);
+                    Some(Halt::ProcessExit(status))
+                } else {
+                    Some(Halt::ThreadExit(status))
+                }
+            }
+            Effect::ExitGroup(status) => {
+                for t in &mut self.threads {
+                    if t.state == ThreadState::Runnable {
+                        t.state = ThreadState::Exited(status);
+                    }
+                }
+                self.exit_status = Some(status);
+                Some(Halt::ProcessExit(status))
+            }
+        };
+        self.last_syscall = Some(event);
+        halt
+    }
+
+    /// Executes one instruction on `thread` and reports everything it did.
+    pub fn step_event(&mut self, thread: usize) -> StepEvent {
+        let before = self.threads.get(thread).map(|t| t.cpu).unwrap_or_default();
+        let step = self.steps;
+        let instruction = self
+            .threads
+            .get(thread)
+            .and_then(|t| self.disassemble(t.cpu.rip));
+        self.last_syscall = None;
+        self.mem.set_trace(true);
+        let result = self.step(thread);
+        let memory = self.mem.take_trace();
+        self.mem.set_trace(false);
+        let after = self.threads.get(thread).map(|t| t.cpu).unwrap_or_default();
+        let regs = before
+            .named()
+            .into_iter()
+            .zip(after.named())
+            .filter(|(b, a)| b.1 != a.1)
+            .map(|(b, a)| RegChange {
+                name: b.0,
+                old: b.1,
+                new: a.1,
+            })
+            .collect();
+        let (fault, error) = match result {
+            Ok(()) => (None, None),
+            Err(Stop::Fault(f)) => (Some(f), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        StepEvent {
+            step,
+            thread,
+            instruction,
+            regs,
+            memory,
+            fault,
+            error,
+            syscall: self.last_syscall.clone(),
+        }
+    }
+
+    /// Delivers a signal to `thread` as Linux does (`arch/x86/kernel/signal.c`): on the
+    /// alternate stack `altstack` (lo, hi) if given and the thread is not already on it,
+    /// else below the red zone of the current stack, push an `rt_sigframe` holding the
+    /// interrupted registers and the siginfo, then enter `handler` with RDI = signal,
+    /// RSI = &siginfo, RDX = &ucontext and the return address `restorer` (which calls
+    /// `rt_sigreturn`). The delivery is a step: step back undoes it. Returns where the
+    /// frame is, or the fault Linux would hit writing it (the process then dies).
+    pub fn deliver_signal(
+        &mut self,
+        thread: usize,
+        fault: &Fault,
+        handler: u64,
+        restorer: u64,
+        altstack: Option<(u64, u64)>,
+    ) -> Result<crate::signal::Frame, Fault> {
+        self.record_full(thread);
+        let t = &mut self.threads[thread];
+        match crate::signal::deliver(
+            &mut t.cpu,
+            &mut self.mem,
+            fault,
+            handler,
+            restorer,
+            altstack,
+        ) {
+            Ok(frame) => {
+                self.steps += 1;
+                Ok(frame)
+            }
+            Err(f) => {
+                if self.history.on {
+                    self.history.abort();
+                }
+                Err(f)
+            }
+        }
+    }
+
+    /// Runs `f` as one step of `thread` that the machine does not execute instruction by
+    /// instruction: the model of code that is Go (not assembly) in Go's runtime, such as
+    /// the signal handler's decision or `throw`. `f` may change the thread's registers and
+    /// memory, write output and end the process; the step is recorded like a system call,
+    /// so step back undoes it.
+    pub fn model_step<R>(&mut self, thread: usize, f: impl FnOnce(&mut ModelAccess) -> R) -> R {
+        self.record_full(thread);
+        self.steps += 1;
+        self.last_syscall = None;
+        let t = &mut self.threads[thread];
+        let mut access = ModelAccess {
+            cpu: &mut t.cpu,
+            mem: &mut self.mem,
+            output: &mut self.output,
+            exit: None,
+        };
+        let r = f(&mut access);
+        if let Some(status) = access.exit {
+            for t in &mut self.threads {
+                if t.state == ThreadState::Runnable {
+                    t.state = ThreadState::Exited(status);
+                }
+            }
+            self.exit_status = Some(status);
+        }
+        r
+    }
+
+    // ----- history -----
+
+    /// Turns step-back recording on or off. Turning it off frees the history.
+    pub fn set_history(&mut self, on: bool) {
+        self.history.on = on;
+        self.history.clear();
+        self.mem.set_journal(on);
+    }
+
+    /// Whether steps are being recorded.
+    pub fn history_enabled(&self) -> bool {
+        self.history.on
+    }
+
+    /// How many steps can be undone.
+    pub fn history_len(&self) -> usize {
+        self.history.records.len()
+    }
+
+    /// Bytes the history holds (records, register values, the memory write journal), not
+    /// counting spare capacity of its vectors, which the OS only backs once touched.
+    pub fn history_bytes(&self) -> usize {
+        self.history.bytes() + self.mem.journal_bytes()
+    }
+
+    /// Undoes the last step of any thread: registers, memory, FS base, output, thread
+    /// states. Returns false when there is nothing to undo.
+    pub fn step_back(&mut self) -> bool {
+        let Some(r) = self.history.records.pop() else {
+            return false;
+        };
+        self.mem.rollback_to(r.journal());
+        let thread = r.thread();
+        if r.full() {
+            let f = self.history.fulls.pop().expect("full record");
+            self.threads[thread].cpu = f.cpu;
+            self.output.truncate(f.output_len);
+            for (t, s) in self.threads.iter_mut().zip(f.states) {
+                t.state = s;
+            }
+            self.exit_status = f.exit_status;
+            self.last_syscall = f.last_syscall;
+        } else {
+            self.history
+                .restore_partial(r, &mut self.threads[thread].cpu);
+        }
+        self.steps -= 1;
+        true
+    }
+
+    /// The thread that ran the most recent step that can be undone.
+    pub fn last_thread(&self) -> Option<usize> {
+        self.history.records.last().map(|r| r.thread())
+    }
+
+    /// Steps back until `step_count() == step` (or history runs out). Returns whether it
+    /// got there.
+    pub fn go_back_to(&mut self, step: u64) -> bool {
+        while self.steps > step {
+            if !self.step_back() {
+                return false;
+            }
+        }
+        self.steps == step
+    }
+}
+
+/// What a [`Machine::model_step`] may touch.
+pub struct ModelAccess<'a> {
+    /// The registers of the thread the step belongs to.
+    pub cpu: &'a mut Cpu,
+    /// Memory (writes are journaled for step back; permissions are checked as for user
+    /// code).
+    pub mem: &'a mut Memory,
+    output: &'a mut Vec<Output>,
+    exit: Option<i32>,
+}
+
+impl ModelAccess<'_> {
+    /// Writes `bytes` to standard output (1) or standard error (2).
+    pub fn write(&mut self, fd: u32, bytes: &[u8]) {
+        self.output.push(Output {
+            fd,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    /// Ends the process with this exit status (as the shell reports it), after the step.
+    pub fn exit_process(&mut self, status: i32) {
+        self.exit = Some(status);
+    }
+}
+
+/// Why the interpreter loop returned to [`Machine::run`].
+enum Why {
+    Limit,
+    StopAt,
+    Fault(Fault),
+    Unimplemented(String, u64),
+    Syscall(u64),
+}
+
+struct Exit {
+    steps: u64,
+    why: Why,
+}
+
+/// The interpreter loop for one thread, over split borrows of the machine so that
+/// everything it touches stays in registers. `HISTORY` is a constant so that the
+/// history-off loop has no recording code at all.
+#[inline(never)]
+fn inner<const HISTORY: bool>(
+    cpu: &mut Cpu,
+    mem: &mut Memory,
+    code: &mut CodeCache,
+    history: &mut History,
+    thread: usize,
+    max_steps: u64,
+    stop_at: u64,
+) -> Exit {
+    let mut steps = 0;
+    loop {
+        if steps == max_steps {
+            return Exit {
+                steps,
+                why: Why::Limit,
+            };
+        }
+        if cpu.rip == stop_at {
+            return Exit {
+                steps,
+                why: Why::StopAt,
+            };
+        }
+        let d = match code.fetch(mem, cpu.rip) {
+            Ok(d) => d,
+            Err(f) => {
+                return Exit {
+                    steps,
+                    why: Why::Fault(f),
+                }
+            }
+        };
+        if HISTORY {
+            history.begin(thread, cpu, d, mem.journal_len());
+        }
+        match isa::execute(cpu, mem, d) {
+            Ok(next) => {
+                cpu.rip = next;
+                steps += 1;
+            }
+            Err(trap) => {
+                if let Trap::Fault(f) = *trap {
+                    if f.signal == Signal::Sigtrap {
+                        // A trap completes the instruction: RIP moves past it.
+                        cpu.rip = f.pc;
+                        return Exit {
+                            steps: steps + 1,
+                            why: Why::Fault(f),
+                        };
+                    }
+                }
+                if HISTORY {
+                    history.abort();
+                }
+                let why = match *trap {
+                    Trap::Fault(f) => Why::Fault(f),
+                    Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
+                    Trap::Syscall => Why::Syscall(d.next_ip),
+                };
+                return Exit { steps, why };
+            }
+        }
+    }
+}
+
+/// The register names in [`Cpu::named`] order.
+pub fn register_names() -> Vec<&'static str> {
+    let mut v = GPR_NAMES.to_vec();
+    v.extend(["rip", "rflags", "fs_base", "gs_base"]);
+    v
+}
+
+/// An instruction's name as errors give it (`cpuid`): the machine prints no syntax of its own.
+fn mnemonic_name(ins: &Instruction) -> String {
+    format!("{:?}", ins.mnemonic()).to_lowercase()
+}
