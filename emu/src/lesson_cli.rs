@@ -1,10 +1,10 @@
 //! `emu lesson`: list the lessons, check them (every checkpoint, question and ending, under
 //! every release each declares), and play one in the terminal.
 
-use clap::{Subcommand, ValueEnum};
-use emu::go::GoRelease;
-use emu::lesson::view::{self, Player};
-use emu::lesson::{self, Lesson, LessonError, QuestionKind};
+use clap::Subcommand;
+use session::course::{self as lesson, Lesson, LessonError, QuestionKind};
+use session::walkthrough::{self as view, Player};
+use session::GoRelease;
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -25,8 +25,8 @@ pub enum Action {
         /// Lesson files or folders (every lesson in lessons/ when absent).
         paths: Vec<PathBuf>,
         /// Only this release.
-        #[arg(long = "go", value_enum)]
-        go: Option<GoArg>,
+        #[arg(long = "go")]
+        go: Option<String>,
     },
     /// Step through a lesson: Enter steps, `b` steps back, `c` runs to the next stop,
     /// `q` quits. When standard input is not a terminal, prints the whole walkthrough.
@@ -34,8 +34,8 @@ pub enum Action {
         /// The lesson's number, id, or file.
         lesson: String,
         /// Go release (the lesson's first when absent).
-        #[arg(long = "go", value_enum)]
-        go: Option<GoArg>,
+        #[arg(long = "go")]
+        go: Option<String>,
         /// The lessons folder (found from the current directory when absent).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -45,38 +45,33 @@ pub enum Action {
     },
 }
 
-/// A Go release on the command line.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum GoArg {
-    /// go1.14.
-    #[value(name = "1.14")]
-    V114,
-    /// go1.24.
-    #[value(name = "1.24")]
-    V124,
-}
-
-impl GoArg {
-    fn release(self) -> GoRelease {
-        match self {
-            GoArg::V114 => GoRelease::named("1.14").unwrap(),
-            GoArg::V124 => GoRelease::named("1.24").unwrap(),
-        }
-    }
-}
-
 /// Runs `emu lesson …`.
 pub fn main(action: Action) -> ExitCode {
+    let chosen = |go: Option<String>| match go {
+        None => Ok(None),
+        Some(name) => crate::release(Some(&name)).map(Some),
+    };
     match action {
         Action::List { dir } => list(dir),
-        Action::Check { paths, go } => check(&paths, go.map(GoArg::release)),
+        Action::Check { paths, go } => match chosen(go) {
+            Ok(only) => check(&paths, only),
+            Err(e) => usage(&e),
+        },
         Action::Play {
             lesson,
             go,
             dir,
             print_steps,
-        } => play(&lesson, go.map(GoArg::release), dir, print_steps),
+        } => match chosen(go) {
+            Ok(release) => play(&lesson, release, dir, print_steps),
+            Err(e) => usage(&e),
+        },
     }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("emu lesson: {message}");
+    ExitCode::from(2)
 }
 
 /// The lessons folder: `lessons/` here or in a parent holding the workspace, else the
@@ -367,7 +362,7 @@ fn show_reached(
         }
         if !item.claims.is_empty() {
             for c in item.claims {
-                let verdict = match emu::lesson::expr::evaluate(p, thread, c) {
+                let verdict = match lesson::expr::evaluate(p, thread, c) {
                     Ok(()) => "✓".to_string(),
                     Err(e) => format!("✗ {e}"),
                 };
@@ -543,7 +538,7 @@ fn ending(out: &mut impl Write, player: &Player) -> ExitCode {
             problems.push(format!("expected exit status {}", e.exit_status));
         }
         if let Some(want) = &e.stderr {
-            problems.extend(emu::go::scenario::compare_lines(want, &se));
+            problems.extend(session::go_model::scenario::compare_lines(want, &se));
         }
         if problems.is_empty() {
             let _ = writeln!(out, "(as the lesson declares)");

@@ -1,8 +1,12 @@
-//! The `emu` command line: `emu exec` (the JSON-lines contract), `emu asm` (listings) and
-//! `emu run` (scenarios of Go's runtime, to the end Go gives them).
+//! The `emu` command line: `emu exec` (the JSON-lines contract), `emu asm` (listings),
+//! `emu run` (scenarios of Go's runtime, to the end Go gives them) and `emu lesson`. A thin
+//! shell over the session crate and the crates it re-exports.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use emu::asm::{self, GoRelease, Source, Syntax};
+use session::asm::{self, Source, Syntax};
+use session::machine;
+use session::GoRelease;
+use std::path::PathBuf;
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
@@ -14,6 +18,10 @@ mod lesson_cli;
     about = "An exact x86-64 user-mode machine for Go's runtime stack switching"
 )]
 struct Cli {
+    /// A release folder to add (its `release.toml` and `runtime/`, as in `releases/`);
+    /// `--go` can then name it. May be given more than once.
+    #[arg(long = "release-dir", global = true, value_name = "DIR")]
+    release_dirs: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,9 +40,9 @@ enum Command {
         /// Source syntax.
         #[arg(long, value_enum, default_value = "go")]
         syntax: SyntaxArg,
-        /// Go release whose go_asm.h and conventions apply.
-        #[arg(long = "go", value_enum, default_value = "1.24")]
-        go: GoArg,
+        /// Go release whose go_asm.h and conventions apply (the newest when absent).
+        #[arg(long = "go")]
+        go: Option<String>,
         /// Address of the first byte (hex with 0x, or decimal).
         #[arg(long, default_value = "0x401000")]
         base: String,
@@ -47,9 +55,9 @@ enum Command {
     Run {
         /// Scenario id (`cgo-c-null-write`) or path to a scenario `.toml` file.
         scenario: Option<String>,
-        /// Go release.
-        #[arg(long = "go", value_enum, default_value = "1.24")]
-        go: GoArg,
+        /// Go release (the newest when absent).
+        #[arg(long = "go")]
+        go: Option<String>,
         /// Print {"id","go","exit_status","stdout","stderr","signal","steps"} instead.
         #[arg(long)]
         json: bool,
@@ -70,16 +78,30 @@ enum SyntaxArg {
     Intel,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum GoArg {
-    #[value(name = "1.14")]
-    V114,
-    #[value(name = "1.24")]
-    V124,
+/// The release `--go` names (the newest when absent), or a message that lists the known
+/// ones.
+pub fn release(go: Option<&str>) -> Result<GoRelease, String> {
+    let Some(name) = go else {
+        return Ok(GoRelease::latest());
+    };
+    GoRelease::named(name).ok_or_else(|| {
+        let known: Vec<String> = GoRelease::all().iter().map(|r| r.to_string()).collect();
+        format!(
+            "--go {name}: no such release (known: {}; --release-dir adds one)",
+            known.join(", ")
+        )
+    })
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    for dir in &cli.release_dirs {
+        if let Err(e) = session::go_release::load_dir(dir) {
+            eprintln!("emu: --release-dir {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
+    match cli.command {
         Command::Exec { file } => exec(file.as_deref()),
         Command::Asm {
             file,
@@ -98,17 +120,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn release(go: GoArg) -> GoRelease {
-    match go {
-        GoArg::V114 => GoRelease::named("1.14").unwrap(),
-        GoArg::V124 => GoRelease::named("1.24").unwrap(),
-    }
-}
 
 /// `emu run`: a scenario to its end.
-fn run(scenario: Option<&str>, go: GoArg, json: bool, list: bool) -> ExitCode {
-    use emu::go::process::Ending;
-    use emu::go::scenario::Scenario;
+fn run(scenario: Option<&str>, go: Option<String>, json: bool, list: bool) -> ExitCode {
+    use session::go_model::process::Ending;
+    use session::go_model::scenario::Scenario;
     if list || scenario.is_none() {
         for s in Scenario::builtin() {
             println!("{:<28} {}", s.id, s.title);
@@ -135,7 +151,13 @@ fn run(scenario: Option<&str>, go: GoArg, json: bool, list: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let release = release(go);
+    let release = match release(go.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("emu run: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (p, end) = match s.run(release) {
         Ok(r) => r,
         Err(e) => {
@@ -207,7 +229,7 @@ fn exec(path: Option<&str>) -> ExitCode {
         if text.trim().is_empty() {
             continue;
         }
-        let result = emu::exec::run_line(&text);
+        let result = machine::exec::run_line(&text);
         if writeln!(out, "{result}").and_then(|_| out.flush()).is_err() {
             return ExitCode::SUCCESS; // Reader went away (e.g. piped into head).
         }
@@ -215,8 +237,8 @@ fn exec(path: Option<&str>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool) -> ExitCode {
-    let Some(base) = emu::exec::parse_number(base) else {
+fn asm_listing(file: &str, syntax: SyntaxArg, go: Option<String>, base: &str, json: bool) -> ExitCode {
+    let Some(base) = machine::exec::parse_number(base) else {
         eprintln!("emu asm: --base {base}: expected a number such as 0x401000");
         return ExitCode::from(2);
     };
@@ -224,9 +246,12 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
         SyntaxArg::Go => Syntax::Go,
         SyntaxArg::Intel => Syntax::Intel,
     };
-    let release = match go {
-        GoArg::V114 => GoRelease::named("1.14").unwrap(),
-        GoArg::V124 => GoRelease::named("1.24").unwrap(),
+    let release = match release(go.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("emu asm: {e}");
+            return ExitCode::from(2);
+        }
     };
     let loader = |path: &str| std::fs::read_to_string(path).ok();
     let program = match asm::assemble_listing(&[Source::new(file, syntax, base)], release, &loader)
@@ -243,7 +268,7 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
             .iter()
             .map(|l| {
                 serde_json::json!({
-                    "addr": format!("{:#x}", l.addr), "bytes": emu::exec::encode_hex(&l.bytes),
+                    "addr": format!("{:#x}", l.addr), "bytes": machine::exec::encode_hex(&l.bytes),
                     "file": l.file, "line": l.line, "col": l.col, "source": l.source,
                     "intel": l.intel, "att": l.att,
                 })
@@ -278,7 +303,7 @@ fn asm_listing(file: &str, syntax: SyntaxArg, go: GoArg, base: &str, json: bool)
             "  {name}:{}\t{:#x}\t{:<20}\t{:<36}\t{}",
             l.line,
             l.addr,
-            emu::exec::encode_hex(&l.bytes),
+            machine::exec::encode_hex(&l.bytes),
             l.source,
             l.intel
         );

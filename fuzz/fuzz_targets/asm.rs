@@ -1,8 +1,8 @@
 //! Any text, in either syntax, assembles or gives a located error: never a panic.
 #![no_main]
 
-use emu::asm::{assemble, Source, Syntax};
-use emu::go::GoRelease;
+use asm::{assemble, Source, Syntax};
+use go_model::GoRelease;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 
@@ -17,11 +17,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Syntax::Intel
     };
-    let release = if selector & 2 == 0 {
-        GoRelease::Go114
-    } else {
-        GoRelease::Go124
-    };
+    let all = GoRelease::all();
+    let release = all[(selector as usize >> 1) % all.len()];
     let text = String::from_utf8_lossy(rest).into_owned();
     // A second file the first may include or call into.
     let files: HashMap<String, String> = [

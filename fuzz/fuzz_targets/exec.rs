@@ -13,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => line.into_owned(),
     };
-    let out = emu::exec::run_line(&line);
+    let out = machine::exec::run_line(&line);
     assert!(out.starts_with('{') && out.ends_with('}'));
 });

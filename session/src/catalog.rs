@@ -132,7 +132,7 @@ pub fn entries() -> Vec<Entry> {
         label: s.id.clone(),
         id: s.id,
         lesson: false,
-        releases: vec![GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()],
+        releases: GoRelease::all(),
     }));
     out
 }
@@ -174,7 +174,7 @@ pub fn open(id: &str) -> Option<Opened> {
     Some(Opened {
         scenario,
         lesson: None,
-        releases: vec![GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()],
+        releases: GoRelease::all(),
     })
 }
 

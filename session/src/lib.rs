@@ -31,6 +31,7 @@ pub mod walkthrough;
 pub use session::*;
 
 /// The model's crates, for front ends that read a type of theirs through a snapshot.
+pub use asm;
 pub use course;
 pub use go_model;
 pub use go_release::{self, GoRelease};

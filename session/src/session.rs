@@ -111,7 +111,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             lesson: catalog::FIRST.to_string(),
-            release: GoRelease::named("1.14").unwrap(),
+            release: GoRelease::oldest(),
             edits: Vec::new(),
         }
     }

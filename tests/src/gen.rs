@@ -15,7 +15,7 @@
 //! - RSP stays inside the stack page unless a fault is being injected on purpose.
 
 use crate::oracle::{flag_effect, AF, CF, OF, PF, SF, ZF};
-use emu::exec::encode_hex;
+use machine::exec::encode_hex;
 use iced_x86::code_asm::*;
 use iced_x86::{
     Code, ConditionCode, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic,

@@ -1,5 +1,5 @@
 //! The reference side of the differential tests: run an `emu exec` case in unicorn (QEMU's
-//! x86-64 translator) and report the outcome in the same shape as `emu::exec::run_case`.
+//! x86-64 translator) and report the outcome in the same shape as `machine::exec::run_case`.
 //!
 //! Unicorn is not Linux: it runs the guest at CPL 0 with no kernel, reports memory faults as
 //! engine errors instead of `#PF`, and reports CPU exceptions through an interrupt hook. This
@@ -7,7 +7,7 @@
 //! unicorn's behaviour differs from real hardware, the difference is handled here under a
 //! named [`Quirk`], so the test table can say what was adjusted and why.
 
-use emu::exec::{
+use machine::exec::{
     decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
 };
 use iced_x86::{

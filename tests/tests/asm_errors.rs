@@ -2,11 +2,11 @@
 //! what was expected and what was found, and a suggestion where one is obvious. Nothing
 //! panics, whatever the input.
 
-use emu::asm::{assemble, AsmError, Source, Syntax};
-use emu::go::GoRelease;
+use asm::{assemble, AsmError, Source, Syntax};
+use go_model::GoRelease;
 use std::collections::HashMap;
 
-fn go(src: &str) -> Result<emu::asm::Program, AsmError> {
+fn go(src: &str) -> Result<asm::Program, AsmError> {
     let text = format!("#include \"textflag.h\"\nTEXT ·f(SB), NOSPLIT, $0-0\n{src}\n");
     let files: HashMap<String, String> = [("f.s".to_string(), text)].into();
     assemble(
@@ -16,7 +16,7 @@ fn go(src: &str) -> Result<emu::asm::Program, AsmError> {
     )
 }
 
-fn intel(src: &str) -> Result<emu::asm::Program, AsmError> {
+fn intel(src: &str) -> Result<asm::Program, AsmError> {
     let files: HashMap<String, String> = [("c.asm".to_string(), format!("{src}\n"))].into();
     assemble(
         &[Source::new("c.asm", Syntax::Intel, 0x1000)],

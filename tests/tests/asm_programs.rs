@@ -1,9 +1,9 @@
 //! Programs of several files in both syntaxes: placement, cross-references, source maps,
 //! and the per-release code Go's assembler inserts.
 
-use emu::asm::{assemble, Source, Syntax};
-use emu::go::GoRelease;
-use emu::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
+use asm::{assemble, Source, Syntax};
+use go_model::GoRelease;
+use machine::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
 use std::collections::HashMap;
 
 const GO_SRC: &str = "#include \"textflag.h\"\n#include \"go_tls.h\"\n\

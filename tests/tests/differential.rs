@@ -8,7 +8,7 @@
 //!   outcome Linux on x86-64 gives, and (unless a documented unicorn quirk prevents it) that
 //!   unicorn agrees.
 
-use emu::exec::CaseResult;
+use machine::exec::CaseResult;
 use iced_x86::code_asm::*;
 use stackswitch_tests::gen::{
     self, Rng, CODE, DATA, FS_BASE, ISLAND, NOACCESS, RO, RSP0, UNMAPPED,
@@ -30,13 +30,13 @@ fn run(name: &str, code: Vec<u8>, regs: &[(&str, u64)]) -> Checked {
 
 fn reg(r: &CaseResult, name: &str) -> u64 {
     let v = r.regs.as_ref().expect("regs")[name].as_str().expect("hex");
-    emu::exec::parse_number(v).expect("number")
+    machine::exec::parse_number(v).expect("number")
 }
 
 fn mem(r: &CaseResult, addr: u64, len: usize) -> Vec<u8> {
     for region in r.memory.as_ref().expect("memory") {
-        let base = emu::exec::parse_number(&region.addr).expect("addr");
-        let bytes = emu::exec::decode_hex(&region.bytes).expect("hex");
+        let base = machine::exec::parse_number(&region.addr).expect("addr");
+        let bytes = machine::exec::decode_hex(&region.bytes).expect("hex");
         if addr >= base && addr + len as u64 <= base + bytes.len() as u64 {
             let o = (addr - base) as usize;
             return bytes[o..o + len].to_vec();
@@ -57,8 +57,8 @@ fn signal(r: &CaseResult) -> (String, i32, u64, u64) {
     (
         s.name.to_string(),
         s.code,
-        emu::exec::parse_number(&s.addr).expect("addr"),
-        emu::exec::parse_number(&s.pc).expect("pc"),
+        machine::exec::parse_number(&s.addr).expect("addr"),
+        machine::exec::parse_number(&s.pc).expect("pc"),
     )
 }
 
@@ -181,7 +181,7 @@ fn run_random(seed: u64, range: std::ops::Range<u64>) -> Vec<Outcome> {
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .and_then(|s| emu::exec::parse_number(&s))
+        .and_then(|s| machine::exec::parse_number(&s))
         .unwrap_or(default)
 }
 
@@ -375,7 +375,7 @@ fn bit_offset_wraps_with_32_bit_addressing() {
     same(&c);
     ends_at_int3(&c.emu, &code);
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
-    let data = emu::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
+    let data = machine::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
     let old = u32::from_le_bytes(data[0x10..0x14].try_into().unwrap());
     let new = u32::from_le_bytes(mem(&c.emu, DATA + 0x10, 4).try_into().unwrap());
     assert_eq!(new, old | 1 << 16);
@@ -453,7 +453,7 @@ fn absolute_operand_with_address_size_prefix_wraps() {
     same(&c);
     ends_at_int3(&c.emu, &code);
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
-    let data = emu::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
+    let data = machine::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
     let old = data[0x20];
     assert_eq!(mem(&c.emu, target, 1)[0], old | 8);
 }
@@ -498,7 +498,7 @@ fn family_data_movement() {
     same(&c);
     ends_at_int3(&c.emu, &code);
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
-    let data = emu::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
+    let data = machine::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
     let at = |o: usize, n: usize| {
         let mut b = [0u8; 8];
         b[..n].copy_from_slice(&data[o..o + n]);
@@ -976,7 +976,7 @@ fn family_bit_test() {
     same(&c);
     ends_at_int3(&c.emu, &code);
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
-    let data = emu::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
+    let data = machine::exec::decode_hex(case["memory"][1]["bytes"].as_str().unwrap()).unwrap();
     let below = u64::from_le_bytes(data[0x2f8..0x300].try_into().unwrap());
     let word = u16::from_le_bytes(data[0x300..0x302].try_into().unwrap());
     let r = &c.emu;
@@ -1331,7 +1331,7 @@ fn fault_straddling_access_into_unmapped_page() {
         0,
     );
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
-    let island = emu::exec::decode_hex(case["memory"][4]["bytes"].as_str().unwrap_or("")).unwrap();
+    let island = machine::exec::decode_hex(case["memory"][4]["bytes"].as_str().unwrap_or("")).unwrap();
     let before = island.get(0xffe..0x1000).map_or(vec![0, 0], |b| b.to_vec());
     assert_eq!(mem(&c.emu, ISLAND + 0xffe, 2), before);
 }

@@ -23,7 +23,7 @@ fn run_file(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| emu::exec::run_line(l) + "\n")
+        .map(|l| machine::exec::run_line(l) + "\n")
         .collect()
 }
 
@@ -79,7 +79,7 @@ fn every_line_gets_one_well_formed_result() {
     for f in case_files() {
         let text = std::fs::read_to_string(&f).unwrap();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let out: serde_json::Value = serde_json::from_str(&emu::exec::run_line(line)).unwrap();
+            let out: serde_json::Value = serde_json::from_str(&machine::exec::run_line(line)).unwrap();
             let stop = out["stop"].as_str().unwrap();
             assert!(["stop_at", "max_steps", "fault", "exit", "error"].contains(&stop));
             assert!(out["steps"].is_u64());
@@ -93,7 +93,7 @@ fn every_line_gets_one_well_formed_result() {
                     .keys()
                     .map(String::as_str)
                     .collect();
-                assert_eq!(names, emu::machine::register_names());
+                assert_eq!(names, machine::machine::register_names());
                 assert!(regs
                     .as_object()
                     .unwrap()
@@ -142,7 +142,7 @@ fn mutated_cases_never_panic() {
             }
         }
         let line = String::from_utf8_lossy(&bytes);
-        let out: serde_json::Value = serde_json::from_str(&emu::exec::run_line(&line))
+        let out: serde_json::Value = serde_json::from_str(&machine::exec::run_line(&line))
             .unwrap_or_else(|e| panic!("result is not JSON for {line}: {e}"));
         assert!(out["stop"].is_string(), "{line}");
     }

@@ -134,8 +134,8 @@ fn corpus_assembles_byte_identical_to_go() {
     let include = std::env::temp_dir().join(format!("stackswitch-asm-{}", std::process::id()));
     std::fs::create_dir_all(&include).unwrap();
     // Go reads the same headers emu has built in, so both assemble the same text.
-    let release = emu::go::GoRelease::named("1.24").unwrap();
-    for (name, text) in emu::asm::go::builtin_headers(&emu::go::layout::go_asm_h(release)) {
+    let release = go_model::GoRelease::named("1.24").unwrap();
+    for (name, text) in asm::go::builtin_headers(&go_model::layout::go_asm_h(release)) {
         std::fs::write(include.join(name), text).unwrap();
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -151,8 +151,8 @@ fn corpus_assembles_byte_identical_to_go() {
         let go_funcs = go_objdump(&go, &dir, file, &include);
         let path = file.to_string_lossy().to_string();
         let loader = |p: &str| std::fs::read_to_string(p).ok();
-        let program = emu::asm::assemble_listing(
-            &[emu::asm::Source::new(&path, emu::asm::Syntax::Go, BASE)],
+        let program = asm::assemble_listing(
+            &[asm::Source::new(&path, asm::Syntax::Go, BASE)],
             release,
             &loader,
         )
@@ -162,7 +162,7 @@ fn corpus_assembles_byte_identical_to_go() {
                 failures.push(format!("{path}: emu has no function {name}"));
                 continue;
             };
-            let ours: Vec<&emu::asm::Listed> = program
+            let ours: Vec<&asm::Listed> = program
                 .instructions
                 .iter()
                 .filter(|l| l.addr >= sym.addr && l.addr < sym.addr + sym.size)
@@ -195,8 +195,8 @@ fn corpus_assembles_byte_identical_to_go() {
                     "{path}: {name}: {} bytes from Go, {} from emu\n  go:  {}\n  emu: {}",
                     go_flat.len(),
                     ours_flat.len(),
-                    emu::exec::encode_hex(&go_flat),
-                    emu::exec::encode_hex(&ours_flat)
+                    machine::exec::encode_hex(&go_flat),
+                    machine::exec::encode_hex(&ours_flat)
                 ));
                 continue;
             }
@@ -223,8 +223,8 @@ fn corpus_assembles_byte_identical_to_go() {
                     if &ob != gb {
                         detail.push_str(&format!(
                             "\n  line {line}: go {} emu {}",
-                            emu::exec::encode_hex(gb),
-                            emu::exec::encode_hex(&ob)
+                            machine::exec::encode_hex(gb),
+                            machine::exec::encode_hex(&ob)
                         ));
                     }
                 }

@@ -3,9 +3,9 @@
 //! function there, and comes back, with g, m and TLS built by hand as Go's runtime lays
 //! them out (offsets from go_asm.h).
 
-use emu::asm::{assemble, Source, Syntax};
-use emu::go::{layout, GoRelease};
-use emu::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
+use asm::{assemble, Source, Syntax};
+use go_model::{layout, GoRelease};
+use machine::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
 use std::collections::HashMap;
 
 const TEXT: u64 = 0x40_0000;
@@ -51,7 +51,7 @@ TEXT runtime·morestack_noctxt(SB), NOSPLIT, $0
 struct World {
     m: Machine,
     thread: usize,
-    program: emu::asm::Program,
+    program: asm::Program,
 }
 
 fn off(name: &str) -> u64 {
@@ -220,7 +220,7 @@ fn the_switch_is_one_instruction_where_sp_jumps_between_stacks() {
         if on(G1_STACK, before.gpr[4]) != on(G1_STACK, after.gpr[4]) {
             jumps.push((
                 program.line_at(before.rip).unwrap().source.clone(),
-                e.instruction.unwrap().text,
+                asm::text::intel(&e.instruction.unwrap().instruction),
             ));
         }
         if e.fault.is_some() {

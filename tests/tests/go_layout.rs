@@ -2,7 +2,7 @@
 //! releases. The test reads the table in `shared/reference/go-runtime-facts.md` (beside
 //! the repository) rather than a copy, so the two cannot drift apart.
 
-use emu::go::{layout, GoRelease};
+use go_model::{layout, GoRelease};
 use std::path::Path;
 
 fn facts() -> String {
@@ -153,7 +153,7 @@ fn go_asm_h_defines_every_offset() {
 /// seed's first two lines (read from the seed article itself).
 #[test]
 fn cgo_crash_report_matches_the_seed_character_for_character() {
-    use emu::go::handler::{decide, Outcome, SignalState};
+    use go_model::handler::{decide, Outcome, SignalState};
     let seed = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds/000_4ecc27136efcaa86.txt"),
     )
@@ -171,7 +171,7 @@ fn cgo_crash_report_matches_the_seed_character_for_character() {
         .collect();
     // The seed: SIGSEGV, code 0x1, addr 0x60, pc 0x9e8b6c, on g0 while C ran.
     let state = SignalState {
-        fault: emu::Fault::unmapped(0x60, 0x9e8b6c),
+        fault: machine::Fault::unmapped(0x60, 0x9e8b6c),
         g: 0xc000_2000,
         g_m: 0xc000_1000,
         m_curg: 0xc000_0001,

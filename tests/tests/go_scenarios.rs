@@ -2,8 +2,8 @@
 //! ends it: the checks along the way, the exit status, and the report line by line
 //! (addresses and PCs may differ; codes, messages, section headers may not).
 
-use emu::go::scenario::{compare_lines, Scenario};
-use emu::go::GoRelease;
+use go_model::scenario::{compare_lines, Scenario};
+use go_model::GoRelease;
 
 const REQUIRED: [&str; 12] = [
     "go-nil-deref",
@@ -103,7 +103,7 @@ fn step_back_undoes_the_crash_and_its_report() {
     for r in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
         let mut p = s.process(r).unwrap();
-        let threads = |p: &emu::go::process::Process| -> Vec<_> {
+        let threads = |p: &go_model::process::Process| -> Vec<_> {
             p.world
                 .machine
                 .threads()
@@ -136,7 +136,7 @@ fn step_back_undoes_the_crash_and_its_report() {
 /// stepping would find them.
 #[test]
 fn run_to_takes_the_same_steps_as_stepping() {
-    use emu::go::process::RunStop;
+    use go_model::process::RunStop;
     let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
     for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let mut stepped = s.process(release).unwrap();

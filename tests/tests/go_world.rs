@@ -2,10 +2,10 @@
 //! gsignal point to each other as in Go's runtime, goroutine stacks have a guard page,
 //! every byte has a name, and runtime code runs in them.
 
-use emu::go::layout::offset;
-use emu::go::world::{World, WorldSpec};
-use emu::go::GoRelease;
-use emu::{Fault, Halt, Signal, Stop};
+use go_model::layout::offset;
+use go_model::world::{World, WorldSpec};
+use go_model::GoRelease;
+use machine::{Fault, Halt, Signal, Stop};
 use std::collections::HashMap;
 
 const HARNESS: &str = r#"
@@ -107,8 +107,8 @@ fn who_points_to_whom() {
         assert_eq!(read(g3 + off("g_atomicstatus")) as u32, 3);
         // The extra M: on the list, a dead curg, marked extra where the release has the flag.
         let extra = w.ms.iter().find(|m| m.extra).unwrap();
-        assert_eq!(read(emu::go::model::EXTRAM_COUNT), 1);
-        assert_eq!(read(emu::go::model::EXTRAM_SLOTS), extra.addr);
+        assert_eq!(read(go_model::model::EXTRAM_COUNT), 1);
+        assert_eq!(read(go_model::model::EXTRAM_SLOTS), extra.addr);
         let curg = read(extra.addr + off("m_curg"));
         assert_eq!(read(curg + off("g_atomicstatus")) as u32, 6);
         if let Some(flag) = offset(release, "m_isextra") {

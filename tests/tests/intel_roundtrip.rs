@@ -8,10 +8,10 @@ use std::collections::HashMap;
 fn code_of(case: &str) -> (u64, Vec<u8>) {
     let v: serde_json::Value = serde_json::from_str(case).unwrap();
     let region = &v["memory"][0];
-    let addr = emu::exec::parse_number(region["addr"].as_str().unwrap()).unwrap();
+    let addr = machine::exec::parse_number(region["addr"].as_str().unwrap()).unwrap();
     (
         addr,
-        emu::exec::decode_hex(region["bytes"].as_str().unwrap()).unwrap(),
+        machine::exec::decode_hex(region["bytes"].as_str().unwrap()).unwrap(),
     )
 }
 
@@ -27,11 +27,11 @@ fn formatted_instructions_assemble_back_to_themselves() {
             if ins.is_invalid() || ins.code() == iced_x86::Code::INVALID {
                 continue;
             }
-            let text = emu::machine::format_intel(&ins);
+            let text = asm::text::intel(&ins);
             let files: HashMap<String, String> =
                 [("c.asm".to_string(), format!("{text}\n"))].into();
-            let source = emu::asm::Source::new("c.asm", emu::asm::Syntax::Intel, ins.ip());
-            let back = match emu::asm::assemble(&[source], emu::go::GoRelease::named("1.24").unwrap(), &files) {
+            let source = asm::Source::new("c.asm", asm::Syntax::Intel, ins.ip());
+            let back = match asm::assemble(&[source], go_model::GoRelease::named("1.24").unwrap(), &files) {
                 Ok(p) => p,
                 Err(e) => {
                     failures.push(format!("{text}: {e}"));
@@ -40,11 +40,11 @@ fn formatted_instructions_assemble_back_to_themselves() {
             };
             let bytes = &back.segments[0].1;
             let again = Decoder::with_ip(64, bytes, ins.ip(), DecoderOptions::NONE).decode();
-            let text_again = emu::machine::format_intel(&again);
+            let text_again = asm::text::intel(&again);
             if text_again != text {
                 failures.push(format!(
                     "{text} → {} → {text_again}",
-                    emu::exec::encode_hex(bytes)
+                    machine::exec::encode_hex(bytes)
                 ));
             }
             mnemonics.insert(format!("{:?}", ins.mnemonic()));

@@ -4,8 +4,8 @@
 //! failure is reported, not only the first. Broken lesson files in `tests/lessons-broken/`
 //! must get the located error their first line states.
 
-use emu::go::GoRelease;
-use emu::lesson::{self, Lesson};
+use go_model::GoRelease;
+use course::{self, Lesson};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -66,7 +66,7 @@ fn every_lesson_holds_under_every_release_it_declares() {
 fn lessons_are_numbered_in_order_with_unique_ids_and_ask_questions() {
     let all = lessons();
     assert!(all.len() >= 12, "the course has at least twelve lessons");
-    let dupes: Vec<String> = lesson::check_unique(&all)
+    let dupes: Vec<String> = course::check_unique(&all)
         .iter()
         .map(|e| e.to_string())
         .collect();
@@ -145,7 +145,7 @@ fn duplicate_ids_and_numbers_are_named() {
     let text = std::fs::read_to_string(dir.join("wrong-answer.toml")).unwrap();
     let a = Lesson::parse("a.toml", &text).unwrap();
     let b = Lesson::parse("b.toml", &text).unwrap();
-    let errors: Vec<String> = lesson::check_unique(&[a, b])
+    let errors: Vec<String> = course::check_unique(&[a, b])
         .iter()
         .map(|e| e.to_string())
         .collect();

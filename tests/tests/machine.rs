@@ -2,7 +2,7 @@
 //! fs:-8), the kernel model, faults that leave state untouched, step events, and clear
 //! errors for what the machine does not do.
 
-use emu::{AccessKind, Cpu, Fault, Halt, Machine, Perm, Signal, Stop, ThreadState};
+use machine::{AccessKind, Cpu, Fault, Halt, Machine, Perm, Signal, Stop, ThreadState};
 use iced_x86::code_asm::*;
 
 const TEXT: u64 = 0x40_0000;
@@ -157,7 +157,7 @@ fn write_getpid_gettid_and_exit_group() {
     assert_eq!(m.output_of(2), b"fatal\n");
     let cpu = m.thread(t).cpu;
     assert_eq!(cpu.gpr[12], 6);
-    assert_eq!(cpu.gpr[13], emu::kernel::PID as u64);
+    assert_eq!(cpu.gpr[13], machine::kernel::PID as u64);
     assert_eq!(cpu.gpr[14], m.thread(t).tid as u64);
     assert_eq!(cpu.gpr[15] as i64, -9, "EBADF");
     assert_eq!(
@@ -364,7 +364,7 @@ fn step_events_report_instruction_registers_and_memory() {
     let e = m.step_event(t);
     assert_eq!(e.step, 1);
     let ins = e.instruction.unwrap();
-    assert_eq!(ins.text, "push rax");
+    assert_eq!(asm::text::intel(&ins.instruction), "push rax");
     assert_eq!(ins.bytes, vec![0x50]);
     let names: Vec<_> = e.regs.iter().map(|r| r.name).collect();
     assert_eq!(names, ["rsp", "rip"]);
@@ -380,7 +380,7 @@ fn step_events_report_instruction_registers_and_memory() {
         Some(Fault::unmapped(0x30, e.instruction.as_ref().unwrap().addr))
     );
     assert!(e.regs.is_empty());
-    assert_eq!(e.instruction.unwrap().text, "mov rcx, qword ptr [0x30]");
+    assert_eq!(asm::text::intel(&e.instruction.unwrap().instruction), "mov rcx, qword ptr [0x30]");
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn stop_at_and_step_limit() {
     let r = m.run(t, 1001, None);
     assert_eq!(
         r,
-        emu::RunResult {
+        machine::RunResult {
             steps: 1001,
             halt: Halt::StepLimit
         }
@@ -412,7 +412,7 @@ fn stop_at_and_step_limit() {
     let r = m.run(t, 1000, Some(TEXT));
     assert_eq!(
         r,
-        emu::RunResult {
+        machine::RunResult {
             steps: 1,
             halt: Halt::StopAt(TEXT)
         }

@@ -1,9 +1,9 @@
 //! Signal delivery as Linux does it: the frame on the alternate stack, the handler's
 //! arguments, and `rt_sigreturn` restoring the interrupted registers.
 
-use emu::asm::{assemble, Source, Syntax};
-use emu::go::GoRelease;
-use emu::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
+use asm::{assemble, Source, Syntax};
+use go_model::GoRelease;
+use machine::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
 use std::collections::HashMap;
 
 const TEXT: u64 = 0x50_0000;
@@ -28,7 +28,7 @@ restorer:
     syscall
 ";
 
-fn setup() -> (Machine, usize, emu::asm::Program) {
+fn setup() -> (Machine, usize, asm::Program) {
     let files: HashMap<String, String> = [("c.asm".to_string(), SRC.to_string())].into();
     let p = assemble(
         &[Source::new("c.asm", Syntax::Intel, TEXT)],
@@ -152,7 +152,7 @@ fn without_an_altstack_the_frame_goes_below_the_red_zone() {
         )
         .unwrap();
     assert!(!frame.on_altstack);
-    assert!(frame.addr + emu::signal::FRAME_SIZE <= sp - emu::signal::RED_ZONE);
+    assert!(frame.addr + machine::signal::FRAME_SIZE <= sp - machine::signal::RED_ZONE);
     // A stack with no room: the delivery itself faults, and nothing changed.
     let (mut m, t, p) = setup();
     let Halt::Stopped(Stop::Fault(fault)) = m.run(t, 10, None).halt else {

@@ -3,7 +3,7 @@
 //! thread, every mapped byte, output, thread states), and stepping forward again from a
 //! point in the middle reproduces the same run.
 
-use emu::{Cpu, Machine, Perm, Stop};
+use machine::{Cpu, Machine, Perm, Stop};
 use iced_x86::code_asm::*;
 
 const TEXT: u64 = 0x40_0000;
@@ -120,9 +120,9 @@ fn program(rng: &mut Rng) -> Vec<u8> {
 /// Everything step back must restore.
 #[derive(Debug, PartialEq)]
 struct State {
-    threads: Vec<emu::Thread>,
+    threads: Vec<machine::Thread>,
     memory: Vec<(u64, Vec<u8>)>,
-    output: Vec<emu::kernel::Output>,
+    output: Vec<machine::kernel::Output>,
     steps: u64,
 }
 
@@ -274,7 +274,7 @@ fn step_back_restores_code_that_was_overwritten() {
         },
     );
     let r = m.run(t, 100, Some(0x40_0011));
-    assert_eq!(r.halt, emu::Halt::StopAt(0x40_0011));
+    assert_eq!(r.halt, machine::Halt::StopAt(0x40_0011));
     assert_eq!(m.thread(t).cpu.gpr[0], 0x40, "the patched instruction ran");
     while m.step_back() {}
     assert_eq!(m.memory().peek(0x40_0010, 1).unwrap(), vec![1]);

@@ -1,4 +1,4 @@
-//! The page's components: each renders one part of a [`crate::model::Snapshot`].
+//! The page's components: each renders one part of a [`session::Snapshot`].
 
 pub mod app;
 pub mod controls;

@@ -1,13 +1,12 @@
 //! stackswitch in the browser: step Go-style runtime code forwards and backwards and watch
 //! RSP move between a goroutine's stack and the system stack.
 //!
-//! Layout as in yew's examples: [`model`] (no yew: the session and its snapshots),
-//! [`state`] (the reducer), [`components`] (one per pane), [`catalog`] (the lessons and
-//! scenarios the page opens), [`share`] (links that restore a state).
+//! The page renders what the `session` crate gives it, and nothing else: its sessions and
+//! their snapshots. Layout as in yew's examples: [`state`] (the reducer), [`components`]
+//! (one per pane), [`share`] (links that restore a state), [`clock`] (the page's clock).
 
-mod catalog;
+mod clock;
 mod components;
-mod model;
 mod share;
 mod state;
 

@@ -13,7 +13,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use emu::go::GoRelease;
+use session::GoRelease;
 
 /// The current version of the format.
 pub const VERSION: u32 = 1;
@@ -37,20 +37,13 @@ pub struct Link {
 }
 
 /// `1.14` for a release.
-pub fn release_name(r: GoRelease) -> &'static str {
-    match r {
-        GoRelease::named("1.14").unwrap() => "1.14",
-        GoRelease::named("1.24").unwrap() => "1.24",
-    }
+pub fn release_name(r: GoRelease) -> String {
+    r.to_string()
 }
 
 /// The release a name such as `1.24` names.
 pub fn parse_release(s: &str) -> Option<GoRelease> {
-    match s {
-        "1.14" => Some(GoRelease::named("1.14").unwrap()),
-        "1.24" => Some(GoRelease::named("1.24").unwrap()),
-        _ => None,
-    }
+    GoRelease::named(s)
 }
 
 /// The fragment for a link, without the `#`.
@@ -116,7 +109,8 @@ fn decode_v1(pairs: &[(&str, &str)]) -> Result<Link, String> {
     let get = |key: &str| get(pairs, key);
     let lesson = unescape(get("lesson").unwrap_or("demo"))?;
     let release = match get("go") {
-        None => GoRelease::named("1.14").unwrap(),
+        // Links made before the page had a release picker ran go1.14, the oldest release.
+        None => GoRelease::oldest(),
         Some(r) => parse_release(r).ok_or_else(|| format!("unknown Go release {r:?}"))?,
     };
     let step = match get("step") {

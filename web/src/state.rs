@@ -1,9 +1,10 @@
 //! The page's state as a reducer: every control, key and timer tick is an [`Action`], and
 //! each action leaves a fresh [`Snapshot`] for the components to render.
 
-use crate::model::{now_ms, Command, Config, LoadError, Session, Snapshot, Syntax};
+use crate::clock::now_ms;
+use session::{Command, Config, LoadError, Session, Snapshot, Syntax};
 use crate::share::{self, Link};
-use emu::go::GoRelease;
+use session::GoRelease;
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
@@ -174,7 +175,7 @@ impl State {
             // The first version of the page had one hand-built world, `demo`: the
             // asmcgocall lesson shows the same switch on the runtime's own code.
             *l = share::Link {
-                lesson: crate::catalog::FIRST.to_string(),
+                lesson: session::catalog::FIRST.to_string(),
                 release: l.release,
                 step: 0,
                 schedule: None,
@@ -210,7 +211,7 @@ impl State {
         if state.notice.is_none() {
             state.notice = notice;
         }
-        let broken = crate::catalog::broken();
+        let broken = session::catalog::broken();
         if state.notice.is_none() && !broken.is_empty() {
             state.notice = Some(format!(
                 "Left out of the picker, as they do not read: {}",
@@ -220,7 +221,8 @@ impl State {
         state
     }
 
-    fn with_session(session: Session, notice: Option<String>) -> State {
+    fn with_session(mut session: Session, notice: Option<String>) -> State {
+        session.set_clock(now_ms);
         State {
             snapshot: Rc::new(session.snapshot()),
             config: Rc::new(session.config().clone()),
@@ -274,6 +276,7 @@ impl State {
                 if run {
                     session.start(Command::Continue);
                 }
+                session.set_clock(now_ms);
                 self.config = Rc::new(session.config().clone());
                 self.session = Rc::new(RefCell::new(session));
                 self.load_error = None;
@@ -346,7 +349,7 @@ impl Reducible for State {
             }
             Action::NewSnippet => {
                 let config = Config {
-                    lesson: crate::catalog::PLAYGROUND.to_string(),
+                    lesson: session::catalog::PLAYGROUND.to_string(),
                     release: next.config.release,
                     edits: Vec::new(),
                 };
@@ -355,7 +358,7 @@ impl Reducible for State {
             }
             Action::Open(id) => {
                 // A lesson written for other releases only opens under its first.
-                let releases = crate::catalog::open(&id).map(|o| o.releases);
+                let releases = session::catalog::open(&id).map(|o| o.releases);
                 let release = match releases {
                     Some(r) if !r.contains(&next.config.release) && !r.is_empty() => r[0],
                     _ => next.config.release,
@@ -413,7 +416,7 @@ impl Reducible for State {
                     Action::Tick => {
                         let deadline = now_ms() + TICK_BUDGET_MS;
                         let travelling =
-                            matches!(session.busy(), Some(crate::model::Busy::Travelling));
+                            matches!(session.busy(), Some(session::Busy::Travelling));
                         let steps = if travelling {
                             u64::MAX
                         } else {
@@ -471,7 +474,7 @@ mod tests {
             "v=1&lesson=asmcgocall&go=1.14&step=10&sched=a.9,0.1"
         );
 
-        let s = run(s, Action::Open(crate::catalog::PLAYGROUND.into()));
+        let s = run(s, Action::Open(session::catalog::PLAYGROUND.into()));
         let text = s
             .session
             .borrow()
@@ -512,11 +515,11 @@ mod tests {
         let s = State::from_fragment("#v=1&src=%%%");
         assert!(s.notice.is_some());
         assert_eq!(s.snapshot.step, 0);
-        assert_eq!(s.config.lesson, crate::catalog::FIRST);
+        assert_eq!(s.config.lesson, session::catalog::FIRST);
         // The first page's demo links open the lesson that shows the same switch.
         let s = State::from_fragment("#v=1&lesson=demo&go=1.24&step=9");
         assert!(s.notice.as_deref().unwrap().contains("earlier version"));
-        assert_eq!(s.config.lesson, crate::catalog::FIRST);
+        assert_eq!(s.config.lesson, session::catalog::FIRST);
         assert_eq!(s.config.release, GoRelease::named("1.24").unwrap());
     }
 

@@ -13,7 +13,7 @@ use crate::components::stacks::Stacks;
 use crate::components::structures::StructureDiagram;
 use crate::components::threads::Threads;
 use crate::components::timeline::Timeline;
-use crate::model::{Busy, RunStats, Syntax};
+use session::{Busy, RunStats, Syntax};
 use crate::state::{Action, State};
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::{Interval, Timeout};

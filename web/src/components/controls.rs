@@ -1,10 +1,10 @@
 //! The toolbar: stepping and running like a debugger, the run speed, the instruction
 //! syntax, the Go release, and the page's modes (editor, presenter, keys, share).
 
-use crate::model::{Busy, Syntax};
+use session::{Busy, Syntax};
 use crate::share::release_name;
 use crate::state::{Action, Speed};
-use emu::go::GoRelease;
+use session::GoRelease;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -124,7 +124,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
             <span class="group" role="group" aria-label="page">
                 <label title="The Go release whose runtime layouts the world uses">{"Go "}
                     <select id="release" onchange={on_release} disabled={running}>
-                        { for [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()].iter().map(|r| html! {
+                        { for GoRelease::all().iter().map(|r| html! {
                             <option value={release_name(*r)} selected={*r == props.release}>{release_name(*r)}</option>
                         }) }
                     </select>

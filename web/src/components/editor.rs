@@ -2,7 +2,7 @@
 //! shows at its line and column: the line number marked in the gutter, the message with
 //! the line and a caret under the column, and the text cursor put there.
 
-use crate::model::{Files, LoadError, SourceFile};
+use session::{Files, LoadError, SourceFile};
 use crate::state::Action;
 use std::collections::HashMap;
 use std::rc::Rc;

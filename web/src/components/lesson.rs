@@ -2,8 +2,8 @@
 //! and its narration, checkpoints and questions as the run reaches them. A question
 //! reached blocks stepping on until it is answered.
 
-use crate::catalog;
-use crate::model::{Answer, ItemView, LessonState};
+use session::catalog;
+use session::{Answer, ItemView, LessonState};
 use crate::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -183,7 +183,7 @@ fn reached_count(l: &LessonState, step: u64) -> (usize, usize) {
 /// the items whose marks changed, not every narration reached so far.
 #[derive(Properties)]
 struct ItemProps {
-    view: Rc<crate::model::LessonView>,
+    view: Rc<session::LessonView>,
     index: usize,
     now: bool,
     pending: bool,

@@ -1,7 +1,7 @@
 //! The memory map, the last step's memory accesses, and the fault.
 
 use crate::components::{hex, word};
-use crate::model::{AccessRow, RegionRow, Stopped};
+use session::{AccessRow, RegionRow, Stopped};
 use std::rc::Rc;
 use yew::prelude::*;
 

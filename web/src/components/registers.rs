@@ -1,7 +1,7 @@
 //! Registers, what the last action changed, and what each value points at.
 
 use crate::components::word;
-use crate::model::Register;
+use session::Register;
 use std::rc::Rc;
 use yew::prelude::*;
 

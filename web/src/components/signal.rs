@@ -3,7 +3,7 @@
 //! terminal shows it (Go's crash report on standard error).
 
 use crate::components::hex;
-use crate::model::SignalPanel;
+use session::SignalPanel;
 use std::rc::Rc;
 use yew::prelude::*;
 

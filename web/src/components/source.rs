@@ -6,7 +6,7 @@
 //! whose marks changed, not the hundreds of lines of a runtime file.
 
 use crate::components::hex;
-use crate::model::{Files, SourceLine, Syntax};
+use session::{Files, SourceLine, Syntax};
 use crate::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;

@@ -2,7 +2,7 @@
 //! marked: a switch shows as the RSP arrow leaving one column for another.
 
 use crate::components::{hex, word};
-use crate::model::StackColumn;
+use session::StackColumn;
 use std::rc::Rc;
 use yew::prelude::*;
 

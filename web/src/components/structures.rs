@@ -3,7 +3,7 @@
 //! g's `stack.lo`/`stack.hi` and `sched.sp` drawn as pointers into a bar for its stack,
 //! with each thread's RSP marked on the bar it is on.
 
-use crate::model::{GBox, Structures};
+use session::{GBox, Structures};
 use std::rc::Rc;
 use yew::prelude::*;
 

@@ -2,7 +2,7 @@
 //! the controls step (the schedule's choice, or one thread).
 
 use crate::components::hex;
-use crate::model::ThreadRow;
+use session::ThreadRow;
 use crate::state::Action;
 use std::rc::Rc;
 use yew::prelude::*;
