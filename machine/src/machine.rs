@@ -84,7 +84,7 @@ pub struct StepEvent {
 /// An x86-64 user-mode machine: memory, threads, kernel and history.
 ///
 /// ```
-/// use emu::{Machine, Perm, Cpu};
+/// use machine::{Machine, Perm, Cpu};
 /// let mut m = Machine::new();
 /// m.map(0x400000, 0x1000, Perm::RX, "text").unwrap();
 /// // mov eax, 7; add eax, eax
