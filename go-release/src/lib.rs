@@ -88,8 +88,12 @@ pub struct Release {
     pub report: Report,
     /// `go_asm.h` offsets of structure fields and sizes (`g_sched`, `m__size`).
     pub layout: BTreeMap<String, i64>,
-    /// `go_asm.h` constants (`const__StackGuard`, `const__Grunning`).
+    /// `go_asm.h` constants (`const__Grunning`).
     pub constants: BTreeMap<String, i64>,
+    /// Values the model needs that `go_asm.h` does not carry (`const__StackGuard`, a typed
+    /// constant expression in go1.24), each documented in the file with its source.
+    #[serde(default)]
+    pub derived: BTreeMap<String, i64>,
     /// Named words in runtime frames.
     #[serde(default, rename = "frame_slot")]
     pub frame_slots: Vec<FrameSlot>,
@@ -210,7 +214,7 @@ impl Release {
             }
         }
         for n in REQUIRED_CONSTANTS {
-            if !r.constants.contains_key(*n) {
+            if !r.constants.contains_key(*n) && !r.derived.contains_key(*n) {
                 return Err(invalid(format!("[constants] has no `{n}`")));
             }
         }
@@ -226,14 +230,17 @@ impl Release {
         self.layout
             .get(name)
             .or_else(|| self.constants.get(name))
+            .or_else(|| self.derived.get(name))
             .copied()
     }
 
-    /// Every `go_asm.h` value: the layout, then the constants, each in name order.
+    /// Every value the assembler's `go_asm.h` defines: the layout, the constants and the
+    /// derived values, each in name order.
     pub fn offsets(&self) -> impl Iterator<Item = (&str, i64)> {
         self.layout
             .iter()
             .chain(&self.constants)
+            .chain(&self.derived)
             .map(|(k, v)| (k.as_str(), *v))
     }
 
