@@ -170,3 +170,42 @@ fn asm_errors_are_located_and_exit_non_zero() {
         "{err}"
     );
 }
+
+/// `--release-dir` adds a release from files alone, and `--go` names it.
+#[test]
+fn run_under_a_release_dir() {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../releases/go1.24");
+    let dir = std::env::temp_dir().join(format!("emu-cli-release-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("runtime")).unwrap();
+    for e in std::fs::read_dir(from.join("runtime")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join("runtime").join(e.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(from.join("release.toml"))
+        .unwrap()
+        .replace("name = \"1.24\"", "name = \"1.93\"")
+        .replace("key = \"go1_24\"", "key = \"go1_93\"");
+    std::fs::write(dir.join("release.toml"), text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "cgo-c-null-write", "--go", "1.93", "--release-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("signal arrived during cgo execution"),
+        "{stderr}"
+    );
+    // Without the folder the release is unknown, and the message lists the known ones.
+    let out = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "cgo-c-null-write", "--go", "1.93"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "emu run: --go 1.93: no such release (known: 1.14, 1.24; --release-dir adds one)\n"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

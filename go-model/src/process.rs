@@ -12,12 +12,12 @@
 //! says what it decided, and writes what Go would write.
 
 use super::handler::{self, Outcome, SignalState, Stage};
-use go_release::layout::offset;
 use super::model;
 use super::traceback;
 use super::world::{World, WorldError, WorldSpec};
 use super::GoRelease;
 use asm::Loader;
+use go_release::layout::offset;
 use machine::fault::{Fault, Signal, Stop};
 use machine::machine::{Halt, ModelAccess, StepEvent, ThreadState};
 use machine::signal::MCONTEXT;

@@ -8,10 +8,10 @@
 //! [`World::describe`] turns any address into words: `g1.sched.sp`,
 //! `m0.g0 stack +0x1f40`, `TLS of thread 2, g slot`, `runtime·asmcgocall+0x3a`.
 
-use go_release::layout::offset;
 use super::model as g;
 use super::GoRelease;
 use asm::{self, Loader, Program, Source, Syntax};
+use go_release::layout::offset;
 use machine::cpu::Cpu;
 use machine::machine::Machine;
 use machine::memory::{Perm, PAGE_SIZE};
@@ -397,7 +397,10 @@ impl World {
                 b.put(m + b.off("m_g0"), g0a);
                 b.put(m + b.off("m_gsignal"), gsa);
                 b.put(m + b.off("m_id"), k as u64);
-                b.put(m + b.off("m_procid"), machine::kernel::PID as u64 + i as u64);
+                b.put(
+                    m + b.off("m_procid"),
+                    machine::kernel::PID as u64 + i as u64,
+                );
                 b.put(g0a + b.off("g_m"), m);
                 b.put(gsa + b.off("g_m"), m);
                 // A switch to g0 lands at g0.sched.sp: the top of the system stack.

@@ -140,7 +140,11 @@ fn derived_facts_hold() {
             ("const__Gsyscall", 3),
             ("const__Gdead", 6),
         ] {
-            assert_eq!(layout::offset(release, name), Some(v), "{name} in go{release}");
+            assert_eq!(
+                layout::offset(release, name),
+                Some(v),
+                "{name} in go{release}"
+            );
         }
     }
     let guard = |r: &str| layout::offset(GoRelease::named(r).unwrap(), "const__StackGuard");
@@ -155,7 +159,9 @@ fn go_asm_h_defines_every_offset() {
     assert!(h.contains("#define m_g0 0\n"));
     assert!(h.contains("#define const__StackGuard 896\n"));
     assert!(!h.contains("m_isExtraInC"), "go1.14 has no isExtraInC");
-    assert!(layout::go_asm_h(GoRelease::named("1.24").unwrap()).contains("#define m_isExtraInC 282\n"));
+    assert!(
+        layout::go_asm_h(GoRelease::named("1.24").unwrap()).contains("#define m_isExtraInC 282\n")
+    );
 }
 
 /// The seed's report lines, as `tests/fixtures/seed-report.txt` quotes them.
