@@ -5,6 +5,7 @@
 //! symbolically, the memory it wrote, the signal-handling stage it ran, and the stacks as
 //! text columns with the live one marked.
 
+use crate::{StackColumn, View};
 use course::run::Tracker;
 use course::{Item, Lesson, LessonError};
 use go_model::process::{Process, ProcessStep, StageEvent};
@@ -246,91 +247,64 @@ pub fn registers(p: &Process, thread: usize) -> Vec<String> {
     out
 }
 
-/// A stack region (start, end, name) and what points into it (address, label).
-type StackColumn = (u64, u64, String, Vec<(u64, String)>);
+/// The stack columns as the page shows them after a step on `thread`: the same
+/// [`StackColumn`]s, read through the same [`View`].
+pub fn stack_columns(p: &Process, thread: usize) -> Vec<StackColumn> {
+    View {
+        process: p,
+        view: thread,
+        last: None,
+        select: None,
+    }
+    .stacks()
+}
 
-/// Every stack region that something points into (a thread's RSP, a g's saved
-/// `sched.sp`), as side-by-side text columns from high addresses to low around that
-/// pointer; the column holding `thread`'s RSP is marked live.
-pub fn stacks(p: &Process, thread: usize, width: usize) -> Vec<String> {
-    let w = &p.world;
-    let mem = w.machine.memory();
-    // (region start, end, name) → anchors (address, label)
-    let mut cols: Vec<StackColumn> = Vec::new();
-    let mut add = |a: u64, label: String| {
-        let Some(r) = mem.region_of(a) else { return };
-        if !r.name.contains("stack") {
-            return;
-        }
-        match cols.iter_mut().find(|c| c.0 == r.start) {
-            Some(c) => c.3.push((a, label)),
-            None => cols.push((r.start, r.end, r.name.clone(), vec![(a, label)])),
-        }
-    };
-    for (i, th) in w.machine.threads().iter().enumerate() {
-        if th.state == machine::machine::ThreadState::Runnable {
-            let label = if w.threads.len() > 1 {
-                format!("rsp (thread {i})")
-            } else {
-                "rsp".to_string()
-            };
-            add(th.cpu.gpr[4], label);
-        }
+/// One stack column as text lines: its name (`▶` when live), `hi`, the words shown high
+/// first with their readings, slot names and marks, `lo` and the guard page.
+pub fn column_lines(c: &StackColumn) -> Vec<String> {
+    let mut lines = vec![
+        format!("{}{}", if c.live { "▶ " } else { "  " }, c.name),
+        format!("  hi {:#x}", c.hi),
+    ];
+    if c.more_above {
+        lines.push("  ⋮".to_string());
     }
-    let off = |n: &str| go_model::layout::offset(w.release, n).map(|v| v as u64);
-    if let (Some(sched), Some(sp)) = (off("g_sched"), off("gobuf_sp")) {
-        for g in &w.gs {
-            if let Some(v) = mem.peek_u64(g.addr + sched + sp) {
-                if v != 0 {
-                    add(v, format!("{}.sched.sp", g.name));
-                }
-            }
-        }
-    }
-    let live_rsp = w.machine.thread(thread).cpu.gpr[4];
-    // High regions (system stacks) to the left, as the address space goes down.
-    cols.sort_by_key(|c| std::cmp::Reverse(c.0));
-    let mut blocks: Vec<Vec<String>> = Vec::new();
-    for (start, end, name, anchors) in &cols {
-        let live = (*start..*end).contains(&live_rsp);
-        let center = if live {
-            live_rsp
+    for r in &c.rows {
+        let reading = r
+            .reading
+            .as_ref()
+            .map(|s| format!(" {s}"))
+            .unwrap_or_default();
+        let slot = r
+            .slot
+            .as_ref()
+            .map(|s| format!(" [{s}]"))
+            .unwrap_or_default();
+        let marks = if r.marks.is_empty() {
+            String::new()
         } else {
-            anchors.iter().map(|a| a.0).min().unwrap_or(*start)
-        } & !7;
-        let mut lines = vec![
-            format!("{}{}", if live { "▶ " } else { "  " }, name),
-            format!("  hi {end:#x}"),
-        ];
-        let top = (center + 0x38).min(end - 8);
-        let mut a = top;
-        let bottom = center.saturating_sub(0x10).max(*start);
-        while a >= bottom {
-            let v = mem.peek_u64(a).unwrap_or(0);
-            let marks: Vec<&str> = anchors
-                .iter()
-                .filter(|x| x.0 & !7 == a)
-                .map(|x| x.1.as_str())
-                .collect();
-            let sym = w
-                .program
-                .symbolize(v)
-                .or_else(|| w.g_named(v).map(|g| format!("&{g}")))
-                .map(|s| format!(" {s}"))
-                .unwrap_or_default();
-            let mark = if marks.is_empty() {
-                String::new()
-            } else {
-                format!(" ◀ {}", marks.join(", "))
-            };
-            lines.push(format!("  {a:x} {v:>10x}{sym}{mark}"));
-            if a < 8 {
-                break;
-            }
-            a -= 8;
-        }
-        blocks.push(lines);
+            format!(" ◀ {}", r.marks.join(", "))
+        };
+        lines.push(format!(
+            "  {:x} {:>10x}{reading}{slot}{marks}",
+            r.addr, r.value
+        ));
     }
+    if c.more_below {
+        lines.push("  ⋮".to_string());
+    }
+    lines.push(format!("  lo {:#x}", c.lo));
+    if c.guard_below {
+        lines.push("  ── guard page ──".to_string());
+    }
+    lines
+}
+
+/// Every stack (each g's, then C threads'), as side-by-side text columns from high
+/// addresses to low around where each is in use; the column holding `thread`'s RSP is
+/// marked live. The columns are [`stack_columns`]: what the page draws.
+pub fn stacks(p: &Process, thread: usize, width: usize) -> Vec<String> {
+    let blocks: Vec<Vec<String>> = stack_columns(p, thread).iter().map(column_lines).collect();
     // Lay the columns side by side, as many as fit in `width`.
     let mut out = Vec::new();
     let mut band: Vec<Vec<String>> = Vec::new();

@@ -9,6 +9,7 @@ impl Session {
     /// What the page shows now.
     pub fn snapshot(&self) -> Snapshot {
         let cpu = self.cpu();
+        let v = self.reading();
         let m = &self.process.world.machine;
         let current = self.process.world.program.line_at(cpu.rip);
         let stopped = self.stopped();
@@ -31,7 +32,7 @@ impl Session {
             instruction: m
                 .disassemble(cpu.rip)
                 .map(|d| asm::text::intel(&d.instruction)),
-            location: self.describe_code(cpu.rip),
+            location: v.describe_code(cpu.rip),
             current_file: current.map(|l| l.file.clone()),
             current_line: current.map(|l| l.line),
             current_addr: current.map(|l| l.addr),
@@ -39,12 +40,12 @@ impl Session {
             files: self.fixed.files.clone(),
             breakpoints: Rc::new(self.breakpoints.clone()),
             registers: Rc::new(self.registers(&cpu)),
-            stacks: Rc::new(self.stacks()),
-            threads: Rc::new(self.threads()),
-            regions: Rc::new(self.regions(fault)),
-            accesses: Rc::new(self.accesses()),
-            structures: Rc::new(self.structures()),
-            signal: Rc::new(self.signal_panel()),
+            stacks: Rc::new(v.stacks()),
+            threads: Rc::new(v.threads()),
+            regions: Rc::new(v.regions(fault)),
+            accesses: Rc::new(v.accesses()),
+            structures: Rc::new(v.structures()),
+            signal: Rc::new(v.signal_panel()),
             lesson: self.lesson_state(),
             title: self
                 .fixed
@@ -68,6 +69,7 @@ impl Session {
     }
 
     fn stopped(&self) -> Option<Stopped> {
+        let v = self.reading();
         if let Some(e) = self.process.error() {
             return Some(Stopped::Error(e.to_string()));
         }
@@ -85,13 +87,76 @@ impl Session {
             addr: f.addr,
             pc: f.pc,
             has_addr: matches!(f.signal, Signal::Sigsegv | Signal::Sigbus),
-            at: self.describe_code(f.pc),
+            at: v.describe_code(f.pc),
             thread: self.process.world.threads[s.thread].name.clone(),
             step: s.step,
         })
     }
 
-    fn describe_code(&self, addr: u64) -> String {
+    fn registers(&self, cpu: &Cpu) -> Vec<Register> {
+        let v = self.reading();
+        let now = cpu.named();
+        let before = self.before.named();
+        let value_of = |regs: &[(&str, u64)], name: &str| {
+            regs.iter().find(|(n, _)| *n == name).map_or(0, |r| r.1)
+        };
+        REGISTER_ORDER
+            .iter()
+            .map(|&(name, go_name)| {
+                let value = value_of(&now, name);
+                Register {
+                    name: name.to_uppercase(),
+                    go_name: go_name.to_string(),
+                    value,
+                    changed: value != value_of(&before, name),
+                    reading: match name {
+                        "rflags" => Some(flags_text(value)),
+                        _ => v.describe(value).or_else(|| small_number(value)),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// A symbolic reading of a value, as the shown thread sees it (see [`View::describe`]).
+    pub fn describe(&self, value: u64) -> Option<String> {
+        self.reading().describe(value)
+    }
+
+    /// The process as the shown thread sees it after the last step: what the page and the
+    /// CLI read their panes from.
+    pub fn reading(&self) -> View<'_> {
+        View {
+            process: &self.process,
+            view: self.view,
+            last: self.last.as_ref(),
+            select: self.select,
+        }
+    }
+}
+
+/// The process as one thread sees it after a step: every pane's content (stacks with named
+/// slots, threads, memory map, accesses, structures, signals) is read through it, by the
+/// page's snapshots and by the CLI's walkthrough alike, so the two show the same thing.
+pub struct View<'a> {
+    /// The process.
+    pub process: &'a Process,
+    /// The thread shown (registers, the live stack).
+    pub view: usize,
+    /// The last single step (its memory accesses).
+    pub last: Option<&'a ProcessStep>,
+    /// The thread the controls step, when one was chosen by hand.
+    pub select: Option<usize>,
+}
+
+impl View<'_> {
+    /// Registers of the shown thread.
+    pub fn cpu(&self) -> Cpu {
+        self.process.world.machine.thread(self.view).cpu
+    }
+
+    /// A code address as `symbol+offset`.
+    pub fn describe_code(&self, addr: u64) -> String {
         self.process
             .world
             .program
@@ -116,32 +181,8 @@ impl Session {
         Some(format!("{} +{:#x} (its end)", r.name, value - r.start))
     }
 
-    fn registers(&self, cpu: &Cpu) -> Vec<Register> {
-        let now = cpu.named();
-        let before = self.before.named();
-        let value_of = |regs: &[(&str, u64)], name: &str| {
-            regs.iter().find(|(n, _)| *n == name).map_or(0, |r| r.1)
-        };
-        REGISTER_ORDER
-            .iter()
-            .map(|&(name, go_name)| {
-                let value = value_of(&now, name);
-                Register {
-                    name: name.to_uppercase(),
-                    go_name: go_name.to_string(),
-                    value,
-                    changed: value != value_of(&before, name),
-                    reading: match name {
-                        "rflags" => Some(flags_text(value)),
-                        _ => self.describe(value).or_else(|| small_number(value)),
-                    },
-                }
-            })
-            .collect()
-    }
-
     fn off(&self, name: &str) -> u64 {
-        layout::offset(self.config.release, name).unwrap_or(0) as u64
+        layout::offset(self.process.release(), name).unwrap_or(0) as u64
     }
 
     fn peek(&self, a: u64) -> Option<u64> {
@@ -156,7 +197,7 @@ impl Session {
             if t.state != ThreadState::Runnable {
                 continue;
             }
-            for slot in &self.config.release.release().frame_slots {
+            for slot in &self.process.release().release().frame_slots {
                 let (func, off, name) = (slot.function.as_str(), slot.offset, slot.name.as_str());
                 let Some(entry) = w.program.symbol(func) else {
                     continue;
@@ -208,9 +249,7 @@ impl Session {
                 in_func(v)
                     && v.checked_sub(1)
                         .and_then(|b| program.line_at(b))
-                        .is_some_and(|l| {
-                            l.addr + l.bytes.len() as u64 == v && l.intel.starts_with("call")
-                        })
+                        .is_some_and(|l| returns_after(l, v))
             })
         })
     }
@@ -224,7 +263,8 @@ impl Session {
         )
     }
 
-    fn stacks(&self) -> Vec<StackColumn> {
+    /// The stacks pane.
+    pub fn stacks(&self) -> Vec<StackColumn> {
         let w = &self.process.world;
         let memory = w.machine.memory();
         let read = |a: u64| memory.peek_u64(a);
@@ -359,14 +399,15 @@ impl Session {
         let after_call = value
             .checked_sub(1)
             .and_then(|a| program.line_at(a))
-            .is_some_and(|l| l.addr + l.bytes.len() as u64 == value && l.intel.starts_with("call"));
+            .is_some_and(|l| returns_after(l, value));
         if after_call {
             return program.symbolize(value).map(|s| format!("↩ {s}"));
         }
         self.describe(value)
     }
 
-    fn threads(&self) -> Vec<ThreadRow> {
+    /// The threads pane.
+    pub fn threads(&self) -> Vec<ThreadRow> {
         let w = &self.process.world;
         let memory = w.machine.memory();
         w.machine
@@ -403,7 +444,8 @@ impl Session {
             .collect()
     }
 
-    fn regions(&self, fault: Option<machine::Fault>) -> Vec<RegionRow> {
+    /// The regions pane.
+    pub fn regions(&self, fault: Option<machine::Fault>) -> Vec<RegionRow> {
         let memory = self.process.world.machine.memory();
         let cpu = self.cpu();
         let fault_addr = fault
@@ -466,7 +508,8 @@ impl Session {
         rows
     }
 
-    fn accesses(&self) -> Vec<AccessRow> {
+    /// The accesses pane.
+    pub fn accesses(&self) -> Vec<AccessRow> {
         self.last
             .iter()
             .filter_map(|s| s.event.as_ref())
@@ -491,7 +534,8 @@ impl Session {
     }
 
     /// The runtime's structures as boxes of pointer fields, for the structure diagram.
-    fn structures(&self) -> Structures {
+    /// The structures pane.
+    pub fn structures(&self) -> Structures {
         let w = &self.process.world;
         let threads = w.machine.threads();
         let field =
@@ -557,7 +601,8 @@ impl Session {
         }
     }
 
-    fn signal_panel(&self) -> SignalPanel {
+    /// The signal panel pane.
+    pub fn signal_panel(&self) -> SignalPanel {
         let w = &self.process.world;
         SignalPanel {
             signals: self
@@ -591,6 +636,18 @@ impl Session {
             exit: self.process.exit_status(),
         }
     }
+}
+
+/// Whether `l` is a CALL whose return address is `ret` (the instruction's own decoding, not
+/// its text).
+fn returns_after(l: &asm::Listed, ret: u64) -> bool {
+    let ins =
+        iced_x86::Decoder::with_ip(64, &l.bytes, l.addr, iced_x86::DecoderOptions::NONE).decode();
+    l.addr + l.bytes.len() as u64 == ret
+        && matches!(
+            ins.flow_control(),
+            iced_x86::FlowControl::Call | iced_x86::FlowControl::IndirectCall
+        )
 }
 
 /// Set flags by name.

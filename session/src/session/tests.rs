@@ -436,3 +436,73 @@ fn the_playground_snippet_runs_its_call_on_g0() {
     let snap = s.snapshot();
     assert_eq!(snap.signal.exit, Some(0), "{:?}", snap.stopped);
 }
+
+/// The CLI's walkthrough (`emu lesson play`) and the page show a lesson step's stacks from
+/// the same columns: stepped to the same step along the schedule, the page's snapshot and
+/// the CLI's text hold the same stacks, words, readings, slots and marks.
+#[test]
+fn the_cli_and_the_page_show_the_same_stacks() {
+    use crate::walkthrough::{self, Player};
+    for (id, steps) in [("asmcgocall", 40), ("seed-crash", 146), ("c-to-go", 90)] {
+        let all = catalog::lessons();
+        let lesson = all
+            .iter()
+            .find(|l| l.id == id)
+            .unwrap_or_else(|| panic!("lesson {id}"));
+        let release = lesson.releases[0];
+        let mut page = open(id, release);
+        let mut cli = Player::new(lesson, release).unwrap();
+        let mut thread = 0;
+        for _ in 0..steps {
+            if let Some(s) = cli.forward().step {
+                thread = s.thread;
+            }
+        }
+        // The page takes the same schedule's steps (a question waits for its answer).
+        for _ in 0..2 * steps {
+            if page.snapshot().step >= cli.process.steps() {
+                break;
+            }
+            step(&mut page);
+        }
+        let snap = page.snapshot();
+        assert_eq!(snap.step, cli.process.steps(), "{id}: the same step");
+        assert_eq!(snap.thread, thread, "{id}: the same thread shown");
+        // What the CLI shows of a column: all but the last step's write marks, which the
+        // terminal does not print.
+        let shown = |cols: &[StackColumn]| -> Vec<StackColumn> {
+            cols.iter()
+                .cloned()
+                .map(|mut c| {
+                    c.rows.iter_mut().for_each(|r| r.written = false);
+                    c
+                })
+                .collect()
+        };
+        let cli_cols = walkthrough::stack_columns(&cli.process, thread);
+        assert!(snap.stacks.len() >= 3, "{id}: several stacks");
+        assert_eq!(
+            shown(&snap.stacks),
+            shown(&cli_cols),
+            "{id} at step {}",
+            snap.step
+        );
+        // And the CLI's text has every column and word the page draws.
+        let text = walkthrough::stacks(&cli.process, thread, 10_000).join("\n");
+        for c in snap.stacks.iter() {
+            assert!(
+                text.contains(&c.name),
+                "{id}: {} not in the CLI's stacks",
+                c.name
+            );
+            for r in &c.rows {
+                assert!(text.contains(&format!("{:x} {:>10x}", r.addr, r.value)));
+                for m in &r.marks {
+                    assert!(text.contains(m.as_str()), "{id}: mark {m}");
+                }
+            }
+        }
+        let live: Vec<_> = snap.stacks.iter().filter(|c| c.live).collect();
+        assert!(text.contains(&format!("▶ {}", live[0].name)), "{id}");
+    }
+}
