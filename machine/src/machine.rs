@@ -507,6 +507,13 @@ impl Machine {
         self.mem.set_journal(on);
     }
 
+    /// Forgets every recorded step, keeping history on or off as it is: the steps taken so
+    /// far can no longer be undone (a front end's cap on memory).
+    pub fn clear_history(&mut self) {
+        let on = self.history.on;
+        self.set_history(on);
+    }
+
     /// Whether steps are being recorded.
     pub fn history_enabled(&self) -> bool {
         self.history.on

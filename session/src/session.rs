@@ -797,8 +797,7 @@ impl Session {
     fn trim_history(&mut self) {
         let m = &mut self.process.world.machine;
         if m.history_len() as u64 > HISTORY_CAP {
-            m.set_history(false);
-            m.set_history(true);
+            m.clear_history();
         }
     }
 

@@ -353,16 +353,14 @@ fn the_timeline_travels_back_and_forward_and_replays_beyond_history() {
         end_regs.iter().map(|r| r.value).collect::<Vec<_>>()
     );
     // Drop the history, as a long run does: going back replays from the start.
-    s.process.world.machine.set_history(false);
-    s.process.world.machine.set_history(true);
+    s.process.world.machine.clear_history();
     s.start(Command::Goto(25));
     finish(&mut s);
     assert_eq!(s.position(), 25);
     assert_eq!(s.snapshot().registers, at25.registers);
     assert_eq!(s.snapshot().stacks, at25.stacks);
     assert_eq!(s.snapshot().furthest, end);
-    s.process.world.machine.set_history(false);
-    s.process.world.machine.set_history(true);
+    s.process.world.machine.clear_history();
     assert!(s.back());
     finish(&mut s);
     assert_eq!(s.position(), 24);
