@@ -7,6 +7,7 @@
 //! `index.html` and `pkg/`) on 127.0.0.1 and prints the URL. The result is a static site:
 //! any static host serves it the same way.
 
+mod layers;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -17,13 +18,23 @@ const PROFILE: &str = "web-release";
 const TARGET: &str = "wasm32-unknown-unknown";
 
 const USAGE: &str = "usage: cargo xtask build
-       cargo xtask serve [--port N]   (N = 0 picks a free port; default 8000)";
+       cargo xtask serve [--port N]   (N = 0 picks a free port; default 8000)
+       cargo xtask layers             (no module cycles; each crate uses only those below it)
+       cargo xtask layers --src DIR   (the module cycles of one crate's src/)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = repo_root();
     let result = match args.first().map(String::as_str) {
         Some("build") if args.len() == 1 => build(&root),
+        Some("layers") if args.len() == 1 => layers::check(&root).map(|r| print!("{r}")),
+        Some("layers") if args.len() == 3 && args[1] == "--src" => {
+            layers::module_graph(Path::new(&args[2])).map(|g| {
+                for c in layers::cycles(&g) {
+                    println!("module cycle {}", c.join(" ↔ "));
+                }
+            })
+        }
         Some("serve") => match parse_port(&args[1..]) {
             Ok(port) => build(&root).and_then(|()| serve(&root, port)),
             Err(e) => Err(e),
