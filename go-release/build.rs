@@ -17,7 +17,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.display());
     let mut text = String::from(
         "/// Every built-in release folder: (folder, release.toml, runtime files).\n\
-         pub const BUILTIN: &[(&str, &str, &[(&str, &str)])] = &[\n",
+         pub const BUILTIN: &[(&str, &str, Files)] = &[\n",
     );
     for dir in sorted(&root)
         .into_iter()

@@ -24,6 +24,8 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 mod builtin {
+    /// A release folder's runtime files: (file name, text).
+    type Files = &'static [(&'static str, &'static str)];
     include!(concat!(env!("OUT_DIR"), "/releases.rs"));
 }
 

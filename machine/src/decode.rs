@@ -243,7 +243,7 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
             }
         }
     }
-    let d = Decoded {
+    Decoded {
         handler: unselected,
         mnemonic: ins.mnemonic(),
         ip: ins.ip(),
@@ -264,8 +264,7 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         len: ins.len() as u8,
         privileged: ins.is_privileged(),
         ins,
-    };
-    d
+    }
 }
 
 /// The handler of a decoded instruction before the code cache has chosen one: it runs
