@@ -180,3 +180,15 @@ pub fn report(c: &Checked) -> String {
         c.info.quirks
     )
 }
+
+/// Whether a run ended at an `INT3` (the harnesses end their programs with one), rather
+/// than a fault, a step limit or an exit.
+pub fn ended_at_int3(halt: &machine::Halt) -> bool {
+    matches!(
+        halt,
+        machine::Halt::Stopped(machine::Stop::Fault(machine::Fault {
+            signal: machine::Signal::Sigtrap,
+            ..
+        }))
+    )
+}

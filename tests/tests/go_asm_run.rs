@@ -5,7 +5,7 @@
 
 use asm::{assemble, Source, Syntax};
 use go_model::{layout, GoRelease};
-use machine::{Cpu, Fault, Halt, Machine, Perm, Signal, Stop};
+use machine::{Cpu, Machine, Perm};
 use std::collections::HashMap;
 
 const TEXT: u64 = 0x40_0000;
@@ -138,13 +138,7 @@ fn callonsystemstack_switches_to_g0_and_back() {
     let r = m.run(thread, 10_000, None);
     let cpu = m.thread(thread).cpu;
     assert!(
-        matches!(
-            r.halt,
-            Halt::Stopped(Stop::Fault(Fault {
-                signal: Signal::Sigtrap,
-                ..
-            }))
-        ),
+        stackswitch_tests::ended_at_int3(&r.halt),
         "ran to {:?} at {}",
         r.halt,
         program.symbolize(cpu.rip).unwrap_or_default()

@@ -364,7 +364,8 @@ fn step_events_report_instruction_registers_and_memory() {
     let e = m.step_event(t);
     assert_eq!(e.step, 1);
     let ins = e.instruction.unwrap();
-    assert_eq!(asm::text::intel(&ins.instruction), "push rax");
+    assert_eq!(ins.instruction.code(), iced_x86::Code::Push_r64);
+    assert_eq!(ins.instruction.op0_register(), iced_x86::Register::RAX);
     assert_eq!(ins.bytes, vec![0x50]);
     let names: Vec<_> = e.regs.iter().map(|r| r.name).collect();
     assert_eq!(names, ["rsp", "rip"]);
@@ -380,10 +381,10 @@ fn step_events_report_instruction_registers_and_memory() {
         Some(Fault::unmapped(0x30, e.instruction.as_ref().unwrap().addr))
     );
     assert!(e.regs.is_empty());
-    assert_eq!(
-        asm::text::intel(&e.instruction.unwrap().instruction),
-        "mov rcx, qword ptr [0x30]"
-    );
+    let ins = e.instruction.unwrap().instruction;
+    assert_eq!(ins.mnemonic(), iced_x86::Mnemonic::Mov);
+    assert_eq!(ins.op0_register(), iced_x86::Register::RCX);
+    assert_eq!(ins.memory_displacement64(), 0x30);
 }
 
 #[test]
