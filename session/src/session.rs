@@ -55,7 +55,7 @@ const WORDS_ABOVE: u64 = 11;
 const WORDS_BELOW: u64 = 3;
 
 /// Which text the instruction column shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Syntax {
     /// Go's assembler: the source as written, with each instruction's bytes beside it.
     Go,
@@ -66,7 +66,7 @@ pub enum Syntax {
 }
 
 /// Why stepping stopped, or the last signal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub enum Stopped {
     /// The last signal the kernel delivered (stepping goes on into the handler).
     Signal {
@@ -97,7 +97,7 @@ pub enum Stopped {
 
 /// What a session opens: a lesson (or scenario), a Go release, and the learner's edits of
 /// its sources. Everything a shared link carries besides the step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// The lesson's (or scenario's) id.
     pub lesson: String,
@@ -184,7 +184,7 @@ pub enum Command {
 }
 
 /// What the session is busy with, for the page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Busy {
     /// Running forward (continue, run to line).
     Running,
@@ -197,7 +197,7 @@ pub enum Busy {
 }
 
 /// How the last run went: the page prints its speed.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(serde::Serialize, Clone, Copy, Debug, PartialEq)]
 pub struct RunStats {
     /// Instructions executed.
     pub steps: u64,
@@ -300,7 +300,7 @@ pub struct Session {
 }
 
 /// A question answered.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
     /// The item (index into [`LessonView::items`]).
     pub item: usize,
@@ -494,7 +494,28 @@ impl Session {
         })
     }
 
-    /// A session at the start of a lesson (or scenario) with the learner's edits.
+    /// A session at the start of a lesson (or scenario) with the learner's edits. A
+    /// broken program is a [`LoadError`] with its place, never a panic:
+    ///
+    /// ```
+    /// # use session::{Config, Session};
+    /// # use session::GoRelease;
+    /// let mut s = Session::open(Config {
+    ///     lesson: "asmcgocall".into(),
+    ///     release: GoRelease::named("1.14").unwrap(),
+    ///     edits: Vec::new(),
+    /// })
+    /// .unwrap();
+    /// assert_eq!(s.snapshot().step, 0);
+    /// let e = Session::open(Config {
+    ///     lesson: "playground".into(),
+    ///     release: GoRelease::latest(),
+    ///     edits: vec![("snippet_amd64.s".into(), "TEXT main·main(SB), 0, $0\n\tMOVQ $1, ZZ\n".into())],
+    /// })
+    /// .err()
+    /// .unwrap();
+    /// assert_eq!(e.line, 2);
+    /// ```
     pub fn open(config: Config) -> Result<Session, LoadError> {
         let opened = catalog::open(&config.lesson).ok_or_else(|| {
             LoadError::plain(format!(
@@ -816,6 +837,24 @@ impl Session {
     }
 
     /// Executes one step: the selected thread's, or the schedule's.
+    ///
+    /// ```
+    /// # use session::{Config, Session};
+    /// # use session::GoRelease;
+    /// let mut s = Session::open(Config {
+    ///     lesson: "asmcgocall".into(),
+    ///     release: GoRelease::named("1.14").unwrap(),
+    ///     edits: Vec::new(),
+    /// })
+    /// .unwrap();
+    /// let rip = s.snapshot().registers.iter().find(|r| r.name == "RIP").unwrap().value;
+    /// s.step();
+    /// assert_eq!(s.snapshot().step, 1);
+    /// assert!(s.back());
+    /// let back = s.snapshot();
+    /// assert_eq!(back.step, 0);
+    /// assert_eq!(back.registers.iter().find(|r| r.name == "RIP").unwrap().value, rip);
+    /// ```
     pub fn step(&mut self) {
         if !self.can_step() || self.job.is_some() {
             return;
@@ -916,6 +955,22 @@ impl Session {
 
     /// Starts a command; the page then calls [`Session::work`] between frames until it
     /// returns false. Step over a non-CALL instruction is a single step, done at once.
+    ///
+    /// ```
+    /// # use session::{Config, Session};
+    /// # use session::GoRelease;
+    /// # use session::Command;
+    /// let mut s = Session::open(Config {
+    ///     lesson: "go-nil-deref".into(),
+    ///     release: GoRelease::named("1.14").unwrap(),
+    ///     edits: Vec::new(),
+    /// })
+    /// .unwrap();
+    /// s.start(Command::Continue);
+    /// // A budget of 1,000 instructions a call, as a page gives between frames.
+    /// while s.work(1_000, &|| false) {}
+    /// assert!(s.snapshot().signal.signals.len() == 1, "stopped at the signal's delivery");
+    /// ```
     pub fn start(&mut self, command: Command) {
         if self.job.is_some() {
             return;

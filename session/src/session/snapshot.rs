@@ -676,7 +676,7 @@ fn small_number(v: u64) -> Option<String> {
 }
 
 /// Everything the page shows at one moment.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Snapshot {
     /// Steps taken.
     pub step: u64,
@@ -743,7 +743,7 @@ pub struct Snapshot {
 }
 
 /// One register.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Register {
     /// `RSP`.
     pub name: String,
@@ -758,7 +758,7 @@ pub struct Register {
 }
 
 /// A stack drawn as a column.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct StackColumn {
     /// Its region's name.
     pub name: String,
@@ -785,7 +785,7 @@ pub struct StackColumn {
 }
 
 /// One word of a stack.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct StackRow {
     /// Its address.
     pub addr: u64,
@@ -807,7 +807,7 @@ pub struct StackRow {
 
 /// The source files, compared by identity (they are fixed for a session, so a render
 /// never compares their text).
-#[derive(Debug)]
+#[derive(serde::Serialize, Debug)]
 pub struct Files(pub Vec<SourceFile>);
 
 impl PartialEq for Files {
@@ -824,7 +824,7 @@ impl std::ops::Deref for Files {
 }
 
 /// A source file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct SourceFile {
     /// Its path.
     pub name: String,
@@ -835,7 +835,7 @@ pub struct SourceFile {
 }
 
 /// A source line with the instructions it became.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct SourceLine {
     /// 1-based.
     pub number: u32,
@@ -846,7 +846,7 @@ pub struct SourceLine {
 }
 
 /// One machine instruction of a line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Instruction {
     /// Its address.
     pub addr: u64,
@@ -870,7 +870,7 @@ impl Instruction {
 }
 
 /// A thread.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct ThreadRow {
     /// Its name.
     pub name: String,
@@ -897,7 +897,7 @@ pub struct ThreadRow {
 }
 
 /// A region of the address space.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct RegionRow {
     /// Its name.
     pub name: String,
@@ -918,7 +918,7 @@ pub struct RegionRow {
 }
 
 /// A memory access of the last step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct AccessRow {
     /// A write (else a read).
     pub write: bool,
@@ -937,7 +937,7 @@ pub struct AccessRow {
 }
 
 /// A thread's TLS g slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct TlsBox {
     /// The thread.
     pub thread: String,
@@ -954,7 +954,7 @@ pub struct TlsBox {
 }
 
 /// An m's g pointers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct MBox {
     /// `m0`.
     pub name: String,
@@ -969,7 +969,7 @@ pub struct MBox {
 }
 
 /// A g's stack bounds, saved context and m.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct GBox {
     /// `g1`, `m0.g0`.
     pub name: String,
@@ -990,7 +990,7 @@ pub struct GBox {
 }
 
 /// The structure diagram's content.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Structures {
     /// One per thread.
     pub tls: Vec<TlsBox>,
@@ -1013,7 +1013,7 @@ impl Structures {
 }
 
 /// A signal the kernel delivered.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct SignalRow {
     /// The step.
     pub step: u64,
@@ -1032,7 +1032,7 @@ pub struct SignalRow {
 }
 
 /// A stage of signal handling.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct StageRow {
     /// The step.
     pub step: u64,
@@ -1047,7 +1047,7 @@ pub struct StageRow {
 }
 
 /// The signal panel's content.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct SignalPanel {
     /// Signals delivered.
     pub signals: Vec<SignalRow>,
@@ -1062,7 +1062,7 @@ pub struct SignalPanel {
 }
 
 /// The lesson's fixed content.
-#[derive(Debug, PartialEq)]
+#[derive(serde::Serialize, Debug, PartialEq)]
 pub struct LessonView {
     /// Its id.
     pub id: String,
@@ -1083,7 +1083,7 @@ pub struct LessonView {
 }
 
 /// One narration, checkpoint or question.
-#[derive(Debug, PartialEq)]
+#[derive(serde::Serialize, Debug, PartialEq)]
 pub struct ItemView {
     /// `narration`, `checkpoint`, `question`.
     pub kind: &'static str,
@@ -1106,7 +1106,7 @@ pub struct ItemView {
 }
 
 /// A question.
-#[derive(Debug, PartialEq)]
+#[derive(serde::Serialize, Debug, PartialEq)]
 pub struct QuestionView {
     /// The question as HTML.
     pub ask_html: String,
@@ -1119,12 +1119,14 @@ pub struct QuestionView {
     /// Why, as HTML.
     pub explain_html: String,
     /// The question as the lesson file gives it (its expression, for judging a typed
-    /// answer and reading the machine's value).
+    /// answer and reading the machine's value). Not serialized: the fields above say what
+    /// a front end shows.
+    #[serde(skip)]
     pub source: course::Question,
 }
 
 /// The lesson and where the learner is in it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, Clone, Debug, PartialEq)]
 pub struct LessonState {
     /// The lesson.
     pub view: Rc<LessonView>,

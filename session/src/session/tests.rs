@@ -504,3 +504,33 @@ fn the_cli_and_the_page_show_the_same_stacks() {
         assert!(text.contains(&format!("▶ {}", live[0].name)), "{id}");
     }
 }
+
+/// A snapshot is plain data: it serializes whole, for any front end.
+#[test]
+fn a_snapshot_serializes_with_its_stacks_and_structures() {
+    let mut s = open("asmcgocall", GoRelease::named("1.14").unwrap());
+    for _ in 0..20 {
+        step(&mut s);
+    }
+    let snap = s.snapshot();
+    let v = serde_json::to_value(&snap).unwrap();
+    assert_eq!(v["release"], "1.14");
+    assert_eq!(v["step"], snap.step);
+    let stacks = v["stacks"].as_array().unwrap();
+    assert_eq!(stacks.len(), snap.stacks.len());
+    let live = stacks.iter().find(|c| c["live"] == true).unwrap();
+    assert!(live["rows"].as_array().unwrap().iter().any(|r| r["marks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "RSP")));
+    assert_eq!(
+        v["structures"]["gs"].as_array().unwrap().len(),
+        snap.structures.gs.len()
+    );
+    assert!(v["registers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "RSP"));
+}
