@@ -220,7 +220,7 @@ TEXT runtime·cgocallback(SB), NOSPLIT|NOFRAME, $0
 havem:
 	// BX = g0 of this thread's M; SP is on the C stack, which g0 owns now.
 	MOVQ	g_m(BX), R8
-#ifdef GO1_24
+#ifdef BIND_EXTRA_M
 	MOVB	$0, m_isExtraInC(R8)
 #endif
 	MOVQ	SP, (g_sched+gobuf_sp)(BX)
@@ -229,7 +229,7 @@ havem:
 	// Switch to the curg: TLS g, then SP to the top of its stack.
 	MOVQ	m_curg(R8), SI
 	MOVQ	SI, g(CX)
-#ifdef GO1_24
+#ifdef REGISTER_ABI
 	MOVQ	SI, R14
 #endif
 	MOVQ	(g_sched+gobuf_sp)(SI), SP
@@ -248,7 +248,7 @@ havem:
 	get_tls(CX)
 	MOVQ	BX, g(CX)
 	MOVQ	(g_sched+gobuf_sp)(BX), SP
-#ifdef GO1_24
+#ifdef BIND_EXTRA_M
 	// The M stays bound to this thread; mark it as back in C.
 	MOVQ	g_m(BX), R8
 	MOVB	$1, m_isExtraInC(R8)

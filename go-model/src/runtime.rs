@@ -18,19 +18,26 @@ const SIGNAL: &str = include_str!("../runtime/signal_amd64.s");
 const LIBC: &str = include_str!("../runtime/libc_amd64.asm");
 
 /// The text of a runtime file for a release (`runtime/asm_amd64.s`), if there is one: the
-/// release's own files (its folder's `runtime/`) first, then the model's.
-pub fn file(release: GoRelease, path: &str) -> Option<&'static str> {
+/// release's own files (its folder's `runtime/`) first, then `release.h` made from its
+/// behaviours, then the model's.
+pub fn file(release: GoRelease, path: &str) -> Option<String> {
     let name = path.strip_prefix(DIR)?;
     if let Some(text) = release.release().file(name) {
-        return Some(text);
+        return Some(text.to_string());
     }
-    Some(match name {
-        "model.h" => MODEL_H,
-        "proc_amd64.s" => PROC,
-        "signal_amd64.s" => SIGNAL,
-        "libc_amd64.asm" => LIBC,
-        _ => return None,
-    })
+    if name == "release.h" {
+        return Some(release.release_h());
+    }
+    Some(
+        match name {
+            "model.h" => MODEL_H,
+            "proc_amd64.s" => PROC,
+            "signal_amd64.s" => SIGNAL,
+            "libc_amd64.asm" => LIBC,
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 /// The runtime's sources, in the order they are placed: Go files in Go text before the
@@ -55,9 +62,6 @@ pub struct RuntimeLoader<'a> {
 
 impl Loader for RuntimeLoader<'_> {
     fn load(&self, path: &str) -> Option<String> {
-        match file(self.release, path) {
-            Some(text) => Some(text.to_string()),
-            None => self.user.load(path),
-        }
+        file(self.release, path).or_else(|| self.user.load(path))
     }
 }

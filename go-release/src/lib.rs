@@ -58,6 +58,16 @@ pub struct Report {
     pub goroutine_header_with_m: bool,
 }
 
+/// How C calling Go works (`runtime/cgocall.go`, `runtime/proc.go`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Cgo {
+    /// go1.21+: a C thread keeps the extra M it took on its first call into Go
+    /// (`needAndBindM`), marked `isExtraInC` while C runs, instead of returning it with
+    /// `dropm` after every call.
+    pub bind_extra_m: bool,
+}
+
 /// A word the runtime keeps in a frame that has a name in Go's source.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +98,8 @@ pub struct Release {
     pub signals: Signals,
     /// Its crash reports.
     pub report: Report,
+    /// C calling Go.
+    pub cgo: Cgo,
     /// `go_asm.h` offsets of structure fields and sizes (`g_sched`, `m__size`).
     pub layout: BTreeMap<String, i64>,
     /// `go_asm.h` constants (`const__Grunning`).
@@ -254,6 +266,33 @@ impl Release {
         );
         for (name, value) in self.offsets() {
             s.push_str(&format!("#define {name} {value}\n"));
+        }
+        s
+    }
+
+    /// The text of `release.h`, which the model's runtime assembly includes: one
+    /// `#define` for each behaviour the release has (`REGISTER_ABI`, `BIND_EXTRA_M`), so the
+    /// assembly asks for a behaviour, never for a release.
+    pub fn release_h(&self) -> String {
+        let mut s = format!(
+            "// go{}: its behaviours (from its release.toml).\n",
+            self.name
+        );
+        for (on, name, why) in [
+            (
+                self.abi.register_abi,
+                "REGISTER_ABI",
+                "Go code keeps g in R14 (go1.17+)",
+            ),
+            (
+                self.cgo.bind_extra_m,
+                "BIND_EXTRA_M",
+                "a C thread keeps its extra M bound (go1.21+)",
+            ),
+        ] {
+            if on {
+                s.push_str(&format!("#define {name} // {why}\n"));
+            }
         }
         s
     }
@@ -486,6 +525,14 @@ mod tests {
         assert!(all.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(GoRelease::oldest().name, "1.14");
         assert_eq!(GoRelease::named("go1.14"), GoRelease::named("go1_14"));
+    }
+
+    #[test]
+    fn release_h_defines_each_behaviour_the_release_has() {
+        let h = |r: &str| GoRelease::named(r).unwrap().release_h();
+        assert!(!h("1.14").contains("#define"));
+        assert!(h("1.24").contains("#define REGISTER_ABI "));
+        assert!(h("1.24").contains("#define BIND_EXTRA_M "));
     }
 
     #[test]

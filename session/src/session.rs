@@ -386,7 +386,7 @@ fn build_static(config: &Config, opened: Opened) -> Result<(Static, Process), Lo
         .filter_map(|name| {
             let text = match scenario.files.iter().find(|f| &f.path == name) {
                 Some(f) => f.text.clone(),
-                None => go_model::runtime::file(config.release, name)?.to_string(),
+                None => go_model::runtime::file(config.release, name)?,
             };
             let lines = text
                 .lines()
