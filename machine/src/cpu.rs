@@ -14,6 +14,8 @@ pub const RAX: usize = 0;
 pub const RCX: usize = 1;
 /// Index of RDX.
 pub const RDX: usize = 2;
+/// Index of RBX.
+pub const RBX: usize = 3;
 /// Index of RSP.
 pub const RSP: usize = 4;
 /// Index of RBP.
@@ -22,8 +24,22 @@ pub const RBP: usize = 5;
 pub const RSI: usize = 6;
 /// Index of RDI.
 pub const RDI: usize = 7;
+/// Index of R8.
+pub const R8: usize = 8;
+/// Index of R9.
+pub const R9: usize = 9;
+/// Index of R10.
+pub const R10: usize = 10;
 /// Index of R11.
 pub const R11: usize = 11;
+/// Index of R12.
+pub const R12: usize = 12;
+/// Index of R13.
+pub const R13: usize = 13;
+/// Index of R14 (g in Go code under the register ABI).
+pub const R14: usize = 14;
+/// Index of R15.
+pub const R15: usize = 15;
 
 /// RFLAGS bits (SDM Vol. 1, 3.4.3).
 pub mod flag {

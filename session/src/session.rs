@@ -1006,7 +1006,7 @@ impl Session {
                     .machine
                     .threads()
                     .iter()
-                    .map(|t| t.cpu.gpr[4])
+                    .map(|t| t.cpu.gpr[machine::cpu::RSP])
                     .collect();
                 self.before = self.cpu();
                 self.step();
@@ -1161,7 +1161,7 @@ impl Session {
                 None | Some(RunStop::Limit) => false,
                 Some(RunStop::Breakpoint { thread, addr }) => {
                     self.view = thread;
-                    let sp = self.process.world.machine.thread(thread).cpu.gpr[4];
+                    let sp = self.process.world.machine.thread(thread).cpu.gpr[machine::cpu::RSP];
                     let returned = job
                         .return_to
                         .is_some_and(|(t, ret, at)| t == thread && addr == ret && sp >= at);

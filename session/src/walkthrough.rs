@@ -10,6 +10,7 @@ use course::run::Tracker;
 use course::{Item, Lesson, LessonError};
 use go_model::process::{Process, ProcessStep, StageEvent};
 use go_model::GoRelease;
+use machine::cpu::RSP;
 use machine::memory::AccessKind;
 
 /// A lesson being stepped through.
@@ -349,7 +350,7 @@ pub fn stacks(p: &Process, thread: usize, width: usize) -> Vec<String> {
 
 /// The region a thread's RSP is in.
 pub fn live_region(p: &Process, thread: usize) -> Option<String> {
-    let rsp = p.world.machine.thread(thread).cpu.gpr[4];
+    let rsp = p.world.machine.thread(thread).cpu.gpr[RSP];
     p.world
         .machine
         .memory()

@@ -3,6 +3,7 @@
 
 use super::*;
 use go_model::layout;
+use machine::cpu::{RBP, RSP};
 use machine::{AccessKind, Cpu, Signal, ThreadState};
 
 impl Session {
@@ -209,7 +210,7 @@ impl View<'_> {
                     .find(|s| s.addr == entry)
                     .map_or(entry, |s| entry + s.size);
                 let in_func = |pc: u64| (entry..sym_end).contains(&pc);
-                let sp = t.cpu.gpr[4];
+                let sp = t.cpu.gpr[RSP];
                 // In the function after its switch (SP on a system stack), or in the C
                 // function it called: the return address into it sits at SP-8 of its
                 // frame.
@@ -242,7 +243,7 @@ impl View<'_> {
     /// The address of a word on the thread's current stack, near SP, that returns into a
     /// function (`in_func`) from a CALL.
     fn return_into(&self, thread: usize, in_func: &dyn Fn(u64) -> bool) -> Option<u64> {
-        let sp = self.process.world.machine.thread(thread).cpu.gpr[4];
+        let sp = self.process.world.machine.thread(thread).cpu.gpr[RSP];
         let program = &self.process.world.program;
         (0..64u64).map(|k| sp + 8 * k).find(|&a| {
             self.peek(a).is_some_and(|v| {
@@ -313,8 +314,8 @@ impl View<'_> {
         }
         let mut columns: Vec<StackColumn> = Vec::new();
         for (name, owner, lo, hi, saved_sp) in stacks {
-            let sp = view_cpu.gpr[4];
-            let bp = view_cpu.gpr[5];
+            let sp = view_cpu.gpr[RSP];
+            let bp = view_cpu.gpr[RBP];
             // One column is live: a g's stack before the C stack it may lie within.
             let live = (lo..hi).contains(&sp) && !columns.iter().any(|c| c.live);
             // Other threads whose SP is on this stack.
@@ -324,9 +325,9 @@ impl View<'_> {
                 .filter(|(i, t)| {
                     *i != self.view
                         && t.state == ThreadState::Runnable
-                        && (lo..hi).contains(&t.cpu.gpr[4])
+                        && (lo..hi).contains(&t.cpu.gpr[RSP])
                 })
-                .map(|(_, t)| (t.name.clone(), t.cpu.gpr[4]))
+                .map(|(_, t)| (t.name.clone(), t.cpu.gpr[RSP]))
                 .collect();
             // The column centres on where the stack is in use: SP while it runs, the SP
             // saved in g.sched while it does not, the top when it was never used.
@@ -438,7 +439,7 @@ impl View<'_> {
                         g => self.describe(g),
                     }),
                     rip: self.describe_code(t.cpu.rip),
-                    rsp_reading: self.describe(t.cpu.gpr[4]),
+                    rsp_reading: self.describe(t.cpu.gpr[RSP]),
                 }
             })
             .collect()
@@ -461,7 +462,7 @@ impl View<'_> {
                     start: r.start,
                     end: r.end,
                     perm: perm.to_string(),
-                    has_rsp: (r.start..r.end).contains(&cpu.gpr[4]),
+                    has_rsp: (r.start..r.end).contains(&cpu.gpr[RSP]),
                     has_rip: (r.start..r.end).contains(&cpu.rip),
                     has_fault: fault_addr.is_some_and(|a| (r.start..r.end).contains(&a)),
                     guard: false,
@@ -550,7 +551,7 @@ impl View<'_> {
                 g: self
                     .peek(threads[i].cpu.fs_base.wrapping_sub(8))
                     .unwrap_or(0),
-                rsp: threads[i].cpu.gpr[4],
+                rsp: threads[i].cpu.gpr[RSP],
                 running: threads[i].state == ThreadState::Runnable,
                 shown: i == self.view,
             })

@@ -1,6 +1,7 @@
 //! The session's behaviour, on the shipped lessons and scenarios.
 
 use super::*;
+use machine::cpu::{RAX, RSP};
 
 fn finish(session: &mut Session) {
     while session.work(u64::MAX, &|| false) {}
@@ -95,7 +96,7 @@ fn the_switch_to_g0_moves_rsp_between_columns_and_back() {
 fn step_over_the_call_to_gosave_stays_on_the_goroutine_stack() {
     let mut s = open("asmcgocall", GoRelease::named("1.14").unwrap());
     step_to_line(&mut s, "CALL\tgosave<>(SB)");
-    let sp = s.cpu().gpr[4];
+    let sp = s.cpu().gpr[RSP];
     answer_pending(&mut s);
     s.start(Command::StepOver);
     finish(&mut s);
@@ -104,7 +105,7 @@ fn step_over_the_call_to_gosave_stays_on_the_goroutine_stack() {
         "{}",
         source_text(&s)
     );
-    assert_eq!(s.cpu().gpr[4], sp);
+    assert_eq!(s.cpu().gpr[RSP], sp);
     assert_eq!(live_stack(&s.snapshot()), "g1 stack");
     let g1 = s
         .snapshot()
@@ -427,7 +428,7 @@ fn the_playground_snippet_runs_its_call_on_g0() {
     s.start(Command::RunToLine(crate::catalog::SNIPPET_FILE.into(), 17));
     finish(&mut s);
     assert_eq!(source_text(&s), "RET");
-    assert_eq!(s.cpu().gpr[0], 30, "double(15)");
+    assert_eq!(s.cpu().gpr[RAX], 30, "double(15)");
     assert_eq!(live_stack(&s.snapshot()), "g1 stack");
     s.start(Command::Continue);
     finish(&mut s);
