@@ -270,13 +270,14 @@ impl State {
         let same_program = config.lesson == self.config.lesson;
         match Session::open(config) {
             Ok(mut session) => {
+                // Before a run starts: its speed is measured by this clock.
+                session.set_clock(now_ms);
                 if same_program {
                     session.set_breakpoints(self.session.borrow().breakpoints().to_vec());
                 }
                 if run {
                     session.start(Command::Continue);
                 }
-                session.set_clock(now_ms);
                 self.config = Rc::new(session.config().clone());
                 self.session = Rc::new(RefCell::new(session));
                 self.load_error = None;
