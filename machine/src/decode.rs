@@ -391,3 +391,46 @@ impl Access<'_> {
         self.load(sp, Seg::Stack, size)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::code_asm::*;
+
+    fn decoded(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Decoded {
+        let mut a = CodeAssembler::new(64).unwrap();
+        build(&mut a).unwrap();
+        let bytes = a.assemble(0x40_0000).unwrap();
+        let ins = iced_x86::Decoder::with_ip(64, &bytes, 0x40_0000, iced_x86::DecoderOptions::NONE)
+            .decode();
+        prepare(ins, &mut InstructionInfoFactory::new())
+    }
+
+    #[test]
+    fn a_step_back_record_keeps_only_what_the_instruction_may_change() {
+        let mov = decoded(|a| a.mov(rax, rbx));
+        assert_eq!(mov.writes, 1 << 0, "writes RAX only");
+        assert_eq!(mov.keep, 0, "no branch, no flags");
+        let add = decoded(|a| a.add(rcx, 1));
+        assert_eq!((add.writes, add.keep), (1 << 1, KEEP_FLAGS));
+        let push = decoded(|a| a.push(rdx));
+        assert_eq!(push.writes, 1 << 4, "PUSH writes RSP");
+        let jnz = decoded(|a| {
+            let mut l = a.create_label();
+            a.set_label(&mut l)?;
+            a.jne(l)
+        });
+        assert_eq!(
+            jnz.keep, KEEP_RIP,
+            "a branch keeps RIP; JNE reads flags only"
+        );
+    }
+
+    #[test]
+    fn sizes_lengths_and_privilege_come_from_the_decoding() {
+        let d = decoded(|a| a.mov(dword_ptr(rbx + 8), eax));
+        assert_eq!((d.size, d.len, d.next_ip), (4, 3, 0x40_0003));
+        assert!(!d.privileged);
+        assert!(decoded(|a| a.hlt()).privileged);
+    }
+}

@@ -116,3 +116,46 @@ pub(crate) fn merge(rflags: u64, new: u64, which: u64) -> u64 {
 
 /// The status flags every arithmetic helper returns.
 pub(crate) const STATUS: u64 = CF | PF | AF | ZF | SF | OF;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_sets_carry_overflow_and_adjust_as_the_sdm_defines() {
+        // 0x7f + 1 in a byte: signed overflow, no carry, a carry out of bit 3.
+        let (r, f) = add(1, 0x7f, 1, 0);
+        assert_eq!(r, 0x80);
+        assert_eq!(f & STATUS, OF | SF | AF);
+        // 0xff + 1: carry and zero, no overflow; PF set (0 has even parity).
+        let (r, f) = add(1, 0xff, 1, 0);
+        assert_eq!(r, 0);
+        assert_eq!(f & STATUS, CF | ZF | PF | AF);
+        // 64-bit carry out with a carry in.
+        let (r, f) = add(8, u64::MAX, 0, 1);
+        assert_eq!((r, f & CF), (0, CF));
+    }
+
+    #[test]
+    fn sub_borrows_and_compares() {
+        // CMP 1, 2: a borrow, negative; the low byte 0xff has eight ones, so PF is set.
+        let (r, f) = sub(4, 1, 2, 0);
+        assert_eq!(r, 0xffff_ffff);
+        assert_eq!(f & STATUS, CF | SF | PF | AF);
+        // 0x80000000 - 1 in 32 bits: signed overflow.
+        let (_, f) = sub(4, 0x8000_0000, 1, 0);
+        assert_eq!(f & OF, OF);
+        // a == b with a borrow in: borrow out.
+        assert_eq!(sub(2, 5, 5, 1).1 & CF, CF);
+    }
+
+    #[test]
+    fn parity_counts_the_low_byte_only() {
+        assert_eq!(szp(8, 0x0300) & PF, PF, "low byte 0: even");
+        assert_eq!(szp(8, 0x01) & PF, 0);
+        assert_eq!(szp(8, 0x03) & PF, PF);
+        assert_eq!(logic(2, 0x8000), SF | PF);
+        assert_eq!(sign_extend(0x80, 1), u64::MAX - 0x7f);
+        assert_eq!(merge(0xffff, 0, CF | ZF), 0xffff & !(CF | ZF));
+    }
+}

@@ -146,3 +146,50 @@ impl History {
                 .sum::<usize>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::prepare;
+    use iced_x86::code_asm::*;
+
+    fn decoded(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Decoded {
+        let mut a = CodeAssembler::new(64).unwrap();
+        build(&mut a).unwrap();
+        let bytes = a.assemble(0x40_0000).unwrap();
+        let ins = iced_x86::Decoder::with_ip(64, &bytes, 0x40_0000, iced_x86::DecoderOptions::NONE)
+            .decode();
+        prepare(ins, &mut iced_x86::InstructionInfoFactory::new())
+    }
+
+    #[test]
+    fn a_record_undoes_exactly_the_registers_it_kept() {
+        let d = decoded(|a| a.add(rcx, rdx));
+        let mut cpu = Cpu::default();
+        cpu.rip = 0x40_0000;
+        cpu.gpr[1] = 5;
+        cpu.rflags = 0x2;
+        let before = cpu;
+        let mut h = History::default();
+        h.begin(0, &cpu, &d, 0);
+        // What ADD RCX, RDX does: RCX, RFLAGS and RIP change.
+        cpu.gpr[1] = 12;
+        cpu.rflags = 0x6;
+        cpu.rip = d.next_ip;
+        let r = h.records.pop().unwrap();
+        h.restore_partial(r, &mut cpu);
+        assert_eq!(cpu, before);
+        assert!(h.values.is_empty(), "every kept value was used");
+    }
+
+    #[test]
+    fn an_aborted_step_leaves_no_values_behind() {
+        let mut h = History::default();
+        let d = decoded(|a| a.push(rax));
+        h.begin(0, &Cpu::default(), &d, 0);
+        assert_eq!(h.values.len(), 1, "PUSH keeps RSP only");
+        h.abort();
+        assert!(h.records.is_empty() && h.values.is_empty());
+        assert_eq!(h.bytes(), 0);
+    }
+}
