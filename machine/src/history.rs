@@ -165,10 +165,14 @@ mod tests {
     #[test]
     fn a_record_undoes_exactly_the_registers_it_kept() {
         let d = decoded(|a| a.add(rcx, rdx));
-        let mut cpu = Cpu::default();
-        cpu.rip = 0x40_0000;
-        cpu.gpr[1] = 5;
-        cpu.rflags = 0x2;
+        let mut gpr = [0; 16];
+        gpr[1] = 5;
+        let mut cpu = Cpu {
+            gpr,
+            rip: 0x40_0000,
+            rflags: 0x2,
+            ..Cpu::default()
+        };
         let before = cpu;
         let mut h = History::default();
         h.begin(0, &cpu, &d, 0);
