@@ -7,6 +7,7 @@
 //! unicorn's behaviour differs from real hardware, the difference is handled here under a
 //! named [`Quirk`], so the test table can say what was adjusted and why.
 
+use machine::num::hex;
 use machine::exec::{
     decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
 };
@@ -476,10 +477,6 @@ fn intr_hook(uc: &mut Unicorn<State>, intno: u32) {
     st.data_fault = true;
     st.outcome = Some(outcome);
     let _ = uc.emu_stop();
-}
-
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
 }
 
 fn prot(perm: &str) -> Option<Prot> {

@@ -1013,14 +1013,23 @@ pub struct LessonView {
     pub title: String,
     /// Its summary as HTML.
     pub summary_html: String,
-    /// (topic, go1.14 HTML, go1.24 HTML).
-    pub differences: Vec<(String, String, String)>,
+    /// Where the releases differ.
+    pub differences: Vec<DifferenceView>,
     /// Narration, checkpoints and questions, in file order.
     pub items: Vec<ItemView>,
     /// The step where the lesson's run ends.
     pub end_step: u64,
     /// Why it is known to be wrong.
     pub known_wrong: Option<String>,
+}
+
+/// A note on where the releases differ.
+#[derive(Debug, PartialEq)]
+pub struct DifferenceView {
+    /// What differs.
+    pub topic: String,
+    /// Each release's way as HTML, oldest release first.
+    pub by_release: Vec<(GoRelease, String)>,
 }
 
 /// One narration, checkpoint or question.

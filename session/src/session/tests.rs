@@ -306,15 +306,15 @@ fn a_typed_answer_is_judged_by_what_it_means() {
             if q.kind == QuestionKind::Value {
                 // The value itself in hex, not the choice's spelling (`&m0.g0`).
                 let thread = view.items[i].thread.unwrap();
-                let v = course::expr::value(&s.process, thread, q.expr.as_deref().unwrap())
+                let v = go_model::check::value(&s.process, thread, q.expr.as_ref().unwrap().get_ref())
                     .unwrap();
                 s.answer(i, &format!("{v:#x}"));
                 let a = s.answers.last().unwrap().clone();
-                assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer);
+                assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer_text());
                 assert!(a.machine.unwrap().starts_with(&format!("{v:#x}")));
                 return;
             }
-            s.answer(i, &q.answer);
+            s.answer(i, q.answer_text());
         }
         s.step();
     }
