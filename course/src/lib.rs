@@ -384,20 +384,14 @@ impl Lesson {
 
     /// An error at `field` (`question[2].answer`), located at byte `offset` of the file.
     pub fn error_at(&self, offset: usize, field: &str, message: impl Into<String>) -> LessonError {
-        located(&self.file, &self.text, offset, field, message)
+        self.locator().at(offset, field, message)
     }
 
-    /// An error about a whole value written at `literal` (a place, a region): at its
-    /// first character.
-    fn error_in_value(&self, literal: Range<usize>, field: &str, message: impl Into<String>) -> LessonError {
-        self.error_at(Source::new(&self.text).value_start(literal), field, message)
-    }
-
-    /// An error at a token of a string field (a claim, an expression, an answer) whose
-    /// value is written at `literal`: `m`'s span is in the value.
-    fn mistake(&self, literal: Range<usize>, field: &str, m: Mistake) -> LessonError {
-        let offset = Source::new(&self.text).in_string(literal, m.span.start);
-        self.error_at(offset, field, m.message)
+    fn locator(&self) -> Locator<'_> {
+        Locator {
+            file: &self.file,
+            text: &self.text,
+        }
     }
 
     /// Every narration, checkpoint and question, in that order.
@@ -485,7 +479,11 @@ impl Lesson {
                 go_model::scenario::ScenarioError::World { source, .. } => source.to_string(),
                 other => other.to_string(),
             };
-            self.error_at(self.spans.world.start, "world", format!("go{release}: {message}"))
+            self.error_at(
+                self.spans.world.start,
+                "world",
+                format!("go{release}: {message}"),
+            )
         })
     }
 
@@ -500,7 +498,7 @@ impl Lesson {
             .map_err(|(k, e)| {
                 let field = format!("{}.at", items[k].field());
                 match &items[k].point.at {
-                    Some(at) => self.error_in_value(at.span(), &field, e.to_string()),
+                    Some(at) => self.locator().at_value(at.span(), &field, e.to_string()),
                     None => self.error_at(items[k].span.start, &field, e.to_string()),
                 }
             })?;
@@ -514,7 +512,8 @@ impl Lesson {
         let p = self.process(release)?;
         for (i, b) in self.breakpoints.iter().enumerate() {
             check::resolve_at(&p, b.get_ref()).map_err(|e| {
-                self.error_in_value(b.span(), &format!("breakpoints[{i}]"), e.to_string())
+                self.locator()
+                    .at_value(b.span(), &format!("breakpoints[{i}]"), e.to_string())
             })?;
         }
         let regions: Vec<String> = p
@@ -531,22 +530,27 @@ impl Lesson {
         for item in self.items(release) {
             let f = item.field();
             if let Some(at) = &item.point.at {
-                check::resolve_at(&p, at.get_ref())
-                    .map_err(|e| self.error_in_value(at.span(), &format!("{f}.at"), e.to_string()))?;
+                check::resolve_at(&p, at.get_ref()).map_err(|e| {
+                    self.locator()
+                        .at_value(at.span(), &format!("{f}.at"), e.to_string())
+                })?;
             }
             if let Some(t) = &item.point.thread {
                 if *t.get_ref() >= threads {
                     return Err(self.error_at(
                         t.span().start,
                         &format!("{f}.thread"),
-                        format!("thread {} does not exist (there are {threads})", t.get_ref()),
+                        format!(
+                            "thread {} does not exist (there are {threads})",
+                            t.get_ref()
+                        ),
                     ));
                 }
             }
             for (k, c) in item.claims.iter().enumerate() {
                 let field = format!("{f}.assert[{k}]");
                 check::resolve(&p, c.get_ref())
-                    .map_err(|m| self.mistake(c.span(), &field, m))?;
+                    .map_err(|m| self.locator().mistake(c.span(), &field, m))?;
                 if let ClaimKind::In {
                     region,
                     region_span,
@@ -562,23 +566,22 @@ impl Lesson {
                                 regions_list()
                             ),
                         };
-                        return Err(self.mistake(c.span(), &field, m));
+                        return Err(self.locator().mistake(c.span(), &field, m));
                     }
                 }
             }
             let Some(q) = item.question else { continue };
             if let Some(e) = &q.expr {
                 check::resolve_expr(&p, e.get_ref())
-                    .map_err(|m| self.mistake(e.span(), &format!("{f}.expr"), m))?;
+                    .map_err(|m| self.locator().mistake(e.span(), &format!("{f}.expr"), m))?;
             }
             for (field, a) in answers(q, &f) {
                 match a.get_ref() {
-                    Answer::Value(e) => {
-                        check::resolve_expr(&p, e).map_err(|m| self.mistake(a.span(), &field, m))?
-                    }
+                    Answer::Value(e) => check::resolve_expr(&p, e)
+                        .map_err(|m| self.locator().mistake(a.span(), &field, m))?,
                     Answer::Region(r) => {
                         if !region_known(r) {
-                            return Err(self.error_in_value(
+                            return Err(self.locator().at_value(
                                 a.span(),
                                 &field,
                                 format!(
@@ -589,8 +592,9 @@ impl Lesson {
                         }
                     }
                     Answer::Line(place) => {
-                        check::resolve_at(&p, place)
-                            .map_err(|e| self.error_in_value(a.span(), &field, e.to_string()))?;
+                        check::resolve_at(&p, place).map_err(|e| {
+                            self.locator().at_value(a.span(), &field, e.to_string())
+                        })?;
                     }
                 }
             }
@@ -617,21 +621,43 @@ fn answers<'q>(q: &'q Question, f: &str) -> Vec<(String, &'q Spanned<Answer>)> {
         .collect()
 }
 
-/// An error located at byte `offset` of `text`.
-fn located(
-    file: &str,
-    text: &str,
-    offset: usize,
-    field: &str,
-    message: impl Into<String>,
-) -> LessonError {
-    let (line, col) = Source::new(text).line_col(offset);
-    LessonError {
-        file: file.to_string(),
-        line: Some(line),
-        col: Some(col),
-        field: field.to_string(),
-        message: message.into(),
+/// Where a lesson file's mistakes are: byte offsets and spans of its text, as
+/// `file:line:col` errors. Parsing and validation locate through the same one.
+#[derive(Clone, Copy)]
+pub(crate) struct Locator<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) text: &'a str,
+}
+
+impl Locator<'_> {
+    /// An error at byte `offset`.
+    pub(crate) fn at(&self, offset: usize, field: &str, message: impl Into<String>) -> LessonError {
+        let (line, col) = Source::new(self.text).line_col(offset);
+        LessonError {
+            file: self.file.to_string(),
+            line: Some(line),
+            col: Some(col),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An error about a whole value written at `literal` (a place, a region, an answer):
+    /// at its first character.
+    pub(crate) fn at_value(
+        &self,
+        literal: Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> LessonError {
+        self.at(Source::new(self.text).value_start(literal), field, message)
+    }
+
+    /// A mistake at a token of a string (a claim, an expression, an answer) whose value is
+    /// written at `literal`: `m`'s span is in the value.
+    pub(crate) fn mistake(&self, literal: Range<usize>, field: &str, m: Mistake) -> LessonError {
+        let offset = Source::new(self.text).in_string(literal, m.span.start);
+        self.at(offset, field, m.message)
     }
 }
 
@@ -640,7 +666,7 @@ pub fn check_unique(lessons: &[Lesson]) -> Vec<LessonError> {
     let mut errors = Vec::new();
     for (i, l) in lessons.iter().enumerate() {
         if let Some(other) = lessons[..i].iter().find(|o| o.id == l.id) {
-            errors.push(l.error_in_value(
+            errors.push(l.locator().at_value(
                 l.spans.id.clone(),
                 "id",
                 format!("`{}` is also the id of {}", l.id, other.file),

@@ -8,10 +8,10 @@
 
 use crate::{Answer, Item, Lesson, LessonError, Point, Question, QuestionKind};
 use go_model::check::{self, CheckError, Expr};
-use machine::num::hex;
 use go_model::process::Process;
 use go_model::scenario::compare_lines;
 use go_model::GoRelease;
+use machine::num::hex;
 
 /// Which points a run has reached, as it goes.
 #[derive(Clone, Debug)]
@@ -241,7 +241,12 @@ pub fn judge(p: &Process, thread: usize, q: &Question) -> Vec<String> {
                 )),
                 Err(e) => problems.push(format!("answer `{answer}`: {e}")),
             }
-            for c in q.choices.iter().map(|c| c.get_ref()).filter(|c| c.text() != answer) {
+            for c in q
+                .choices
+                .iter()
+                .map(|c| c.get_ref())
+                .filter(|c| c.text() != answer)
+            {
                 if value_of(c) == Ok(got) {
                     problems.push(format!(
                         "the choice `{c}` is also {}: two choices are right",
@@ -327,9 +332,7 @@ pub fn check(lesson: &Lesson, release: GoRelease) -> Result<Report, LessonError>
                 }
                 let q = items[i].question.expect("a question");
                 results[i].claims += 1;
-                let got = line
-                    .clone()
-                    .unwrap_or_else(|| hex(rec.fault.pc));
+                let got = line.clone().unwrap_or_else(|| hex(rec.fault.pc));
                 if !same_line(&got, q.answer_text()) {
                     results[i].problems.push(format!(
                         "the answer is {}, but the fault ({} at pc={:#x}) is at {got}",

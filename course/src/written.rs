@@ -4,10 +4,10 @@
 //! world made, each mistake located at its token.
 
 use crate::{
-    located, Answer, Checkpoint, Difference, Ending, Lesson, LessonError, Narration, Point,
+    Answer, Checkpoint, Difference, Ending, Lesson, LessonError, Locator, Narration, Point,
     Question, QuestionKind, Spans,
 };
-use go_model::check::{Claim, Expr, Mistake, Place, PlaceKind, Source};
+use go_model::check::{Claim, Expr, Mistake, Place, PlaceKind};
 use go_model::process::Schedule;
 use go_model::scenario::File;
 use go_model::world::WorldSpec;
@@ -141,29 +141,33 @@ struct WrittenEnding {
 
 /// The one pass from text to [`Lesson`].
 struct Reader<'a> {
-    file: &'a str,
-    text: &'a str,
+    loc: Locator<'a>,
     releases: Vec<GoRelease>,
 }
 
 impl Reader<'_> {
-    /// An error at byte `offset` of the file.
     fn at(&self, offset: usize, field: &str, message: impl Into<String>) -> LessonError {
-        located(self.file, self.text, offset, field, message)
+        self.loc.at(offset, field, message)
     }
 
-    /// An error about a whole value: at its first character.
-    fn at_value(&self, literal: Range<usize>, field: &str, message: impl Into<String>) -> LessonError {
-        self.at(Source::new(self.text).value_start(literal), field, message)
+    fn at_value(
+        &self,
+        literal: Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> LessonError {
+        self.loc.at_value(literal, field, message)
     }
 
-    /// A mistake in a string's value, at its token.
     fn mistake(&self, literal: Range<usize>, field: &str, m: Mistake) -> LessonError {
-        let offset = Source::new(self.text).in_string(literal, m.span.start);
-        self.at(offset, field, m.message)
+        self.loc.mistake(literal, field, m)
     }
 
-    fn claims(&self, f: &str, written: &[Spanned<String>]) -> Result<Vec<Spanned<Claim>>, LessonError> {
+    fn claims(
+        &self,
+        f: &str,
+        written: &[Spanned<String>],
+    ) -> Result<Vec<Spanned<Claim>>, LessonError> {
         written
             .iter()
             .enumerate()
@@ -203,7 +207,11 @@ impl Reader<'_> {
         let hit = match w.hit {
             None => 1,
             Some(h) if *h.get_ref() == 0 => {
-                return Err(self.at(h.span().start, &format!("{f}.hit"), "arrivals are counted from 1"))
+                return Err(self.at(
+                    h.span().start,
+                    &format!("{f}.hit"),
+                    "arrivals are counted from 1",
+                ))
             }
             Some(h) if *h.get_ref() != 1 && w.at.is_none() => {
                 return Err(self.at(
@@ -274,7 +282,12 @@ impl Reader<'_> {
         Ok(Some(Spanned::new(rs.span(), own)))
     }
 
-    fn not_empty(&self, field: &str, s: &Spanned<String>, why: &str) -> Result<String, LessonError> {
+    fn not_empty(
+        &self,
+        field: &str,
+        s: &Spanned<String>,
+        why: &str,
+    ) -> Result<String, LessonError> {
         if s.get_ref().trim().is_empty() {
             return Err(self.at(s.span().start, field, why));
         }
@@ -306,7 +319,11 @@ impl Reader<'_> {
         })
     }
 
-    fn checkpoint(&self, i: usize, c: &Spanned<WrittenCheckpoint>) -> Result<Checkpoint, LessonError> {
+    fn checkpoint(
+        &self,
+        i: usize,
+        c: &Spanned<WrittenCheckpoint>,
+    ) -> Result<Checkpoint, LessonError> {
         let f = format!("checkpoint[{i}]");
         let w = c.get_ref();
         let point = self.point(
@@ -339,7 +356,12 @@ impl Reader<'_> {
     }
 
     /// An answer or choice as the question's kind reads it.
-    fn answer(&self, kind: QuestionKind, field: &str, s: &Spanned<String>) -> Result<Spanned<Answer>, LessonError> {
+    fn answer(
+        &self,
+        kind: QuestionKind,
+        field: &str,
+        s: &Spanned<String>,
+    ) -> Result<Spanned<Answer>, LessonError> {
         let a = match kind {
             QuestionKind::Value => Answer::Value(self.expr(field, s)?.into_inner()),
             QuestionKind::Stack => Answer::Region(s.get_ref().trim().to_string()),
@@ -416,10 +438,17 @@ impl Reader<'_> {
             .map(|(k, c)| self.answer(w.kind, &format!("{f}.choices[{k}]"), c))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(c) = w.choices.as_ref().filter(|c| c.get_ref().len() == 1) {
-            return Err(self.at(c.span().start, &format!("{f}.choices"), "offer at least two choices"));
+            return Err(self.at(
+                c.span().start,
+                &format!("{f}.choices"),
+                "offer at least two choices",
+            ));
         }
         for (k, c) in written.iter().enumerate() {
-            if written[..k].iter().any(|d| d.get_ref().trim() == c.get_ref().trim()) {
+            if written[..k]
+                .iter()
+                .any(|d| d.get_ref().trim() == c.get_ref().trim())
+            {
                 return Err(self.at_value(
                     c.span(),
                     &format!("{f}.choices[{k}]"),
@@ -481,7 +510,11 @@ impl Reader<'_> {
                     format!(
                         "`{}` is not a release key: write `topic` and a text per release ({})",
                         key.get_ref(),
-                        known.iter().map(|r| r.key.as_str()).collect::<Vec<_>>().join(", ")
+                        known
+                            .iter()
+                            .map(|r| r.key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             };
@@ -517,7 +550,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
     let w: WrittenLesson = toml::from_str(text).map_err(|e| {
         let message = e.message().trim_end().to_string();
         match e.span() {
-            Some(s) => located(file, text, s.start, "", message),
+            Some(s) => Locator { file, text }.at(s.start, "", message),
             None => LessonError {
                 file: file.to_string(),
                 line: None,
@@ -528,8 +561,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         }
     })?;
     let mut r = Reader {
-        file,
-        text,
+        loc: Locator { file, text },
         releases: Vec::new(),
     };
     let id = w.id.get_ref();
@@ -545,10 +577,17 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         ));
     }
     if *w.number.get_ref() == 0 {
-        return Err(r.at(w.number.span().start, "number", "lessons are numbered from 1"));
+        return Err(r.at(
+            w.number.span().start,
+            "number",
+            "lessons are numbered from 1",
+        ));
     }
     if w.releases.get_ref().is_empty() {
-        let known: Vec<String> = GoRelease::all().iter().map(|r| format!("\"{r}\"")).collect();
+        let known: Vec<String> = GoRelease::all()
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect();
         return Err(r.at(
             w.releases.span().start,
             "releases",
@@ -613,7 +652,9 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
             .count();
         if n != 1 {
             // At the endings when there are some, else at the releases that lack one.
-            let at = ending.first().map_or(w.releases.span().start, |e| e.span.start);
+            let at = ending
+                .first()
+                .map_or(w.releases.span().start, |e| e.span.start);
             return Err(r.at(
                 at,
                 "ending",

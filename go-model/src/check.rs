@@ -25,7 +25,9 @@
 
 pub mod syntax;
 
-pub use syntax::{Claim, ClaimKind, Expr, Mistake, Op, Path, Place, PlaceKind, Span, Term, TermKind};
+pub use syntax::{
+    Claim, ClaimKind, Expr, Mistake, Op, Path, Place, PlaceKind, Span, Term, TermKind,
+};
 
 use super::model;
 use super::process::Process;
@@ -379,7 +381,9 @@ pub fn evaluate(p: &Process, thread: usize, claim: &Claim) -> Result<(), CheckEr
                 )))
             }
         }
-        ClaimKind::In { value: e, region, .. } => {
+        ClaimKind::In {
+            value: e, region, ..
+        } => {
             let v = in_claim(value(p, thread, e), text)?;
             let found = p
                 .world
@@ -601,9 +605,7 @@ pub fn field(p: &Process, path: &Path) -> Result<(u64, usize), Mistake> {
         return Err(no_field(1, &head.name, m.is_some()));
     }
     let found = match (m, f.index) {
-        (Some(_), Some(k)) if f.name == "tls" => {
-            offset(p, "m_tls").map(|o| (base + o + 8 * k, 8))
-        }
+        (Some(_), Some(k)) if f.name == "tls" => offset(p, "m_tls").map(|o| (base + o + 8 * k, 8)),
         (Some(_), None) => {
             let size = match f.name.as_str() {
                 "incgo" | "isextra" | "isExtraInC" => 1,
@@ -629,12 +631,14 @@ fn g_field(p: &Process, rest: &[Segment]) -> Option<(u64, usize)> {
         return None;
     }
     match rest {
-        [s, f] if s.name == "sched" => {
-            Some((offset(p, "g_sched")? + offset(p, &format!("gobuf_{}", f.name))?, 8))
-        }
-        [s, f] if s.name == "stack" => {
-            Some((offset(p, "g_stack")? + offset(p, &format!("stack_{}", f.name))?, 8))
-        }
+        [s, f] if s.name == "sched" => Some((
+            offset(p, "g_sched")? + offset(p, &format!("gobuf_{}", f.name))?,
+            8,
+        )),
+        [s, f] if s.name == "stack" => Some((
+            offset(p, "g_stack")? + offset(p, &format!("stack_{}", f.name))?,
+            8,
+        )),
         [f] => {
             let size = if f.name == "atomicstatus" { 4 } else { 8 };
             Some((offset(p, &format!("g_{}", f.name))?, size))
@@ -654,7 +658,11 @@ mod tests {
         let lit = |key: &str| {
             let start = text.find(&format!("{key} = ")).unwrap() + 4;
             let end = text[start..].find('\n').map_or(text.len(), |e| start + e);
-            let end = if key == "c" { text.rfind("\"\"\"").unwrap() + 3 } else { end };
+            let end = if key == "c" {
+                text.rfind("\"\"\"").unwrap() + 3
+            } else {
+                end
+            };
             start..end
         };
         let at = |key: &str, value: &str, c: char| s.in_string(lit(key), value.find(c).unwrap());
@@ -662,6 +670,45 @@ mod tests {
         assert_eq!(&text[at("b", "lit == 1", '=')..][..1], "=");
         assert_eq!(&text[at("c", "multi == 2", '=')..][..1], "=");
         assert_eq!(s.line_col(at("c", "multi == 2", '=')), (4, 7));
+    }
+
+    #[test]
+    fn a_scenario_check_is_parsed_at_load_and_its_mistake_located() {
+        use crate::scenario::Scenario;
+        let text = r#"id = "x"
+title = "t"
+summary = "s"
+
+[world]
+threads = [{ name = "main thread", c = true, entry = "start" }]
+sources = []
+
+[expect.go1_14]
+exit_status = 0
+checks = [{ step = 0, assert = ["rsp in main thread stack", "rsp == [rsp + 8"] }]
+"#;
+        let e = Scenario::parse("s.toml", text).err().expect("a mistake");
+        let col = text.lines().nth(10).unwrap().find("[rsp +").unwrap() + 1;
+        assert_eq!(
+            e.to_string(),
+            format!("s.toml:11:{col}: this `[` is not closed")
+        );
+        let fixed = text.replace("[rsp + 8\"", "[rsp + 8]\"");
+        let s = Scenario::parse("s.toml", &fixed).unwrap();
+        let c = &s.expect["go1_14"].checks[0];
+        assert_eq!(c.step, Some(0));
+        assert!(matches!(
+            c.claims[1].kind,
+            ClaimKind::Compare { op: Op::Eq, .. }
+        ));
+        let unknown = fixed.replace("[expect.go1_14]", "[expect.go1_99]");
+        let e = Scenario::parse("s.toml", &unknown)
+            .err()
+            .expect("an unknown key");
+        assert_eq!(
+            e.to_string(),
+            "s.toml: expect.go1_99: release keys are go1_14, go1_24"
+        );
     }
 
     #[test]

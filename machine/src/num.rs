@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn underscores_only_between_digits() {
         assert_eq!(parse_number("1_000"), Some(1000));
-        assert_eq!(parse_number("0xffff_f825_048b_4864"), Some(0xffff_f825_048b_4864));
+        assert_eq!(
+            parse_number("0xffff_f825_048b_4864"),
+            Some(0xffff_f825_048b_4864)
+        );
         for bad in ["_1", "1_", "1__0", "0x_10", "0x10_", "_"] {
             assert_eq!(parse_number(bad), None, "{bad}");
         }
@@ -102,7 +105,17 @@ mod tests {
     #[test]
     fn anything_else_is_not_a_number() {
         for bad in [
-            "", " ", "-", "0x", "+1", "0b1", "1.5", "0x1g", "12a", "rsp", "18446744073709551616",
+            "",
+            " ",
+            "-",
+            "0x",
+            "+1",
+            "0b1",
+            "1.5",
+            "0x1g",
+            "12a",
+            "rsp",
+            "18446744073709551616",
             "0x10000000000000000",
         ] {
             assert_eq!(parse_number(bad), None, "{bad:?}");

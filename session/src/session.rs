@@ -6,11 +6,11 @@
 //! session is here; [`snapshot`] builds what the page shows and holds its types.
 
 use crate::catalog::{self, Opened};
+use course::{ItemKind, Lesson, QuestionKind};
 use go_model::process::{Process, ProcessStep, RunStop};
 use go_model::scenario::{Scenario, ScenarioError};
 use go_model::world::WorldError;
 use go_model::GoRelease;
-use course::{ItemKind, Lesson, QuestionKind};
 use machine::{Cpu, ThreadState};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -446,7 +446,11 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
             step: result.step,
             thread: result.thread,
             html: item.text.map(markdown).unwrap_or_default(),
-            claims: item.claims.iter().map(|c| c.get_ref().to_string()).collect(),
+            claims: item
+                .claims
+                .iter()
+                .map(|c| c.get_ref().to_string())
+                .collect(),
             problems: result.problems,
             question: item.question.map(|q| QuestionView {
                 ask_html: markdown(&q.ask),
@@ -689,10 +693,9 @@ impl Session {
                 });
                 (right, reading)
             }
-            (Some(t), QuestionKind::Stack) => (
-                stated,
-                course::run::machine_answer(p, t, &q.source).ok(),
-            ),
+            (Some(t), QuestionKind::Stack) => {
+                (stated, course::run::machine_answer(p, t, &q.source).ok())
+            }
             _ => (stated, None),
         };
         self.answers.push(Answer {
@@ -966,7 +969,9 @@ impl Session {
                     .event
                     .as_ref()
                     .and_then(|e| e.instruction.as_ref())
-                    .filter(|d| d.instruction.mnemonic() == iced_x86::Mnemonic::Call && step.stage.is_none());
+                    .filter(|d| {
+                        d.instruction.mnemonic() == iced_x86::Mnemonic::Call && step.stage.is_none()
+                    });
                 let Some(call) = call else { return };
                 let ret = call.addr + call.bytes.len() as u64;
                 // After the call returns, RSP is where it was before the CALL pushed.

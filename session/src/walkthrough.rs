@@ -275,7 +275,8 @@ pub fn stacks(p: &Process, thread: usize, width: usize) -> Vec<String> {
             add(th.cpu.gpr[4], label);
         }
     }
-    let off = |n: &str| go_model::layout::offset(w.release, n).map(|v| v as u64);
+    // A release without these offsets has no saved SPs to mark: none is shown, none is 0.
+    let off = |n: &str| w.release.offset(n).and_then(|v| u64::try_from(v).ok());
     if let (Some(sched), Some(sp)) = (off("g_sched"), off("gobuf_sp")) {
         for g in &w.gs {
             if let Some(v) = mem.peek_u64(g.addr + sched + sp) {

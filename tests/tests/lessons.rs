@@ -236,8 +236,15 @@ fn a_mistake_in_a_claim_is_at_its_token_whatever_the_quotes() {
             1,
         );
         let l = Lesson::parse("x.toml", &broken).unwrap();
-        let e = l.validate(GoRelease::oldest()).err().expect("an unknown name");
-        let line = broken.lines().position(|l| l.starts_with("assert")).unwrap() + 1;
+        let e = l
+            .validate(GoRelease::oldest())
+            .err()
+            .expect("an unknown name");
+        let line = broken
+            .lines()
+            .position(|l| l.starts_with("assert"))
+            .unwrap()
+            + 1;
         let col = assert.find("g7").unwrap() + 1;
         assert_eq!(
             e.to_string(),

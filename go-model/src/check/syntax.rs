@@ -390,7 +390,10 @@ impl Claim {
             return Err(Mistake::new(whole, "an empty claim"));
         }
         for stream in [Stream::Stderr, Stream::Stdout] {
-            if let Some(rest) = t.strip_prefix(stream.name()).and_then(|r| r.strip_prefix(" has ")) {
+            if let Some(rest) = t
+                .strip_prefix(stream.name())
+                .and_then(|r| r.strip_prefix(" has "))
+            {
                 return Ok(Claim {
                     text: t.to_string(),
                     kind: ClaimKind::Output {

@@ -65,7 +65,10 @@ fn step_to_line(s: &mut Session, text: &str) {
 
 #[test]
 fn the_switch_to_g0_moves_rsp_between_columns_and_back() {
-    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
+    for release in [
+        GoRelease::named("1.14").unwrap(),
+        GoRelease::named("1.24").unwrap(),
+    ] {
         let mut s = open("asmcgocall", release);
         assert_eq!(live_stack(&s.snapshot()), "g1 stack", "{release}");
         step_to_line(&mut s, "(g_sched+gobuf_sp)(SI), SP");
@@ -111,7 +114,7 @@ fn step_over_the_call_to_gosave_stays_on_the_goroutine_stack() {
         .find(|g| g.name == "g1")
         .cloned()
         .unwrap();
-    assert_eq!(g1.sched_sp, sp, "gosave wrote g1.sched.sp");
+    assert_eq!(g1.sched_sp, Some(sp), "gosave wrote g1.sched.sp");
     // The named slots of the frame appear once asmcgocall has its g0 frame.
     step_to_line(&mut s, "CALL\tAX");
     let snap = s.snapshot();
@@ -306,8 +309,9 @@ fn a_typed_answer_is_judged_by_what_it_means() {
             if q.kind == QuestionKind::Value {
                 // The value itself in hex, not the choice's spelling (`&m0.g0`).
                 let thread = view.items[i].thread.unwrap();
-                let v = go_model::check::value(&s.process, thread, q.expr.as_ref().unwrap().get_ref())
-                    .unwrap();
+                let v =
+                    go_model::check::value(&s.process, thread, q.expr.as_ref().unwrap().get_ref())
+                        .unwrap();
                 s.answer(i, &format!("{v:#x}"));
                 let a = s.answers.last().unwrap().clone();
                 assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer_text());
@@ -419,7 +423,10 @@ fn an_assembler_error_is_located() {
 
 #[test]
 fn the_playground_snippet_runs_its_call_on_g0() {
-    let mut s = open(crate::catalog::PLAYGROUND, GoRelease::named("1.24").unwrap());
+    let mut s = open(
+        crate::catalog::PLAYGROUND,
+        GoRelease::named("1.24").unwrap(),
+    );
     s.start(Command::RunToLine(crate::catalog::SNIPPET_FILE.into(), 17));
     finish(&mut s);
     assert_eq!(source_text(&s), "RET");
