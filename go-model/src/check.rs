@@ -687,7 +687,7 @@ sources = []
 exit_status = 0
 checks = [{ step = 0, assert = ["rsp in main thread stack", "rsp == [rsp + 8"] }]
 "#;
-        let e = Scenario::parse("s.toml", text).err().expect("a mistake");
+        let e = Scenario::parse("s.toml", text).expect_err("a mistake");
         let col = text.lines().nth(10).unwrap().find("[rsp +").unwrap() + 1;
         assert_eq!(
             e.to_string(),
@@ -702,9 +702,7 @@ checks = [{ step = 0, assert = ["rsp in main thread stack", "rsp == [rsp + 8"] }
             ClaimKind::Compare { op: Op::Eq, .. }
         ));
         let unknown = fixed.replace("[expect.go1_14]", "[expect.go1_99]");
-        let e = Scenario::parse("s.toml", &unknown)
-            .err()
-            .expect("an unknown key");
+        let e = Scenario::parse("s.toml", &unknown).expect_err("an unknown key");
         assert_eq!(
             e.to_string(),
             "s.toml: expect.go1_99: release keys are go1_14, go1_24"
