@@ -1,25 +1,29 @@
 //! Lessons: a program of the runtime model (a world, its sources and a schedule, exactly as
 //! a scenario has them) with narration tied to the points it reaches, checkpoints that prove
 //! what the narration claims, questions whose stated answers the machine must give, notes
-//! where go1.14 and go1.24 differ, and the ending the process must come to.
+//! where the Go releases differ, and the ending the process must come to.
 //!
 //! A lesson is a TOML file (the format is documented field by field in `lessons/README.md`).
-//! [`Lesson::parse`] reads one and checks what can be checked without running it;
-//! [`Lesson::validate`] builds its world under a release and resolves every point, claim and
-//! answer; [`Lesson::check`] runs it and reports every claim that does not hold. A mistake
-//! in a file is a [`LessonError`] naming the file, the line, the field and what is wrong.
+//! [`Lesson::parse`] reads one: every point, claim, expression and answer is parsed there,
+//! once, into the trees of [`go_model::check`], and what can be checked without running it
+//! is checked. [`Lesson::validate`] builds its world under a release and resolves every
+//! name; [`Lesson::check`] runs it and reports every claim that does not hold. A mistake in
+//! a file is a [`LessonError`] naming the file, the line and column of the offending token
+//! (from the spans [`toml::Spanned`] keeps), the field and what is wrong.
 
-pub mod expr;
 pub mod run;
+mod written;
 
-use go_model::check::{self, CheckError};
+use go_model::check::{self, Claim, ClaimKind, Expr, Mistake, Place, Source};
 use go_model::process::{Process, Schedule};
 use go_model::scenario::{File, Scenario};
 use go_model::world::WorldSpec;
 use go_model::GoRelease;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use toml::Spanned;
 
 pub use run::{ItemResult, Report};
 
@@ -27,9 +31,8 @@ mod builtin {
     include!(concat!(env!("OUT_DIR"), "/lessons.rs"));
 }
 
-/// A lesson file.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A lesson, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lesson {
     /// Stable id (`tls-and-g`), unique among lessons.
     pub id: String,
@@ -42,51 +45,42 @@ pub struct Lesson {
     /// The Go releases it runs under (`["1.14", "1.24"]`, or one).
     pub releases: Vec<GoRelease>,
     /// Why the lesson is known to be wrong: it is still run and reported as such.
-    #[serde(default)]
     pub known_wrong: Option<String>,
     /// The world, as a scenario gives it.
     pub world: WorldSpec,
     /// Sources given in the lesson itself.
-    #[serde(default)]
     pub files: Vec<File>,
     /// Who runs when.
-    #[serde(default)]
     pub schedule: Schedule,
     /// A step budget for the whole run.
-    #[serde(default = "default_max_steps")]
     pub max_steps: u64,
-    /// Where `emu lesson play` stops when told to continue (`c`): points as `at` takes them.
-    #[serde(default)]
-    pub breakpoints: Vec<String>,
+    /// Where `emu lesson play` stops when told to continue (`c`): places as `at` takes them.
+    pub breakpoints: Vec<Spanned<Place>>,
     /// Narration, shown when its point is reached.
-    #[serde(default)]
     pub narration: Vec<Narration>,
     /// Claims checked at points of the run.
-    #[serde(default, rename = "checkpoint")]
     pub checkpoints: Vec<Checkpoint>,
     /// Questions the learner answers before stepping on.
-    #[serde(default, rename = "question")]
     pub questions: Vec<Question>,
-    /// Where go1.14 and go1.24 differ.
-    #[serde(default, rename = "difference")]
+    /// Where the releases differ.
     pub differences: Vec<Difference>,
     /// How the process ends, per release.
-    #[serde(default)]
     pub ending: Vec<Ending>,
-    /// The file it was read from (set by [`Lesson::parse`]).
-    #[serde(skip)]
+    /// The file it was read from.
     pub file: String,
     /// The file's text, to locate errors found after parsing.
-    #[serde(skip)]
     pub text: String,
+    /// Where the top-level fields are in the text.
+    spans: Spans,
 }
 
-fn default_max_steps() -> u64 {
-    100_000
-}
-
-fn one() -> u32 {
-    1
+/// Where a lesson's top-level fields are, for mistakes found after parsing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Spans {
+    id: Range<usize>,
+    number: Range<usize>,
+    releases: Range<usize>,
+    world: Range<usize>,
 }
 
 /// Where in a run something happens: before the instruction at `at` (its `hit`-th
@@ -95,7 +89,7 @@ fn one() -> u32 {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Point {
     /// A symbol, `symbol+0x12`, or `file:line`.
-    pub at: Option<String>,
+    pub at: Option<Spanned<Place>>,
     /// Which arrival counts.
     pub hit: u32,
     /// A step count.
@@ -103,12 +97,24 @@ pub struct Point {
     /// The end of the process.
     pub end: bool,
     /// The thread whose arrival counts and whose registers claims read.
-    pub thread: Option<usize>,
+    pub thread: Option<Spanned<usize>>,
+}
+
+impl Point {
+    /// The place, when the point is one.
+    pub fn place(&self) -> Option<&Place> {
+        self.at.as_ref().map(Spanned::get_ref)
+    }
+
+    /// The thread, when given.
+    pub fn thread(&self) -> Option<usize> {
+        self.thread.as_ref().map(|t| *t.get_ref())
+    }
 }
 
 impl std::fmt::Display for Point {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(at) = &self.at {
+        if let Some(at) = self.place() {
             write!(f, "at {at}")?;
             if self.hit > 1 {
                 write!(f, " (arrival {})", self.hit)?;
@@ -118,7 +124,7 @@ impl std::fmt::Display for Point {
         } else if self.end {
             f.write_str("at the end")?;
         }
-        if let Some(t) = self.thread {
+        if let Some(t) = self.thread() {
             write!(f, " on thread {t}")?;
         }
         Ok(())
@@ -126,62 +132,33 @@ impl std::fmt::Display for Point {
 }
 
 /// Narration: Markdown shown when the point is reached; its claims are checked there.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Narration {
-    /// See [`Point::at`].
-    #[serde(default)]
-    pub at: Option<String>,
-    /// See [`Point::hit`].
-    #[serde(default = "one")]
-    pub hit: u32,
-    /// See [`Point::step`]; `step = 0` is the start.
-    #[serde(default)]
-    pub step: Option<u64>,
-    /// See [`Point::end`].
-    #[serde(default)]
-    pub end: bool,
-    /// See [`Point::thread`].
-    #[serde(default)]
-    pub thread: Option<usize>,
+    /// Where.
+    pub point: Point,
     /// Only under these releases (all the lesson's when absent).
-    #[serde(default)]
-    pub releases: Option<Vec<GoRelease>>,
+    pub releases: Option<Spanned<Vec<GoRelease>>>,
     /// The text (Markdown).
     pub text: String,
     /// Claims the text makes, checked at the point.
-    #[serde(default, rename = "assert")]
-    pub claims: Vec<String>,
+    pub claims: Vec<Spanned<Claim>>,
+    /// Where its table is in the file.
+    pub span: Range<usize>,
 }
 
 /// A checkpoint: claims that must hold at a point.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
     /// A short name for reports.
-    #[serde(default)]
     pub name: Option<String>,
-    /// See [`Point::at`].
-    #[serde(default)]
-    pub at: Option<String>,
-    /// See [`Point::hit`].
-    #[serde(default = "one")]
-    pub hit: u32,
-    /// See [`Point::step`].
-    #[serde(default)]
-    pub step: Option<u64>,
-    /// See [`Point::end`].
-    #[serde(default)]
-    pub end: bool,
-    /// See [`Point::thread`].
-    #[serde(default)]
-    pub thread: Option<usize>,
+    /// Where.
+    pub point: Point,
     /// Only under these releases (all the lesson's when absent).
-    #[serde(default)]
-    pub releases: Option<Vec<GoRelease>>,
+    pub releases: Option<Spanned<Vec<GoRelease>>>,
     /// The claims, in the check language of [`go_model::check`].
-    #[serde(rename = "assert")]
-    pub claims: Vec<String>,
+    pub claims: Vec<Spanned<Claim>>,
+    /// Where its table is in the file.
+    pub span: Range<usize>,
 }
 
 /// What a question asks.
@@ -198,83 +175,111 @@ pub enum QuestionKind {
     FaultLine,
 }
 
+/// A stated answer or a choice, parsed as its question's kind reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// For a `value` question: an expression.
+    Value(Expr),
+    /// For a `stack` question: a region's name (trimmed).
+    Region(String),
+    /// For a `fault-line` question: a `file:line`.
+    Line(Place),
+}
+
+impl Answer {
+    /// As written (trimmed).
+    pub fn text(&self) -> &str {
+        match self {
+            Answer::Value(e) => &e.text,
+            Answer::Region(r) => r,
+            Answer::Line(p) => &p.text,
+        }
+    }
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
 /// A question, asked at its point before the learner steps on.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Question {
-    /// See [`Point::at`].
-    #[serde(default)]
-    pub at: Option<String>,
-    /// See [`Point::hit`].
-    #[serde(default = "one")]
-    pub hit: u32,
-    /// See [`Point::step`].
-    #[serde(default)]
-    pub step: Option<u64>,
-    /// See [`Point::end`].
-    #[serde(default)]
-    pub end: bool,
-    /// See [`Point::thread`].
-    #[serde(default)]
-    pub thread: Option<usize>,
+    /// Where it is asked.
+    pub point: Point,
     /// Only under these releases (all the lesson's when absent).
-    #[serde(default)]
-    pub releases: Option<Vec<GoRelease>>,
+    pub releases: Option<Spanned<Vec<GoRelease>>>,
     /// What kind of answer it wants.
     pub kind: QuestionKind,
     /// The question (Markdown).
     pub ask: String,
-    /// For `value`: what is evaluated; for `stack`: the address whose region counts
-    /// (`rsp` when absent).
-    #[serde(default)]
-    pub expr: Option<String>,
-    /// The choices offered; the answer must be one of them.
-    #[serde(default)]
-    pub choices: Vec<String>,
+    /// For `value`: what is evaluated (always given); for `stack`: the address whose
+    /// region counts (`rsp` when absent); none for `fault-line`.
+    pub expr: Option<Spanned<Expr>>,
+    /// The choices offered; the answer is one of them.
+    pub choices: Vec<Spanned<Answer>>,
     /// The stated answer.
-    pub answer: String,
+    pub answer: Spanned<Answer>,
     /// Why, shown after answering (Markdown).
     pub explain: String,
+    /// Where its table is in the file.
+    pub span: Range<usize>,
 }
 
-/// A note on where go1.14 and go1.24 differ.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Question {
+    /// The stated answer as written.
+    pub fn answer_text(&self) -> &str {
+        self.answer.get_ref().text()
+    }
+
+    /// The choices as written.
+    pub fn choice_texts(&self) -> Vec<&str> {
+        self.choices.iter().map(|c| c.get_ref().text()).collect()
+    }
+}
+
+/// A note on where the releases differ: each release's way, by release.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Difference {
     /// What differs.
     pub topic: String,
-    /// go1.14's way.
-    pub go1_14: String,
-    /// go1.24's way.
-    pub go1_24: String,
+    /// Each release's way (Markdown), oldest release first. The file keys them by the
+    /// release's key (`go1_14 = "…"`); every key is checked against the known releases.
+    pub by_release: BTreeMap<GoRelease, String>,
 }
 
 /// How the process ends.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ending {
     /// The releases this ending is for (all the lesson's when absent).
-    #[serde(default)]
-    pub releases: Option<Vec<GoRelease>>,
+    pub releases: Option<Spanned<Vec<GoRelease>>>,
     /// The exit status a shell shows.
     pub exit_status: i32,
     /// Standard output, exactly, when given.
-    #[serde(default)]
     pub stdout: Option<String>,
     /// Standard error line by line, when given: `…` in a line matches any text, and a last
     /// line that is only `…` matches any further lines.
-    #[serde(default)]
     pub stderr: Option<String>,
+    /// Where its table is in the file.
+    pub span: Range<usize>,
 }
 
-/// A mistake in a lesson file, located.
+/// A mistake in a lesson file, located: `file:line:col: field: message`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: {field}{}{message}", line.map(|l| format!(":{l}")).unwrap_or_default(), if field.is_empty() { "" } else { ": " })]
+#[error(
+    "{file}{}: {field}{}{message}",
+    line.map(|l| format!(":{l}:{}", col.unwrap_or(1))).unwrap_or_default(),
+    if field.is_empty() { "" } else { ": " }
+)]
 pub struct LessonError {
     /// The file.
     pub file: String,
-    /// The line in it (1-based), when known.
+    /// The line in it (1-based), when the mistake is in its text (not for a file that
+    /// cannot be read).
     pub line: Option<usize>,
+    /// The column (1-based, in characters) of the offending token.
+    pub col: Option<usize>,
     /// The field (`question[2].answer`), when known.
     pub field: String,
     /// What is wrong.
@@ -312,12 +317,16 @@ pub struct Item<'a> {
     pub index: usize,
     /// Its point.
     pub point: Point,
+    /// The releases it is for (all the lesson's when absent).
+    pub releases: Option<&'a Spanned<Vec<GoRelease>>>,
     /// The claims checked at the point.
-    pub claims: &'a [String],
+    pub claims: &'a [Spanned<Claim>],
     /// The narration text, for a narration.
     pub text: Option<&'a str>,
     /// The question, for a question.
     pub question: Option<&'a Question>,
+    /// Where its table is in the file.
+    pub span: Range<usize>,
 }
 
 impl Item<'_> {
@@ -327,38 +336,18 @@ impl Item<'_> {
     }
 }
 
-fn point(at: &Option<String>, hit: u32, step: Option<u64>, end: bool, t: Option<usize>) -> Point {
-    Point {
-        at: at.clone(),
-        hit,
-        step,
-        end,
-        thread: t,
-    }
-}
-
-fn applies(releases: &Option<Vec<GoRelease>>, r: GoRelease) -> bool {
-    releases.as_ref().is_none_or(|v| v.contains(&r))
+fn applies(releases: Option<&Spanned<Vec<GoRelease>>>, r: GoRelease) -> bool {
+    releases.is_none_or(|v| v.get_ref().contains(&r))
 }
 
 impl Lesson {
-    /// Reads a lesson file; `file` names it in errors. Checks what can be checked without
-    /// building its world: every point is exactly one of `at`, `step`, `end`; releases are
-    /// the lesson's; an answer is among its choices; one ending per release.
+    /// Reads a lesson file; `file` names it in errors. Parses every point, claim,
+    /// expression and answer, and checks what can be checked without building its world:
+    /// every point is exactly one of `at`, `step`, `end`; releases are the lesson's; an
+    /// answer is among its choices; a difference's keys are releases; one ending per
+    /// release.
     pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
-        let mut lesson: Lesson = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            LessonError {
-                file: file.to_string(),
-                line,
-                field: line.map(|l| field_at_line(text, l)).unwrap_or_default(),
-                message: e.message().trim_end().to_string(),
-            }
-        })?;
-        lesson.file = file.to_string();
-        lesson.text = text.to_string();
-        lesson.check_fields()?;
-        Ok(lesson)
+        written::parse(file, text)
     }
 
     /// Reads a lesson file from disk.
@@ -367,6 +356,7 @@ impl Lesson {
         let text = std::fs::read_to_string(path).map_err(|e| LessonError {
             file: name.clone(),
             line: None,
+            col: None,
             field: String::new(),
             message: format!("cannot read: {e}"),
         })?;
@@ -392,187 +382,16 @@ impl Lesson {
         Ok(v)
     }
 
-    /// An error at `field` (`question[2].answer`), located in the file's text.
-    pub fn error(&self, field: &str, message: impl Into<String>) -> LessonError {
-        LessonError {
-            file: self.file.clone(),
-            line: locate(&self.text, field),
-            field: field.to_string(),
-            message: message.into(),
-        }
+    /// An error at `field` (`question[2].answer`), located at byte `offset` of the file.
+    pub fn error_at(&self, offset: usize, field: &str, message: impl Into<String>) -> LessonError {
+        self.locator().at(offset, field, message)
     }
 
-    fn check_fields(&self) -> Result<(), LessonError> {
-        if self.id.is_empty()
-            || !self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(self.error(
-                "id",
-                format!("`{}`: use lowercase letters, digits and `-`", self.id),
-            ));
+    fn locator(&self) -> Locator<'_> {
+        Locator {
+            file: &self.file,
+            text: &self.text,
         }
-        if self.number == 0 {
-            return Err(self.error("number", "lessons are numbered from 1"));
-        }
-        if self.releases.is_empty() {
-            return Err(self.error("releases", "name at least one release: \"1.14\", \"1.24\""));
-        }
-        for (i, r) in self.releases.iter().enumerate() {
-            if self.releases[..i].contains(r) {
-                return Err(self.error("releases", format!("\"{r}\" is given twice")));
-            }
-        }
-        if self.max_steps == 0 {
-            return Err(self.error("max_steps", "must be at least 1"));
-        }
-        let own = |field: String, rs: &Option<Vec<GoRelease>>| -> Result<(), LessonError> {
-            if rs.as_ref().is_some_and(|v| v.is_empty()) {
-                return Err(self.error(
-                    &format!("{field}.releases"),
-                    "an empty list applies to no release: leave `releases` out for all",
-                ));
-            }
-            for r in rs.iter().flatten() {
-                if !self.releases.contains(r) {
-                    return Err(self.error(
-                        &format!("{field}.releases"),
-                        format!("\"{r}\" is not one of the lesson's releases"),
-                    ));
-                }
-            }
-            Ok(())
-        };
-        for item in self.all_items() {
-            let f = item.field();
-            let p = &item.point;
-            let given = [p.at.is_some(), p.step.is_some(), p.end]
-                .iter()
-                .filter(|&&b| b)
-                .count();
-            if given != 1 {
-                return Err(self.error(
-                    &f,
-                    "give exactly one of `at` (a symbol or file:line), `step` or `end = true`",
-                ));
-            }
-            if p.hit == 0 {
-                return Err(self.error(&format!("{f}.hit"), "arrivals are counted from 1"));
-            }
-            if p.hit != 1 && p.at.is_none() {
-                return Err(self.error(&format!("{f}.hit"), "`hit` counts arrivals at `at`"));
-            }
-            for (k, c) in item.claims.iter().enumerate() {
-                if c.trim().is_empty() {
-                    return Err(self.error(&format!("{f}.assert[{k}]"), "an empty claim"));
-                }
-            }
-            let rs = match item.kind {
-                ItemKind::Narration => &self.narration[item.index].releases,
-                ItemKind::Checkpoint => &self.checkpoints[item.index].releases,
-                ItemKind::Question => &self.questions[item.index].releases,
-            };
-            own(f.clone(), rs)?;
-        }
-        for (i, n) in self.narration.iter().enumerate() {
-            if n.text.trim().is_empty() {
-                return Err(self.error(&format!("narration[{i}].text"), "is empty"));
-            }
-        }
-        for (i, c) in self.checkpoints.iter().enumerate() {
-            if c.claims.is_empty() {
-                return Err(self.error(
-                    &format!("checkpoint[{i}].assert"),
-                    "a checkpoint needs at least one claim",
-                ));
-            }
-        }
-        for (i, q) in self.questions.iter().enumerate() {
-            let f = format!("question[{i}]");
-            if q.ask.trim().is_empty() {
-                return Err(self.error(&format!("{f}.ask"), "is empty"));
-            }
-            if q.explain.trim().is_empty() {
-                return Err(self.error(
-                    &format!("{f}.explain"),
-                    "say why the answer is right (shown after answering)",
-                ));
-            }
-            if q.kind == QuestionKind::Value && q.expr.is_none() {
-                return Err(self.error(
-                    &f,
-                    "a `value` question needs `expr`, the expression whose value is asked",
-                ));
-            }
-            if q.kind == QuestionKind::FaultLine {
-                if q.expr.is_some() {
-                    return Err(self.error(
-                        &format!("{f}.expr"),
-                        "a `fault-line` question has no `expr`",
-                    ));
-                }
-                if q.end {
-                    return Err(self.error(
-                        &f,
-                        "a `fault-line` question must be asked before the fault, not at the end",
-                    ));
-                }
-                for a in std::iter::once(&q.answer).chain(&q.choices) {
-                    if parse_line(a).is_none() {
-                        return Err(self.error(
-                            &format!("{f}.answer"),
-                            format!("`{a}`: a `fault-line` answer is `file:line`"),
-                        ));
-                    }
-                }
-            }
-            if q.choices.len() == 1 {
-                return Err(self.error(&format!("{f}.choices"), "offer at least two choices"));
-            }
-            for (k, c) in q.choices.iter().enumerate() {
-                if q.choices[..k].iter().any(|d| d.trim() == c.trim()) {
-                    return Err(
-                        self.error(&format!("{f}.choices"), format!("\"{c}\" is offered twice"))
-                    );
-                }
-            }
-            if !q.choices.is_empty() && !q.choices.iter().any(|c| c.trim() == q.answer.trim()) {
-                return Err(self.error(
-                    &format!("{f}.answer"),
-                    format!(
-                        "\"{}\" is not among the choices ({})",
-                        q.answer,
-                        q.choices.join(", ")
-                    ),
-                ));
-            }
-        }
-        for (i, d) in self.differences.iter().enumerate() {
-            if d.topic.trim().is_empty() {
-                return Err(self.error(&format!("difference[{i}].topic"), "is empty"));
-            }
-        }
-        for (i, e) in self.ending.iter().enumerate() {
-            own(format!("ending[{i}]"), &e.releases)?;
-        }
-        for &r in &self.releases {
-            let n = self
-                .ending
-                .iter()
-                .filter(|e| applies(&e.releases, r))
-                .count();
-            if n != 1 {
-                return Err(self.error(
-                    "ending",
-                    format!(
-                        "{n} endings apply to go{r}: give exactly one per release (`releases` picks them)"
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Every narration, checkpoint and question, in that order.
@@ -582,30 +401,36 @@ impl Lesson {
             v.push(Item {
                 kind: ItemKind::Narration,
                 index: i,
-                point: point(&n.at, n.hit, n.step, n.end, n.thread),
+                point: n.point.clone(),
+                releases: n.releases.as_ref(),
                 claims: &n.claims,
                 text: Some(&n.text),
                 question: None,
+                span: n.span.clone(),
             });
         }
         for (i, c) in self.checkpoints.iter().enumerate() {
             v.push(Item {
                 kind: ItemKind::Checkpoint,
                 index: i,
-                point: point(&c.at, c.hit, c.step, c.end, c.thread),
+                point: c.point.clone(),
+                releases: c.releases.as_ref(),
                 claims: &c.claims,
                 text: None,
                 question: None,
+                span: c.span.clone(),
             });
         }
         for (i, q) in self.questions.iter().enumerate() {
             v.push(Item {
                 kind: ItemKind::Question,
                 index: i,
-                point: point(&q.at, q.hit, q.step, q.end, q.thread),
+                point: q.point.clone(),
+                releases: q.releases.as_ref(),
                 claims: &[],
                 text: None,
                 question: Some(q),
+                span: q.span.clone(),
             });
         }
         v
@@ -615,20 +440,15 @@ impl Lesson {
     pub fn items(&self, release: GoRelease) -> Vec<Item<'_>> {
         self.all_items()
             .into_iter()
-            .filter(|i| {
-                let rs = match i.kind {
-                    ItemKind::Narration => &self.narration[i.index].releases,
-                    ItemKind::Checkpoint => &self.checkpoints[i.index].releases,
-                    ItemKind::Question => &self.questions[i.index].releases,
-                };
-                applies(rs, release)
-            })
+            .filter(|i| applies(i.releases, release))
             .collect()
     }
 
     /// The ending declared for a release.
     pub fn ending_for(&self, release: GoRelease) -> Option<&Ending> {
-        self.ending.iter().find(|e| applies(&e.releases, release))
+        self.ending
+            .iter()
+            .find(|e| applies(e.releases.as_ref(), release))
     }
 
     /// The lesson's program as a scenario (what `emu run` runs).
@@ -648,7 +468,8 @@ impl Lesson {
     /// A process of the lesson's program under a release, ready to run.
     pub fn process(&self, release: GoRelease) -> Result<Process, LessonError> {
         if !self.releases.contains(&release) {
-            return Err(self.error(
+            return Err(self.error_at(
+                self.spans.releases.start,
                 "releases",
                 format!("the lesson is not written for go{release}"),
             ));
@@ -658,8 +479,30 @@ impl Lesson {
                 go_model::scenario::ScenarioError::World { source, .. } => source.to_string(),
                 other => other.to_string(),
             };
-            self.error("world", format!("go{release}: {message}"))
+            self.error_at(
+                self.spans.world.start,
+                "world",
+                format!("go{release}: {message}"),
+            )
         })
+    }
+
+    /// The run's tracker of the items that apply under `release`, with those items.
+    pub fn tracker(
+        &self,
+        p: &Process,
+        release: GoRelease,
+    ) -> Result<(Vec<Item<'_>>, run::Tracker), LessonError> {
+        let items = self.items(release);
+        let tracker = run::Tracker::new(p, items.iter().map(|i| i.point.clone()).collect())
+            .map_err(|(k, e)| {
+                let field = format!("{}.at", items[k].field());
+                match &items[k].point.at {
+                    Some(at) => self.locator().at_value(at.span(), &field, e.to_string()),
+                    None => self.error_at(items[k].span.start, &field, e.to_string()),
+                }
+            })?;
+        Ok((items, tracker))
     }
 
     /// Builds the world under a release and resolves everything the file names: every
@@ -668,8 +511,10 @@ impl Lesson {
     pub fn validate(&self, release: GoRelease) -> Result<Process, LessonError> {
         let p = self.process(release)?;
         for (i, b) in self.breakpoints.iter().enumerate() {
-            check::resolve_at(&p, b)
-                .map_err(|e| self.error(&format!("breakpoints[{i}]"), e.to_string()))?;
+            check::resolve_at(&p, b.get_ref()).map_err(|e| {
+                self.locator()
+                    .at_value(b.span(), &format!("breakpoints[{i}]"), e.to_string())
+            })?;
         }
         let regions: Vec<String> = p
             .world
@@ -685,76 +530,71 @@ impl Lesson {
         for item in self.items(release) {
             let f = item.field();
             if let Some(at) = &item.point.at {
-                check::resolve_at(&p, at)
-                    .map_err(|e| self.error(&format!("{f}.at"), e.to_string()))?;
+                check::resolve_at(&p, at.get_ref()).map_err(|e| {
+                    self.locator()
+                        .at_value(at.span(), &format!("{f}.at"), e.to_string())
+                })?;
             }
-            if let Some(t) = item.point.thread {
-                if t >= threads {
-                    return Err(self.error(
+            if let Some(t) = &item.point.thread {
+                if *t.get_ref() >= threads {
+                    return Err(self.error_at(
+                        t.span().start,
                         &format!("{f}.thread"),
-                        format!("thread {t} does not exist (there are {threads})"),
+                        format!(
+                            "thread {} does not exist (there are {threads})",
+                            t.get_ref()
+                        ),
                     ));
                 }
             }
-            let t = item.point.thread.unwrap_or(0);
             for (k, c) in item.claims.iter().enumerate() {
                 let field = format!("{f}.assert[{k}]");
-                if let Err(CheckError::Bad(m)) = expr::evaluate(&p, t, c) {
-                    return Err(self.error(&field, m));
-                }
-                if let Some((_, region)) = region_claim(c) {
+                check::resolve(&p, c.get_ref())
+                    .map_err(|m| self.locator().mistake(c.span(), &field, m))?;
+                if let ClaimKind::In {
+                    region,
+                    region_span,
+                    ..
+                } = &c.get_ref().kind
+                {
                     if !region_known(region) {
-                        return Err(self.error(
-                            &field,
-                            format!(
-                                "`{c}`: no region `{}` in this world ({})",
-                                region.trim(),
+                        let m = Mistake {
+                            span: *region_span,
+                            message: format!(
+                                "`{}`: no region `{region}` in this world ({})",
+                                c.get_ref(),
                                 regions_list()
                             ),
-                        ));
+                        };
+                        return Err(self.locator().mistake(c.span(), &field, m));
                     }
                 }
             }
             let Some(q) = item.question else { continue };
-            let bad = |field: &str, e: CheckError| match e {
-                CheckError::Bad(m) => Err(self.error(&format!("{f}.{field}"), m)),
-                CheckError::Failed(_) => Ok(()),
-            };
-            match q.kind {
-                QuestionKind::Value => {
-                    if let Some(e) = &q.expr {
-                        if let Err(err) = expr::value(&p, t, e) {
-                            bad("expr", err)?;
-                        }
-                    }
-                    for a in std::iter::once(&q.answer).chain(&q.choices) {
-                        if let Err(err) = expr::value(&p, t, a) {
-                            bad("answer", err)?;
-                        }
-                    }
-                }
-                QuestionKind::Stack => {
-                    if let Some(e) = &q.expr {
-                        if let Err(err) = expr::value(&p, t, e) {
-                            bad("expr", err)?;
-                        }
-                    }
-                    for a in std::iter::once(&q.answer).chain(&q.choices) {
-                        if !region_known(a) {
-                            return Err(self.error(
-                                &format!("{f}.answer"),
+            if let Some(e) = &q.expr {
+                check::resolve_expr(&p, e.get_ref())
+                    .map_err(|m| self.locator().mistake(e.span(), &format!("{f}.expr"), m))?;
+            }
+            for (field, a) in answers(q, &f) {
+                match a.get_ref() {
+                    Answer::Value(e) => check::resolve_expr(&p, e)
+                        .map_err(|m| self.locator().mistake(a.span(), &field, m))?,
+                    Answer::Region(r) => {
+                        if !region_known(r) {
+                            return Err(self.locator().at_value(
+                                a.span(),
+                                &field,
                                 format!(
-                                    "\"{a}\" is not a region of this world ({})",
+                                    "\"{r}\" is not a region of this world ({})",
                                     regions_list()
                                 ),
                             ));
                         }
                     }
-                }
-                QuestionKind::FaultLine => {
-                    for a in std::iter::once(&q.answer).chain(&q.choices) {
-                        check::resolve_at(&p, a.trim())
-                            .map_err(|e| self.error(&format!("{f}.answer"), e.to_string()))?;
+                    Answer::Line(place) => {
+                        check::resolve_at(&p, place).map_err(|e| {
+                            self.locator().at_value(a.span(), &field, e.to_string())
+                        })?;
                     }
                 }
             }
@@ -769,19 +609,56 @@ impl Lesson {
     }
 }
 
-/// `a in REGION`, split as the check language splits it.
-pub(crate) fn region_claim(c: &str) -> Option<(&str, &str)> {
-    let c = c.trim();
-    if c.starts_with("stderr has ") || c.starts_with("stdout has ") {
-        return None;
-    }
-    c.split_once(" in ")
+/// A question's stated answer and its choices, each with its field.
+fn answers<'q>(q: &'q Question, f: &str) -> Vec<(String, &'q Spanned<Answer>)> {
+    std::iter::once((format!("{f}.answer"), &q.answer))
+        .chain(
+            q.choices
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (format!("{f}.choices[{k}]"), c)),
+        )
+        .collect()
 }
 
-/// `file:line` → (file, line).
-pub fn parse_line(s: &str) -> Option<(&str, u32)> {
-    let (f, l) = s.trim().rsplit_once(':')?;
-    Some((f, l.parse().ok()?))
+/// Where a lesson file's mistakes are: byte offsets and spans of its text, as
+/// `file:line:col` errors. Parsing and validation locate through the same one.
+#[derive(Clone, Copy)]
+pub(crate) struct Locator<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) text: &'a str,
+}
+
+impl Locator<'_> {
+    /// An error at byte `offset`.
+    pub(crate) fn at(&self, offset: usize, field: &str, message: impl Into<String>) -> LessonError {
+        let (line, col) = Source::new(self.text).line_col(offset);
+        LessonError {
+            file: self.file.to_string(),
+            line: Some(line),
+            col: Some(col),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An error about a whole value written at `literal` (a place, a region, an answer):
+    /// at its first character.
+    pub(crate) fn at_value(
+        &self,
+        literal: Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> LessonError {
+        self.at(Source::new(self.text).value_start(literal), field, message)
+    }
+
+    /// A mistake at a token of a string (a claim, an expression, an answer) whose value is
+    /// written at `literal`: `m`'s span is in the value.
+    pub(crate) fn mistake(&self, literal: Range<usize>, field: &str, m: Mistake) -> LessonError {
+        let offset = Source::new(self.text).in_string(literal, m.span.start);
+        self.at(offset, field, m.message)
+    }
 }
 
 /// Checks that lesson ids and numbers are unique; returns an error per duplicate.
@@ -789,190 +666,19 @@ pub fn check_unique(lessons: &[Lesson]) -> Vec<LessonError> {
     let mut errors = Vec::new();
     for (i, l) in lessons.iter().enumerate() {
         if let Some(other) = lessons[..i].iter().find(|o| o.id == l.id) {
-            errors.push(l.error("id", format!("`{}` is also the id of {}", l.id, other.file)));
+            errors.push(l.locator().at_value(
+                l.spans.id.clone(),
+                "id",
+                format!("`{}` is also the id of {}", l.id, other.file),
+            ));
         }
         if let Some(other) = lessons[..i].iter().find(|o| o.number == l.number) {
-            errors.push(l.error(
+            errors.push(l.error_at(
+                l.spans.number.start,
                 "number",
                 format!("{} is also the number of {}", l.number, other.file),
             ));
         }
     }
     errors
-}
-
-/// The 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Whether a line opens a table: `[x]` or `[[x]]`; returns its name.
-fn table_header(line: &str) -> Option<(&str, bool)> {
-    let t = line.trim();
-    if let Some(name) = t.strip_prefix("[[").and_then(|s| s.split_once("]]")) {
-        return Some((name.0.trim(), true));
-    }
-    let name = t.strip_prefix('[').and_then(|s| s.split_once(']'))?;
-    if name.0.contains('[') {
-        return None;
-    }
-    Some((name.0.trim(), false))
-}
-
-/// Lines that are not inside a multi-line string, with their 1-based numbers.
-fn code_lines(text: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut open: Option<&str> = None;
-    for (i, line) in text.lines().enumerate() {
-        match open {
-            Some(q) => {
-                if line.contains(q) {
-                    open = None;
-                }
-            }
-            None => {
-                out.push((i + 1, line));
-                for q in ["'''", "\"\"\""] {
-                    if line.matches(q).count() % 2 == 1 {
-                        open = Some(q);
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The field a line belongs to: `question[2].answer`, `world.threads`, `title`.
-fn field_at_line(text: &str, line: usize) -> String {
-    let mut table = String::new();
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    let mut key = String::new();
-    for (n, l) in code_lines(text) {
-        if n > line {
-            break;
-        }
-        if n == line && l.trim_start().starts_with('[') && table_header(l).is_none() {
-            // The table header itself is what is wrong.
-            return String::new();
-        }
-        if let Some((name, array)) = table_header(l) {
-            table = if array {
-                let c = counts.entry(name.to_string()).or_insert(0);
-                *c += 1;
-                format!("{name}[{}]", *c - 1)
-            } else {
-                name.to_string()
-            };
-            key.clear();
-        } else if let Some((k, _)) = l.split_once('=') {
-            let k = k.trim();
-            if !k.is_empty() && !k.starts_with('#') && !k.contains(' ') {
-                key = k.to_string();
-            }
-        }
-    }
-    match (table.is_empty(), key.is_empty()) {
-        (true, _) => key,
-        (false, true) => table,
-        (false, false) => format!("{table}.{key}"),
-    }
-}
-
-/// The line of a field (`question[2].answer`, `id`), or of its table when the key is not
-/// written (a default).
-fn locate(text: &str, field: &str) -> Option<usize> {
-    // Split `question[2].answer[1]` into the table part and the key.
-    let (table, key) = match field.split_once('.') {
-        Some((t, k)) if t.ends_with(']') => (Some(t), k),
-        Some((t, k)) if matches!(t, "world" | "schedule") => (Some(t), k),
-        _ if field.ends_with(']') && field.contains('[') && !field.contains('.') => {
-            let base = &field[..field.find('[').unwrap_or(0)];
-            if matches!(base, "breakpoints" | "releases") {
-                (None, field)
-            } else {
-                (Some(field), "")
-            }
-        }
-        _ => (None, field),
-    };
-    let key = key.split(['[', '.']).next().unwrap_or("");
-    let (tname, index) = match table {
-        Some(t) => match t.split_once('[') {
-            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
-            None => (t, None),
-        },
-        None => ("", None),
-    };
-    let lines = code_lines(text);
-    let mut in_table = table.is_none();
-    let mut seen = 0usize;
-    let mut table_line = None;
-    for (n, l) in &lines {
-        if let Some((name, array)) = table_header(l) {
-            if in_table && table_line.is_some() {
-                break;
-            }
-            in_table = false;
-            if table.is_some() && name == tname {
-                let matches = match index {
-                    Some(k) if array => {
-                        seen += 1;
-                        seen - 1 == k
-                    }
-                    _ => !array,
-                };
-                if matches {
-                    in_table = true;
-                    table_line = Some(*n);
-                }
-            } else if table.is_none() {
-                // Top-level keys come before the first table; a table may be the field.
-                if name == key {
-                    return Some(*n);
-                }
-                continue;
-            }
-            continue;
-        }
-        if in_table && !key.is_empty() {
-            if let Some((k, _)) = l.split_once('=') {
-                if k.trim() == key {
-                    return Some(*n);
-                }
-            }
-        }
-    }
-    table_line
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::*;
-
-    const TEXT: &str = r#"id = "x"
-number = 1
-
-[[question]]
-kind = "value"
-answer = "1"
-
-[[question]]
-kind = "value"
-ask = '''
-a
-b = c
-'''
-answer = "2"
-"#;
-
-    #[test]
-    fn fields_are_located() {
-        assert_eq!(locate(TEXT, "id"), Some(1));
-        assert_eq!(locate(TEXT, "question[0].answer"), Some(6));
-        assert_eq!(locate(TEXT, "question[1].answer"), Some(14));
-        assert_eq!(locate(TEXT, "question[1]"), Some(8));
-        assert_eq!(field_at_line(TEXT, 14), "question[1].answer");
-        assert_eq!(field_at_line(TEXT, 2), "number");
-    }
 }

@@ -6,12 +6,12 @@
 //! (counted as one arrival there), or the step count is a point's `step`. This is how
 //! [`go_model::check::reach`] finds one point; the tracker finds all of them in one run.
 
-use crate::expr;
-use crate::{Item, Lesson, LessonError, Point, Question, QuestionKind};
-use go_model::check::{self, CheckError};
+use crate::{Answer, Item, Lesson, LessonError, Point, Question, QuestionKind};
+use go_model::check::{self, CheckError, Expr};
 use go_model::process::Process;
 use go_model::scenario::compare_lines;
 use go_model::GoRelease;
+use machine::num::hex;
 
 /// Which points a run has reached, as it goes.
 #[derive(Clone, Debug)]
@@ -23,11 +23,18 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Resolves the points' addresses in the process's program.
-    pub fn new(p: &Process, points: Vec<Point>) -> Result<Tracker, CheckError> {
+    /// Resolves the points' addresses in the process's program; a point whose place has
+    /// none is refused, with its index.
+    pub fn new(p: &Process, points: Vec<Point>) -> Result<Tracker, (usize, CheckError)> {
         let addrs = points
             .iter()
-            .map(|pt| pt.at.as_ref().map(|a| check::resolve_at(p, a)).transpose())
+            .enumerate()
+            .map(|(k, pt)| {
+                pt.place()
+                    .map(|a| check::resolve_at(p, a))
+                    .transpose()
+                    .map_err(|e| (k, e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let n = points.len();
         Ok(Tracker {
@@ -59,7 +66,7 @@ impl Tracker {
                 continue;
             }
             if let Some(a) = self.addrs[i] {
-                if a == rip && pt.thread.is_none_or(|t| t == thread) {
+                if a == rip && pt.thread().is_none_or(|t| t == thread) {
                     self.arrivals[i] += 1;
                     if self.arrivals[i] == pt.hit {
                         self.reached[i] = true;
@@ -69,7 +76,7 @@ impl Tracker {
             } else if pt.step == Some(now) {
                 self.reached[i] = true;
                 let t = pt
-                    .thread
+                    .thread()
                     .unwrap_or_else(|| p.world.machine.last_thread().unwrap_or(thread));
                 hits.push((i, t));
             }
@@ -86,7 +93,7 @@ impl Tracker {
         for (i, pt) in self.points.iter().enumerate() {
             if !self.reached[i] && (pt.end || pt.step == Some(now)) {
                 self.reached[i] = true;
-                hits.push((i, pt.thread.unwrap_or(if pt.end { 0 } else { last })));
+                hits.push((i, pt.thread().unwrap_or(if pt.end { 0 } else { last })));
             }
         }
         hits
@@ -163,20 +170,41 @@ impl Report {
     }
 }
 
+/// The address a `stack` question asks about: its `expr`, else RSP.
+fn stack_address(p: &Process, thread: usize, q: &Question) -> Result<u64, CheckError> {
+    match &q.expr {
+        Some(e) => check::value(p, thread, e.get_ref()),
+        None => Ok(p.world.machine.thread(thread).cpu.gpr[4]),
+    }
+}
+
+/// The value a `value` question asks about.
+fn asked_value(p: &Process, thread: usize, q: &Question) -> Result<u64, CheckError> {
+    let e = q.expr.as_ref().ok_or_else(|| {
+        // Parsing refuses a `value` question without `expr`.
+        CheckError::Bad("a `value` question needs `expr`".into())
+    })?;
+    check::value(p, thread, e.get_ref())
+}
+
+/// The value of an expression typed while the lesson runs (a learner's answer): parsed
+/// then, and evaluated at once.
+pub fn typed_value(p: &Process, thread: usize, text: &str) -> Result<u64, CheckError> {
+    let e = Expr::parse(text).map_err(|m| CheckError::Bad(format!("`{}`: {m}", text.trim())))?;
+    check::value(p, thread, &e)
+}
+
 /// What the machine answers to a `value` or `stack` question at this moment.
 pub fn machine_answer(p: &Process, thread: usize, q: &Question) -> Result<String, CheckError> {
     match q.kind {
-        QuestionKind::Value => {
-            let v = expr::value(p, thread, q.expr.as_deref().unwrap_or("0"))?;
-            Ok(format!("{v:#x}"))
-        }
+        QuestionKind::Value => Ok(hex(asked_value(p, thread, q)?)),
         QuestionKind::Stack => {
-            let v = expr::value(p, thread, q.expr.as_deref().unwrap_or("rsp"))?;
+            let v = stack_address(p, thread, q)?;
             Ok(p.world
                 .machine
                 .memory()
                 .region_of(v)
-                .map_or_else(|| format!("{v:#x} (no region)"), |r| r.name.clone()))
+                .map_or_else(|| format!("{} (no region)", hex(v)), |r| r.name.clone()))
         }
         QuestionKind::FaultLine => Err(CheckError::Bad(
             "a fault-line question is answered by the next fault".into(),
@@ -188,29 +216,38 @@ pub fn machine_answer(p: &Process, thread: usize, q: &Question) -> Result<String
 /// problems otherwise. Also checks that no other choice would be right too.
 pub fn judge(p: &Process, thread: usize, q: &Question) -> Vec<String> {
     let mut problems = Vec::new();
+    let answer = q.answer_text();
     match q.kind {
         QuestionKind::Value => {
-            let expr = q.expr.as_deref().unwrap_or("0");
-            let got = match expr::value(p, thread, expr) {
+            let expr = q.expr.as_ref().map_or("", |e| e.get_ref().text.as_str());
+            let got = match asked_value(p, thread, q) {
                 Ok(v) => v,
                 Err(e) => return vec![format!("`{expr}`: {e}")],
             };
             let say = |v: u64| match p.world.pointer(v) {
-                Some(w) => format!("{v:#x} ({w})"),
-                None => format!("{v:#x}"),
+                Some(w) => format!("{} ({w})", hex(v)),
+                None => hex(v),
             };
-            match expr::value(p, thread, &q.answer) {
+            let value_of = |a: &Answer| match a {
+                Answer::Value(e) => check::value(p, thread, e),
+                other => Err(CheckError::Bad(format!("`{other}` is not an expression"))),
+            };
+            match value_of(q.answer.get_ref()) {
                 Ok(a) if a == got => {}
                 Ok(a) => problems.push(format!(
-                    "the answer `{}` is {}, but `{expr}` is {}",
-                    q.answer,
+                    "the answer `{answer}` is {}, but `{expr}` is {}",
                     say(a),
                     say(got)
                 )),
-                Err(e) => problems.push(format!("answer `{}`: {e}", q.answer)),
+                Err(e) => problems.push(format!("answer `{answer}`: {e}")),
             }
-            for c in q.choices.iter().filter(|c| c.trim() != q.answer.trim()) {
-                if expr::value(p, thread, c) == Ok(got) {
+            for c in q
+                .choices
+                .iter()
+                .map(|c| c.get_ref())
+                .filter(|c| c.text() != answer)
+            {
+                if value_of(c) == Ok(got) {
                     problems.push(format!(
                         "the choice `{c}` is also {}: two choices are right",
                         say(got)
@@ -219,11 +256,10 @@ pub fn judge(p: &Process, thread: usize, q: &Question) -> Vec<String> {
             }
         }
         QuestionKind::Stack => match machine_answer(p, thread, q) {
-            Ok(region) if region == q.answer.trim() => {}
+            Ok(region) if region == answer => {}
             Ok(region) => problems.push(format!(
-                "the answer is \"{}\", but `{}` is in {region}",
-                q.answer,
-                q.expr.as_deref().unwrap_or("rsp")
+                "the answer is \"{answer}\", but `{}` is in {region}",
+                q.expr.as_ref().map_or("rsp", |e| e.get_ref().text.as_str())
             )),
             Err(e) => problems.push(e.to_string()),
         },
@@ -243,7 +279,7 @@ pub fn line_of_pc(p: &Process, pc: u64) -> Option<String> {
 fn evaluate_item(p: &Process, item: &Item, thread: usize, r: &mut ItemResult) {
     for c in item.claims {
         r.claims += 1;
-        if let Err(e) = expr::evaluate(p, thread, c) {
+        if let Err(e) = check::evaluate(p, thread, c.get_ref()) {
             r.problems.push(match e {
                 CheckError::Failed(m) | CheckError::Bad(m) => m,
             });
@@ -261,9 +297,7 @@ fn evaluate_item(p: &Process, item: &Item, thread: usize, r: &mut ItemResult) {
 pub fn check(lesson: &Lesson, release: GoRelease) -> Result<Report, LessonError> {
     let mut p = lesson.validate(release)?;
     p.world.machine.set_history(false);
-    let items = lesson.items(release);
-    let mut tracker = Tracker::new(&p, items.iter().map(|i| i.point.clone()).collect())
-        .map_err(|e| lesson.error("", e.to_string()))?;
+    let (items, mut tracker) = lesson.tracker(&p, release)?;
     let mut results: Vec<ItemResult> = items
         .iter()
         .map(|i| ItemResult {
@@ -298,13 +332,11 @@ pub fn check(lesson: &Lesson, release: GoRelease) -> Result<Report, LessonError>
                 }
                 let q = items[i].question.expect("a question");
                 results[i].claims += 1;
-                let got = line
-                    .clone()
-                    .unwrap_or_else(|| format!("{:#x}", rec.fault.pc));
-                if !same_line(&got, &q.answer) {
+                let got = line.clone().unwrap_or_else(|| hex(rec.fault.pc));
+                if !same_line(&got, q.answer_text()) {
                     results[i].problems.push(format!(
                         "the answer is {}, but the fault ({} at pc={:#x}) is at {got}",
-                        q.answer.trim(),
+                        q.answer_text(),
                         rec.fault.signal.name(),
                         rec.fault.pc
                     ));
@@ -380,7 +412,7 @@ fn reached(
             .question
             .is_some_and(|q| q.kind == QuestionKind::FaultLine)
         {
-            waiting.push((i, items[i].point.thread));
+            waiting.push((i, items[i].point.thread()));
         }
     }
 }

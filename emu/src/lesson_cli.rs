@@ -125,6 +125,7 @@ fn load_all(dir: &Path) -> (Vec<Lesson>, Vec<LessonError>) {
         Err(e) => errors.push(LessonError {
             file: dir.display().to_string(),
             line: None,
+            col: None,
             field: String::new(),
             message: e.to_string(),
         }),
@@ -333,11 +334,12 @@ fn intro(out: &mut impl Write, lesson: &Lesson, release: GoRelease) {
         let _ = writeln!(out, "\n(!) This lesson is marked known to be wrong: {why}");
     }
     if !lesson.differences.is_empty() {
-        let _ = writeln!(out, "\ngo1.14 and go1.24 differ here:");
+        let _ = writeln!(out, "\nThe releases differ here:");
         for d in &lesson.differences {
             let _ = writeln!(out, "  • {}", d.topic);
-            block(out, "      go1.14: ", &d.go1_14);
-            block(out, "      go1.24: ", &d.go1_24);
+            for (r, text) in &d.by_release {
+                block(out, &format!("      go{r}: "), text);
+            }
         }
     }
     let _ = writeln!(
@@ -362,17 +364,17 @@ fn show_reached(
         }
         if !item.claims.is_empty() {
             for c in item.claims {
-                let verdict = match lesson::expr::evaluate(p, thread, c) {
+                let verdict = match session::go_model::check::evaluate(p, thread, c.get_ref()) {
                     Ok(()) => "✓".to_string(),
                     Err(e) => format!("✗ {e}"),
                 };
-                let _ = writeln!(out, "   ▌   check: {c}  {verdict}");
+                let _ = writeln!(out, "   ▌   check: {}  {verdict}", c.get_ref());
             }
         }
         if let Some(q) = item.question {
             let _ = writeln!(out);
             block(out, "   ? ", &q.ask);
-            for (k, c) in q.choices.iter().enumerate() {
+            for (k, c) in q.choice_texts().into_iter().enumerate() {
                 let _ = writeln!(out, "   ?   {}) {c}", (b'a' + k as u8) as char);
             }
             let given = ask(q);
@@ -381,17 +383,18 @@ fn show_reached(
                 _ => lesson::run::machine_answer(p, thread, q).ok(),
             };
             if let Some(g) = given {
+                let answer = q.answer_text();
                 let right = if q.choices.is_empty() {
-                    g.trim() == q.answer.trim()
+                    g.trim() == answer
                 } else {
                     let k = g
                         .trim()
                         .bytes()
                         .next()
                         .map(|b| b.wrapping_sub(b'a') as usize);
-                    k.and_then(|k| q.choices.get(k))
-                        .is_some_and(|c| c.trim() == q.answer.trim())
-                        || g.trim() == q.answer.trim()
+                    k.and_then(|k| q.choice_texts().get(k).copied())
+                        .is_some_and(|c| c == answer)
+                        || g.trim() == answer
                 };
                 let _ = writeln!(
                     out,
@@ -399,7 +402,7 @@ fn show_reached(
                     if right { "Right." } else { "Not quite." }
                 );
             }
-            let _ = writeln!(out, "   ?   Answer: {}", q.answer.trim());
+            let _ = writeln!(out, "   ?   Answer: {}", q.answer_text());
             if let Some(t) = truth {
                 let _ = writeln!(out, "   ?   (the machine says: {t})");
             } else {

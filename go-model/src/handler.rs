@@ -6,6 +6,7 @@
 
 use super::GoRelease;
 use machine::fault::{Fault, Signal};
+use machine::num::hex;
 use serde::Serialize;
 
 /// What the handler can see when a fault arrives.
@@ -83,10 +84,6 @@ pub fn signal_line(f: &Fault) -> String {
         f.addr,
         f.pc
     )
-}
-
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
 }
 
 /// Go's own reports end the process with exit status 2.

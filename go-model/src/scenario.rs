@@ -4,7 +4,7 @@
 //! output lines, checks on the state), which the test suite verifies. The files in
 //! `emu/scenarios/` are built into emu; `emu run FILE` reads others.
 
-use super::check::{self, Check, CheckError};
+use super::check::{self, Check, CheckError, Source, WrittenCheck};
 use super::process::{Ending, Process, Schedule};
 use super::world::{WorldError, WorldSpec};
 use super::GoRelease;
@@ -37,8 +37,11 @@ pub struct Expect {
     /// Standard error, line by line; `…` in a line matches any text (addresses, PCs).
     #[serde(default)]
     pub stderr: Option<String>,
-    /// Checks on the state along the way.
-    #[serde(default)]
+    /// Checks on the state along the way, as the file writes them.
+    #[serde(default, rename = "checks")]
+    pub written_checks: Vec<WrittenCheck>,
+    /// The same checks, parsed when [`Scenario::parse`] loads the file.
+    #[serde(skip)]
     pub checks: Vec<Check>,
 }
 
@@ -91,6 +94,18 @@ pub enum ScenarioError {
         /// Why.
         source: Box<WorldError>,
     },
+    /// A check's place or claim does not parse: located at its token.
+    #[error("{file}:{line}:{col}: {message}")]
+    Check {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// No scenario has this id.
     #[error("no scenario `{0}` (emu run --list shows them)")]
     Unknown(String),
@@ -104,17 +119,34 @@ pub fn release_key(r: GoRelease) -> &'static str {
 impl Scenario {
     /// Parses a scenario file; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        let mut s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             file: file.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        for key in s.expect.keys() {
-            if key != "go1_14" && key != "go1_24" {
+        let keys: Vec<&str> = GoRelease::all().into_iter().map(release_key).collect();
+        let source = Source::new(text);
+        for (key, expect) in &mut s.expect {
+            if !keys.contains(&key.as_str()) {
                 return Err(ScenarioError::Parse {
                     file: file.to_string(),
-                    message: format!("expect.{key}: releases are go1_14 and go1_24"),
+                    message: format!("expect.{key}: release keys are {}", keys.join(", ")),
                 });
             }
+            // The check language is parsed once, here, with each mistake at its token.
+            expect.checks = expect
+                .written_checks
+                .iter()
+                .map(|c| c.parse(&source))
+                .collect::<Result<_, _>>()
+                .map_err(|m| {
+                    let (line, col) = source.line_col(m.offset);
+                    ScenarioError::Check {
+                        file: file.to_string(),
+                        line,
+                        col,
+                        message: m.message,
+                    }
+                })?;
         }
         Ok(s)
     }

@@ -13,6 +13,7 @@ use crate::cpu::{Cpu, GPR_NAMES};
 use crate::fault::Stop;
 use crate::machine::{Halt, Machine};
 use crate::memory::{Perm, PAGE_SIZE};
+use crate::num::hex;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -53,15 +54,10 @@ impl<'de> Deserialize<'de> for Num {
     }
 }
 
-/// Parses `0x…` hex or decimal text.
-pub fn parse_number(s: &str) -> Option<u64> {
-    let t = s.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) if !hex.is_empty() => u64::from_str_radix(&hex.replace('_', ""), 16).ok(),
-        Some(_) => None,
-        None => t.parse().ok(),
-    }
-}
+/// Numbers of the contract's strings follow [`crate::num`]'s rules (decimal, `0x` hex,
+/// `_` between digits, a leading `-` for two's complement); kept here under its old path
+/// for the contract's users.
+pub use crate::num::parse_number;
 
 /// One memory region of a case.
 #[derive(Clone, Debug, Deserialize)]
@@ -147,10 +143,6 @@ pub struct CaseResult {
     /// Final memory of every input region (absent when the case could not be set up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<Vec<RegionOut>>,
-}
-
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
 }
 
 fn error_result(name: Value, error: String) -> CaseResult {

@@ -30,6 +30,7 @@ mod isa;
 pub mod kernel;
 pub mod machine;
 pub mod memory;
+pub mod num;
 pub mod signal;
 pub mod thread;
 

@@ -446,7 +446,11 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
             step: result.step,
             thread: result.thread,
             html: item.text.map(markdown).unwrap_or_default(),
-            claims: item.claims.to_vec(),
+            claims: item
+                .claims
+                .iter()
+                .map(|c| c.get_ref().to_string())
+                .collect(),
             problems: result.problems,
             question: item.question.map(|q| QuestionView {
                 ask_html: markdown(&q.ask),
@@ -455,8 +459,8 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
                     QuestionKind::Stack => "stack",
                     QuestionKind::FaultLine => "fault-line",
                 },
-                choices: q.choices.clone(),
-                answer: q.answer.clone(),
+                choices: q.choice_texts().into_iter().map(String::from).collect(),
+                answer: q.answer_text().to_string(),
                 explain_html: markdown(&q.explain),
                 source: q.clone(),
             }),
@@ -470,7 +474,14 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
         differences: l
             .differences
             .iter()
-            .map(|d| (d.topic.clone(), markdown(&d.go1_14), markdown(&d.go1_24)))
+            .map(|d| DifferenceView {
+                topic: d.topic.clone(),
+                by_release: d
+                    .by_release
+                    .iter()
+                    .map(|(r, text)| (*r, markdown(text)))
+                    .collect(),
+            })
             .collect(),
         items,
         end_step: report.steps,
@@ -545,7 +556,7 @@ impl Session {
         // The lesson's own breakpoints, on the lines of their addresses.
         if let Some(l) = s.fixed.lesson.clone() {
             for at in &l.breakpoints {
-                let line = go_model::check::resolve_at(&s.process, at)
+                let line = go_model::check::resolve_at(&s.process, at.get_ref())
                     .ok()
                     .and_then(|a| s.process.world.program.line_at(a))
                     .map(|l| (l.file.clone(), l.line));
@@ -692,11 +703,14 @@ impl Session {
         let p = &self.process;
         let (right, machine) = match (here, q.source.kind) {
             (Some(t), QuestionKind::Value) => {
-                let expr = q.source.expr.as_deref().unwrap_or("0");
-                let held = course::expr::value(p, t, expr).ok();
+                let held = q
+                    .source
+                    .expr
+                    .as_ref()
+                    .and_then(|e| go_model::check::value(p, t, e.get_ref()).ok());
                 // A typed answer is right when it means what the machine holds: `0x0`
                 // and `0` alike, `&g2` and g2's address alike.
-                let right = match (course::expr::value(p, t, choice).ok(), held) {
+                let right = match (course::run::typed_value(p, t, choice).ok(), held) {
                     (Some(a), Some(b)) => a == b,
                     _ => stated,
                 };

@@ -43,13 +43,11 @@ impl<'a> Player<'a> {
     /// Builds the lesson's world under `release`, ready at step 0.
     pub fn new(lesson: &'a Lesson, release: GoRelease) -> Result<Player<'a>, LessonError> {
         let process = lesson.validate(release)?;
-        let items = lesson.items(release);
-        let tracker = Tracker::new(&process, items.iter().map(|i| i.point.clone()).collect())
-            .map_err(|e| lesson.error("", e.to_string()))?;
+        let (items, tracker) = lesson.tracker(&process, release)?;
         let breakpoints = lesson
             .breakpoints
             .iter()
-            .filter_map(|b| go_model::check::resolve_at(&process, b).ok())
+            .filter_map(|b| go_model::check::resolve_at(&process, b.get_ref()).ok())
             .collect();
         Ok(Player {
             lesson,

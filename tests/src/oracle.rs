@@ -14,6 +14,7 @@ use iced_x86::{
 use machine::exec::{
     decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
 };
+use machine::num::hex;
 use serde_json::{Map, Value};
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};
 use unicorn_engine::{RegisterX86, Unicorn};
@@ -476,10 +477,6 @@ fn intr_hook(uc: &mut Unicorn<State>, intno: u32) {
     st.data_fault = true;
     st.outcome = Some(outcome);
     let _ = uc.emu_stop();
-}
-
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
 }
 
 fn prot(perm: &str) -> Option<Prot> {

@@ -185,3 +185,40 @@ fn run_to_takes_the_same_steps_as_stepping() {
         assert_eq!(r.steps(), 30);
     }
 }
+
+#[test]
+fn a_scenario_check_is_parsed_at_load_and_its_mistake_located() {
+    use go_model::check::{ClaimKind, Op};
+    let text = r#"id = "x"
+title = "t"
+summary = "s"
+
+[world]
+threads = [{ name = "main thread", c = true, entry = "start" }]
+sources = []
+
+[expect.go1_14]
+exit_status = 0
+checks = [{ step = 0, assert = ["rsp in main thread stack", "rsp == [rsp + 8"] }]
+"#;
+    let e = Scenario::parse("s.toml", text).expect_err("a mistake");
+    let col = text.lines().nth(10).unwrap().find("[rsp +").unwrap() + 1;
+    assert_eq!(
+        e.to_string(),
+        format!("s.toml:11:{col}: this `[` is not closed")
+    );
+    let fixed = text.replace("[rsp + 8\"", "[rsp + 8]\"");
+    let s = Scenario::parse("s.toml", &fixed).unwrap();
+    let c = &s.expect["go1_14"].checks[0];
+    assert_eq!(c.step, Some(0));
+    assert!(matches!(
+        c.claims[1].kind,
+        ClaimKind::Compare { op: Op::Eq, .. }
+    ));
+    let unknown = fixed.replace("[expect.go1_14]", "[expect.go1_99]");
+    let e = Scenario::parse("s.toml", &unknown).expect_err("an unknown key");
+    assert_eq!(
+        e.to_string(),
+        "s.toml: expect.go1_99: release keys are go1_14, go1_24"
+    );
+}

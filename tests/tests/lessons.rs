@@ -152,8 +152,8 @@ fn duplicate_ids_and_numbers_are_named() {
     assert_eq!(
         errors,
         [
-            "b.toml:2: id: `broken` is also the id of a.toml",
-            "b.toml:3: number: 1 is also the number of a.toml",
+            "b.toml:2:7: id: `broken` is also the id of a.toml",
+            "b.toml:3:10: number: 1 is also the number of a.toml",
         ]
     );
 }
@@ -175,4 +175,81 @@ fn a_known_wrong_lesson_is_run_and_reported() {
         report.known_wrong.as_deref(),
         Some("the answer is deliberately wrong")
     );
+}
+
+#[test]
+fn differences_are_keyed_by_release_oldest_first() {
+    let all = lessons();
+    let l = all.iter().find(|l| l.id == "asmcgocall").expect("lesson 6");
+    let d = &l.differences[0];
+    assert_eq!(d.topic, "Order of the checks");
+    let ways: Vec<(String, &str)> = d
+        .by_release
+        .iter()
+        .map(|(r, t)| (r.key.clone(), t.as_str()))
+        .collect();
+    assert_eq!(
+        ways,
+        [
+            ("go1_14".to_string(), "nil, g0, gsignal"),
+            ("go1_24".to_string(), "nil, gsignal, g0")
+        ]
+    );
+    // Every key of every shipped difference is a release the registry knows.
+    for l in &all {
+        for d in &l.differences {
+            assert!(d.by_release.len() >= 2, "{}: {}", l.file, d.topic);
+            assert!(d.by_release.keys().all(|r| GoRelease::all().contains(r)));
+        }
+    }
+}
+
+#[test]
+fn claims_are_trees_from_the_start() {
+    use go_model::check::{ClaimKind, Op};
+    let all = lessons();
+    let l = all.iter().find(|l| l.id == "asmcgocall").expect("lesson 6");
+    let claim = l.narration[0].claims[0].get_ref();
+    assert_eq!(claim.text, "[rsp + 8] == &_cgo_answer");
+    let ClaimKind::Compare { left, op, right } = &claim.kind else {
+        panic!("{claim:?}")
+    };
+    assert_eq!(*op, Op::Eq);
+    assert_eq!(left.text, "[rsp + 8]");
+    assert_eq!(right.text, "&_cgo_answer");
+}
+
+#[test]
+fn a_mistake_in_a_claim_is_at_its_token_whatever_the_quotes() {
+    let dir = root().join("tests/lessons-broken");
+    let text = std::fs::read_to_string(dir.join("wrong-answer.toml")).unwrap();
+    // The same unknown name in a literal string, a basic one, and after escapes: the
+    // column is always that of `g7` in the file.
+    for assert in [
+        "assert = ['rax == g7']",
+        "assert = [\"rax == g7\"]",
+        "assert = [\"\\u0072ax\\t== g7\"]",
+    ] {
+        let broken = text.replacen(
+            "[[ending]]",
+            &format!("[[checkpoint]]\nat = \"start\"\n{assert}\n[[ending]]"),
+            1,
+        );
+        let l = Lesson::parse("x.toml", &broken).unwrap();
+        let e = l
+            .validate(GoRelease::oldest())
+            .err()
+            .expect("an unknown name");
+        let line = broken
+            .lines()
+            .position(|l| l.starts_with("assert"))
+            .unwrap()
+            + 1;
+        let col = assert.find("g7").unwrap() + 1;
+        assert_eq!(
+            e.to_string(),
+            format!("x.toml:{line}:{col}: checkpoint[0].assert[0]: unknown name `g7` (this world has p0)"),
+            "{assert}"
+        );
+    }
 }

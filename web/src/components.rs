@@ -14,10 +14,9 @@ pub mod structures;
 pub mod threads;
 pub mod timeline;
 
-/// An address as the page prints it: hex without leading zeros.
-pub fn hex(v: u64) -> String {
-    format!("{v:#x}")
-}
+/// An address as the page prints it: hex without leading zeros (the one formatter of
+/// `machine::num`, so the page and the CLI print alike).
+pub use session::machine::num::hex;
 
 /// A 64-bit word at full width, so columns of words line up.
 pub fn word(v: u64) -> String {

@@ -2,7 +2,6 @@
 //! API, and the types the components render.
 
 use super::*;
-use go_model::layout;
 use machine::cpu::{RBP, RSP};
 use machine::{AccessKind, Cpu, Signal, ThreadState};
 
@@ -182,8 +181,21 @@ impl View<'_> {
         Some(format!("{} +{:#x} (its end)", r.name, value - r.start))
     }
 
-    fn off(&self, name: &str) -> u64 {
-        layout::offset(self.process.release(), name).unwrap_or(0) as u64
+    /// A `go_asm.h` offset of the release: `None` when the release has no such name (a
+    /// negative value is no offset either), never a made-up 0.
+    fn off(&self, name: &str) -> Option<u64> {
+        self.process
+            .release()
+            .offset(name)
+            .and_then(|v| u64::try_from(v).ok())
+    }
+
+    /// The word of a field (`outer` then `inner` offsets: `g_sched`, `gobuf_sp`) of the
+    /// structure at `base`: `None` when the release's layout lacks either. Memory reads as
+    /// elsewhere in the snapshot: unmapped is 0 (the runtime's structures are mapped).
+    fn field_at(&self, base: u64, outer: &str, inner: Option<&str>) -> Option<u64> {
+        let o = self.off(outer)? + inner.map_or(Some(0), |i| self.off(i))?;
+        Some(self.peek(base + o).unwrap_or(0))
     }
 
     fn peek(&self, a: u64) -> Option<u64> {
@@ -235,8 +247,8 @@ impl View<'_> {
             .iter()
             .filter(|g| g.goid == 0)
             .any(|g| {
-                let (lo, hi) = self.g_stack(g.addr);
-                (lo..hi).contains(&sp)
+                self.g_stack(g.addr)
+                    .is_some_and(|(lo, hi)| (lo..hi).contains(&sp))
             })
     }
 
@@ -255,13 +267,13 @@ impl View<'_> {
         })
     }
 
-    /// A g's stack bounds, read live (needm fills an extra M's g0 in).
-    fn g_stack(&self, g: u64) -> (u64, u64) {
-        let base = g + self.off("g_stack");
-        (
-            self.peek(base + self.off("stack_lo")).unwrap_or(0),
-            self.peek(base + self.off("stack_hi")).unwrap_or(0),
-        )
+    /// A g's stack bounds, read live (needm fills an extra M's g0 in); `None` when the
+    /// release's layout has no `g.stack`, and the g's stack is then not shown.
+    fn g_stack(&self, g: u64) -> Option<(u64, u64)> {
+        Some((
+            self.field_at(g, "g_stack", Some("stack_lo"))?,
+            self.field_at(g, "g_stack", Some("stack_hi"))?,
+        ))
     }
 
     /// The stacks pane.
@@ -286,11 +298,11 @@ impl View<'_> {
         // Goroutines first, then each m's g0 and gsignal.
         gs.sort_by_key(|g| g.goid == 0);
         for g in gs {
-            let (lo, hi) = self.g_stack(g.addr);
-            if lo >= hi {
+            let Some((lo, hi)) = self.g_stack(g.addr).filter(|(lo, hi)| lo < hi) else {
                 continue;
-            }
-            let saved_sp = read(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
+            };
+            let saved_sp = self
+                .field_at(g.addr, "g_sched", Some("gobuf_sp"))
                 .filter(|s| (lo..=hi).contains(s) && *s != 0);
             // A g's stack is its own region, or (an extra M's g0 after needm) a stretch of
             // a C thread's stack, named as such.
@@ -539,8 +551,7 @@ impl View<'_> {
     pub fn structures(&self) -> Structures {
         let w = &self.process.world;
         let threads = w.machine.threads();
-        let field =
-            |base: u64, name: &str| -> u64 { self.peek(base + self.off(name)).unwrap_or(0) };
+        let field = |base: u64, name: &str| self.field_at(base, name, None);
         let tls = w
             .threads
             .iter()
@@ -566,29 +577,25 @@ impl View<'_> {
                     gsignal: field(m.addr, "m_gsignal"),
                 })
                 .collect();
-        let gs =
-            w.gs.iter()
-                .map(|g| {
-                    let (lo, hi) = self.g_stack(g.addr);
-                    GBox {
-                        name: g.name.clone(),
-                        addr: g.addr,
-                        lo,
-                        hi,
-                        sched_sp: self
-                            .peek(g.addr + self.off("g_sched") + self.off("gobuf_sp"))
-                            .unwrap_or(0),
-                        sched_pc: self
-                            .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
-                            .unwrap_or(0),
-                        sched_pc_reading: self
-                            .peek(g.addr + self.off("g_sched") + self.off("gobuf_pc"))
-                            .filter(|&v| v != 0)
-                            .map(|v| self.describe_code(v)),
-                        m: field(g.addr, "g_m"),
-                    }
+        // A g whose stack bounds the release's layout cannot give is not drawn.
+        let gs = w
+            .gs
+            .iter()
+            .filter_map(|g| {
+                let (lo, hi) = self.g_stack(g.addr)?;
+                let sched_pc = self.field_at(g.addr, "g_sched", Some("gobuf_pc"));
+                Some(GBox {
+                    name: g.name.clone(),
+                    addr: g.addr,
+                    lo,
+                    hi,
+                    sched_sp: self.field_at(g.addr, "g_sched", Some("gobuf_sp")),
+                    sched_pc,
+                    sched_pc_reading: sched_pc.filter(|&v| v != 0).map(|v| self.describe_code(v)),
+                    m: field(g.addr, "g_m"),
                 })
-                .collect();
+            })
+            .collect();
         Structures {
             tls,
             ms,
@@ -961,12 +968,12 @@ pub struct MBox {
     pub name: String,
     /// Its address.
     pub addr: u64,
-    /// `m.g0`.
-    pub g0: u64,
+    /// `m.g0` (`None`: not in this release's layout; so for every field of a box).
+    pub g0: Option<u64>,
     /// `m.curg`.
-    pub curg: u64,
+    pub curg: Option<u64>,
     /// `m.gsignal`.
-    pub gsignal: u64,
+    pub gsignal: Option<u64>,
 }
 
 /// A g's stack bounds, saved context and m.
@@ -980,14 +987,14 @@ pub struct GBox {
     pub lo: u64,
     /// `g.stack.hi`.
     pub hi: u64,
-    /// `g.sched.sp`.
-    pub sched_sp: u64,
+    /// `g.sched.sp` (`None`: not in this release's layout).
+    pub sched_sp: Option<u64>,
     /// `g.sched.pc`.
-    pub sched_pc: u64,
+    pub sched_pc: Option<u64>,
     /// It as `symbol+offset`.
     pub sched_pc_reading: Option<String>,
     /// `g.m`.
-    pub m: u64,
+    pub m: Option<u64>,
 }
 
 /// The structure diagram's content.
@@ -1073,14 +1080,23 @@ pub struct LessonView {
     pub title: String,
     /// Its summary as HTML.
     pub summary_html: String,
-    /// (topic, go1.14 HTML, go1.24 HTML).
-    pub differences: Vec<(String, String, String)>,
+    /// Where the releases differ.
+    pub differences: Vec<DifferenceView>,
     /// Narration, checkpoints and questions, in file order.
     pub items: Vec<ItemView>,
     /// The step where the lesson's run ends.
     pub end_step: u64,
     /// Why it is known to be wrong.
     pub known_wrong: Option<String>,
+}
+
+/// A note on where the releases differ.
+#[derive(serde::Serialize, Debug, PartialEq)]
+pub struct DifferenceView {
+    /// What differs.
+    pub topic: String,
+    /// Each release's way as HTML, oldest release first.
+    pub by_release: Vec<(GoRelease, String)>,
 }
 
 /// One narration, checkpoint or question.

@@ -115,7 +115,7 @@ fn step_over_the_call_to_gosave_stays_on_the_goroutine_stack() {
         .find(|g| g.name == "g1")
         .cloned()
         .unwrap();
-    assert_eq!(g1.sched_sp, sp, "gosave wrote g1.sched.sp");
+    assert_eq!(g1.sched_sp, Some(sp), "gosave wrote g1.sched.sp");
     // The named slots of the frame appear once asmcgocall has its g0 frame.
     step_to_line(&mut s, "CALL\tAX");
     let snap = s.snapshot();
@@ -311,14 +311,15 @@ fn a_typed_answer_is_judged_by_what_it_means() {
                 // The value itself in hex, not the choice's spelling (`&m0.g0`).
                 let thread = view.items[i].thread.unwrap();
                 let v =
-                    course::expr::value(&s.process, thread, q.expr.as_deref().unwrap()).unwrap();
+                    go_model::check::value(&s.process, thread, q.expr.as_ref().unwrap().get_ref())
+                        .unwrap();
                 s.answer(i, &format!("{v:#x}"));
                 let a = s.answers.last().unwrap().clone();
-                assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer);
+                assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer_text());
                 assert!(a.machine.unwrap().starts_with(&format!("{v:#x}")));
                 return;
             }
-            s.answer(i, &q.answer);
+            s.answer(i, q.answer_text());
         }
         s.step();
     }

@@ -126,11 +126,12 @@ pub fn LessonPane(props: &LessonProps) -> Html {
                 <summary>{"What this lesson shows"}</summary>
                 {rich(&view.summary_html)}
                 if !view.differences.is_empty() {
-                    <h3>{"go1.14 and go1.24"}</h3>
-                    { for view.differences.iter().map(|(topic, a, b)| html! {
-                        <div class="difference"><strong>{topic}</strong>
-                            <div class="go114"><em>{"go1.14: "}</em>{rich(a)}</div>
-                            <div class="go124"><em>{"go1.24: "}</em>{rich(b)}</div>
+                    <h3>{"Where the releases differ"}</h3>
+                    { for view.differences.iter().map(|d| html! {
+                        <div class="difference"><strong>{&d.topic}</strong>
+                            { for d.by_release.iter().map(|(r, text)| html! {
+                                <div class={format!("release-{}", r.key)}><em>{format!("go{r}: ")}</em>{rich(text)}</div>
+                            }) }
                         </div>
                     }) }
                 }

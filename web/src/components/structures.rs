@@ -88,6 +88,11 @@ fn t_y(i: usize) -> f64 {
     8.0 + i as f64 * (T_H + GAP)
 }
 
+/// The reading of a field the release's layout does not have.
+fn not_in_release() -> String {
+    "(not in this release)".to_string()
+}
+
 /// The gs drawn: those with a stack (an extra M's g0 has none until needm).
 fn drawn(s: &Structures) -> Vec<&GBox> {
     s.gs.iter().filter(|g| g.lo < g.hi).collect()
@@ -235,8 +240,14 @@ fn Frame(props: &FrameProps) -> Html {
             .enumerate()
         {
             let fy = y + HEAD + r as f64 * ROW;
-            shapes.push(field_row(M_X, fy, M_W, field, name(v)));
-            if let Some(k) = g_index(v) {
+            shapes.push(field_row(
+                M_X,
+                fy,
+                M_W,
+                field,
+                v.map_or_else(not_in_release, name),
+            ));
+            if let Some(k) = v.and_then(g_index) {
                 arrows.push(arrow(M_X + M_W, fy + 7.0, G_X, g_y(k) + 9.0, "m-g"));
             }
         }
@@ -248,14 +259,14 @@ fn Frame(props: &FrameProps) -> Html {
         let rows = [
             ("stack.hi", short(g.hi)),
             ("stack.lo", short(g.lo)),
-            ("sched.sp", short(g.sched_sp)),
+            ("sched.sp", g.sched_sp.map_or_else(not_in_release, short)),
             (
                 "sched.pc",
                 g.sched_pc_reading
                     .clone()
-                    .unwrap_or_else(|| short(g.sched_pc)),
+                    .unwrap_or_else(|| g.sched_pc.map_or_else(not_in_release, short)),
             ),
-            ("m", name(g.m)),
+            ("m", g.m.map_or_else(not_in_release, name)),
         ];
         for (r, (field, v)) in rows.into_iter().enumerate() {
             shapes.push(field_row(G_X, y + HEAD + r as f64 * ROW, G_W, field, v));
@@ -273,16 +284,16 @@ fn Frame(props: &FrameProps) -> Html {
         let field_y = |r: usize| y + HEAD + r as f64 * ROW + 7.0;
         arrows.push(arrow(G_X + G_W, field_y(0), BAR_X, top, "to-stack"));
         arrows.push(arrow(G_X + G_W, field_y(1), BAR_X, bottom, "to-stack"));
-        if (g.lo..=g.hi).contains(&g.sched_sp) {
+        if let Some(sp) = g.sched_sp.filter(|sp| (g.lo..=g.hi).contains(sp)) {
             arrows.push(arrow(
                 G_X + G_W,
                 field_y(2),
                 BAR_X,
-                bar_y(i, g, g.sched_sp),
+                bar_y(i, g, sp),
                 "sched",
             ));
         }
-        if let Some(k) = m_index(g.m) {
+        if let Some(k) = g.m.and_then(m_index) {
             arrows.push(arrow(G_X, field_y(4), M_X + M_W, m_y(k) + 9.0, "g-m"));
         }
     }
