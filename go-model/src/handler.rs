@@ -293,7 +293,10 @@ mod tests {
     #[test]
     fn nil_dereference_in_go_code_panics_in_both_releases() {
         let s = state(Fault::unmapped(0, 0x45f3a2));
-        for r in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
+        for r in [
+            GoRelease::named("1.14").unwrap(),
+            GoRelease::named("1.24").unwrap(),
+        ] {
             assert_eq!(
                 header(r, &s),
                 [
@@ -364,7 +367,10 @@ mod tests {
             c_handler: true,
             ..state(Fault::unmapped(0, 0x500010))
         };
-        assert_eq!(decide(GoRelease::named("1.14").unwrap(), &in_c).1, Outcome::ForwardToC);
+        assert_eq!(
+            decide(GoRelease::named("1.14").unwrap(), &in_c).1,
+            Outcome::ForwardToC
+        );
         // ...but not when it is in Go code: Go panics.
         let in_go = SignalState {
             c_handler: true,
@@ -379,9 +385,15 @@ mod tests {
             m_is_extra_in_c: true,
             ..in_go.clone()
         };
-        assert_eq!(decide(GoRelease::named("1.24").unwrap(), &extra).1, Outcome::ForwardToC);
+        assert_eq!(
+            decide(GoRelease::named("1.24").unwrap(), &extra).1,
+            Outcome::ForwardToC
+        );
         assert!(
-            matches!(decide(GoRelease::named("1.14").unwrap(), &extra).1, Outcome::Report { .. }),
+            matches!(
+                decide(GoRelease::named("1.14").unwrap(), &extra).1,
+                Outcome::Report { .. }
+            ),
             "go1.14 has no isExtraInC"
         );
         // No g, no C handler: killed by the signal, 139, nothing printed.

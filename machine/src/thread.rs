@@ -26,4 +26,3 @@ pub struct Thread {
     /// Runnable or exited.
     pub state: ThreadState,
 }
-

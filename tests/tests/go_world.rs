@@ -64,7 +64,10 @@ fn build(release: GoRelease) -> World {
 
 #[test]
 fn who_points_to_whom() {
-    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
+    for release in [
+        GoRelease::named("1.14").unwrap(),
+        GoRelease::named("1.24").unwrap(),
+    ] {
         let w = build(release);
         let mem = w.machine.memory();
         let off = |n: &str| offset(release, n).unwrap() as u64;
@@ -181,25 +184,30 @@ fn runtime_code_runs_in_a_built_world() {
 fn bad_specs_say_what_is_wrong() {
     let mut s = spec();
     s.goroutines[0].thread = Some(2);
-    let e = World::build(&s, GoRelease::named("1.14").unwrap(), &files()).err().unwrap();
+    let e = World::build(&s, GoRelease::named("1.14").unwrap(), &files())
+        .err()
+        .unwrap();
     assert_eq!(
         e.to_string(),
-        "goroutine 1 cannot run on C thread, a C thread"
+        "world.goroutines[0].thread = 2: goroutine 1 cannot run on C thread, a C thread"
     );
     let mut s = spec();
     s.goroutines[0].thread = Some(9);
-    assert!(World::build(&s, GoRelease::named("1.14").unwrap(), &files())
-        .err()
-        .unwrap()
+    assert!(
+        World::build(&s, GoRelease::named("1.14").unwrap(), &files())
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("world.goroutines[0].thread = 9: no such thread (there are 3, from 0)")
+    );
+    // A status is one of the enum's names: anything else does not even parse.
+    let bad: Result<WorldSpec, _> = serde_json::from_value(serde_json::json!({
+        "threads": [{}], "goroutines": [{"id": 1, "status": "sleeping"}]
+    }));
+    assert!(bad
+        .unwrap_err()
         .to_string()
-        .contains("thread 9, which does not exist"));
-    let mut s = spec();
-    s.goroutines[0].status = Some("sleeping".into());
-    assert!(World::build(&s, GoRelease::named("1.14").unwrap(), &files())
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("unknown status \"sleeping\""));
+        .contains("unknown variant `sleeping`, expected one of `running`, `syscall`, `dead`"));
     let bad: Result<WorldSpec, _> =
         serde_json::from_value(serde_json::json!({"threads": [], "extra": 1}));
     assert!(bad
