@@ -16,8 +16,10 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../releases");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut text = String::from(
-        "/// Every built-in release folder: (folder, release.toml, runtime files).\n\
-         pub const BUILTIN: &[(&str, &str, &[(&str, &str)])] = &[\n",
+        "/// A release folder's runtime files: (file name, text).\n\
+         pub type Files = &'static [(&'static str, &'static str)];\n\
+         /// Every built-in release folder: (folder, release.toml, runtime files).\n\
+         pub const BUILTIN: &[(&str, &str, Files)] = &[\n",
     );
     for dir in sorted(&root)
         .into_iter()
