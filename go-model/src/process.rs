@@ -623,9 +623,14 @@ impl Process {
             .world
             .describe(addr)
             .unwrap_or_else(|| format!("{addr:#x}"));
+        let why = match e {
+            MemError::Unmapped(_) => "nothing is mapped there",
+            MemError::Denied(_) => "the page does not allow it",
+            MemError::NonCanonical => "the address is not canonical",
+        };
         self.error = Some((
             step,
-            format!("{function}: the model's access to {place} failed ({e:?}), where Go's handler would fault"),
+            format!("{function}: the model cannot access {place} ({why}), where Go's handler would fault"),
         ));
         None
     }

@@ -2,7 +2,7 @@
 //! its world (threads, goroutines, extra Ms), its sources (Go side in Go syntax, C side in
 //! Intel syntax), its schedule, and what Go does with it under each release (exit status,
 //! output lines, checks on the state), which the test suite verifies. The files in
-//! `emu/scenarios/` are built into emu; `emu run FILE` reads others.
+//! `go-model/scenarios/` are built into emu; `emu run FILE` reads others.
 
 use super::check::{self, Check, CheckError};
 use super::process::{Ending, Process, Schedule};

@@ -1321,3 +1321,38 @@ impl World {
         self.describe(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r14_is_the_machines_r14() {
+        assert_eq!(machine::cpu::GPR_NAMES[R14], "r14");
+    }
+
+    #[test]
+    fn a_field_left_to_its_default_is_located_at_its_table() {
+        let text = "id = \"x\"\n\n[world]\nthreads = [{ name = \"a\" },\n  { c = true }]\nps = 3\n";
+        let l = Locations::of_toml("x.toml", text);
+        let line = |f: &str| l.locate(f).map(|at| at.to_string());
+        assert_eq!(line("world.ps").as_deref(), Some("x.toml:6"));
+        assert_eq!(line("world.threads[1].c").as_deref(), Some("x.toml:5"));
+        // Not written: the nearest enclosing field that is.
+        assert_eq!(line("world.threads[1].on").as_deref(), Some("x.toml:5"));
+        assert_eq!(line("world.extra_ms").as_deref(), Some("x.toml:3"));
+        assert_eq!(line("schedule.quantum"), None);
+        assert_eq!(
+            l.field_at(text.find("true").unwrap()),
+            Some(("world.threads[1].c", 5))
+        );
+    }
+
+    #[test]
+    fn a_text_that_is_not_toml_has_no_locations() {
+        assert_eq!(
+            Locations::of_toml("x.toml", "[world\n").locate("world"),
+            None
+        );
+    }
+}
