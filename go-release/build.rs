@@ -21,30 +21,17 @@ fn main() {
          /// Every built-in release folder: (folder, release.toml, runtime files).\n\
          pub const BUILTIN: &[(&str, &str, Files)] = &[\n",
     );
-    for dir in sorted(&root)
-        .into_iter()
-        .filter(|p| p.join("release.toml").is_file())
-    {
+    for dir in sorted(&root).into_iter().filter(|p| p.join("release.toml").is_file()) {
         let toml = dir.join("release.toml");
         println!("cargo:rerun-if-changed={}", toml.display());
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        write!(
-            text,
-            "    ({name:?}, include_str!({:?}), &[",
-            toml.display().to_string()
-        )
-        .unwrap();
+        write!(text, "    ({name:?}, include_str!({:?}), &[", toml.display().to_string()).unwrap();
         let runtime = dir.join("runtime");
         println!("cargo:rerun-if-changed={}", runtime.display());
         for f in sorted(&runtime).into_iter().filter(|p| p.is_file()) {
             println!("cargo:rerun-if-changed={}", f.display());
             let file = f.file_name().unwrap().to_string_lossy().into_owned();
-            write!(
-                text,
-                "({file:?}, include_str!({:?})), ",
-                f.display().to_string()
-            )
-            .unwrap();
+            write!(text, "({file:?}, include_str!({:?})), ", f.display().to_string()).unwrap();
         }
         text.push_str("]),\n");
     }

@@ -12,6 +12,7 @@
 pub mod expr;
 pub mod run;
 
+
 use go_model::check::{self, CheckError};
 use go_model::process::{Process, Schedule};
 use go_model::scenario::{File, Scenario};

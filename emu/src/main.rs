@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use session::asm::{self, Source, Syntax};
 use session::machine;
 use session::GoRelease;
-use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
+use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 mod lesson_cli;
@@ -119,6 +119,7 @@ fn main() -> ExitCode {
         Command::Lesson { action } => lesson_cli::main(action),
     }
 }
+
 
 /// `emu run`: a scenario to its end.
 fn run(scenario: Option<&str>, go: Option<String>, json: bool, list: bool) -> ExitCode {
@@ -236,13 +237,7 @@ fn exec(path: Option<&str>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn asm_listing(
-    file: &str,
-    syntax: SyntaxArg,
-    go: Option<String>,
-    base: &str,
-    json: bool,
-) -> ExitCode {
+fn asm_listing(file: &str, syntax: SyntaxArg, go: Option<String>, base: &str, json: bool) -> ExitCode {
     let Some(base) = machine::exec::parse_number(base) else {
         eprintln!("emu asm: --base {base}: expected a number such as 0x401000");
         return ExitCode::from(2);

@@ -16,9 +16,9 @@
 //! from the layouts of the selected release (`g1.sched.pc`, `g1.stack.hi`,
 //! `m0.curg`, `g1.atomicstatus`, `p0.status`).
 
+use go_release::layout::offset;
 use super::model;
 use super::process::Process;
-use go_release::layout::offset;
 use serde::Deserialize;
 
 /// A check: when, on which thread, and what must hold.

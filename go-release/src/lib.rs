@@ -386,9 +386,7 @@ impl GoRelease {
 
     /// The newest release held.
     pub fn latest() -> GoRelease {
-        *GoRelease::all()
-            .last()
-            .expect("at least one built-in release")
+        *GoRelease::all().last().expect("at least one built-in release")
     }
 
     /// The release itself, for as long as the program runs.
@@ -483,17 +481,12 @@ mod tests {
     fn a_missing_offset_is_none_not_zero() {
         let r = GoRelease::named("1.14").unwrap();
         assert_eq!(r.offset("m_isExtraInC"), None);
-        assert_eq!(
-            GoRelease::named("1.24").unwrap().offset("m_isExtraInC"),
-            Some(282)
-        );
+        assert_eq!(GoRelease::named("1.24").unwrap().offset("m_isExtraInC"), Some(282));
     }
 
     #[test]
     fn a_broken_release_file_gets_its_line_and_column() {
-        let text = builtin::BUILTIN[0]
-            .1
-            .replace("register_abi = false", "register_abi = 3");
+        let text = builtin::BUILTIN[0].1.replace("register_abi = false", "register_abi = 3");
         let files = vec![("asm_amd64.s".to_string(), String::new())];
         let e = Release::parse("x/release.toml", &text, files).unwrap_err();
         let line = text
@@ -502,8 +495,7 @@ mod tests {
             .unwrap()
             + 1;
         assert!(
-            e.to_string()
-                .starts_with(&format!("x/release.toml:{line}:")),
+            e.to_string().starts_with(&format!("x/release.toml:{line}:")),
             "{e}"
         );
     }
@@ -530,11 +522,7 @@ mod tests {
             go: GoRelease,
         }
         let e = toml::from_str::<T>("go = \"1.99\"").unwrap_err();
-        assert!(
-            e.message()
-                .contains("unknown Go release `1.99` (known: 1.14"),
-            "{e}"
-        );
+        assert!(e.message().contains("unknown Go release `1.99` (known: 1.14"), "{e}");
         let t: T = toml::from_str("go = \"1.24\"").unwrap();
         assert_eq!(t.go.key, "go1_24");
     }

@@ -48,6 +48,7 @@ impl From<Fault> for Box<Trap> {
 /// in registers: faults are rare, and a 16-byte result keeps the interpreter loop tight.
 pub(crate) type Next = Result<u64, Box<Trap>>;
 
+
 const NO_REG: u8 = 0xff;
 
 /// The segment an access goes through; in 64-bit mode only FS and GS have a base, and SS

@@ -10,6 +10,7 @@ use crate::decode::{Decoded, KEEP_FLAGS, KEEP_RIP};
 use crate::kernel::SyscallEvent;
 use crate::thread::ThreadState;
 
+
 /// One step, in 12 bytes: the record is written for every instruction when history is on.
 #[derive(Clone, Copy)]
 pub(crate) struct Record {

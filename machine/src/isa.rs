@@ -23,6 +23,7 @@ use iced_x86::{ConditionCode, Mnemonic as M};
 pub(crate) use crate::decode::{Handler, Next, Trap};
 pub(crate) use fast::select;
 
+
 /// Executes one decoded instruction on `cpu` and `mem`, through the handler chosen for it
 /// at decode time.
 #[inline(always)]

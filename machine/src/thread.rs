@@ -26,3 +26,4 @@ pub struct Thread {
     /// Runnable or exited.
     pub state: ThreadState,
 }
+

@@ -3,9 +3,9 @@
 //! snippet. Each is a program of the Go runtime model; a lesson adds narration and
 //! questions.
 
-use course::Lesson;
 use go_model::scenario::{File, Scenario};
 use go_model::GoRelease;
+use course::Lesson;
 use std::rc::Rc;
 
 /// The id the playground's own snippet opens under.

@@ -6,11 +6,11 @@
 //! session is here; [`snapshot`] builds what the page shows and holds its types.
 
 use crate::catalog::{self, Opened};
-use course::{ItemKind, Lesson, QuestionKind};
 use go_model::process::{Process, ProcessStep, RunStop};
 use go_model::scenario::{Scenario, ScenarioError};
 use go_model::world::WorldError;
 use go_model::GoRelease;
+use course::{ItemKind, Lesson, QuestionKind};
 use machine::{Cpu, ThreadState};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -679,9 +679,10 @@ impl Session {
                 });
                 (right, reading)
             }
-            (Some(t), QuestionKind::Stack) => {
-                (stated, course::run::machine_answer(p, t, &q.source).ok())
-            }
+            (Some(t), QuestionKind::Stack) => (
+                stated,
+                course::run::machine_answer(p, t, &q.source).ok(),
+            ),
             _ => (stated, None),
         };
         self.answers.push(Answer {
@@ -955,9 +956,7 @@ impl Session {
                     .event
                     .as_ref()
                     .and_then(|e| e.instruction.as_ref())
-                    .filter(|d| {
-                        d.instruction.mnemonic() == iced_x86::Mnemonic::Call && step.stage.is_none()
-                    });
+                    .filter(|d| d.instruction.mnemonic() == iced_x86::Mnemonic::Call && step.stage.is_none());
                 let Some(call) = call else { return };
                 let ret = call.addr + call.bytes.len() as u64;
                 // After the call returns, RSP is where it was before the CALL pushed.

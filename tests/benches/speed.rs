@@ -16,8 +16,8 @@
 //! memory the history took), unicorn, the ratios, and the start-up time of `emu exec`.
 //! Run with `cargo bench -p stackswitch-tests` (set `SPEED_ITERS` to change N).
 
-use iced_x86::code_asm::*;
 use machine::{Cpu, Halt, Machine, Perm};
+use iced_x86::code_asm::*;
 use std::time::{Duration, Instant};
 use unicorn_engine::unicorn_const::{Arch, Mode, Prot};
 use unicorn_engine::{RegisterX86, Unicorn};

@@ -15,12 +15,12 @@
 //! - RSP stays inside the stack page unless a fault is being injected on purpose.
 
 use crate::oracle::{flag_effect, AF, CF, OF, PF, SF, ZF};
+use machine::exec::encode_hex;
 use iced_x86::code_asm::*;
 use iced_x86::{
     Code, ConditionCode, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic,
     OpCodeOperandKind as K, Register,
 };
-use machine::exec::encode_hex;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 

@@ -7,12 +7,12 @@
 //! unicorn's behaviour differs from real hardware, the difference is handled here under a
 //! named [`Quirk`], so the test table can say what was adjusted and why.
 
+use machine::exec::{
+    decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
+};
 use iced_x86::{
     Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
     OpKind, Register, RflagsBits,
-};
-use machine::exec::{
-    decode_hex, encode_hex, Case, CaseResult, Num, RegionOut, SignalOut, DEFAULT_MAX_STEPS,
 };
 use serde_json::{Map, Value};
 use unicorn_engine::unicorn_const::{uc_error, Arch, HookType, MemType, Mode, Prot};

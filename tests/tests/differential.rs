@@ -8,8 +8,8 @@
 //!   outcome Linux on x86-64 gives, and (unless a documented unicorn quirk prevents it) that
 //!   unicorn agrees.
 
-use iced_x86::code_asm::*;
 use machine::exec::CaseResult;
+use iced_x86::code_asm::*;
 use stackswitch_tests::gen::{
     self, Rng, CODE, DATA, FS_BASE, ISLAND, NOACCESS, RO, RSP0, UNMAPPED,
 };
@@ -1331,8 +1331,7 @@ fn fault_straddling_access_into_unmapped_page() {
         0,
     );
     let case: serde_json::Value = serde_json::from_str(&c.line).unwrap();
-    let island =
-        machine::exec::decode_hex(case["memory"][4]["bytes"].as_str().unwrap_or("")).unwrap();
+    let island = machine::exec::decode_hex(case["memory"][4]["bytes"].as_str().unwrap_or("")).unwrap();
     let before = island.get(0xffe..0x1000).map_or(vec![0, 0], |b| b.to_vec());
     assert_eq!(mem(&c.emu, ISLAND + 0xffe, 2), before);
 }

@@ -79,8 +79,7 @@ fn every_line_gets_one_well_formed_result() {
     for f in case_files() {
         let text = std::fs::read_to_string(&f).unwrap();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let out: serde_json::Value =
-                serde_json::from_str(&machine::exec::run_line(line)).unwrap();
+            let out: serde_json::Value = serde_json::from_str(&machine::exec::run_line(line)).unwrap();
             let stop = out["stop"].as_str().unwrap();
             assert!(["stop_at", "max_steps", "fault", "exit", "error"].contains(&stop));
             assert!(out["steps"].is_u64());

@@ -55,8 +55,7 @@ struct World {
 }
 
 fn off(name: &str) -> u64 {
-    layout::offset(GoRelease::named("1.14").unwrap(), name)
-        .unwrap_or_else(|| panic!("no offset {name}")) as u64
+    layout::offset(GoRelease::named("1.14").unwrap(), name).unwrap_or_else(|| panic!("no offset {name}")) as u64
 }
 
 fn world() -> World {

@@ -77,10 +77,7 @@ fn every_offset_matches_the_facts_file() {
         } else {
             values(cells[2])
         };
-        for (release, vals) in [
-            (GoRelease::named("1.14").unwrap(), &v114),
-            (GoRelease::named("1.24").unwrap(), &v124),
-        ] {
+        for (release, vals) in [(GoRelease::named("1.14").unwrap(), &v114), (GoRelease::named("1.24").unwrap(), &v124)] {
             match vals {
                 None => {
                     for n in &names {
@@ -108,10 +105,7 @@ fn every_offset_matches_the_facts_file() {
 fn derived_facts_hold() {
     let text = facts();
     // "So `g.sched.sp` is at g+56, `g.sched.pc` g+64, `g.sched.g` g+72, ..."
-    for release in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let at = |a: &str, b: &str| {
             layout::offset(release, a).unwrap() + layout::offset(release, b).unwrap()
         };
@@ -142,10 +136,7 @@ fn derived_facts_hold() {
         ("const__Gsyscall", 3),
         ("const__Gdead", 6),
     ] {
-        assert_eq!(
-            layout::offset(GoRelease::named("1.24").unwrap(), name),
-            Some(v)
-        );
+        assert_eq!(layout::offset(GoRelease::named("1.24").unwrap(), name), Some(v));
     }
 }
 
@@ -155,9 +146,7 @@ fn go_asm_h_defines_every_offset() {
     assert!(h.contains("#define g_sched 56\n"));
     assert!(h.contains("#define m_g0 0\n"));
     assert!(!h.contains("m_isExtraInC"), "go1.14 has no isExtraInC");
-    assert!(
-        layout::go_asm_h(GoRelease::named("1.24").unwrap()).contains("#define m_isExtraInC 282\n")
-    );
+    assert!(layout::go_asm_h(GoRelease::named("1.24").unwrap()).contains("#define m_isExtraInC 282\n"));
 }
 
 /// The go1.14 report for a crash in C reached through cgo has exactly the form of the

@@ -26,10 +26,7 @@ fn every_scenario_ends_as_go_ends_it_under_both_releases() {
     let all = Scenario::builtin();
     assert!(!all.is_empty());
     for s in &all {
-        for r in [
-            GoRelease::named("1.14").unwrap(),
-            GoRelease::named("1.24").unwrap(),
-        ] {
+        for r in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
             match s.verify(r) {
                 Ok(problems) => {
                     for p in problems {
@@ -107,10 +104,7 @@ fn a_broken_scenario_file_gets_a_located_error() {
 /// and running forward again gives the same report.
 #[test]
 fn step_back_undoes_the_crash_and_its_report() {
-    for r in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for r in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
         let mut p = s.process(r).unwrap();
         let threads = |p: &go_model::process::Process| -> Vec<_> {
@@ -148,10 +142,7 @@ fn step_back_undoes_the_crash_and_its_report() {
 fn run_to_takes_the_same_steps_as_stepping() {
     use go_model::process::RunStop;
     let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
-    for release in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let mut stepped = s.process(release).unwrap();
         let mut run = s.process(release).unwrap();
         // In uneven pieces, so runs end inside slices of the schedule.

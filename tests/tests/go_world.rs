@@ -64,10 +64,7 @@ fn build(release: GoRelease) -> World {
 
 #[test]
 fn who_points_to_whom() {
-    for release in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let w = build(release);
         let mem = w.machine.memory();
         let off = |n: &str| offset(release, n).unwrap() as u64;
@@ -184,9 +181,7 @@ fn runtime_code_runs_in_a_built_world() {
 fn bad_specs_say_what_is_wrong() {
     let mut s = spec();
     s.goroutines[0].thread = Some(2);
-    let e = World::build(&s, GoRelease::named("1.14").unwrap(), &files())
-        .err()
-        .unwrap();
+    let e = World::build(&s, GoRelease::named("1.14").unwrap(), &files()).err().unwrap();
     assert_eq!(
         e.to_string(),
         "world.goroutines[0].thread = 2: goroutine 1 cannot run on C thread, a C thread"

@@ -31,11 +31,7 @@ fn formatted_instructions_assemble_back_to_themselves() {
             let files: HashMap<String, String> =
                 [("c.asm".to_string(), format!("{text}\n"))].into();
             let source = asm::Source::new("c.asm", asm::Syntax::Intel, ins.ip());
-            let back = match asm::assemble(
-                &[source],
-                go_model::GoRelease::named("1.24").unwrap(),
-                &files,
-            ) {
+            let back = match asm::assemble(&[source], go_model::GoRelease::named("1.24").unwrap(), &files) {
                 Ok(p) => p,
                 Err(e) => {
                     failures.push(format!("{text}: {e}"));

@@ -4,8 +4,8 @@
 //! failure is reported, not only the first. Broken lesson files in `tests/lessons-broken/`
 //! must get the located error their first line states.
 
-use course::{self, Lesson};
 use go_model::GoRelease;
+use course::{self, Lesson};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {

@@ -2,8 +2,8 @@
 //! fs:-8), the kernel model, faults that leave state untouched, step events, and clear
 //! errors for what the machine does not do.
 
-use iced_x86::code_asm::*;
 use machine::{AccessKind, Cpu, Fault, Halt, Machine, Perm, Signal, Stop, ThreadState};
+use iced_x86::code_asm::*;
 
 const TEXT: u64 = 0x40_0000;
 const TLS: u64 = 0x61_0000;
@@ -380,10 +380,7 @@ fn step_events_report_instruction_registers_and_memory() {
         Some(Fault::unmapped(0x30, e.instruction.as_ref().unwrap().addr))
     );
     assert!(e.regs.is_empty());
-    assert_eq!(
-        asm::text::intel(&e.instruction.unwrap().instruction),
-        "mov rcx, qword ptr [0x30]"
-    );
+    assert_eq!(asm::text::intel(&e.instruction.unwrap().instruction), "mov rcx, qword ptr [0x30]");
 }
 
 #[test]

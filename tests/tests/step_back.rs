@@ -3,8 +3,8 @@
 //! thread, every mapped byte, output, thread states), and stepping forward again from a
 //! point in the middle reproduces the same run.
 
-use iced_x86::code_asm::*;
 use machine::{Cpu, Machine, Perm, Stop};
+use iced_x86::code_asm::*;
 
 const TEXT: u64 = 0x40_0000;
 const DATA: u64 = 0x60_0000;

@@ -2,9 +2,9 @@
 //! each action leaves a fresh [`Snapshot`] for the components to render.
 
 use crate::clock::now_ms;
+use session::{Command, Config, LoadError, Session, Snapshot, Syntax};
 use crate::share::{self, Link};
 use session::GoRelease;
-use session::{Command, Config, LoadError, Session, Snapshot, Syntax};
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
@@ -415,7 +415,8 @@ impl Reducible for State {
                     Action::Goto(step) => session.start(Command::Goto(step)),
                     Action::Tick => {
                         let deadline = now_ms() + TICK_BUDGET_MS;
-                        let travelling = matches!(session.busy(), Some(session::Busy::Travelling));
+                        let travelling =
+                            matches!(session.busy(), Some(session::Busy::Travelling));
                         let steps = if travelling {
                             u64::MAX
                         } else {

@@ -11,6 +11,7 @@ use crate::decode::{Access, Decoded, Operand};
 use crate::flags::{self, STATUS};
 use iced_x86::Mnemonic as M;
 
+
 #[derive(Clone, Copy)]
 enum Src {
     Reg(usize),

@@ -28,9 +28,7 @@ impl Session {
             release: self.config.release,
             last_run: self.last_run,
             note: self.note.clone(),
-            instruction: m
-                .disassemble(cpu.rip)
-                .map(|d| asm::text::intel(&d.instruction)),
+            instruction: m.disassemble(cpu.rip).map(|d| asm::text::intel(&d.instruction)),
             location: self.describe_code(cpu.rip),
             current_file: current.map(|l| l.file.clone()),
             current_line: current.map(|l| l.line),

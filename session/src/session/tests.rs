@@ -65,10 +65,7 @@ fn step_to_line(s: &mut Session, text: &str) {
 
 #[test]
 fn the_switch_to_g0_moves_rsp_between_columns_and_back() {
-    for release in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for release in [GoRelease::named("1.14").unwrap(), GoRelease::named("1.24").unwrap()] {
         let mut s = open("asmcgocall", release);
         assert_eq!(live_stack(&s.snapshot()), "g1 stack", "{release}");
         step_to_line(&mut s, "(g_sched+gobuf_sp)(SI), SP");
@@ -309,8 +306,8 @@ fn a_typed_answer_is_judged_by_what_it_means() {
             if q.kind == QuestionKind::Value {
                 // The value itself in hex, not the choice's spelling (`&m0.g0`).
                 let thread = view.items[i].thread.unwrap();
-                let v =
-                    course::expr::value(&s.process, thread, q.expr.as_deref().unwrap()).unwrap();
+                let v = course::expr::value(&s.process, thread, q.expr.as_deref().unwrap())
+                    .unwrap();
                 s.answer(i, &format!("{v:#x}"));
                 let a = s.answers.last().unwrap().clone();
                 assert!(a.right, "{:#x} for {}: {a:?}", v, q.answer);
@@ -422,10 +419,7 @@ fn an_assembler_error_is_located() {
 
 #[test]
 fn the_playground_snippet_runs_its_call_on_g0() {
-    let mut s = open(
-        crate::catalog::PLAYGROUND,
-        GoRelease::named("1.24").unwrap(),
-    );
+    let mut s = open(crate::catalog::PLAYGROUND, GoRelease::named("1.24").unwrap());
     s.start(Command::RunToLine(crate::catalog::SNIPPET_FILE.into(), 17));
     finish(&mut s);
     assert_eq!(source_text(&s), "RET");

@@ -1,10 +1,10 @@
 //! The toolbar: stepping and running like a debugger, the run speed, the instruction
 //! syntax, the Go release, and the page's modes (editor, presenter, keys, share).
 
+use session::{Busy, Syntax};
 use crate::share::release_name;
 use crate::state::{Action, Speed};
 use session::GoRelease;
-use session::{Busy, Syntax};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;

@@ -2,8 +2,8 @@
 //! shows at its line and column: the line number marked in the gutter, the message with
 //! the line and a caret under the column, and the text cursor put there.
 
-use crate::state::Action;
 use session::{Files, LoadError, SourceFile};
+use crate::state::Action;
 use std::collections::HashMap;
 use std::rc::Rc;
 use web_sys::{Element, HtmlTextAreaElement};

@@ -2,9 +2,9 @@
 //! and its narration, checkpoints and questions as the run reaches them. A question
 //! reached blocks stepping on until it is answered.
 
-use crate::state::Action;
 use session::catalog;
 use session::{Answer, ItemView, LessonState};
+use crate::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{

@@ -6,8 +6,8 @@
 //! whose marks changed, not the hundreds of lines of a runtime file.
 
 use crate::components::hex;
-use crate::state::Action;
 use session::{Files, SourceLine, Syntax};
+use crate::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition};

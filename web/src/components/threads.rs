@@ -2,8 +2,8 @@
 //! the controls step (the schedule's choice, or one thread).
 
 use crate::components::hex;
-use crate::state::Action;
 use session::ThreadRow;
+use crate::state::Action;
 use std::rc::Rc;
 use yew::prelude::*;
 
