@@ -18,8 +18,10 @@ use super::world::{World, WorldError, WorldSpec};
 use super::GoRelease;
 use asm::Loader;
 use go_release::layout::offset;
+use machine::cpu::{RDI, RDX, RSI, RSP};
 use machine::fault::{Fault, Signal, Stop};
 use machine::machine::{Halt, ModelAccess, StepEvent, ThreadState};
+use machine::memory::MemError;
 use machine::signal::MCONTEXT;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +39,33 @@ pub struct Schedule {
 
 fn default_quantum() -> u64 {
     1000
+}
+
+impl Schedule {
+    /// Checks the schedule against the world it runs: a quantum of at least one step, and
+    /// slices of threads that exist.
+    pub fn validate(&self, spec: &WorldSpec) -> Result<(), WorldError> {
+        if self.quantum == 0 {
+            return Err(spec.field_error(
+                "schedule.quantum",
+                Some("0".into()),
+                "at least 1 step per turn",
+            ));
+        }
+        let n = spec.threads.len();
+        if let Some(k) = self.slices.iter().position(|&(t, _)| t >= n) {
+            return Err(spec.field_error(
+                format!("schedule.slices[{k}]"),
+                Some(format!("[{}, {}]", self.slices[k].0, self.slices[k].1)),
+                format!(
+                    "thread {} does not exist (threads are numbered from 0 to {})",
+                    self.slices[k].0,
+                    n.saturating_sub(1)
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Schedule {
@@ -123,6 +152,25 @@ pub struct SignalRecord {
     pub fault: Fault,
 }
 
+/// Where the interrupted RSP is in a signal frame's mcontext (Linux's sigcontext: r8 to
+/// r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, then rsp and rip).
+const MC_RSP: u64 = 8 * 15;
+/// Where the interrupted RIP is in the mcontext.
+const MC_RIP: u64 = 8 * 16;
+
+/// A memory access of a model step that failed: where, and why.
+type ModelFault = (u64, MemError);
+
+/// Reads a word in a model step, keeping the address when it fails.
+fn read8(a: &mut ModelAccess, addr: u64) -> Result<u64, ModelFault> {
+    a.mem.read(addr, 8).map_err(|e| (addr, e))
+}
+
+/// Writes a word in a model step, keeping the address when it fails.
+fn write8(a: &mut ModelAccess, addr: u64, v: u64) -> Result<(), ModelFault> {
+    a.mem.write(addr, 8, v).map_err(|e| (addr, e))
+}
+
 /// A running process of the model.
 pub struct Process {
     /// The world: machine, program, and where everything is.
@@ -160,20 +208,8 @@ impl Process {
         release: GoRelease,
         loader: &dyn Loader,
     ) -> Result<Process, WorldError> {
-        if schedule.quantum == 0 {
-            return Err(WorldError::Spec(
-                "schedule.quantum must be at least 1".into(),
-            ));
-        }
+        schedule.validate(spec)?;
         let world = World::build(spec, release, loader)?;
-        for &(t, _) in &schedule.slices {
-            if t >= world.threads.len() {
-                return Err(WorldError::Spec(format!(
-                    "schedule.slices: thread {t} does not exist (there are {})",
-                    world.threads.len()
-                )));
-            }
-        }
         let model_fns = MODEL_FNS
             .iter()
             .filter_map(|&(name, f)| Some((world.program.symbol(name)?, f)))
@@ -514,7 +550,7 @@ impl Process {
     /// What Go's handler sees about g, m and C, with `g` as the g of the interrupted code.
     fn signal_state(&self, fault: Fault, g: u64) -> SignalState {
         let g_m = if g != 0 {
-            self.peek(g + self.off("g_m"))
+            self.peek(g.wrapping_add(self.off("g_m")))
         } else {
             0
         };
@@ -527,10 +563,11 @@ impl Process {
         };
         let (m_curg, m_id, m_incgo, extra_in_c) = if g_m != 0 {
             (
-                self.peek(g_m + self.off("m_curg")),
-                self.peek(g_m + self.off("m_id")),
-                byte(g_m + self.off("m_incgo")),
-                offset(self.release(), "m_isExtraInC").is_some_and(|o| byte(g_m + o as u64)),
+                self.peek(g_m.wrapping_add(self.off("m_curg"))),
+                self.peek(g_m.wrapping_add(self.off("m_id"))),
+                byte(g_m.wrapping_add(self.off("m_incgo"))),
+                offset(self.release(), "m_isExtraInC")
+                    .is_some_and(|o| byte(g_m.wrapping_add(o as u64))),
             )
         } else {
             (0, 0, false, false)
@@ -550,10 +587,14 @@ impl Process {
     /// The fault as the signal frame reports it: sigtramp's arguments are on its frame,
     /// just above sigtrampgo's (or sighandler's) return address.
     fn fault_from_frame(&self, sp: u64) -> (Fault, u64, u64, u64) {
-        let (sig, info, ctx) = (self.peek(sp + 8), self.peek(sp + 16), self.peek(sp + 24));
-        let code = self.peek(info + 8) as u32 as i32;
-        let addr = self.peek(info + 16);
-        let pc = self.peek(ctx + MCONTEXT + 128);
+        let (sig, info, ctx) = (
+            self.peek(sp.wrapping_add(8)),
+            self.peek(sp.wrapping_add(16)),
+            self.peek(sp.wrapping_add(24)),
+        );
+        let code = self.peek(info.wrapping_add(8)) as u32 as i32;
+        let addr = self.peek(info.wrapping_add(16));
+        let pc = self.peek(ctx.wrapping_add(MCONTEXT + MC_RIP));
         let signal = match sig {
             7 => Signal::Sigbus,
             8 => Signal::Sigfpe,
@@ -572,6 +613,26 @@ impl Process {
             info,
             ctx,
         )
+    }
+
+    /// Stops the process with an error when a model step's memory access failed: where
+    /// Go's handler would itself fault, the model does not go on as if it had not.
+    fn checked(&mut self, step: u64, function: &str, r: Result<(), ModelFault>) -> Option<()> {
+        let Err((addr, e)) = r else { return Some(()) };
+        let place = self
+            .world
+            .describe(addr)
+            .unwrap_or_else(|| format!("{addr:#x}"));
+        let why = match e {
+            MemError::Unmapped(_) => "nothing is mapped there",
+            MemError::Denied(_) => "the page does not allow it",
+            MemError::NonCanonical => "the address is not canonical",
+        };
+        self.error = Some((
+            step,
+            format!("{function}: the model cannot access {place} ({why}), where Go's handler would fault"),
+        ));
+        None
     }
 
     fn find_stage<'a>(stages: &'a [Stage], name: &str) -> Option<&'a Stage> {
@@ -603,8 +664,8 @@ impl Process {
         let step = self.steps();
         let release = self.release();
         let cpu = self.world.machine.thread(thread).cpu;
-        let (sp, pc) = (cpu.gpr[4], cpu.rip);
-        let tls_g = self.peek(cpu.fs_base - 8);
+        let (sp, pc) = (cpu.gpr[RSP], cpu.rip);
+        let tls_g = self.peek(cpu.fs_base.wrapping_sub(8));
         match f {
             ModelFn::SigtrampGo => {
                 let (fault, sig, info, ctx) = self.fault_from_frame(sp);
@@ -613,37 +674,43 @@ impl Process {
                 let stage = Self::find_stage(&stages, "sigtrampgo")?.clone();
                 let fwd = self.peek(model::FWD_SIGSEGV);
                 let gsignal = if state.g_m != 0 {
-                    self.peek(state.g_m + self.off("m_gsignal"))
+                    self.peek(state.g_m.wrapping_add(self.off("m_gsignal")))
                 } else {
                     0
                 };
-                let g_slot = cpu.fs_base - 8;
+                let g_slot = cpu.fs_base.wrapping_sub(8);
                 let sighandler = self.world.program.symbol("runtime·sighandler")?;
-                self.world.machine.model_step(thread, |a| match outcome {
+                let r = self.world.machine.model_step(thread, |a| match outcome {
                     Outcome::ForwardToC => {
                         // sigfwd: call C's handler with the kernel's three arguments. It
                         // returns into sigtramp like sigtrampgo would.
-                        a.cpu.gpr[7] = sig;
-                        a.cpu.gpr[6] = info;
-                        a.cpu.gpr[2] = ctx;
+                        a.cpu.gpr[RDI] = sig;
+                        a.cpu.gpr[RSI] = info;
+                        a.cpu.gpr[RDX] = ctx;
                         a.cpu.rip = fwd;
+                        Ok(())
                     }
-                    Outcome::Killed { exit_status } => a.exit_process(exit_status),
+                    Outcome::Killed { exit_status } => {
+                        a.exit_process(exit_status);
+                        Ok(())
+                    }
                     Outcome::Report { .. } => {
                         // setg(gsignal) while handling; the interrupted g is kept in
                         // sigtramp's frame and passed on to sighandler.
-                        let _ = a.mem.write(sp + 32, 8, state.g);
+                        write8(a, sp.wrapping_add(32), state.g)?;
                         if gsignal != 0 {
-                            let _ = a.mem.write(g_slot, 8, gsignal);
+                            write8(a, g_slot, gsignal)?;
                         }
                         a.cpu.rip = sighandler;
+                        Ok(())
                     }
                 });
+                self.checked(step, "runtime·sigtrampgo", r)?;
                 self.record(step, thread, stage)
             }
             ModelFn::SigHandler => {
                 let (fault, _, _, ctx) = self.fault_from_frame(sp);
-                let g = self.peek(sp + 32);
+                let g = self.peek(sp.wrapping_add(32));
                 let state = self.signal_state(fault, g);
                 let (stages, outcome) = handler::decide(release, &state);
                 let stage = Self::find_stage(&stages, "sighandler")?.clone();
@@ -658,17 +725,19 @@ impl Process {
                 // Make the faulting code "call" sigpanic: push the faulting PC on its
                 // stack and resume at sigpanic (sighandler's pushCall), then return.
                 let sigpanic = self.world.program.symbol("runtime·sigpanic")?;
-                let mc = ctx + MCONTEXT;
-                let g_slot = cpu.fs_base - 8;
-                self.world.machine.model_step(thread, |a| {
-                    let rsp = a.mem.read(mc + 120, 8).unwrap_or(0).wrapping_sub(8);
-                    let _ = a.mem.write(rsp, 8, fault.pc);
-                    let _ = a.mem.write(mc + 120, 8, rsp);
-                    let _ = a.mem.write(mc + 128, 8, sigpanic);
-                    let _ = a.mem.write(g_slot, 8, g);
-                    a.cpu.rip = a.mem.read(sp, 8).unwrap_or(0);
-                    a.cpu.gpr[4] = sp + 8;
+                let mc = ctx.wrapping_add(MCONTEXT);
+                let g_slot = cpu.fs_base.wrapping_sub(8);
+                let r = self.world.machine.model_step(thread, |a| {
+                    let rsp = read8(a, mc.wrapping_add(MC_RSP))?.wrapping_sub(8);
+                    write8(a, rsp, fault.pc)?;
+                    write8(a, mc.wrapping_add(MC_RSP), rsp)?;
+                    write8(a, mc.wrapping_add(MC_RIP), sigpanic)?;
+                    write8(a, g_slot, g)?;
+                    a.cpu.rip = read8(a, sp)?;
+                    a.cpu.gpr[RSP] = sp.wrapping_add(8);
+                    Ok(())
                 });
+                self.checked(step, "runtime·sighandler", r)?;
                 self.record(step, thread, stage)
             }
             ModelFn::SigPanic | ModelFn::Throw => {
@@ -715,12 +784,14 @@ impl Process {
                         .machine
                         .disassemble(call)
                         .map_or(call + 5, |d| call + d.bytes.len() as u64);
-                    self.world.machine.model_step(thread, |a| {
-                        let rsp = sp - 8;
-                        let _ = a.mem.write(rsp, 8, next);
-                        a.cpu.gpr[4] = rsp;
+                    let r = self.world.machine.model_step(thread, |a| {
+                        let rsp = sp.wrapping_sub(8);
+                        write8(a, rsp, next)?;
+                        a.cpu.gpr[RSP] = rsp;
                         a.cpu.rip = throw;
+                        Ok(())
                     });
+                    self.checked(step, "runtime·sigpanic", r)?;
                     return self.record(step, thread, stage);
                 }
                 let text = self.report_text(&state, &outcome, Some((pc, sp)), 0);
@@ -784,9 +855,9 @@ impl Process {
     }
 
     fn goroutine_header(&self, g: u64, m: u64, fatal: bool) -> String {
-        let goid = self.peek(g + self.off("g_goid"));
-        let status = self.peek(g + self.off("g_atomicstatus")) as u32;
-        let mid = (m != 0).then(|| (self.peek(m + self.off("m_id")), m));
+        let goid = self.peek(g.wrapping_add(self.off("g_goid")));
+        let status = self.peek(g.wrapping_add(self.off("g_atomicstatus"))) as u32;
+        let mid = (m != 0).then(|| (self.peek(m.wrapping_add(self.off("m_id"))), m));
         traceback::goroutine_header(self.release(), fatal, goid, g, mid, status)
     }
 
@@ -795,21 +866,21 @@ impl Process {
     fn goroutine_section(&self, g: u64, m: u64, fatal: bool) -> String {
         let mut out = self.goroutine_header(g, m, fatal);
         out.push('\n');
-        let sys_sp = self.peek(g + self.off("g_syscallsp"));
+        let sys_sp = self.peek(g.wrapping_add(self.off("g_syscallsp")));
         let (pc, sp) = if sys_sp != 0 {
-            (self.peek(g + self.off("g_syscallpc")), sys_sp)
+            (self.peek(g.wrapping_add(self.off("g_syscallpc"))), sys_sp)
         } else {
-            let sched = g + self.off("g_sched");
+            let sched = g.wrapping_add(self.off("g_sched"));
             (
-                self.peek(sched + self.off("gobuf_pc")),
-                self.peek(sched + self.off("gobuf_sp")),
+                self.peek(sched.wrapping_add(self.off("gobuf_pc"))),
+                self.peek(sched.wrapping_add(self.off("gobuf_sp"))),
             )
         };
         let mut frames = traceback::walk(&self.world, pc, sp);
         // A goroutine stopped in a call resumes at a return address: its line is the
         // CALL's, which walk gives for every frame but the first.
         if let Some(f) = frames.first_mut() {
-            if let Some(l) = self.world.program.line_at(f.pc - 1) {
+            if let Some(l) = self.world.program.line_at(f.pc.wrapping_sub(1)) {
                 f.line = l.line;
             }
         }
@@ -819,7 +890,7 @@ impl Process {
 
     /// The registers at the signal, as Go dumps them after a fatal signal.
     fn dump_regs(&self, ctx: u64) -> String {
-        let mc = ctx + MCONTEXT;
+        let mc = ctx.wrapping_add(MCONTEXT);
         // sigcontext order → Go's printing order.
         let names = [
             ("rax", 13),
@@ -829,7 +900,7 @@ impl Process {
             ("rdi", 8),
             ("rsi", 9),
             ("rbp", 10),
-            ("rsp", 15),
+            ("rsp", MC_RSP / 8),
             ("r8", 0),
             ("r9", 1),
             ("r10", 2),
@@ -838,12 +909,15 @@ impl Process {
             ("r13", 5),
             ("r14", 6),
             ("r15", 7),
-            ("rip", 16),
+            ("rip", MC_RIP / 8),
             ("rflags", 17),
         ];
         let mut out = String::new();
         for (name, k) in names {
-            out.push_str(&format!("{name:<7}{:#x}\n", self.peek(mc + 8 * k)));
+            out.push_str(&format!(
+                "{name:<7}{:#x}\n",
+                self.peek(mc.wrapping_add(8 * k))
+            ));
         }
         out.push_str(&format!("{:<7}{:#x}\n", "cs", 0x33));
         out.push_str(&format!("{:<7}{:#x}\n", "fs", 0));

@@ -2,11 +2,11 @@
 //! its world (threads, goroutines, extra Ms), its sources (Go side in Go syntax, C side in
 //! Intel syntax), its schedule, and what Go does with it under each release (exit status,
 //! output lines, checks on the state), which the test suite verifies. The files in
-//! `emu/scenarios/` are built into emu; `emu run FILE` reads others.
+//! `go-model/scenarios/` are built into emu; `emu run FILE` reads others.
 
 use super::check::{self, Check, CheckError, Source, WrittenCheck};
 use super::process::{Ending, Process, Schedule};
-use super::world::{WorldError, WorldSpec};
+use super::world::{Location, Locations, WorldError, WorldSpec};
 use super::GoRelease;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -75,19 +75,32 @@ fn default_max_steps() -> u64 {
     1_000_000
 }
 
+/// The largest step budget a scenario may ask for: a hundred times the default, a minute
+/// or so of the machine; a run that needs more is not one a learner can follow.
+pub const MAX_STEPS: u64 = 100_000_000;
+
 /// What went wrong loading or running a scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file is not valid TOML or misses a field.
+    /// The file is not valid TOML or misses a field, at no line TOML could name.
     #[error("{file}: {message}")]
     Parse {
         /// The file.
         file: String,
-        /// What is wrong and where.
+        /// What is wrong.
         message: String,
     },
-    /// The world does not build.
-    #[error("{file}: {source}")]
+    /// A field does not parse: `file.toml:14: world.goroutines[0].status: unknown
+    /// variant…`.
+    #[error("{at}: {message}")]
+    Located {
+        /// Where.
+        at: Location,
+        /// The field, when TOML's error falls inside one, and what is wrong.
+        message: String,
+    },
+    /// The world does not build, or a field breaks a limit.
+    #[error("{}", world_error(file, source))]
     World {
         /// The file.
         file: String,
@@ -111,27 +124,72 @@ pub enum ScenarioError {
     Unknown(String),
 }
 
+/// A world error under its file's name, unless it names its file and line itself.
+fn world_error(file: &str, e: &WorldError) -> String {
+    match e.field() {
+        Some(f) if f.at.is_some() => e.to_string(),
+        _ => format!("{file}: {e}"),
+    }
+}
+
 /// The key of a release in `expect` (`go1_14`): the release's data.
 pub fn release_key(r: GoRelease) -> &'static str {
     &r.release().key
 }
 
 impl Scenario {
-    /// Parses a scenario file; `file` names it in errors.
+    /// Parses a scenario file; `file` names it in errors, which give its line. Every
+    /// count and size is checked against the model's limits here, before any world is
+    /// built.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-            file: file.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        let keys: Vec<&str> = GoRelease::all().into_iter().map(release_key).collect();
-        let source = Source::new(text);
-        for (key, expect) in &mut s.expect {
-            if !keys.contains(&key.as_str()) {
-                return Err(ScenarioError::Parse {
+        let locations = Locations::of_toml(file, text);
+        let mut s: Scenario = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim_end().to_string();
+            let Some(at) = e.span().map(|span| span.start) else {
+                return ScenarioError::Parse {
                     file: file.to_string(),
-                    message: format!("expect.{key}: release keys are {}", keys.join(", ")),
-                });
+                    message,
+                };
+            };
+            let line = text[..at.min(text.len())].matches('\n').count() + 1;
+            let message = match locations.field_at(at) {
+                Some((field, _)) => format!("{field}: {message}"),
+                None => message,
+            };
+            ScenarioError::Located {
+                at: Location {
+                    file: file.to_string(),
+                    line,
+                },
+                message,
             }
+        })?;
+        s.world.locations = locations;
+        let world = |e: WorldError| ScenarioError::World {
+            file: file.to_string(),
+            source: Box::new(e),
+        };
+        s.world.validate().map_err(world)?;
+        s.schedule.validate(&s.world).map_err(world)?;
+        if s.max_steps == 0 || s.max_steps > MAX_STEPS {
+            return Err(world(s.world.field_error(
+                "max_steps",
+                Some(s.max_steps.to_string()),
+                format!("a step budget is from 1 to {MAX_STEPS}"),
+            )));
+        }
+        let keys: Vec<&str> = GoRelease::all().iter().map(|&r| release_key(r)).collect();
+        let mut given: Vec<&String> = s.expect.keys().collect();
+        given.sort();
+        if let Some(key) = given.into_iter().find(|k| !keys.contains(&k.as_str())) {
+            return Err(world(s.world.field_error(
+                format!("expect.{key}"),
+                None,
+                format!("no such release (the releases are {})", keys.join(", ")),
+            )));
+        }
+        let source = Source::new(text);
+        for expect in s.expect.values_mut() {
             // The check language is parsed once, here, with each mistake at its token.
             expect.checks = expect
                 .written_checks
@@ -179,9 +237,13 @@ impl Scenario {
 
     /// A process of the scenario under a release, ready to run.
     pub fn process(&self, release: GoRelease) -> Result<Process, ScenarioError> {
+        let file = match self.world.locations.file() {
+            "" => self.id.clone(),
+            name => name.to_string(),
+        };
         Process::new(&self.world, self.schedule.clone(), release, &self.loader()).map_err(
             |source| ScenarioError::World {
-                file: self.id.clone(),
+                file,
                 source: Box::new(source),
             },
         )

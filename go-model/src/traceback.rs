@@ -126,7 +126,8 @@ pub fn walk(world: &World, pc: u64, sp: u64) -> Vec<Frame> {
             .line_at(look)
             .map(|l| (shown_path(&l.file), l.line))
             .unwrap_or_else(|| ("?".into(), 0));
-        let fp = sp + depth + 8;
+        // SP comes from the thread or from memory: anything, so it wraps rather than overflows.
+        let fp = sp.wrapping_add(depth).wrapping_add(8);
         let function = go_name(&sym.name);
         frames.push(Frame {
             function: function.clone(),
@@ -140,7 +141,7 @@ pub fn walk(world: &World, pc: u64, sp: u64) -> Vec<Frame> {
         if function == "runtime.goexit" || (spwrite && frames.len() > 1) {
             break;
         }
-        let Some(ret) = world.machine.memory().peek_u64(sp + depth) else {
+        let Some(ret) = world.machine.memory().peek_u64(sp.wrapping_add(depth)) else {
             break;
         };
         // The frame sigpanic was pushed onto stopped at the faulting instruction itself.
