@@ -223,6 +223,6 @@ checks = [{ step = 0, assert = ["rsp in main thread stack", "rsp == [rsp + 8"] }
     let e = Scenario::parse("s.toml", &unknown).expect_err("an unknown key");
     assert_eq!(
         e.to_string(),
-        "s.toml: expect.go1_99: release keys are go1_14, go1_24"
+        "s.toml:9: expect.go1_99: no such release (the releases are go1_14, go1_24)"
     );
 }
