@@ -92,15 +92,16 @@ passed=$((passed + $(grep -c '^ok ' "$log" || true)))
 failed=$((failed + $(grep -c '^FAIL' "$log" || true)))
 rm -f "$log"
 
-step "fuzz the parsers briefly (assemblers, emu exec, scenario files)"
+step "fuzz the parsers and loaders briefly (assemblers, emu exec, scenario and lesson files)"
 if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   # New inputs go to a scratch corpus; the committed seeds are only read.
   scratch=$(mktemp -d)
-  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario"
+  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson"
   (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" ../tests/asm-corpus -- -max_total_time=30 -timeout=10 \
            && cargo +nightly fuzz run exec "$scratch/exec" corpus/exec -- -max_total_time=20 -timeout=10 \
-           && cargo +nightly fuzz run scenario "$scratch/scenario" corpus/scenario -- -max_total_time=20 -timeout=10)
+           && cargo +nightly fuzz run scenario "$scratch/scenario" corpus/scenario -- -max_total_time=20 -timeout=10 \
+           && cargo +nightly fuzz run lesson "$scratch/lesson" corpus/lesson -- -max_total_time=20 -timeout=10)
   rm -rf "$scratch"
 else
   echo "no nightly toolchain here, so the fuzz targets did not run (rustup toolchain install nightly)"
