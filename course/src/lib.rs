@@ -475,6 +475,21 @@ impl Lesson {
             ));
         }
         self.scenario().process(release).map_err(|e| {
+            // A world field beyond the model's limits is located at its own line.
+            if let go_model::scenario::ScenarioError::World { source, .. } = &e {
+                if let Some(f) = source.field() {
+                    if let Some(at) = &f.at {
+                        let value = f.value.as_ref().map(|v| format!(" = {v}"));
+                        return LessonError {
+                            file: self.file.clone(),
+                            line: Some(at.line),
+                            col: None,
+                            field: format!("{}{}", f.field, value.unwrap_or_default()),
+                            message: format!("{} (go{release})", f.problem),
+                        };
+                    }
+                }
+            }
             let message = match e {
                 go_model::scenario::ScenarioError::World { source, .. } => source.to_string(),
                 other => other.to_string(),

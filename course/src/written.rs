@@ -665,6 +665,9 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         }
     }
     let releases = std::mem::take(&mut r.releases);
+    // The world's own checks (counts against the model's tables) name the lesson's lines.
+    let mut world = w.world.get_ref().clone();
+    world.locations = go_model::world::Locations::of_toml(file, text);
     Ok(Lesson {
         id: id.clone(),
         number: *w.number.get_ref(),
@@ -672,7 +675,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         summary: w.summary,
         releases,
         known_wrong: w.known_wrong,
-        world: w.world.get_ref().clone(),
+        world,
         files: w.files,
         schedule: w.schedule,
         max_steps,
