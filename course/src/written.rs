@@ -609,42 +609,14 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         Some(m) => *m.get_ref(),
         None => DEFAULT_MAX_STEPS,
     };
-    let breakpoints = w
-        .breakpoints
-        .iter()
-        .enumerate()
-        .map(|(i, b)| r.place(&format!("breakpoints[{i}]"), b))
-        .collect::<Result<_, _>>()?;
-    let narration = w
-        .narration
-        .iter()
-        .enumerate()
-        .map(|(i, n)| r.narration(i, n))
-        .collect::<Result<_, _>>()?;
-    let checkpoints = w
-        .checkpoints
-        .iter()
-        .enumerate()
-        .map(|(i, c)| r.checkpoint(i, c))
-        .collect::<Result<_, _>>()?;
-    let questions = w
-        .questions
-        .iter()
-        .enumerate()
-        .map(|(i, q)| r.question(i, q))
-        .collect::<Result<_, _>>()?;
-    let differences = w
-        .differences
-        .iter()
-        .enumerate()
-        .map(|(i, d)| r.difference(i, d))
-        .collect::<Result<_, _>>()?;
-    let ending: Vec<Ending> = w
-        .ending
-        .iter()
-        .enumerate()
-        .map(|(i, e)| r.ending(i, e))
-        .collect::<Result<_, _>>()?;
+    let breakpoints = each(&w.breakpoints, |i, b| {
+        r.place(&format!("breakpoints[{i}]"), b)
+    })?;
+    let narration = each(&w.narration, |i, n| r.narration(i, n))?;
+    let checkpoints = each(&w.checkpoints, |i, c| r.checkpoint(i, c))?;
+    let questions = each(&w.questions, |i, q| r.question(i, q))?;
+    let differences = each(&w.differences, |i, d| r.difference(i, d))?;
+    let ending: Vec<Ending> = each(&w.ending, |i, e| r.ending(i, e))?;
     for &rel in &r.releases {
         let n = ending
             .iter()
@@ -694,4 +666,10 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
             world: w.world.span(),
         },
     })
+}
+
+/// Reads each item of a list with its index (for its field name), stopping at the first
+/// mistake.
+fn each<T, U, E>(items: &[T], read: impl Fn(usize, &T) -> Result<U, E>) -> Result<Vec<U>, E> {
+    items.iter().enumerate().map(|(i, x)| read(i, x)).collect()
 }

@@ -393,11 +393,13 @@ impl Access<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use iced_x86::code_asm::*;
 
-    fn decoded(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Decoded {
+    /// One instruction, assembled by iced at 0x400000 and decoded as the code cache does
+    /// (for the tests of the modules that take a [`Decoded`]).
+    pub(crate) fn decoded(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Decoded {
         let mut a = CodeAssembler::new(64).unwrap();
         build(&mut a).unwrap();
         let bytes = a.assemble(0x40_0000).unwrap();

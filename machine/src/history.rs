@@ -150,17 +150,8 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::prepare;
+    use crate::decode::tests::decoded;
     use iced_x86::code_asm::*;
-
-    fn decoded(build: impl Fn(&mut CodeAssembler) -> Result<(), IcedError>) -> Decoded {
-        let mut a = CodeAssembler::new(64).unwrap();
-        build(&mut a).unwrap();
-        let bytes = a.assemble(0x40_0000).unwrap();
-        let ins = iced_x86::Decoder::with_ip(64, &bytes, 0x40_0000, iced_x86::DecoderOptions::NONE)
-            .decode();
-        prepare(ins, &mut iced_x86::InstructionInfoFactory::new())
-    }
 
     #[test]
     fn a_record_undoes_exactly_the_registers_it_kept() {
