@@ -39,8 +39,6 @@ const STACK_SMALL: i64 = 128;
 const STACK_BIG: i64 = 4096;
 /// Where g lives: `fs:[-8]` on linux/amd64 non-shared builds.
 const TLS_G: i64 = -8;
-/// `g.stackguard0`.
-const G_STACKGUARD0: i64 = 16;
 
 fn err(pos: &Pos, line: &str, msg: impl Into<String>) -> AsmError {
     let mut e = AsmError::new(pos.clone(), msg);
@@ -1162,7 +1160,14 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
             R::R12
         };
         items.push(item(
-            ins(M::Cmp, 8, vec![reg(sp), mem(g_reg, G_STACKGUARD0, Some(8))]),
+            ins(
+                M::Cmp,
+                8,
+                vec![
+                    reg(sp),
+                    mem(g_reg, release.required("g_stackguard0") as i64, Some(8)),
+                ],
+            ),
             tp,
             tl,
             &scope,

@@ -243,7 +243,7 @@ fn asm_listing(
     base: &str,
     json: bool,
 ) -> ExitCode {
-    let Some(base) = machine::exec::parse_number(base) else {
+    let Some(base) = machine::num::parse_number(base) else {
         eprintln!("emu asm: --base {base}: expected a number such as 0x401000");
         return ExitCode::from(2);
     };

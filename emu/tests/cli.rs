@@ -148,7 +148,7 @@ fn asm_json_has_the_contract_fields() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| session::machine::exec::parse_number(i["addr"].as_str().unwrap()).unwrap())
+        .map(|i| session::machine::num::parse_number(i["addr"].as_str().unwrap()).unwrap())
         .collect();
     assert!(addrs.windows(2).all(|w| w[0] < w[1]), "address order");
 }

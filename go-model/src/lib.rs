@@ -12,4 +12,4 @@ pub mod scenario;
 pub mod traceback;
 pub mod world;
 
-pub use go_release::{layout, GoRelease, Release};
+pub use go_release::{GoRelease, Release};

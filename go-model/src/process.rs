@@ -17,7 +17,6 @@ use super::traceback;
 use super::world::{World, WorldError, WorldSpec};
 use super::GoRelease;
 use asm::Loader;
-use go_release::layout::offset;
 use machine::cpu::{RDI, RDX, RSI, RSP};
 use machine::fault::{Fault, Signal, Stop};
 use machine::machine::{Halt, ModelAccess, StepEvent, ThreadState};
@@ -540,7 +539,7 @@ impl Process {
     }
 
     fn off(&self, name: &str) -> u64 {
-        offset(self.release(), name).unwrap_or_else(|| panic!("layout has {name}")) as u64
+        self.release().required(name)
     }
 
     fn peek(&self, a: u64) -> u64 {
@@ -566,7 +565,8 @@ impl Process {
                 self.peek(g_m.wrapping_add(self.off("m_curg"))),
                 self.peek(g_m.wrapping_add(self.off("m_id"))),
                 byte(g_m.wrapping_add(self.off("m_incgo"))),
-                offset(self.release(), "m_isExtraInC")
+                self.release()
+                    .offset("m_isExtraInC")
                     .is_some_and(|o| byte(g_m.wrapping_add(o as u64))),
             )
         } else {

@@ -132,11 +132,6 @@ fn world_error(file: &str, e: &WorldError) -> String {
     }
 }
 
-/// The key of a release in `expect` (`go1_14`): the release's data.
-pub fn release_key(r: GoRelease) -> &'static str {
-    &r.release().key
-}
-
 impl Scenario {
     /// Parses a scenario file; `file` names it in errors, which give its line. Every
     /// count and size is checked against the model's limits here, before any world is
@@ -178,7 +173,10 @@ impl Scenario {
                 format!("a step budget is from 1 to {MAX_STEPS}"),
             )));
         }
-        let keys: Vec<&str> = GoRelease::all().iter().map(|&r| release_key(r)).collect();
+        let keys: Vec<&str> = GoRelease::all()
+            .iter()
+            .map(|r| r.release().key.as_str())
+            .collect();
         let mut given: Vec<&String> = s.expect.keys().collect();
         given.sort();
         if let Some(key) = given.into_iter().find(|k| !keys.contains(&k.as_str())) {
@@ -260,7 +258,7 @@ impl Scenario {
     /// Runs the scenario under a release and compares what happens with `expect`: the
     /// checks on the way, the exit status and the output. Returns every mismatch.
     pub fn verify(&self, release: GoRelease) -> Result<Vec<String>, ScenarioError> {
-        let key = release_key(release);
+        let key = &release.key;
         let Some(expect) = self.expect.get(key) else {
             return Ok(vec![format!("no expect.{key}")]);
         };

@@ -11,7 +11,6 @@
 use super::model as g;
 use super::GoRelease;
 use asm::{self, Loader, Program, Source, Syntax};
-use go_release::layout::offset;
 use machine::cpu::{Cpu, R14, RCX, RDI, RDX, RSI, RSP};
 use machine::machine::Machine;
 use machine::memory::{Perm, PAGE_SIZE};
@@ -512,10 +511,6 @@ pub enum WorldError {
     /// A source did not assemble.
     #[error("{0}")]
     Asm(#[from] asm::AsmError),
-    /// The spec contradicts itself (a message of its own; the builder itself names
-    /// fields with [`WorldError::Field`]).
-    #[error("{0}")]
-    Spec(String),
     /// A field breaks a rule or a limit.
     #[error("{0}")]
     Field(Box<FieldError>),
@@ -753,7 +748,7 @@ struct Builder {
 
 impl Builder {
     fn off(&self, name: &str) -> u64 {
-        offset(self.release, name).unwrap_or_else(|| panic!("layout has {name}")) as u64
+        self.release.required(name)
     }
     /// Writes bytes the builder placed itself: every address is in a region it mapped, so
     /// a failure is a bug of the builder, reported rather than ignored.
@@ -802,7 +797,9 @@ impl Builder {
         self.put(g + self.off("g_stackguard1"), guard)?;
         self.put(g + self.off("g_goid"), goid)?;
         let constant = format!("const__G{}", status.name());
-        let st = offset(self.release, &constant)
+        let st = self
+            .release
+            .offset(&constant)
             .ok_or_else(|| WorldError::Build(format!("the release's layout has no {constant}")))?;
         // atomicstatus is a uint32.
         self.poke(g + self.off("g_atomicstatus"), &(st as u32).to_le_bytes())?;
@@ -1102,7 +1099,7 @@ impl World {
                 curga + b.off("g_sched") + b.off("gobuf_sp"),
                 lo + GOROUTINE_STACK - 0x40,
             )?;
-            if let Some(flag) = offset(release, "m_isextra") {
+            if let Some(flag) = release.offset("m_isextra") {
                 b.poke(m + flag as u64, &[1])?;
             }
             b.put(g::EXTRAM_SLOTS + 8 * e as u64, m)?;
@@ -1208,7 +1205,7 @@ impl World {
 
     /// The g whose struct contains `a`, with the offset into it.
     fn g_at(&self, a: u64) -> Option<(&GInfo, u64)> {
-        let size = offset(self.release, "g__size")? as u64;
+        let size = self.release.offset("g__size")? as u64;
         self.gs
             .iter()
             .find(|g| (g.addr..g.addr + size).contains(&a))
@@ -1216,7 +1213,7 @@ impl World {
     }
 
     fn m_at(&self, a: u64) -> Option<(&MInfo, u64)> {
-        let size = offset(self.release, "m__size")? as u64;
+        let size = self.release.offset("m__size")? as u64;
         self.ms
             .iter()
             .find(|m| (m.addr..m.addr + size).contains(&a))
@@ -1227,7 +1224,7 @@ impl World {
     /// below `off`, `+0x…` when inside it.
     fn field(&self, prefix: &str, off: u64) -> String {
         let mut best: Option<(&str, i64)> = None;
-        for (name, value) in go_release::layout::offsets(self.release) {
+        for (name, value) in self.release.offsets() {
             if let Some(field) = name.strip_prefix(prefix) {
                 if field.starts_with('_') && field.ends_with("size") || value as u64 > off {
                     continue;
@@ -1248,9 +1245,9 @@ impl World {
     /// symbol in text.
     pub fn describe(&self, a: u64) -> Option<String> {
         if let Some((g, off)) = self.g_at(a) {
-            let sched = offset(self.release, "g_sched")? as u64;
-            let gobuf = offset(self.release, "gobuf__size")? as u64;
-            let stack = offset(self.release, "g_stack")? as u64;
+            let sched = self.release.offset("g_sched")? as u64;
+            let gobuf = self.release.offset("gobuf__size")? as u64;
+            let stack = self.release.offset("g_stack")? as u64;
             return Some(if (sched..sched + gobuf).contains(&off) {
                 format!("{}.sched.{}", g.name, self.field("gobuf_", off - sched))
             } else if (stack..stack + 16).contains(&off) {
@@ -1260,7 +1257,7 @@ impl World {
             });
         }
         if let Some((m, off)) = self.m_at(a) {
-            let tls = offset(self.release, "m_tls")? as u64;
+            let tls = self.release.offset("m_tls")? as u64;
             if (tls..tls + 48).contains(&off) {
                 return Some(format!("{}.tls[{}]", m.name, (off - tls) / 8));
             }

@@ -159,12 +159,16 @@ pub const REQUIRED_LAYOUT: &[&str] = &[
     "gobuf_bp",
     "g_stack",
     "g_stackguard0",
+    "g_stackguard1",
     "g_m",
     "g_sched",
     "g_atomicstatus",
+    "g_syscallsp",
+    "g_syscallpc",
     "g_goid",
     "g__size",
     "m_g0",
+    "m_procid",
     "m_gsignal",
     "m_curg",
     "m_p",
@@ -246,6 +250,21 @@ impl Release {
             .or_else(|| self.constants.get(name))
             .or_else(|| self.derived.get(name))
             .copied()
+    }
+
+    /// A value every release has ([`REQUIRED_LAYOUT`], [`REQUIRED_CONSTANTS`]): the loader
+    /// refuses a release without it, so the model's own code reads these without an
+    /// `Option`. Asking for a name outside those lists is a bug of the caller, caught in
+    /// debug builds; a release-specific field (`m_isExtraInC`) goes through
+    /// [`Release::offset`].
+    pub fn required(&self, name: &str) -> u64 {
+        debug_assert!(
+            REQUIRED_LAYOUT.contains(&name) || REQUIRED_CONSTANTS.contains(&name),
+            "`{name}` is not among the offsets every release must have"
+        );
+        self.offset(name)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or_else(|| panic!("release go{} was loaded without `{name}`", self.name))
     }
 
     /// Every value the assembler's `go_asm.h` defines: the layout, the constants and the
@@ -492,26 +511,6 @@ pub fn load_dir(dir: &Path) -> Result<GoRelease, ReleaseError> {
         &text,
         files,
     )?)
-}
-
-/// The layout as `go_asm.h` names it, for code that reads by name.
-pub mod layout {
-    use super::GoRelease;
-
-    /// One `go_asm.h` value by its name (`None` when the release lacks it).
-    pub fn offset(release: GoRelease, name: &str) -> Option<i64> {
-        release.release().offset(name)
-    }
-
-    /// Every `go_asm.h` value of a release.
-    pub fn offsets(release: GoRelease) -> Vec<(&'static str, i64)> {
-        release.release().offsets().collect()
-    }
-
-    /// The text of `go_asm.h` for a release.
-    pub fn go_asm_h(release: GoRelease) -> String {
-        release.go_asm_h()
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use crate::cpu::{Cpu, GPR_NAMES};
 use crate::fault::Stop;
 use crate::machine::{Halt, Machine};
 use crate::memory::{Perm, PAGE_SIZE};
-use crate::num::hex;
+// Numbers of the contract's strings follow `num`'s rules (decimal, `0x` hex, `_` between
+// digits, a leading `-` for two's complement).
+use crate::num::{hex, parse_number};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -53,11 +55,6 @@ impl<'de> Deserialize<'de> for Num {
         d.deserialize_any(V)
     }
 }
-
-/// Numbers of the contract's strings follow [`crate::num`]'s rules (decimal, `0x` hex,
-/// `_` between digits, a leading `-` for two's complement); kept here under its old path
-/// for the contract's users.
-pub use crate::num::parse_number;
 
 /// One memory region of a case.
 #[derive(Clone, Debug, Deserialize)]

@@ -27,7 +27,7 @@ pub struct Checked {
 
 fn reg(r: &CaseResult, name: &str) -> Option<u64> {
     let v = r.regs.as_ref()?.get(name)?.as_str()?;
-    machine::exec::parse_number(v)
+    machine::num::parse_number(v)
 }
 
 /// Lists every difference between the two results: stop reason, step count, signal, all
@@ -100,7 +100,7 @@ pub fn diff(emu: &CaseResult, reference: &CaseResult, undefined_flags: u64) -> V
         if ra.bytes != rb.bytes {
             let (x, y) = (ra.bytes.as_bytes(), rb.bytes.as_bytes());
             let first = x.iter().zip(y).position(|(p, q)| p != q).unwrap_or(0) / 2;
-            let base = machine::exec::parse_number(&ra.addr).unwrap_or(0);
+            let base = machine::num::parse_number(&ra.addr).unwrap_or(0);
             let at = |s: &str| {
                 s.get(first * 2..(first * 2 + 16).min(s.len()))
                     .unwrap_or("")

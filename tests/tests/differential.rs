@@ -30,12 +30,12 @@ fn run(name: &str, code: Vec<u8>, regs: &[(&str, u64)]) -> Checked {
 
 fn reg(r: &CaseResult, name: &str) -> u64 {
     let v = r.regs.as_ref().expect("regs")[name].as_str().expect("hex");
-    machine::exec::parse_number(v).expect("number")
+    machine::num::parse_number(v).expect("number")
 }
 
 fn mem(r: &CaseResult, addr: u64, len: usize) -> Vec<u8> {
     for region in r.memory.as_ref().expect("memory") {
-        let base = machine::exec::parse_number(&region.addr).expect("addr");
+        let base = machine::num::parse_number(&region.addr).expect("addr");
         let bytes = machine::exec::decode_hex(&region.bytes).expect("hex");
         if addr >= base && addr + len as u64 <= base + bytes.len() as u64 {
             let o = (addr - base) as usize;
@@ -57,8 +57,8 @@ fn signal(r: &CaseResult) -> (String, i32, u64, u64) {
     (
         s.name.to_string(),
         s.code,
-        machine::exec::parse_number(&s.addr).expect("addr"),
-        machine::exec::parse_number(&s.pc).expect("pc"),
+        machine::num::parse_number(&s.addr).expect("addr"),
+        machine::num::parse_number(&s.pc).expect("pc"),
     )
 }
 
@@ -181,7 +181,7 @@ fn run_random(seed: u64, range: std::ops::Range<u64>) -> Vec<Outcome> {
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .and_then(|s| machine::exec::parse_number(&s))
+        .and_then(|s| machine::num::parse_number(&s))
         .unwrap_or(default)
 }
 

@@ -135,7 +135,7 @@ fn corpus_assembles_byte_identical_to_go() {
     std::fs::create_dir_all(&include).unwrap();
     // Go reads the same headers emu has built in, so both assemble the same text.
     let release = go_model::GoRelease::named("1.24").unwrap();
-    for (name, text) in asm::go::builtin_headers(&go_model::layout::go_asm_h(release)) {
+    for (name, text) in asm::go::builtin_headers(&release.go_asm_h()) {
         std::fs::write(include.join(name), text).unwrap();
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

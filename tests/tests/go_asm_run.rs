@@ -4,7 +4,7 @@
 //! them out (offsets from go_asm.h).
 
 use asm::{assemble, Source, Syntax};
-use go_model::{layout, GoRelease};
+use go_model::GoRelease;
 use machine::{Cpu, Machine, Perm};
 use std::collections::HashMap;
 
@@ -55,7 +55,9 @@ struct World {
 }
 
 fn off(name: &str) -> u64 {
-    layout::offset(GoRelease::named("1.14").unwrap(), name)
+    GoRelease::named("1.14")
+        .unwrap()
+        .offset(name)
         .unwrap_or_else(|| panic!("no offset {name}")) as u64
 }
 

@@ -8,7 +8,7 @@
 //! not a skip. go1.14 cannot be installed from any registry here: its file is checked only
 //! by the derived facts below and the scenarios.
 
-use go_model::{layout, GoRelease};
+use go_model::GoRelease;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -123,9 +123,7 @@ fn every_release_file_matches_the_go_asm_h_of_its_toolchain() {
 #[test]
 fn derived_facts_hold() {
     for release in GoRelease::all() {
-        let at = |a: &str, b: &str| {
-            layout::offset(release, a).unwrap() + layout::offset(release, b).unwrap()
-        };
+        let at = |a: &str, b: &str| release.offset(a).unwrap() + release.offset(b).unwrap();
         // g.sched is a gobuf at g+56 in every release the model has: the asmcgocall and
         // gosave lessons read its words by these sums.
         for (field, sum) in [("sp", 56), ("pc", 64), ("g", 72), ("ctxt", 80), ("bp", 104)] {
@@ -140,28 +138,25 @@ fn derived_facts_hold() {
             ("const__Gsyscall", 3),
             ("const__Gdead", 6),
         ] {
-            assert_eq!(
-                layout::offset(release, name),
-                Some(v),
-                "{name} in go{release}"
-            );
+            assert_eq!(release.offset(name), Some(v), "{name} in go{release}");
         }
     }
-    let guard = |r: &str| layout::offset(GoRelease::named(r).unwrap(), "const__StackGuard");
+    let guard = |r: &str| GoRelease::named(r).unwrap().offset("const__StackGuard");
     assert_eq!(guard("1.14"), Some(896));
     assert_eq!(guard("1.24"), Some(928));
 }
 
 #[test]
 fn go_asm_h_defines_every_offset() {
-    let h = layout::go_asm_h(GoRelease::named("1.14").unwrap());
+    let h = GoRelease::named("1.14").unwrap().go_asm_h();
     assert!(h.contains("#define g_sched 56\n"));
     assert!(h.contains("#define m_g0 0\n"));
     assert!(h.contains("#define const__StackGuard 896\n"));
     assert!(!h.contains("m_isExtraInC"), "go1.14 has no isExtraInC");
-    assert!(
-        layout::go_asm_h(GoRelease::named("1.24").unwrap()).contains("#define m_isExtraInC 282\n")
-    );
+    assert!(GoRelease::named("1.24")
+        .unwrap()
+        .go_asm_h()
+        .contains("#define m_isExtraInC 282\n"));
 }
 
 /// The seed's report lines, as `tests/fixtures/seed-report.txt` quotes them.

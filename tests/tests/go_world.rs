@@ -2,7 +2,6 @@
 //! gsignal point to each other as in Go's runtime, goroutine stacks have a guard page,
 //! every byte has a name, and runtime code runs in them.
 
-use go_model::layout::offset;
 use go_model::world::{World, WorldSpec};
 use go_model::GoRelease;
 
@@ -70,7 +69,7 @@ fn who_points_to_whom() {
     ] {
         let w = build(release);
         let mem = w.machine.memory();
-        let off = |n: &str| offset(release, n).unwrap() as u64;
+        let off = |n: &str| release.offset(n).unwrap() as u64;
         let read = |a: u64| mem.peek_u64(a).unwrap();
         let g = |name: &str| w.gs.iter().find(|g| g.name == name).unwrap().addr;
         let m0 = w.ms[0].addr;
@@ -114,7 +113,7 @@ fn who_points_to_whom() {
         assert_eq!(read(go_model::model::EXTRAM_SLOTS), extra.addr);
         let curg = read(extra.addr + off("m_curg"));
         assert_eq!(read(curg + off("g_atomicstatus")) as u32, 6);
-        if let Some(flag) = offset(release, "m_isextra") {
+        if let Some(flag) = release.offset("m_isextra") {
             assert_eq!(mem.peek(extra.addr + flag as u64, 1).unwrap(), [1]);
         }
     }
@@ -123,7 +122,7 @@ fn who_points_to_whom() {
 #[test]
 fn every_byte_has_a_name() {
     let w = build(GoRelease::named("1.14").unwrap());
-    let off = |n: &str| offset(GoRelease::named("1.14").unwrap(), n).unwrap() as u64;
+    let off = |n: &str| GoRelease::named("1.14").unwrap().offset(n).unwrap() as u64;
     let g1 = w.gs.iter().find(|g| g.name == "g1").unwrap().addr;
     let m0 = w.ms[0].addr;
     let g0 = w.gs.iter().find(|g| g.name == "m0.g0").unwrap();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 fn code_of(case: &str) -> (u64, Vec<u8>) {
     let v: serde_json::Value = serde_json::from_str(case).unwrap();
     let region = &v["memory"][0];
-    let addr = machine::exec::parse_number(region["addr"].as_str().unwrap()).unwrap();
+    let addr = machine::num::parse_number(region["addr"].as_str().unwrap()).unwrap();
     (
         addr,
         machine::exec::decode_hex(region["bytes"].as_str().unwrap()).unwrap(),

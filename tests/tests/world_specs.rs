@@ -11,7 +11,7 @@
 //! standard error must have (`…` matches any text); other comment lines are notes. A new
 //! file is a new case.
 
-use go_model::scenario::{line_matches, release_key, Scenario};
+use go_model::scenario::{line_matches, Scenario};
 use go_model::GoRelease;
 use std::path::Path;
 
@@ -35,7 +35,10 @@ fn header(text: &str) -> Result<(Want, Vec<(String, String)>), String> {
             "the first line is `{first}`, not `# error: …` or `# exit: N`"
         ));
     };
-    let keys: Vec<&str> = GoRelease::all().iter().map(|&r| release_key(r)).collect();
+    let keys: Vec<&str> = GoRelease::all()
+        .iter()
+        .map(|r| r.release().key.as_str())
+        .collect();
     let mut report = Vec::new();
     for l in lines.map_while(|l| l.strip_prefix("# ")) {
         if let Some((key, line)) = l.split_once(": ") {
@@ -56,7 +59,7 @@ fn check(name: &str, text: &str, release: GoRelease) -> Vec<String> {
         Ok(h) => h,
         Err(e) => return vec![e],
     };
-    let key = release_key(release);
+    let key = release.key.as_str();
     let loaded = Scenario::parse(name, text).and_then(|s| {
         let run = s.run(release)?;
         Ok((s, run))
