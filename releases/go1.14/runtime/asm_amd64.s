@@ -7,8 +7,10 @@
 #include "textflag.h"
 
 // gosave<> stores where its caller is into the current g's gobuf (g.sched): the caller's
-// SP, the return PC, BP and g itself; ret is cleared. A closure context left in the gobuf
-// would be a runtime bug, so it must be zero. Uses R8 and R9 only.
+// SP, the return PC and BP; ret is cleared. It does not write sched.g: a goroutine's
+// sched.g holds it from its creation (newproc1). Only the public runtime·gosave(buf) of
+// go1.14 stores g into the gobuf it is given. A closure context left in the gobuf would be
+// a runtime bug, so it must be zero. Uses R8 and R9 only.
 TEXT gosave<>(SB), NOSPLIT, $0
 	get_tls(R8)
 	MOVQ	g(R8), R8
@@ -18,7 +20,6 @@ TEXT gosave<>(SB), NOSPLIT, $0
 	MOVQ	R9, (g_sched+gobuf_sp)(R8)
 	MOVQ	$0, (g_sched+gobuf_ret)(R8)
 	MOVQ	BP, (g_sched+gobuf_bp)(R8)
-	MOVQ	R8, (g_sched+gobuf_g)(R8)
 	MOVQ	(g_sched+gobuf_ctxt)(R8), R9
 	TESTQ	R9, R9
 	JZ	2(PC)

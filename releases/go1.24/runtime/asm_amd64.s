@@ -1,23 +1,31 @@
-// go1.24's way from Go to C: asmcgocall, gosave_systemstack_switch and the landing pad,
-// written for stackswitch in the shape go1.24's runtime/asm_amd64.s has on linux/amd64.
-// Offsets come from go_asm.h for the selected release.
+// go1.24's way from Go to C on linux/amd64: systemstack_switch, gosave_systemstack_switch,
+// asmcgocall, its landing pad and abort. Written for stackswitch from the machine code
+// go1.24.3's `go tool asm` makes of runtime/asm_amd64.s: each function here assembles to
+// the same bytes as Go's own (tests/tests/runtime_symbols.rs compares them with the
+// installed go1.24.3). Offsets come from go_asm.h for the selected release.
 
 #include "go_asm.h"
 #include "go_tls.h"
 #include "textflag.h"
 
-// systemstack_switch is never run: its only use is as the PC a goroutine appears to be
-// stopped at while it is off its stack, so that a traceback of it reads "in a call".
+// systemstack_switch is never run. A goroutine that has left its stack (for C, or for the
+// system stack) shows this function as where it stopped: gosave_systemstack_switch saves a
+// PC inside it, between the prologue the assembler gives it (it calls, so it keeps a frame
+// pointer: PUSHQ BP; MOVQ SP, BP) and its epilogue, so a traceback reads "in a call".
+// go1.24.3 asm_amd64.s:475-480.
 TEXT runtime·systemstack_switch(SB), NOSPLIT, $0-0
 	UNDEF
+	// A call makes the function a non-leaf: the assembler gives it the frame above.
 	CALL	runtime·abort(SB)
 	RET
 
-// gosave_systemstack_switch<> saves the goroutine (g in R14, the register ABI's g) into
-// g.sched, with the fixed PC just after systemstack_switch's CALL instead of its
-// caller's. Uses R9 only.
+// gosave_systemstack_switch<> saves the running goroutine (g in R14, the register ABI's g)
+// into g.sched, with the PC 8 bytes into systemstack_switch (past its 4-byte prologue)
+// instead of the caller's. It does not write sched.g: a goroutine's sched.g already holds
+// the g. A closure context left in the gobuf would be a runtime bug. Uses R9 only.
+// go1.24.3 asm_amd64.s:823-838.
 TEXT gosave_systemstack_switch<>(SB), NOSPLIT|NOFRAME, $0
-	MOVQ	$runtime·systemstack_switch+7(SB), R9
+	MOVQ	$runtime·systemstack_switch+8(SB), R9
 	MOVQ	R9, (g_sched+gobuf_pc)(R14)
 	LEAQ	8(SP), R9
 	MOVQ	R9, (g_sched+gobuf_sp)(R14)
@@ -29,15 +37,21 @@ TEXT gosave_systemstack_switch<>(SB), NOSPLIT|NOFRAME, $0
 	CALL	runtime·abort(SB)
 	RET
 
+// asmcgocall_landingpad is the frame between asmcgocall and C. On Linux it tail-calls fn
+// (in AX) with its argument (BX) in DI, the first argument register of the C ABI, so C
+// returns straight into asmcgocall. go1.24.3 asm_amd64.s:858-881 (the Windows part aside).
+TEXT runtime·asmcgocall_landingpad(SB), NOSPLIT, $0-0
+	MOVQ	BX, DI
+	JMP	AX
+
 // func asmcgocall(fn, arg unsafe.Pointer) int32
-// Runs fn(arg) on g0's stack with the C calling convention. The checks come in go1.24's
-// order: no g, gsignal, g0.
-TEXT ·asmcgocall(SB), NOSPLIT|NOFRAME, $0-20
+// Runs fn(arg) on g0's stack with the C calling convention. It makes a call, so the
+// assembler gives it a frame pointer first (PUSHQ BP; MOVQ SP, BP): the arguments are read
+// above it, fn at 0x10(SP). The checks come in go1.24's order: no g, gsignal, g0.
+// go1.24.3 asm_amd64.s:887-955.
+TEXT ·asmcgocall(SB), NOSPLIT, $0-20
 	MOVQ	fn+0(FP), AX
 	MOVQ	arg+8(FP), BX
-	// A frame pointer, so that frame-pointer unwinders get through the C call.
-	PUSHQ	BP
-	MOVQ	SP, BP
 	MOVQ	SP, DX
 
 	get_tls(CX)
@@ -52,55 +66,47 @@ TEXT ·asmcgocall(SB), NOSPLIT|NOFRAME, $0-20
 	CMPQ	DI, SI
 	JEQ	nosave
 
-	// Leave the goroutine and go to g0's stack.
+	// Leave the goroutine (BP still holds its frame, for unwinders) and go to g0's stack.
 	CALL	gosave_systemstack_switch<>(SB)
 	MOVQ	SI, g(CX)
 	MOVQ	(g_sched+gobuf_sp)(SI), SP
 
-	// 16 bytes: the old g at 8(SP), its depth below stack.hi at 0(SP).
+	// 16 bytes, aligned for C: the old g at 8(SP), how deep SP was below its stack's top at
+	// 0(SP) (a depth, since the goroutine's stack may move while C runs).
 	SUBQ	$16, SP
 	ANDQ	$~15, SP
 	MOVQ	DI, 8(SP)
 	MOVQ	(g_stack+stack_hi)(DI), DI
 	SUBQ	DX, DI
 	MOVQ	DI, 0(SP)
-	MOVQ	BX, DI
-	MOVQ	BX, CX
 	CALL	runtime·asmcgocall_landingpad(SB)
 
+	// Back from C: the goroutine is current again, on its own stack.
 	get_tls(CX)
 	MOVQ	8(SP), DI
 	MOVQ	(g_stack+stack_hi)(DI), SI
 	SUBQ	0(SP), SI
 	MOVQ	DI, g(CX)
 	MOVQ	SI, SP
-	POPQ	BP
 	MOVL	AX, ret+16(FP)
 	RET
 
 nosave:
+	// Already on a system stack (or no g): call on this stack; the saved g is 0 and the old
+	// SP is kept as it is, not as a depth.
 	SUBQ	$16, SP
 	ANDQ	$~15, SP
 	MOVQ	$0, 8(SP)
 	MOVQ	DX, 0(SP)
-	MOVQ	BX, DI
-	MOVQ	BX, CX
 	CALL	runtime·asmcgocall_landingpad(SB)
 	MOVQ	0(SP), SI
 	MOVQ	SI, SP
-	POPQ	BP
 	MOVL	AX, ret+16(FP)
 	RET
 
-// asmcgocall_landingpad calls fn (in AX) with SP aligned for C. Having a frame of its own
-// between asmcgocall and C is what lets unwinders that follow return addresses find
-// asmcgocall.
-TEXT runtime·asmcgocall_landingpad(SB), NOSPLIT|NOFRAME, $0
-	SUBQ	$8, SP
-	CALL	AX
-	ADDQ	$8, SP
-	RET
-
-// abort: a state the runtime must never reach.
-TEXT runtime·abort(SB), NOSPLIT|NOFRAME, $0
-	UNDEF
+// abort: a state the runtime must never reach. A breakpoint trap, then a loop on itself
+// should the trap return. go1.24.3 asm_amd64.s:1161-1164.
+TEXT runtime·abort(SB), NOSPLIT, $0-0
+	INT	$3
+loop:
+	JMP	loop
