@@ -12,11 +12,13 @@
 #define extram_count	0x600008	// how many extra Ms are free
 #define pidle_lock	0x600080
 #define pidle_count	0x600088
+#define allp_count	0x600090	// how many Ps there are (gomaxprocs)
 #define fwd_sigsegv	0x600100	// the SIGSEGV handler C installed before Go (0: none)
 #define extram_slots	0x600200	// pointers to free extra Ms, extram_capacity of them
 #define extram_capacity	64
 #define pidle_slots	0x600400	// pointers to idle Ps, pidle_capacity of them
 #define pidle_capacity	64
+#define allp_slots	0x600600	// pointers to every P, as runtime.allp
 #define c_globals	0x600800	// C's global variables start here
 
 // A minimal p: id and status as in Go's p struct; m (the M it is attached to) is the
@@ -26,3 +28,4 @@
 #define p_m	16
 #define const__Pidle	0
 #define const__Prunning	1
+#define const__Psyscall	2

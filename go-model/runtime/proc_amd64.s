@@ -35,8 +35,11 @@ TEXT runtime·cgocall(SB), NOSPLIT, $24-20
 	RET
 
 // entersyscall records where the calling function will resume (g.syscallpc) and its SP
-// (g.syscallsp), and marks the goroutine _Gsyscall. The M keeps its P, as Go's fast path
-// does. Uses AX, BX, CX and DI.
+// (g.syscallsp), marks the goroutine _Gsyscall, and lets go of the P as Go's
+// reentersyscall does (go1.24.3 proc.go:4501-4505; the same in go1.19.8): the P keeps no
+// M (p.m = 0), the M remembers it in m.oldp and has none (m.p = 0), and the P's status is
+// _Psyscall. The P is free for another M to take: sysmon's retake hands a P that stays
+// in _Psyscall for 20 µs to another M (proc.go retake). Uses AX, BX, CX, DI and R8.
 TEXT runtime·entersyscall(SB), NOSPLIT, $0-0
 	MOVQ	0(SP), AX
 	LEAQ	8(SP), BX
@@ -45,29 +48,58 @@ TEXT runtime·entersyscall(SB), NOSPLIT, $0-0
 	MOVQ	AX, g_syscallpc(DI)
 	MOVQ	BX, g_syscallsp(DI)
 	MOVL	$const__Gsyscall, g_atomicstatus(DI)
+	MOVQ	g_m(DI), R8
+	MOVQ	m_p(R8), BX
+	MOVQ	$0, p_m(BX)
+	MOVQ	BX, m_oldp(R8)
+	MOVQ	$0, m_p(R8)
+	MOVL	$const__Psyscall, p_status(BX)
 	RET
 
-// exitsyscall makes the goroutine _Grunning again. Running Go code needs a P: an M that
-// kept its P goes on at once; one without (an extra M a C thread borrowed) takes an idle
-// P, and waits while there is none. Go parks the goroutine instead of spinning; the model
-// spins so that the wait can be stepped through.
+// exitsyscall makes the goroutine _Grunning again. Running Go code needs a P. As Go's
+// exitsyscallfast (go1.24.3 proc.go:4752-4777): the P the M had before (m.oldp), if it is
+// still in _Psyscall (Go wins it back with a CAS to _Pidle; wirep attaches it); else an
+// idle P. With none, Go parks the goroutine until one is free; the model waits in a loop
+// that can be stepped through, and stands in for sysmon there: a P left in _Psyscall by
+// an M that is in C (or gone back to C) is taken, as retake would after 20 µs. Go's CASes
+// are done here under the idle list's lock, which every taker of a P holds.
 TEXT runtime·exitsyscall(SB), NOSPLIT, $0-0
 	get_tls(CX)
 	MOVQ	g(CX), DI
 	MOVQ	g_m(DI), R8
-	MOVQ	m_p(R8), AX
-	CMPQ	AX, $0
-	JNE	running
+	MOVQ	m_oldp(R8), BX
+	MOVQ	$0, m_oldp(R8)
 wait:
 	MOVL	$1, AX
 	MOVQ	$pidle_lock, DX
 	XCHGL	AX, 0(DX)
 	TESTL	AX, AX
 	JNE	busy
+	// The P from before the call, if nobody took it.
+	CMPQ	BX, $0
+	JEQ	idle
+	CMPL	p_status(BX), $const__Psyscall
+	JNE	idle
+	MOVQ	BX, AX
+	JMP	won
+idle:
 	MOVQ	$pidle_count, DX
 	MOVQ	0(DX), AX
 	CMPQ	AX, $0
 	JNE	take
+	// No idle P: retake one that sits in _Psyscall.
+	MOVQ	$allp_count, DX
+	MOVQ	0(DX), SI
+	MOVQ	$allp_slots, DX
+retake:
+	CMPQ	SI, $0
+	JEQ	none
+	DECQ	SI
+	MOVQ	(DX)(SI*8), AX
+	CMPL	p_status(AX), $const__Psyscall
+	JNE	retake
+	JMP	won
+none:
 	MOVQ	$pidle_lock, DX
 	MOVL	$0, 0(DX)
 busy:
@@ -78,43 +110,15 @@ take:
 	MOVQ	AX, 0(DX)
 	MOVQ	$pidle_slots, DX
 	MOVQ	(DX)(AX*8), AX
+won:
 	MOVQ	$pidle_lock, DX
 	MOVL	$0, 0(DX)
+	// wirep: the M and the P point at each other, and the P runs.
 	MOVQ	AX, m_p(R8)
 	MOVQ	R8, p_m(AX)
 	MOVL	$const__Prunning, p_status(AX)
-running:
 	MOVL	$const__Grunning, g_atomicstatus(DI)
 	MOVQ	$0, g_syscallsp(DI)
-	RET
-
-// releasep gives the M's P back to the idle list (a C thread returning from Go must not
-// keep it).
-TEXT runtime·releasep(SB), NOSPLIT, $0-0
-	get_tls(CX)
-	MOVQ	g(CX), DI
-	MOVQ	g_m(DI), R8
-	MOVQ	m_p(R8), BX
-	MOVQ	$0, m_p(R8)
-	MOVQ	$0, p_m(BX)
-	MOVL	$const__Pidle, p_status(BX)
-lock:
-	MOVL	$1, AX
-	MOVQ	$pidle_lock, DX
-	XCHGL	AX, 0(DX)
-	TESTL	AX, AX
-	JEQ	locked
-	PAUSE
-	JMP	lock
-locked:
-	MOVQ	$pidle_count, DX
-	MOVQ	0(DX), AX
-	MOVQ	$pidle_slots, SI
-	MOVQ	BX, (SI)(AX*8)
-	INCQ	AX
-	MOVQ	AX, 0(DX)
-	MOVQ	$pidle_lock, DX
-	MOVL	$0, 0(DX)
 	RET
 
 // needm: a thread C created calls Go and has no g. Take a free extra M (each comes with a
@@ -191,13 +195,18 @@ locked:
 	MOVL	$0, 0(DX)
 	RET
 
-// cgocallback(fn, arg) is how C calls Go in the model: Go's crosscall2, cgocallback and
-// cgocallbackg in one. C calls it with its own convention: DI = a Go function (ABI0, one
-// word argument), SI = the argument. It saves C's callee-saved registers, gets an M
-// (needm) when the thread has none, switches to the M's curg and its stack, gets a P
-// (exitsyscall), calls fn, gives the P back, switches back to g0 and the C stack, and
-// either returns the M (go1.14: dropm) or keeps it bound to the thread, marking it as
-// back in C (go1.21 and later: isExtraInC).
+// cgocallback(fn, arg) is how C calls Go in the model: the steps of Go's crosscall2,
+// cgocallback and cgocallbackg in one function (not Go's instructions: Go's cgocallback
+// is assembly in asm_amd64.s, cgocallbackg Go code in cgocall.go). C calls it with its
+// own convention: DI = a Go function (ABI0, one word argument), SI = the argument. It
+// saves C's callee-saved registers, gets an M (needm) when the thread has none, switches
+// to the M's curg and its stack, gets a P (exitsyscall) and clears m.incgo, calls fn,
+// sets m.incgo again and enters the syscall state again (reentersyscall: the P stays
+// _Psyscall in m.oldp; nothing releases it), as cgocallbackg does (go1.24.3
+// cgocall.go:338-371). Then it switches back to g0 and the C stack, and either returns
+// the M (go1.14: dropm) or keeps it bound to the thread, marked as back in C (go1.21 and
+// later: isExtraInC, set when the M is an extra M with no cgo call of its own under way,
+// cgocall.go:358-362).
 TEXT runtime·cgocallback(SB), NOSPLIT|NOFRAME, $0
 	PUSHQ	BP
 	MOVQ	SP, BP
@@ -239,20 +248,32 @@ havem:
 	MOVQ	R12, 8(SP)
 	MOVQ	R13, 0(SP)
 	CALL	runtime·exitsyscall(SB)
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	MOVB	$0, m_incgo(R8)
 	MOVQ	8(SP), AX
 	CALL	AX
-	CALL	runtime·releasep(SB)
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	MOVB	$1, m_incgo(R8)
+#ifdef BIND_EXTRA_M
+	// An extra M with no cgo call of its own under way goes back to C: isExtraInC.
+	CMPB	m_isextra(R8), $0
+	JEQ	inc
+	CMPL	m_ncgo(R8), $0
+	JNE	inc
+	MOVB	$1, m_isExtraInC(R8)
+inc:
+#endif
 	CALL	runtime·entersyscall(SB)
 	// Back to g0 and the C stack.
 	MOVQ	16(SP), BX
 	get_tls(CX)
 	MOVQ	BX, g(CX)
 	MOVQ	(g_sched+gobuf_sp)(BX), SP
-#ifdef BIND_EXTRA_M
-	// The M stays bound to this thread; mark it as back in C.
-	MOVQ	g_m(BX), R8
-	MOVB	$1, m_isExtraInC(R8)
-#else
+#ifndef BIND_EXTRA_M
 	MOVQ	0(SP), AX
 	CMPQ	AX, $0
 	JEQ	done

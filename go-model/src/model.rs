@@ -15,6 +15,8 @@ pub const EXTRAM_COUNT: u64 = 0x60_0008;
 pub const PIDLE_LOCK: u64 = 0x60_0080;
 /// How many Ps are idle.
 pub const PIDLE_COUNT: u64 = 0x60_0088;
+/// How many Ps there are (`runtime.gomaxprocs`; `allp` holds them).
+pub const ALLP_COUNT: u64 = 0x60_0090;
 /// The SIGSEGV handler C installed before Go (0: none), which Go forwards to.
 pub const FWD_SIGSEGV: u64 = 0x60_0100;
 /// Pointers to the free extra Ms ([`EXTRAM_CAPACITY`] of them at most).
@@ -25,8 +27,10 @@ pub const EXTRAM_CAPACITY: u64 = 64;
 /// Pointers to the idle Ps ([`PIDLE_CAPACITY`] of them at most).
 pub const PIDLE_SLOTS: u64 = 0x60_0400;
 /// How many pointers the idle-P table holds: every P can be idle at once (each M gives
-/// its P back with `releasep`), so this bounds `world.ps`.
+/// its P back), so this bounds `world.ps`.
 pub const PIDLE_CAPACITY: u64 = 64;
+/// Pointers to every P (`runtime.allp`), [`PIDLE_CAPACITY`] of them at most.
+pub const ALLP_SLOTS: u64 = 0x60_0600;
 /// Where C's global variables start (lessons' C code uses these addresses directly).
 pub const C_GLOBALS: u64 = 0x60_0800;
 /// Bytes of C globals, to the end of the globals page.
@@ -36,7 +40,8 @@ pub const C_GLOBALS_SIZE: u64 = 0x800;
 // global.
 const _: () = assert!(EXTRAM_SLOTS > FWD_SIGSEGV);
 const _: () = assert!(EXTRAM_SLOTS + 8 * EXTRAM_CAPACITY <= PIDLE_SLOTS);
-const _: () = assert!(PIDLE_SLOTS + 8 * PIDLE_CAPACITY <= C_GLOBALS);
+const _: () = assert!(PIDLE_SLOTS + 8 * PIDLE_CAPACITY <= ALLP_SLOTS);
+const _: () = assert!(ALLP_SLOTS + 8 * PIDLE_CAPACITY <= C_GLOBALS);
 
 /// `p.id` (int32).
 pub const P_ID: u64 = 0;
@@ -48,6 +53,9 @@ pub const P_M: u64 = 16;
 pub const P_IDLE: u32 = 0;
 /// `_Prunning`.
 pub const P_RUNNING: u32 = 1;
+/// `_Psyscall`: the P's M is in a system call or in C, and has let go of it
+/// (runtime/runtime2.go).
+pub const P_SYSCALL: u32 = 2;
 
 /// Every name `model.h` defines, with its value.
 pub const DEFINES: &[(&str, u64)] = &[
@@ -55,6 +63,8 @@ pub const DEFINES: &[(&str, u64)] = &[
     ("extram_count", EXTRAM_COUNT),
     ("pidle_lock", PIDLE_LOCK),
     ("pidle_count", PIDLE_COUNT),
+    ("allp_count", ALLP_COUNT),
+    ("allp_slots", ALLP_SLOTS),
     ("fwd_sigsegv", FWD_SIGSEGV),
     ("extram_slots", EXTRAM_SLOTS),
     ("extram_capacity", EXTRAM_CAPACITY),
@@ -66,6 +76,7 @@ pub const DEFINES: &[(&str, u64)] = &[
     ("p_m", P_M),
     ("const__Pidle", P_IDLE as u64),
     ("const__Prunning", P_RUNNING as u64),
+    ("const__Psyscall", P_SYSCALL as u64),
 ];
 
 /// Words for an address among the globals.
@@ -80,10 +91,12 @@ pub fn global_name(a: u64) -> Option<String> {
         EXTRAM_COUNT => "runtime.extram count (free extra Ms)".into(),
         PIDLE_LOCK => "runtime.sched.pidle lock".into(),
         PIDLE_COUNT => "runtime.sched.npidle (idle Ps)".into(),
+        ALLP_COUNT => "runtime.gomaxprocs (Ps)".into(),
         FWD_SIGSEGV => "runtime.fwdSig[SIGSEGV] (C's handler)".into(),
         _ => {
             return slot(EXTRAM_SLOTS, EXTRAM_CAPACITY, "runtime.extram")
                 .or_else(|| slot(PIDLE_SLOTS, PIDLE_CAPACITY, "runtime.sched.pidle"))
+                .or_else(|| slot(ALLP_SLOTS, PIDLE_CAPACITY, "runtime.allp"))
                 .or_else(|| {
                     (C_GLOBALS..C_GLOBALS + C_GLOBALS_SIZE)
                         .contains(&a)

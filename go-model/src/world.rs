@@ -3,7 +3,7 @@
 //!
 //! A world has OS threads (each a machine thread with its own FS base; a Go thread runs an
 //! m with a g0 stack and a gsignal stack), goroutines (g structs in a heap region, stacks
-//! with an unmapped guard page below), Ps, the extra Ms that C threads borrow when they
+//! carved from the heap with no guard page, as Go's are), Ps, the extra Ms that C threads borrow when they
 //! call Go, C threads that have no g, and text regions where sources are assembled.
 //! [`World::describe`] turns any address into words: `g1.sched.sp`,
 //! `m0.g0 stack +0x1f40`, `TLS of thread 2, g slot`, `runtime·asmcgocall+0x3a`.
@@ -35,7 +35,7 @@ pub mod addr {
     pub const HEAP_SIZE: u64 = 0x10_0000;
     /// Goroutine stacks, one slot of [`STACK_SLOT`] bytes each, in the Go heap's arena.
     pub const GOROUTINE_STACKS: u64 = 0xc000_100000;
-    /// Bytes per goroutine stack slot (the stack plus its guard page).
+    /// Bytes per goroutine stack slot (the stack at its top, heap memory below).
     pub const STACK_SLOT: u64 = 0x10000;
     /// Goroutine stack slots: one for each goroutine and one for each extra M's curg.
     pub const STACK_SLOTS: u64 = (limits::GOROUTINES + limits::EXTRA_MS) as u64;
@@ -85,16 +85,17 @@ pub mod limits {
     pub const GO_ARGS: usize = 16;
     /// The largest goroutine id; the extra Ms' goroutines are numbered after the spec's.
     pub const GOID: u64 = 1_000_000;
-    /// The smallest goroutine stack: one page, since the model maps whole pages (Go's own
-    /// smallest stack, 2 KiB, would leave half a page below it unguarded).
-    pub const STACK_MIN: u64 = 0x1000;
-    /// The largest goroutine stack: half its 64 KiB slot, the rest an unmapped guard.
+    /// The smallest goroutine stack: Go's own, 2 KiB (`fixedStack` on linux/amd64,
+    /// runtime/stack.go).
+    pub const STACK_MIN: u64 = 0x800;
+    /// The largest goroutine stack: half its 64 KiB slot (the rest is heap below it).
     pub const STACK_MAX: u64 = 0x8000;
 }
 
-/// Size of a goroutine's stack unless its spec says otherwise (8 KiB: the model's lessons
-/// are written for it).
-const GOROUTINE_STACK: u64 = 0x2000;
+/// Size of a goroutine's stack unless its spec says otherwise: 2 KiB, the stack a new
+/// goroutine gets (newproc1 → malg(stackMin); runtime/stack.go `fixedStack` = 2048 on
+/// linux/amd64, as a probe shows under go1.19, go1.24 and go1.27).
+const GOROUTINE_STACK: u64 = 0x800;
 /// gsignal stacks are 32 KiB.
 const SIGNAL_STACK: u64 = 0x8000;
 /// A system (g0 or C) stack in the model: 64 KiB is plenty for lessons.
@@ -197,7 +198,7 @@ pub struct GoroutineSpec {
     #[serde(default)]
     pub status: Option<GStatus>,
     /// Bytes of its stack: a power of two from [`limits::STACK_MIN`] to
-    /// [`limits::STACK_MAX`]; 8 KiB by default.
+    /// [`limits::STACK_MAX`]; 2 KiB by default, as Go gives a new goroutine.
     #[serde(default)]
     pub stack: Option<u64>,
 }
@@ -650,7 +651,7 @@ impl WorldSpec {
                         field("stack"),
                         Some(size.to_string()),
                         format!(
-                            "a goroutine stack is a power of two from {} to {} bytes (whole pages, in a 64 KiB slot with its guard)",
+                            "a goroutine stack is a power of two from {} to {} bytes (Go's 2 KiB up to half of a 64 KiB slot)",
                             limits::STACK_MIN,
                             limits::STACK_MAX
                         ),
@@ -765,6 +766,21 @@ impl Builder {
             .map(start, size, perm, name)
             .map_err(|e| WorldError::Build(format!("mapping {name}: {e}")))
     }
+    /// Maps a goroutine stack `[lo, top of slot)` and the rest of its slot below it. Go
+    /// allocates goroutine stacks from its heap (runtime/stack.go, stackalloc) with no
+    /// guard page: what lies below `g.stack.lo` is other heap memory and reads without a
+    /// fault. The prologue's check of SP against `stackguard0` is what keeps a goroutine
+    /// inside its stack (morestack, then a copy to a larger stack, or `fatal error: stack
+    /// overflow`). Pages are the MMU's unit, so the stack's region starts at the page
+    /// that holds `lo`.
+    fn map_goroutine_stack(&mut self, slot: u64, lo: u64, name: &str) -> Result<(), WorldError> {
+        let page = lo & !(PAGE_SIZE - 1);
+        let top = slot + addr::STACK_SLOT;
+        if page > slot {
+            self.map(slot, page - slot, Perm::RW, &format!("heap below {name}"))?;
+        }
+        self.map(page, top - page, Perm::RW, name)
+    }
     /// Allocates `size` bytes in the heap region, 64-byte aligned as Go's size classes are.
     fn alloc(&mut self, size: u64) -> Result<u64, WorldError> {
         let a = self.heap_next;
@@ -796,6 +812,9 @@ impl Builder {
         self.put(g + self.off("g_stackguard0"), guard)?;
         self.put(g + self.off("g_stackguard1"), guard)?;
         self.put(g + self.off("g_goid"), goid)?;
+        // A g's gobuf names the g from its creation on (newproc1 and malg set sched.g;
+        // go1.24.3 proc.go:5058): the gosave functions never need to write it.
+        self.put(g + self.off("g_sched") + self.off("gobuf_g"), g)?;
         let constant = format!("const__G{}", status.name());
         let st = self
             .release
@@ -1006,15 +1025,18 @@ impl World {
             }
         }
         b.put(g::PIDLE_COUNT, idle)?;
+        // allp: every P, which the model's stand-in for sysmon's retake looks through.
+        for (i, &p) in ps.iter().enumerate() {
+            b.put(g::ALLP_SLOTS + 8 * i as u64, p)?;
+        }
+        b.put(g::ALLP_COUNT, ps.len() as u64)?;
         // Goroutines.
         for (n, g) in spec.goroutines.iter().enumerate() {
             let slot = addr::GOROUTINE_STACKS + n as u64 * addr::STACK_SLOT;
             let size = g.stack.unwrap_or(GOROUTINE_STACK);
-            // The guard below the stack, to the slot's start, stays unmapped: overflowing
-            // it faults.
             let lo = slot + addr::STACK_SLOT - size;
             let stack_name = format!("g{} stack", g.id);
-            b.map(lo, size, Perm::RW, &stack_name)?;
+            b.map_goroutine_stack(slot, lo, &stack_name)?;
             let status = g.status.unwrap_or(if g.thread.is_some() {
                 GStatus::Running
             } else {
@@ -1080,7 +1102,7 @@ impl World {
                 addr::GOROUTINE_STACKS + (spec.goroutines.len() + e) as u64 * addr::STACK_SLOT;
             let lo = slot + addr::STACK_SLOT - GOROUTINE_STACK;
             let curg_stack = format!("m{k}.curg stack");
-            b.map(lo, GOROUTINE_STACK, Perm::RW, &curg_stack)?;
+            b.map_goroutine_stack(slot, lo, &curg_stack)?;
             let curg = b.new_g(
                 &format!("m{k}.curg"),
                 first_goid + e as u64,
@@ -1100,6 +1122,11 @@ impl World {
                 lo + GOROUTINE_STACK - 0x40,
             )?;
             if let Some(flag) = release.offset("m_isextra") {
+                b.poke(m + flag as u64, &[1])?;
+            }
+            // A new extra M counts as in C until a C thread takes it (oneNewExtraM:
+            // go1.24.3 proc.go:2432); needm clears it.
+            if let Some(flag) = release.offset("m_isExtraInC") {
                 b.poke(m + flag as u64, &[1])?;
             }
             b.put(g::EXTRAM_SLOTS + 8 * e as u64, m)?;
