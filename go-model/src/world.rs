@@ -1203,6 +1203,17 @@ impl World {
                 })?;
                 b.put(sp, goexit + 1)?;
                 cpu.gpr[RSP] = sp;
+                // The goroutine was started by gogo from the gobuf newproc1 filled in
+                // (gostartcallfn: sched.pc = its function). gogo clears sched.sp, bp, ret
+                // and ctxt as it switches but leaves pc and g (gogo, go1.24.3 asm_amd64.s:418-421):
+                // a running goroutine's sched.pc is stale, not 0.
+                // (A thread that starts on g0 or gsignal is left alone: those gobufs
+                // are saved by mstart and the system-stack switches, which the model
+                // does not run before the world starts.)
+                let g = b.m.memory().peek_u64(th.fs_base - 8).unwrap_or(0);
+                if b.gs.iter().any(|gi| gi.addr == g && gi.goid != 0) {
+                    b.put(g + b.off("g_sched") + b.off("gobuf_pc"), pc)?;
+                }
             }
             cpu.rip = pc;
             b.m.set_cpu(th.machine_thread, cpu);
