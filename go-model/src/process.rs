@@ -28,9 +28,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    /// `[thread, steps]` pairs, run in order; a slice ends early when its thread exits.
+    /// `[thread, steps]` or `[thread, "place"]` pairs, run in order. A slice of steps runs
+    /// that many; a slice to a place runs until the thread is about to execute the
+    /// instruction there (`entrance.asm:6`, `runtime·asmcgocall+0x3a`), whatever the
+    /// number of steps on the way, so a scripted interleaving holds for every release.
+    /// A slice ends early when its thread exits.
     #[serde(default)]
-    pub slices: Vec<(usize, u64)>,
+    pub slices: Vec<(usize, SliceEnd)>,
     /// After the slices, each runnable thread in turn runs this many steps.
     #[serde(default = "default_quantum")]
     pub quantum: u64,
@@ -39,6 +43,36 @@ pub struct Schedule {
 fn default_quantum() -> u64 {
     1000
 }
+
+/// Where a scripted slice ends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SliceEnd {
+    /// After this many steps.
+    Steps(u64),
+    /// When the thread reaches this place (a `file:line` or `symbol+offset`).
+    At(String),
+}
+
+impl std::fmt::Display for SliceEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SliceEnd::Steps(n) => write!(f, "{n}"),
+            SliceEnd::At(p) => write!(f, "{p:?}"),
+        }
+    }
+}
+
+/// A slice's end, resolved against the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Steps(u64),
+    At(u64),
+}
+
+/// The most steps a slice to a place may take: a place never reached is a schedule that
+/// does not fit the program, not a reason to run on forever.
+const SLICE_TO_PLACE_LIMIT: u64 = 1_000_000;
 
 impl Schedule {
     /// Checks the schedule against the world it runs: a quantum of at least one step, and
@@ -52,7 +86,7 @@ impl Schedule {
             ));
         }
         let n = spec.threads.len();
-        if let Some(k) = self.slices.iter().position(|&(t, _)| t >= n) {
+        if let Some(k) = self.slices.iter().position(|(t, _)| *t >= n) {
             return Err(spec.field_error(
                 format!("schedule.slices[{k}]"),
                 Some(format!("[{}, {}]", self.slices[k].0, self.slices[k].1)),
@@ -84,6 +118,8 @@ struct Mark {
     slice: usize,
     thread: usize,
     len: u64,
+    /// For a slice to a place: its address.
+    until: Option<u64>,
 }
 
 /// A stage of signal handling that ran, for the UI and the CLI.
@@ -181,6 +217,8 @@ pub struct Process {
     error: Option<(u64, String)>,
     /// Entries of the model functions in this program.
     model_fns: Vec<(u64, ModelFn)>,
+    /// The scripted slices' ends, resolved.
+    ends: Vec<End>,
 }
 
 /// The model functions: their bodies trap; the process runs them at their entry.
@@ -213,15 +251,36 @@ impl Process {
             .iter()
             .filter_map(|&(name, f)| Some((world.program.symbol(name)?, f)))
             .collect();
-        Ok(Process {
+        let mut p = Process {
             model_fns,
             world,
             schedule,
+            ends: Vec::new(),
             marks: Vec::new(),
             stages: Vec::new(),
             signals: Vec::new(),
             error: None,
-        })
+        };
+        let mut ends = Vec::new();
+        for (k, (thread, end)) in p.schedule.slices.iter().enumerate() {
+            ends.push(match end {
+                SliceEnd::Steps(n) => End::Steps(*n),
+                SliceEnd::At(place) => {
+                    let bad = |why: String| {
+                        spec.field_error(
+                            format!("schedule.slices[{k}]"),
+                            Some(format!("[{thread}, {place:?}]")),
+                            why,
+                        )
+                    };
+                    let at = crate::check::syntax::Place::parse(place)
+                        .map_err(|m| bad(m.to_string()))?;
+                    End::At(crate::check::resolve_at(&p, &at).map_err(|e| bad(e.to_string()))?)
+                }
+            });
+        }
+        p.ends = ends;
+        Ok(p)
     }
 
     /// The Go release.
@@ -270,7 +329,17 @@ impl Process {
         }
         let now = self.steps();
         if let Some(m) = self.marks.last() {
-            if now - m.step < m.len && self.runnable(m.thread) {
+            let arrived = m.until.is_some_and(|a| {
+                now > m.step
+                    && self
+                        .world
+                        .machine
+                        .threads()
+                        .get(m.thread)
+                        .map(|t| t.cpu.rip)
+                        == Some(a)
+            });
+            if now - m.step < m.len && !arrived && self.runnable(m.thread) {
                 return Some(m.thread);
             }
         }
@@ -279,14 +348,16 @@ impl Process {
         let mut last = self.marks.last().map(|m| m.thread);
         // Scripted slices whose thread is gone are skipped; then round robin.
         loop {
-            let (thread, len) = match self.schedule.slices.get(slice) {
-                Some(&(t, len)) => (t, len),
-                None => {
+            let (thread, len, until) = match (self.schedule.slices.get(slice), self.ends.get(slice))
+            {
+                (Some(&(t, _)), Some(&End::Steps(len))) => (t, len, None),
+                (Some(&(t, _)), Some(&End::At(a))) => (t, SLICE_TO_PLACE_LIMIT, Some(a)),
+                _ => {
                     let start = last.map_or(0, |t| t + 1);
                     let t = (0..n)
                         .map(|k| (start + k) % n)
                         .find(|&t| self.runnable(t))?;
-                    (t, self.schedule.quantum)
+                    (t, self.schedule.quantum, None)
                 }
             };
             if self.runnable(thread) && len > 0 {
@@ -295,6 +366,7 @@ impl Process {
                     slice,
                     thread,
                     len,
+                    until,
                 });
                 return Some(thread);
             }
