@@ -156,11 +156,23 @@ take:
 	MOVQ	m_g0(R8), SI
 	get_tls(CX)
 	MOVQ	SI, g(CX)
-	// g0's stack is the C stack: 32 KiB below the caller's SP, 1 KiB above it.
+#ifdef G0_STACK_FROM_PTHREAD
+	// g0's stack is the C thread's stack, its real bounds asked of pthread
+	// (callbackUpdateSystemStack, go1.24.3 cgocall.go:269-291).
+	SUBQ	$16, SP
+	MOVQ	SP, DI
+	CALL	x_cgo_getstackbound(SB)
+	MOVQ	0(SP), AX
+	MOVQ	8(SP), BX
+	ADDQ	$16, SP
+#else
+	// g0's stack is the C stack, estimated: 32 KiB below the caller's SP, 1 KiB above
+	// it (needm).
 	LEAQ	8(SP), AX
 	LEAQ	1024(AX), BX
-	MOVQ	BX, (g_stack+stack_hi)(SI)
 	SUBQ	$32768, AX
+#endif
+	MOVQ	BX, (g_stack+stack_hi)(SI)
 	MOVQ	AX, (g_stack+stack_lo)(SI)
 	ADDQ	$const__StackGuard, AX
 	MOVQ	AX, g_stackguard0(SI)

@@ -102,6 +102,8 @@ const SIGNAL_STACK: u64 = 0x8000;
 const SYSTEM_STACK: u64 = 0x10000;
 /// Where FS points inside a thread's TLS page: the g slot is 8 bytes below it.
 const FS_IN_TLS_PAGE: u64 = 0x800;
+/// Where a thread's stack block (low end, then high end) sits above its FS base.
+const TLS_STACK_LO: u64 = 0x20;
 
 /// The g a Go thread that runs no goroutine starts on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -941,6 +943,11 @@ impl World {
                 None => format!("{name} stack"),
             };
             b.map(lo, SYSTEM_STACK, Perm::RW, &stack_name)?;
+            // The thread's stack block, where glibc's struct pthread keeps it (above the
+            // FS base): what pthread_getattr_np reports (the model's x_cgo_getstackbound
+            // reads it).
+            b.put(tls + FS_IN_TLS_PAGE + TLS_STACK_LO, lo)?;
+            b.put(tls + FS_IN_TLS_PAGE + TLS_STACK_LO + 8, top)?;
             if let Some(k) = m_index {
                 let m = b.alloc(m_size)?;
                 let g0 = b.new_g(

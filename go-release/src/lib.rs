@@ -66,6 +66,12 @@ pub struct Cgo {
     /// (`needAndBindM`), marked `isExtraInC` while C runs, instead of returning it with
     /// `dropm` after every call.
     pub bind_extra_m: bool,
+    /// go1.23+: when a C thread takes an extra M, its g0's stack bounds are the thread's
+    /// real stack, from pthread (`callbackUpdateSystemStack` calling
+    /// `x_cgo_getstackbound`), instead of an estimate around SP (1 KiB above, 32 KiB
+    /// below).
+    #[serde(default)]
+    pub g0_stack_from_pthread: bool,
 }
 
 /// A word the runtime keeps in a frame that has a name in Go's source.
@@ -307,6 +313,11 @@ impl Release {
                 self.cgo.bind_extra_m,
                 "BIND_EXTRA_M",
                 "a C thread keeps its extra M bound (go1.21+)",
+            ),
+            (
+                self.cgo.g0_stack_from_pthread,
+                "G0_STACK_FROM_PTHREAD",
+                "an extra M's g0 gets the C thread's real stack bounds (go1.23+)",
             ),
         ] {
             if on {

@@ -97,10 +97,31 @@ fn who_points_to_whom() {
             read(g1.addr + off("g_stackguard0")),
             g1.stack_lo + off("const__StackGuard")
         );
+        // Go carves goroutine stacks from its heap with no guard page: the word below
+        // stack.lo is mapped, readable and writable.
         assert_eq!(
-            mem.perm_of(g1.stack_lo - 8),
+            g1.stack_hi - g1.stack_lo,
+            2048,
+            "a new goroutine's stack is 2 KiB"
+        );
+        assert!(
+            mem.perm_of(g1.stack_lo - 8)
+                .is_some_and(|p| p.contains(machine::memory::Perm::RW)),
+            "the word below a goroutine stack is heap memory, not a guard page"
+        );
+        // A thread's own stack (a pthread's) has one.
+        let t1_stack_lo = w
+            .machine
+            .memory()
+            .regions()
+            .iter()
+            .find(|r| r.name == "m0.g0 stack")
+            .unwrap()
+            .start;
+        assert_eq!(
+            mem.perm_of(t1_stack_lo - 8),
             None,
-            "the guard page below the stack is unmapped"
+            "a pthread stack has a guard page"
         );
         let sp = w.machine.thread(t1.machine_thread).cpu.gpr[4];
         assert!((g1.stack_lo..g1.stack_hi).contains(&sp));
