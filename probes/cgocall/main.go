@@ -1,7 +1,7 @@
 // Probe cgocall: a goroutine calls C; what do its M and P look like? C itself takes a
 // snapshot of m.p, m.oldp, m.incgo and the P's status and owner the moment it is entered
 // (entry_*) and the moment a callback into Go from inside the call has returned to C
-// (callback_*). Another goroutine looks again after 50 ms in C (later_*), when sysmon
+// (callback_*). Another goroutine looks again after 100 ms in C (later_*), when sysmon
 // has had time to retake the P (retake in proc.go: after 10 ms in the call when other Ps
 // are idle, sooner when there is work).
 package main
@@ -88,7 +88,7 @@ func main() {
 	<-ready
 	waitPhase(1)
 	snapshot("entry", &C.at_entry, callM, callP)
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	report("later", callM, callP, rt.Field(callM, "m_p"), rt.Field(callM, "m_oldp"),
 		rt.Field(callP, "p_m"), rt.U32(callP+rt.Off("p_status")), rt.U8(callM+rt.Off("m_incgo")))
 	ack(1)

@@ -1,6 +1,6 @@
 // Probe inflight: two goroutines call C at once under the GOMAXPROCS and CPU set the
 // probe is started with (the test runs it with GOMAXPROCS=1 under taskset -c 0). Each C
-// call counts itself in flight for ~50 ms, spinning or sleeping, and the C side records
+// call counts itself in flight for ~200 ms, spinning or sleeping, and the C side records
 // the most calls it saw in flight at once. A goroutine in a cgo call holds no P that the
 // other needs for long: sysmon retakes it (retake in proc.go), so both calls overlap.
 package main
@@ -38,6 +38,6 @@ func both(call func()) int {
 func main() {
 	rt.Print("gomaxprocs", runtime.GOMAXPROCS(0))
 	rt.Print("cpus", int(C.cpus()))
-	rt.Print("in_flight_max_spin", both(func() { C.spin_call(50) }))
-	rt.Print("in_flight_max_sleep", both(func() { C.sleep_call(50) }))
+	rt.Print("in_flight_max_spin", both(func() { C.spin_call(200) }))
+	rt.Print("in_flight_max_sleep", both(func() { C.sleep_call(200) }))
 }

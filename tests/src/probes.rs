@@ -239,7 +239,10 @@ impl Built {
             cmd.env(k, v);
         }
         let what = format!("{} probe {name}", self.toolchain.version);
-        let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+        let out = cmd.output().map_err(|e| match launch.cpus {
+            Some(_) => format!("{what}: taskset (util-linux) pins it to one CPU: {e}"),
+            None => format!("{what}: {e}"),
+        })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             return Err(format!(

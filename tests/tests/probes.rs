@@ -411,7 +411,7 @@ fn word_below_the_stack_in_the_model() {
 /// m.p, the P stays `_Prunning` with p.m the M, and m.oldp is set too (go1.27.3
 /// proc.go:4688). The probe says which kind its toolchain is (`p_has_syscall_state`, from
 /// go_asm.h). Either way sysmon retakes the P after 10 ms in the call when other Ps are
-/// idle (retake: go1.24.3 proc.go:6295, go1.27.3 proc.go:6754), so 50 ms in, m.p is 0 and m.oldp
+/// idle (retake: go1.24.3 proc.go:6295, go1.27.3 proc.go:6754), so 100 ms in, m.p is 0 and m.oldp
 /// stays. A callback from inside the call ends with reentersyscall (go1.24.3
 /// cgocall.go:371, go1.19.8 cgocall.go:250): the state of the entry again, no releasep.
 #[test]
@@ -440,7 +440,7 @@ fn m_and_p_during_a_cgo_call_in_go() {
         expect(problems, who, f, "later_m_oldp", "same");
         match f.get("later_p_m") {
             Ok("same") => problems.push(format!(
-                "{who}: later_p_m = same: sysmon did not retake the P in 50 ms"
+                "{who}: later_p_m = same: sysmon did not retake the P in 100 ms"
             )),
             Ok(_) => {}
             Err(e) => problems.push(format!("{who}: {e}")),
