@@ -6,6 +6,9 @@
 extern void goCallback(void);
 
 int32_t phase;
+// Set by Go: the M the thread's call ran on (goCallback) and go_asm.h's m.p offset; and
+// m.p as the thread sees it the moment it is back in C.
+uintptr_t probe_m, off_m_p, at_once_m_p;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pthread_t thread;
@@ -14,6 +17,7 @@ static int done;
 static void *thread_main(void *arg) {
 	(void)arg;
 	goCallback();
+	at_once_m_p = __atomic_load_n((uintptr_t *)(probe_m + off_m_p), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&phase, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&mu);
 	while (!done)
