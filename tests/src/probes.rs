@@ -88,12 +88,18 @@ fn version(t: &Toolchain) -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// Whether a C thread keeps the extra M it borrowed once back in C (go1.21+: needAndBindM,
+/// go1.24.3 proc.go:2383), rather than giving it back after each call (dropm).
+pub fn binds_extra_m(t: &Toolchain) -> bool {
+    version(t) >= (1, 21)
+}
+
 /// The runtime variables of the free extra-M list in a release: its head and its count.
 /// go1.21 made them atomics with new names (go1.24.3 proc.go:2628 `extraM`, :2630
 /// `extraMLength`); before, they were `extram` and `extraMCount` (go1.19.8
 /// proc.go:2011-2012). Both heads are 1 while the list is locked.
 pub fn extra_m_symbols(t: &Toolchain) -> (&'static str, &'static str) {
-    if version(t) >= (1, 21) {
+    if binds_extra_m(t) {
         ("runtime.extraM", "runtime.extraMLength")
     } else {
         ("runtime.extram", "runtime.extraMCount")

@@ -103,15 +103,21 @@ fn with_model(probe: &str) -> Vec<(GoRelease, &'static Facts)> {
             Err(e) => panic!("{e}"),
         }
     }
-    assert!(
-        all.is_empty() || !pairs.is_empty(),
-        "no installed toolchain ({}) is of a release the model has ({:?})",
-        all.iter()
-            .map(|p| p.toolchain.version.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        GoRelease::all()
-    );
+    if !all.is_empty() && pairs.is_empty() {
+        let message = format!(
+            "no installed toolchain ({}) is of a release the model has ({:?}): the model is not compared",
+            all.iter()
+                .map(|p| p.toolchain.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            GoRelease::all()
+        );
+        assert!(
+            std::env::var("STACKSWITCH_REQUIRE_GO").is_err(),
+            "{message}"
+        );
+        eprintln!("{message}");
+    }
     pairs
 }
 
@@ -550,7 +556,7 @@ fn m_and_p_during_a_cgo_call_in_the_model() {
 fn extra_m_of_a_c_thread_in_go() {
     in_go("cthread", |t, f, problems| {
         let who = &t.version;
-        let bound = probes::extra_m_symbols(t).0 == "runtime.extraM";
+        let bound = probes::binds_extra_m(t);
         let (isextra, in_c, free) = if bound {
             ("1", "1", "0")
         } else {
@@ -715,7 +721,7 @@ fn sched_of_a_running_goroutine_in_the_model() {
 fn extra_m_list_around_needm_in_go() {
     in_go("cthread", |t, f, problems| {
         let who = &t.version;
-        let bound = probes::extra_m_symbols(t).0 == "runtime.extraM";
+        let bound = probes::binds_extra_m(t);
         let after = if bound { "1" } else { "2" };
         for (name, want) in [
             ("extram_before", "1"),
