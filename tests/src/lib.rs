@@ -5,6 +5,7 @@
 
 pub mod gen;
 pub mod oracle;
+pub mod probes;
 pub mod toolchains;
 
 use machine::exec::{Case, CaseResult};

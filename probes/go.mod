@@ -1,0 +1,3 @@
+module stackswitch/probes
+
+go 1.19
