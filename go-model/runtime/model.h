@@ -10,6 +10,7 @@
 
 #define extram_lock	0x600000	// 0 free, 1 held (taken with XCHGL)
 #define extram_count	0x600008	// how many extra Ms are free
+#define extram_spare	0x600010	// the M newextram makes when the list runs empty (0: made)
 #define pidle_lock	0x600080
 #define pidle_count	0x600088
 #define allp_count	0x600090	// how many Ps there are (gomaxprocs)
@@ -26,6 +27,5 @@
 #define p_id	0
 #define p_status	4
 #define p_m	16
-#define const__Pidle	0
-#define const__Prunning	1
-#define const__Psyscall	2
+// A P's states (const__Pidle, const__Prunning, const__Psyscall) come from go_asm.h: they
+// are the release's own.

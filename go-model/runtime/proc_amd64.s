@@ -264,6 +264,35 @@ havem:
 	MOVQ	g(CX), DI
 	MOVQ	g_m(DI), R8
 	MOVB	$0, m_incgo(R8)
+	// needm took the last free extra M: cgocallbackg1 has newextram make another one
+	// (go1.24.3 cgocall.go:385-388, proc.go:2326-2333; go1.19.8 cgocall.go:262). The
+	// model's new M was made with the world (extram_spare) and joins the list here.
+	MOVQ	$extram_spare, SI
+	MOVQ	0(SI), DX
+	CMPQ	DX, $0
+	JEQ	fn
+spare:
+	MOVL	$1, AX
+	MOVQ	$extram_lock, R9
+	XCHGL	AX, 0(R9)
+	TESTL	AX, AX
+	JEQ	spared
+	PAUSE
+	JMP	spare
+spared:
+	MOVQ	$extram_count, R9
+	MOVQ	0(R9), AX
+	CMPQ	AX, $0
+	JNE	unlock
+	MOVQ	$extram_slots, R10
+	MOVQ	DX, (R10)(AX*8)
+	INCQ	AX
+	MOVQ	AX, 0(R9)
+	MOVQ	$0, 0(SI)
+unlock:
+	MOVQ	$extram_lock, R9
+	MOVL	$0, 0(R9)
+fn:
 	MOVQ	8(SP), AX
 	CALL	AX
 	get_tls(CX)

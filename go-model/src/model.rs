@@ -11,6 +11,9 @@
 pub const EXTRAM_LOCK: u64 = 0x60_0000;
 /// How many extra Ms are free.
 pub const EXTRAM_COUNT: u64 = 0x60_0008;
+/// The extra M that `newextram` adds when a C thread's `needm` has emptied the list: the
+/// model makes it with the world, and cgocallback puts it on the list (0 once it has).
+pub const EXTRAM_SPARE: u64 = 0x60_0010;
 /// The idle-P list's lock word.
 pub const PIDLE_LOCK: u64 = 0x60_0080;
 /// How many Ps are idle.
@@ -49,18 +52,12 @@ pub const P_ID: u64 = 0;
 pub const P_STATUS: u64 = 4;
 /// The M a P is attached to (the model's field).
 pub const P_M: u64 = 16;
-/// `_Pidle`.
-pub const P_IDLE: u32 = 0;
-/// `_Prunning`.
-pub const P_RUNNING: u32 = 1;
-/// `_Psyscall`: the P's M is in a system call or in C, and has let go of it
-/// (runtime/runtime2.go).
-pub const P_SYSCALL: u32 = 2;
 
 /// Every name `model.h` defines, with its value.
 pub const DEFINES: &[(&str, u64)] = &[
     ("extram_lock", EXTRAM_LOCK),
     ("extram_count", EXTRAM_COUNT),
+    ("extram_spare", EXTRAM_SPARE),
     ("pidle_lock", PIDLE_LOCK),
     ("pidle_count", PIDLE_COUNT),
     ("allp_count", ALLP_COUNT),
@@ -74,9 +71,6 @@ pub const DEFINES: &[(&str, u64)] = &[
     ("p_id", P_ID),
     ("p_status", P_STATUS),
     ("p_m", P_M),
-    ("const__Pidle", P_IDLE as u64),
-    ("const__Prunning", P_RUNNING as u64),
-    ("const__Psyscall", P_SYSCALL as u64),
 ];
 
 /// Words for an address among the globals.
@@ -89,6 +83,7 @@ pub fn global_name(a: u64) -> Option<String> {
     Some(match a {
         EXTRAM_LOCK => "runtime.extram lock".into(),
         EXTRAM_COUNT => "runtime.extram count (free extra Ms)".into(),
+        EXTRAM_SPARE => "the extra M newextram makes next".into(),
         PIDLE_LOCK => "runtime.sched.pidle lock".into(),
         PIDLE_COUNT => "runtime.sched.npidle (idle Ps)".into(),
         ALLP_COUNT => "runtime.gomaxprocs (Ps)".into(),

@@ -1023,7 +1023,8 @@ impl World {
                 Some(m) => {
                     b.put(m.addr + b.off("m_p"), p)?;
                     b.put(p + g::P_M, m.addr)?;
-                    b.poke(p + g::P_STATUS, &g::P_RUNNING.to_le_bytes())?;
+                    let running = b.off("const__Prunning") as u32;
+                    b.poke(p + g::P_STATUS, &running.to_le_bytes())?;
                 }
                 None => {
                     b.put(g::PIDLE_SLOTS + 8 * idle, p)?;
@@ -1101,7 +1102,15 @@ impl World {
             .max()
             .unwrap_or(0)
             .max(100);
-        for e in 0..spec.extra_ms {
+        // One more extra M than the list starts with: the one newextram makes when a C
+        // thread empties the list (cgocallback puts it there). Its slot in the table is
+        // kept, so no world holds more free extra Ms than the table does.
+        let made = if spec.extra_ms > 0 && spec.extra_ms < limits::EXTRA_MS {
+            spec.extra_ms + 1
+        } else {
+            spec.extra_ms
+        };
+        for e in 0..made {
             let k = ms.len();
             let m = b.alloc(m_size)?;
             let g0 = b.new_g(&format!("m{k}.g0"), 0, (0, 0), "", GStatus::Running)?;
@@ -1136,7 +1145,11 @@ impl World {
             if let Some(flag) = release.offset("m_isExtraInC") {
                 b.poke(m + flag as u64, &[1])?;
             }
-            b.put(g::EXTRAM_SLOTS + 8 * e as u64, m)?;
+            if e < spec.extra_ms {
+                b.put(g::EXTRAM_SLOTS + 8 * e as u64, m)?;
+            } else {
+                b.put(g::EXTRAM_SPARE, m)?;
+            }
             ms.push(MInfo {
                 name: format!("m{k}"),
                 addr: m,

@@ -178,6 +178,8 @@ pub const REQUIRED_LAYOUT: &[&str] = &[
     "m_gsignal",
     "m_curg",
     "m_p",
+    "m_oldp",
+    "m_ncgo",
     "m_id",
     "m_incgo",
     "m__size",
@@ -189,6 +191,8 @@ pub const REQUIRED_CONSTANTS: &[&str] = &[
     "const__Grunning",
     "const__Gsyscall",
     "const__Gdead",
+    "const__Pidle",
+    "const__Prunning",
 ];
 
 fn line_col(text: &str, at: usize) -> (usize, usize) {

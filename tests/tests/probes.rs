@@ -288,8 +288,8 @@ fn bit(b: bool) -> String {
     if b { "1" } else { "0" }.into()
 }
 
-/// A P's status in the probes' words (`_Psyscall`): the model's own states
-/// (`go-model/runtime/model.h`), and any `const__P…` its release file names.
+/// A P's status in the probes' words (`_Psyscall`): the `const__P…` states its release
+/// file names (Go's own, checked against go_asm.h).
 fn p_status(p: &Process, pp: u64) -> Result<String, String> {
     let bytes = p
         .world
@@ -298,10 +298,7 @@ fn p_status(p: &Process, pp: u64) -> Result<String, String> {
         .peek(pp + runtime_globals::P_STATUS, 4)
         .ok_or("the P is not mapped")?;
     let s = u32::from_le_bytes(bytes.try_into().map_err(|_| "a short read")?) as i64;
-    let mut names: Vec<(String, i64)> = vec![
-        ("_Pidle".into(), runtime_globals::P_IDLE.into()),
-        ("_Prunning".into(), runtime_globals::P_RUNNING.into()),
-    ];
+    let mut names: Vec<(String, i64)> = Vec::new();
     for (name, v) in p.world.release.offsets() {
         let Some(state) = name.strip_prefix("const_") else {
             continue;
