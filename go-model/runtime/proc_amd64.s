@@ -330,6 +330,18 @@ done:
 	POPQ	BP
 	RET
 
+// stopm(fn): an M with no P waits for one, then runs its goroutine's function fn. In Go
+// such an M sleeps in stopm (proc.go) until handoffp or wakep gives it a P, and schedule
+// runs a runnable goroutine on it (execute, then gogo). The model's M holds its goroutine
+// already (runnable, in TLS, on its own stack): it takes a P the way exitsyscall does when
+// it has none (an idle P, or one retaken from an M in a system call, as sysmon would),
+// which also makes the goroutine _Grunning, and calls fn.
+TEXT runtime·stopm(SB), NOSPLIT, $8-8
+	CALL	runtime·exitsyscall(SB)
+	MOVQ	fn+0(FP), AX
+	CALL	AX
+	RET
+
 // goexit is where every goroutine's function returns to: the bottom frame of its stack.
 // Go then schedules another goroutine on the M; the model has no scheduler, so the
 // thread exits.
@@ -338,7 +350,37 @@ TEXT runtime·goexit(SB), NOSPLIT|NOFRAME|TOPFRAME, $0-0
 	CALL	runtime·goexit1(SB)
 	BYTE	$0x90
 
+// goexit1: Go's goexit0 would put the goroutine away and schedule another one on this M
+// and P. The model has no scheduler: the M gives its P back to the idle list (so that an
+// M waiting for one gets it) and the thread exits.
 TEXT runtime·goexit1(SB), NOSPLIT|NOFRAME, $0-0
+	get_tls(CX)
+	MOVQ	g(CX), DI
+	MOVQ	g_m(DI), R8
+	MOVQ	m_p(R8), BX
+	CMPQ	BX, $0
+	JEQ	exit
+	MOVQ	$0, m_p(R8)
+	MOVQ	$0, p_m(BX)
+	MOVL	$const__Pidle, p_status(BX)
+lock:
+	MOVL	$1, AX
+	MOVQ	$pidle_lock, DX
+	XCHGL	AX, 0(DX)
+	TESTL	AX, AX
+	JEQ	locked
+	PAUSE
+	JMP	lock
+locked:
+	MOVQ	$pidle_count, DX
+	MOVQ	0(DX), AX
+	MOVQ	$pidle_slots, SI
+	MOVQ	BX, (SI)(AX*8)
+	INCQ	AX
+	MOVQ	AX, 0(DX)
+	MOVQ	$pidle_lock, DX
+	MOVL	$0, 0(DX)
+exit:
 	MOVL	$0, DI
 	MOVL	$60, AX
 	SYSCALL

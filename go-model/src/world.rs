@@ -166,6 +166,8 @@ pub enum Arg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GStatus {
+    /// `_Grunnable`: ready to run, waiting for an M with a P.
+    Runnable,
     /// `_Grunning`: its M runs it.
     Running,
     /// `_Gsyscall`: in a system call or a cgo call.
@@ -179,6 +181,7 @@ impl GStatus {
     /// (`const__Grunning`).
     pub fn name(self) -> &'static str {
         match self {
+            GStatus::Runnable => "runnable",
             GStatus::Running => "running",
             GStatus::Syscall => "syscall",
             GStatus::Dead => "dead",
