@@ -152,6 +152,21 @@ pub fn walk(world: &World, pc: u64, sp: u64) -> Vec<Frame> {
     frames
 }
 
+/// Gives each frame of a runtime function the model runs the file and line Go's traceback
+/// prints for it in `release` (its `[frames]` table): the model's runtime is small
+/// assembly standing in for Go code (`cgocall.go`, `panic.go`, `signal_unix.go`,
+/// `proc.go`), and a report names Go's source, not the model's. `throw` is the message of
+/// the fatal error being reported, for a function that throws from several lines
+/// (sigpanic). Frames the table does not name keep the model's own place.
+pub fn place_in_release(frames: &mut [Frame], release: GoRelease, throw: Option<&str>) {
+    for f in frames {
+        if let Some(at) = release.frame_line(&f.function, throw) {
+            f.file = format!("{}/src/{}", runtime::GOROOT, at.file);
+            f.line = at.line;
+        }
+    }
+}
+
 /// Prints frames as Go does: `function(...)` then a tab, `file:line +0x…`, and for fatal
 /// reports ` fp=… sp=… pc=…`. Panics hide the runtime's own frames.
 pub fn print(frames: &[Frame], fatal: bool, hide_runtime: bool) -> String {
