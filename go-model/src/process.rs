@@ -941,6 +941,15 @@ impl Process {
         }
         traceback::place_in_release(&mut frames, self.release(), throw);
         out.push_str(&traceback::print(&frames, fatal, hide_runtime));
+        if let Some(c) = self
+            .world
+            .gs
+            .iter()
+            .find(|i| i.addr == g)
+            .and_then(|i| i.created_by)
+        {
+            out.push_str(&traceback::created_by(&self.world, self.release(), c));
+        }
         out
     }
 

@@ -9,7 +9,7 @@
 //! Go's unwinder stops at such functions since go1.17. A PC outside Go text (C code) ends
 //! it too: Go has no tables for C.
 
-use super::world::{addr, World};
+use super::world::{addr, Creation, World};
 use super::{runtime, GoRelease};
 use iced_x86::{Code, Decoder, DecoderOptions, Mnemonic, OpKind, Register};
 
@@ -185,6 +185,29 @@ pub fn print(frames: &[Frame], fatal: bool, hide_runtime: bool) -> String {
         s.push('\n');
     }
     s
+}
+
+/// `created by main.main in goroutine 1` and the `go` statement's place, as Go prints them
+/// under a goroutine's frames (go1.24.3 traceback.go:784 printcreatedby1; go1.14 prints
+/// the function alone). Go places the statement at the line of the PC it recorded.
+pub fn created_by(world: &World, release: GoRelease, c: Creation) -> String {
+    let (function, offset) = world
+        .program
+        .symbols
+        .iter()
+        .rev()
+        .find(|s| s.addr <= c.pc && c.pc < s.addr + s.size.max(1))
+        .map_or(("?".to_string(), 0), |s| (go_name(&s.name), c.pc - s.addr));
+    let (file, line) = world
+        .program
+        .line_at(c.pc)
+        .map_or(("?".to_string(), 0), |l| (shown_path(&l.file), l.line));
+    let parent = if release.traceback.created_by_names_goroutine {
+        format!(" in goroutine {}", c.goroutine)
+    } else {
+        String::new()
+    };
+    format!("created by {function}{parent}\n\t{file}:{line} +{offset:#x}\n")
 }
 
 /// A goroutine's status as its traceback header names it.

@@ -1,33 +1,37 @@
-// seed-concurrent-cgo: two goroutines call the C function entrance() through cgo at the
-// same time. entrance() keeps its job in a global; the first caller clears it while the
-// second still reads through it, and the second loads 0x60 past NULL. The C side orders
-// the two calls with atomics so the crash happens on every run, as the model's fixed
-// interleaving makes it happen.
+// seed-concurrent-cgo: main starts two goroutines that call the C function entrance()
+// through cgo at the same time, and waits in C. entrance() keeps its job in a global; the
+// first caller finishes, clears it and waits in C while the second still reads through
+// it, and the second loads 0x60 past NULL. The C side orders the two calls with atomics
+// so that the crash happens on every run, as the model's fixed interleaving makes it
+// happen there.
 package main
 
 /*
-#include <stddef.h>
-
 struct job { char pad[0x60]; long count; };
 
 static struct job *volatile work;
-static volatile int entered;
+static int callers, published, cleared;
+
+void wait_workers(void) {
+	for (;;) {}
+}
 
 long entrance(struct job *j) {
-	int me = __atomic_fetch_add(&entered, 1, __ATOMIC_SEQ_CST);
-	work = j;
-	if (me == 0) {
-		// The first caller waits for the second to publish its job, then finishes and
-		// clears the global.
-		while (__atomic_load_n(&entered, __ATOMIC_SEQ_CST) < 2) {}
-		while (work == j) {}
+	if (__atomic_fetch_add(&callers, 1, __ATOMIC_SEQ_CST) == 0) {
+		// The first caller: it works on its job through the global until the second
+		// caller has published its own, then finishes, clears the global and waits.
+		work = j;
+		while (!__atomic_load_n(&published, __ATOMIC_SEQ_CST)) {}
 		work->count++;
-		work = NULL;
-		__atomic_store_n(&entered, 3, __ATOMIC_SEQ_CST);
-		for (;;) {}
+		work = 0;
+		__atomic_store_n(&cleared, 1, __ATOMIC_SEQ_CST);
+		wait_workers();
 	}
-	// The second caller goes on through the global once the first has cleared it.
-	while (__atomic_load_n(&entered, __ATOMIC_SEQ_CST) < 3) {}
+	// The second caller: it publishes its job and goes on through the global once the
+	// first has cleared it.
+	work = j;
+	__atomic_store_n(&published, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&cleared, __ATOMIC_SEQ_CST)) {}
 	struct job *w = work;
 	w->count++;
 	return w->count;
@@ -35,18 +39,13 @@ long entrance(struct job *j) {
 */
 import "C"
 
-import "sync"
-
-func worker(wg *sync.WaitGroup) {
-	defer wg.Done()
+func worker() {
 	var j C.struct_job
 	C.entrance(&j)
 }
 
 func main() {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go worker(&wg)
-	go worker(&wg)
-	wg.Wait()
+	go worker()
+	go worker()
+	C.wait_workers()
 }
