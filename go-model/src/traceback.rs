@@ -8,6 +8,12 @@
 //! other way (asmcgocall, cgocallback) ends the walk unless it is the innermost frame, as
 //! Go's unwinder stops at such functions since go1.17. A PC outside Go text (C code) ends
 //! it too: Go has no tables for C.
+//!
+//! The model's runtime is small assembly standing in for Go code; a report names each of
+//! its functions with the file and line Go's traceback prints in the release
+//! ([`place_in_release`], from the release's `[frames]` table), so `runtime.cgocall` is
+//! `$GOROOT/src/runtime/cgocall.go:167` under go1.24, as a real program's report has it.
+//! `tests/tests/reports.rs` compares whole reports with real programs section by section.
 
 use super::world::{addr, Creation, World};
 use super::{runtime, GoRelease};

@@ -661,4 +661,66 @@ mod tests {
         let t: T = toml::from_str("go = \"1.24\"").unwrap();
         assert_eq!(t.go.key, "go1_24");
     }
+
+    #[test]
+    fn frames_name_the_release_s_own_lines_and_a_throw_picks_its_line() {
+        let (r14, r24) = (
+            GoRelease::named("1.14").unwrap(),
+            GoRelease::named("1.24").unwrap(),
+        );
+        let at = |r: GoRelease, f: &str, throw: Option<&str>| {
+            r.frame_line(f, throw)
+                .map(|l| format!("{}:{}", l.file, l.line))
+        };
+        assert_eq!(
+            at(r24, "runtime.cgocall", None).as_deref(),
+            Some("runtime/cgocall.go:167")
+        );
+        assert_eq!(
+            at(r14, "runtime.cgocall", None).as_deref(),
+            Some("runtime/cgocall.go:133")
+        );
+        // sigpanic throws from two lines: the message picks one.
+        assert_eq!(
+            at(r24, "runtime.sigpanic", Some("fault")).as_deref(),
+            Some("runtime/signal_unix.go:939")
+        );
+        assert_eq!(
+            at(
+                r14,
+                "runtime.sigpanic",
+                Some("unexpected signal during runtime execution")
+            )
+            .as_deref(),
+            Some("runtime/signal_unix.go:679")
+        );
+        assert_eq!(at(r24, "runtime.sigpanic", None), None);
+        assert_eq!(at(r24, "main.main", None), None);
+        assert!(r24.traceback.created_by_names_goroutine);
+        assert!(!r14.traceback.created_by_names_goroutine);
+    }
+
+    #[test]
+    fn a_frame_place_that_is_not_file_and_line_is_refused() {
+        for bad in [
+            "runtime/cgocall.go",
+            "runtime/cgocall.go:x",
+            "/abs/x.go:3",
+            ":4",
+            "a.go:0",
+        ] {
+            let text = format!(
+                "{}\n[frames]\n\"runtime.cgocall\" = \"{bad}\"\n",
+                builtin::BUILTIN[0].1.split("\n[frames]").next().unwrap()
+            );
+            let files = vec![("asm_amd64.s".to_string(), String::new())];
+            let e = Release::parse("x.toml", &text, files).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "x.toml: [frames] `runtime.cgocall`: `{bad}` is not `file:line` (such as `runtime/cgocall.go:167`)"
+                )
+            );
+        }
+    }
 }
