@@ -885,14 +885,15 @@ impl Process {
         let level2 = release.traceback.others_show_runtime_frames;
         let mut sections = Vec::new();
         for g in self.world.gs.iter().filter(|g| g.goid != 0) {
-            let status = self.peek(g.addr.wrapping_add(self.off("g_atomicstatus"))) & 0xffff_ffff;
+            let status = u64::from(self.g_status(g.addr));
             if printed.contains(&g.addr) || status == dead {
                 continue;
             }
             sections.push(if status == running {
                 format!(
-                    "{}\n\tgoroutine running on other thread; stack unavailable\n",
-                    self.goroutine_header(g.addr, level2)
+                    "{}\n\tgoroutine running on other thread; stack unavailable\n{}",
+                    self.goroutine_header(g.addr, level2),
+                    self.created_by(g.addr)
                 )
             } else {
                 self.goroutine_section(g.addr, level2, !level2, throw)
@@ -901,9 +902,25 @@ impl Process {
         sections
     }
 
+    /// `g.atomicstatus`, a uint32.
+    fn g_status(&self, g: u64) -> u32 {
+        self.peek(g.wrapping_add(self.off("g_atomicstatus"))) as u32
+    }
+
+    /// The `created by` lines of a goroutine whose creation the world records, or nothing.
+    fn created_by(&self, g: u64) -> String {
+        self.world
+            .gs
+            .iter()
+            .find(|i| i.addr == g)
+            .and_then(|i| i.created_by)
+            .map(|c| traceback::created_by(&self.world, self.release(), c))
+            .unwrap_or_default()
+    }
+
     fn goroutine_header(&self, g: u64, fatal: bool) -> String {
         let goid = self.peek(g.wrapping_add(self.off("g_goid")));
-        let status = self.peek(g.wrapping_add(self.off("g_atomicstatus"))) as u32;
+        let status = self.g_status(g);
         let m = self.peek(g.wrapping_add(self.off("g_m")));
         let mid = (m != 0).then(|| (self.peek(m.wrapping_add(self.off("m_id"))), m));
         traceback::goroutine_header(self.release(), fatal, goid, g, mid, status)
@@ -941,15 +958,7 @@ impl Process {
         }
         traceback::place_in_release(&mut frames, self.release(), throw);
         out.push_str(&traceback::print(&frames, fatal, hide_runtime));
-        if let Some(c) = self
-            .world
-            .gs
-            .iter()
-            .find(|i| i.addr == g)
-            .and_then(|i| i.created_by)
-        {
-            out.push_str(&traceback::created_by(&self.world, self.release(), c));
-        }
+        out.push_str(&self.created_by(g));
         out
     }
 
