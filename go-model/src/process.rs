@@ -877,7 +877,12 @@ impl Process {
 
     /// Go's report: the header lines, a blank line, then the stacks. `here` is where the
     /// report is printed from (throw's or sigpanic's entry); `ctx` the signal frame's
-    /// ucontext when printed from the signal handler (go1.24's fatal signal).
+    /// ucontext when printed from the signal handler (go1.21+'s fatal signal).
+    ///
+    /// A fatal report prints, after the goroutine that faulted, every other goroutine the
+    /// world holds (go1.24.3 traceback.go:1224 tracebackothers, called from panic.go's
+    /// dopanic_m and from signal_unix.go's sighandler; go1.14's dopanic_m sets `all` for a
+    /// throw); a panic prints only its own goroutine (GOTRACEBACK=single).
     fn report_text(
         &self,
         s: &SignalState,
@@ -888,55 +893,122 @@ impl Process {
         let Outcome::Report { header, panic, .. } = outcome else {
             return String::new();
         };
+        let throw = header.iter().find_map(|l| l.strip_prefix("fatal error: "));
         let mut out = header.join("\n");
         out.push_str("\n\n");
         let fatal = !panic;
         let curg = s.m_curg;
+        let mut sections = Vec::new();
         match here {
             Some((pc, sp)) => {
                 if s.g != 0 && s.g != curg {
                     // Printed on g0: its stack first, then the user goroutine's.
-                    out.push_str("runtime stack:\n");
-                    out.push_str(&traceback::print(
-                        &traceback::walk(&self.world, pc, sp),
-                        false,
-                        false,
+                    let mut frames = traceback::walk(&self.world, pc, sp);
+                    traceback::place_in_release(&mut frames, self.release(), throw);
+                    sections.push(format!(
+                        "runtime stack:\n{}",
+                        traceback::print(&frames, false, false)
                     ));
-                    out.push('\n');
                     if curg != 0 {
-                        out.push_str(&self.goroutine_section(curg, s.g_m, fatal));
+                        sections.push(self.goroutine_section(curg, fatal, false, throw));
                     }
                 } else {
                     // A panic hides the runtime's own frames (sigpanic and below).
-                    let frames = traceback::walk(&self.world, pc, sp);
-                    out.push_str(&self.goroutine_header(curg, s.g_m, fatal));
-                    out.push('\n');
-                    out.push_str(&traceback::print(&frames, fatal, *panic));
+                    let mut frames = traceback::walk(&self.world, pc, sp);
+                    traceback::place_in_release(&mut frames, self.release(), throw);
+                    sections.push(format!(
+                        "{}\n{}",
+                        self.goroutine_header(curg, fatal),
+                        traceback::print(&frames, fatal, *panic)
+                    ));
                 }
             }
             None => {
-                // From the signal handler: the goroutine, then the registers.
+                // From the signal handler: the goroutine, then the others, then the
+                // registers.
                 if curg != 0 {
-                    out.push_str(&self.goroutine_section(curg, s.g_m, fatal));
-                    out.push('\n');
+                    sections.push(self.goroutine_section(curg, fatal, false, throw));
                 }
-                out.push_str(&self.dump_regs(ctx));
             }
+        }
+        if fatal {
+            sections.extend(self.other_goroutines(&[s.g, curg], throw));
+        }
+        out.push_str(&sections.join("\n"));
+        if here.is_none() {
+            out.push('\n');
+            out.push_str(&self.dump_regs(ctx));
         }
         out
     }
 
-    fn goroutine_header(&self, g: u64, m: u64, fatal: bool) -> String {
+    /// The sections of the goroutines a fatal report prints after the one that faulted:
+    /// every goroutine of the world in the order Go keeps them (allgs: creation order),
+    /// but not `printed` and not dead ones; one running on another thread has no stack
+    /// to show (go1.24.3 traceback.go:1247 tracebackothers, the same in go1.14). A
+    /// release whose runtime throws trace at level 1 (go1.14) hides their runtime frames
+    /// and `fp=`.
+    fn other_goroutines(&self, printed: &[u64], throw: Option<&str>) -> Vec<String> {
+        let release = self.release();
+        let (dead, running) = (
+            release.required("const__Gdead"),
+            release.required("const__Grunning"),
+        );
+        let level2 = release.traceback.others_show_runtime_frames;
+        let mut sections = Vec::new();
+        for g in self.world.gs.iter().filter(|g| g.goid != 0) {
+            let status = u64::from(self.g_status(g.addr));
+            if printed.contains(&g.addr) || status == dead {
+                continue;
+            }
+            sections.push(if status == running {
+                format!(
+                    "{}\n\tgoroutine running on other thread; stack unavailable\n{}",
+                    self.goroutine_header(g.addr, level2),
+                    self.created_by(g.addr)
+                )
+            } else {
+                self.goroutine_section(g.addr, level2, !level2, throw)
+            });
+        }
+        sections
+    }
+
+    /// `g.atomicstatus`, a uint32.
+    fn g_status(&self, g: u64) -> u32 {
+        self.peek(g.wrapping_add(self.off("g_atomicstatus"))) as u32
+    }
+
+    /// The `created by` lines of a goroutine whose creation the world records, or nothing.
+    fn created_by(&self, g: u64) -> String {
+        self.world
+            .gs
+            .iter()
+            .find(|i| i.addr == g)
+            .and_then(|i| i.created_by)
+            .map(|c| traceback::created_by(&self.world, self.release(), c))
+            .unwrap_or_default()
+    }
+
+    fn goroutine_header(&self, g: u64, fatal: bool) -> String {
         let goid = self.peek(g.wrapping_add(self.off("g_goid")));
-        let status = self.peek(g.wrapping_add(self.off("g_atomicstatus"))) as u32;
+        let status = self.g_status(g);
+        let m = self.peek(g.wrapping_add(self.off("g_m")));
         let mid = (m != 0).then(|| (self.peek(m.wrapping_add(self.off("m_id"))), m));
         traceback::goroutine_header(self.release(), fatal, goid, g, mid, status)
     }
 
     /// `goroutine N [status]:` and its frames, from where the goroutine stopped: in a
     /// system call or cgo call, the PC and SP entersyscall recorded; else g.sched.
-    fn goroutine_section(&self, g: u64, m: u64, fatal: bool) -> String {
-        let mut out = self.goroutine_header(g, m, fatal);
+    /// `fatal` prints `fp=`, `sp=`, `pc=`; `hide_runtime` leaves out the runtime's frames.
+    fn goroutine_section(
+        &self,
+        g: u64,
+        fatal: bool,
+        hide_runtime: bool,
+        throw: Option<&str>,
+    ) -> String {
+        let mut out = self.goroutine_header(g, fatal);
         out.push('\n');
         let sys_sp = self.peek(g.wrapping_add(self.off("g_syscallsp")));
         let (pc, sp) = if sys_sp != 0 {
@@ -956,7 +1028,9 @@ impl Process {
                 f.line = l.line;
             }
         }
-        out.push_str(&traceback::print(&frames, fatal, false));
+        traceback::place_in_release(&mut frames, self.release(), throw);
+        out.push_str(&traceback::print(&frames, fatal, hide_runtime));
+        out.push_str(&self.created_by(g));
         out
     }
 

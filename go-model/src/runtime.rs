@@ -16,6 +16,8 @@ const MODEL_H: &str = include_str!("../runtime/model.h");
 const PROC: &str = include_str!("../runtime/proc_amd64.s");
 const SIGNAL: &str = include_str!("../runtime/signal_amd64.s");
 const LIBC: &str = include_str!("../runtime/libc_amd64.asm");
+/// `runtime·main`: a world that runs a Go program's `main.main` lists it in its sources.
+const MAIN: &str = include_str!("../runtime/main_amd64.s");
 
 /// The text of a runtime file for a release (`runtime/asm_amd64.s`), if there is one: the
 /// release's own files (its folder's `runtime/`) first, then `release.h` made from its
@@ -34,6 +36,7 @@ pub fn file(release: GoRelease, path: &str) -> Option<String> {
             "proc_amd64.s" => PROC,
             "signal_amd64.s" => SIGNAL,
             "libc_amd64.asm" => LIBC,
+            "main_amd64.s" => MAIN,
             _ => return None,
         }
         .to_string(),

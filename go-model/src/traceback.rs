@@ -8,8 +8,14 @@
 //! other way (asmcgocall, cgocallback) ends the walk unless it is the innermost frame, as
 //! Go's unwinder stops at such functions since go1.17. A PC outside Go text (C code) ends
 //! it too: Go has no tables for C.
+//!
+//! The model's runtime is small assembly standing in for Go code; a report names each of
+//! its functions with the file and line Go's traceback prints in the release
+//! ([`place_in_release`], from the release's `[frames]` table), so `runtime.cgocall` is
+//! `$GOROOT/src/runtime/cgocall.go:167` under go1.24, as a real program's report has it.
+//! `tests/tests/reports.rs` compares whole reports with real programs section by section.
 
-use super::world::{addr, World};
+use super::world::{addr, Creation, World};
 use super::{runtime, GoRelease};
 use iced_x86::{Code, Decoder, DecoderOptions, Mnemonic, OpKind, Register};
 
@@ -152,6 +158,21 @@ pub fn walk(world: &World, pc: u64, sp: u64) -> Vec<Frame> {
     frames
 }
 
+/// Gives each frame of a runtime function the model runs the file and line Go's traceback
+/// prints for it in `release` (its `[frames]` table): the model's runtime is small
+/// assembly standing in for Go code (`cgocall.go`, `panic.go`, `signal_unix.go`,
+/// `proc.go`), and a report names Go's source, not the model's. `throw` is the message of
+/// the fatal error being reported, for a function that throws from several lines
+/// (sigpanic). Frames the table does not name keep the model's own place.
+pub fn place_in_release(frames: &mut [Frame], release: GoRelease, throw: Option<&str>) {
+    for f in frames {
+        if let Some(at) = release.frame_line(&f.function, throw) {
+            f.file = format!("{}/src/{}", runtime::GOROOT, at.file);
+            f.line = at.line;
+        }
+    }
+}
+
 /// Prints frames as Go does: `function(...)` then a tab, `file:line +0x…`, and for fatal
 /// reports ` fp=… sp=… pc=…`. Panics hide the runtime's own frames.
 pub fn print(frames: &[Frame], fatal: bool, hide_runtime: bool) -> String {
@@ -170,6 +191,29 @@ pub fn print(frames: &[Frame], fatal: bool, hide_runtime: bool) -> String {
         s.push('\n');
     }
     s
+}
+
+/// `created by main.main in goroutine 1` and the `go` statement's place, as Go prints them
+/// under a goroutine's frames (go1.24.3 traceback.go:784 printcreatedby1; go1.14 prints
+/// the function alone). Go places the statement at the line of the PC it recorded.
+pub fn created_by(world: &World, release: GoRelease, c: Creation) -> String {
+    let (function, offset) = world
+        .program
+        .symbols
+        .iter()
+        .rev()
+        .find(|s| s.addr <= c.pc && c.pc < s.addr + s.size.max(1))
+        .map_or(("?".to_string(), 0), |s| (go_name(&s.name), c.pc - s.addr));
+    let (file, line) = world
+        .program
+        .line_at(c.pc)
+        .map_or(("?".to_string(), 0), |l| (shown_path(&l.file), l.line));
+    let parent = if release.traceback.created_by_names_goroutine {
+        format!(" in goroutine {}", c.goroutine)
+    } else {
+        String::new()
+    };
+    format!("created by {function}{parent}\n\t{file}:{line} +{offset:#x}\n")
 }
 
 /// A goroutine's status as its traceback header names it.

@@ -206,6 +206,31 @@ pub struct GoroutineSpec {
     /// [`limits::STACK_MAX`]; 2 KiB by default, as Go gives a new goroutine.
     #[serde(default)]
     pub stack: Option<u64>,
+    /// The `go` statement that started it, for the `created by` line of tracebacks. The
+    /// model has no scheduler to run `newproc`, so the world starts the goroutine and
+    /// records, as Go does in g.gopc and g.parentGoid, where it was created.
+    #[serde(default)]
+    pub created_by: Option<CreatedBy>,
+}
+
+/// Where a goroutine was started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatedBy {
+    /// The `go` statement's line in the sources, `file:line` (`main_amd64.s:15`): the
+    /// first instruction of that line is its PC.
+    pub at: String,
+    /// The goid of the goroutine that ran it.
+    pub goroutine: u64,
+}
+
+/// A goroutine's creation, placed: what Go keeps in g.gopc and g.parentGoid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Creation {
+    /// The PC of the `go` statement.
+    pub pc: u64,
+    /// The goid of the goroutine that ran it.
+    pub goroutine: u64,
 }
 
 /// A source file assembled into the world.
@@ -457,6 +482,8 @@ pub struct GInfo {
     pub stack_hi: u64,
     /// The name of its stack region.
     pub stack_name: String,
+    /// Where it was created, when the world says so.
+    pub created_by: Option<Creation>,
 }
 
 /// An m as placed in memory.
@@ -491,6 +518,17 @@ pub struct ThreadInfo {
     pub fs_base: u64,
     /// Its system stack: g0's for a Go thread, the C stack for a C thread.
     pub stack: (u64, u64),
+}
+
+/// The first instruction of a source line, `file:line`.
+fn line_pc(program: &Program, at: &str) -> Option<u64> {
+    let (file, line) = at.rsplit_once(':')?;
+    let line: u32 = line.parse().ok()?;
+    program
+        .instructions
+        .iter()
+        .find(|l| l.file == file && l.line == line)
+        .map(|l| l.addr)
 }
 
 /// A built world: the machine, the assembled program, and where everything is.
@@ -647,6 +685,15 @@ impl WorldSpec {
                     Some(gr.id.to_string()),
                     format!("goroutines[{first}] has this id already"),
                 ));
+            }
+            if let Some(c) = &gr.created_by {
+                if c.goroutine == gr.id || !self.goroutines.iter().any(|o| o.id == c.goroutine) {
+                    return Err(self.field_error(
+                        field("created_by.goroutine"),
+                        Some(c.goroutine.to_string()),
+                        "the creator is another goroutine of the world",
+                    ));
+                }
             }
             if let Some(size) = gr.stack {
                 if !(limits::STACK_MIN..=limits::STACK_MAX).contains(&size)
@@ -834,6 +881,7 @@ impl Builder {
             stack_lo: lo,
             stack_hi: hi,
             stack_name: stack_name.to_string(),
+            created_by: None,
         });
         Ok(self.gs.len() - 1)
     }
@@ -1060,6 +1108,19 @@ impl World {
                 &stack_name,
                 status,
             )?;
+            if let Some(c) = &g.created_by {
+                let pc = line_pc(&program, &c.at).ok_or_else(|| {
+                    spec.field_error(
+                        format!("world.goroutines[{n}].created_by.at"),
+                        Some(format!("{:?}", c.at)),
+                        "no instruction at this `file:line` of the sources",
+                    )
+                })?;
+                b.gs[gi].created_by = Some(Creation {
+                    pc,
+                    goroutine: c.goroutine,
+                });
+            }
             // validate: the thread exists, is a Go thread, and runs no other goroutine.
             if let Some(th) = g.thread.and_then(|t| threads.get(t)) {
                 let k = th.m.ok_or_else(|| {

@@ -74,6 +74,48 @@ pub struct Cgo {
     pub g0_stack_from_pthread: bool,
 }
 
+/// What a traceback prints that changed between releases, beyond the goroutine header
+/// (`runtime/traceback.go`, `runtime/runtime1.go`). A release folder without the table
+/// gets the newest behaviour's opposite: `false` for both.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Traceback {
+    /// go1.21+: `created by main.main in goroutine 1`; before, `created by main.main`.
+    #[serde(default)]
+    pub created_by_names_goroutine: bool,
+    /// go1.21+: a fatal runtime error prints every goroutine at traceback level 2, so the
+    /// other goroutines show their runtime frames and `fp=` `sp=` `pc=`; before, only the
+    /// goroutine that faulted shows them.
+    #[serde(default)]
+    pub others_show_runtime_frames: bool,
+}
+
+/// A place in Go's source: a file under `$GOROOT/src` and a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    /// The file, relative to `$GOROOT/src` (`runtime/cgocall.go`).
+    pub file: String,
+    /// Its 1-based line.
+    pub line: u32,
+}
+
+impl std::str::FromStr for SourceLine {
+    type Err = String;
+    /// `runtime/cgocall.go:167`.
+    fn from_str(s: &str) -> Result<SourceLine, String> {
+        let bad = || format!("`{s}` is not `file:line` (such as `runtime/cgocall.go:167`)");
+        let (file, line) = s.rsplit_once(':').ok_or_else(bad)?;
+        let line: u32 = line.parse().map_err(|_| bad())?;
+        if file.is_empty() || file.starts_with('/') || line == 0 {
+            return Err(bad());
+        }
+        Ok(SourceLine {
+            file: file.to_string(),
+            line,
+        })
+    }
+}
+
 /// A word the runtime keeps in a frame that has a name in Go's source.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +159,18 @@ pub struct Release {
     /// Named words in runtime frames.
     #[serde(default, rename = "frame_slot")]
     pub frame_slots: Vec<FrameSlot>,
+    /// What its tracebacks print differently.
+    #[serde(default)]
+    pub traceback: Traceback,
+    /// Where Go's traceback places the frame of each runtime function the model runs, as
+    /// `file:line` under `$GOROOT/src`, by Go's name of the function (`runtime.cgocall`),
+    /// or by the name and the message of the throw the frame leads to
+    /// (`runtime.sigpanic: fault`) where one function stops at several lines.
+    #[serde(default, rename = "frames")]
+    pub frame_text: BTreeMap<String, String>,
+    /// [`Release::frame_text`], read.
+    #[serde(skip)]
+    pub frames: BTreeMap<String, SourceLine>,
     /// The files of its `runtime/` folder: (file name, text).
     #[serde(skip)]
     pub files: Vec<(String, String)>,
@@ -246,6 +300,12 @@ impl Release {
                 return Err(invalid(format!("[constants] has no `{n}`")));
             }
         }
+        for (function, place) in &r.frame_text {
+            let at: SourceLine = place
+                .parse()
+                .map_err(|e| invalid(format!("[frames] `{function}`: {e}")))?;
+            r.frames.insert(function.clone(), at);
+        }
         if !r.files.iter().any(|(n, _)| n == "asm_amd64.s") {
             return Err(invalid("runtime/ has no asm_amd64.s".into()));
         }
@@ -329,6 +389,14 @@ impl Release {
             }
         }
         s
+    }
+
+    /// Where Go's traceback places a frame of `function` (Go's name, `runtime.throw`): the
+    /// entry for the function and `throw`'s message first, then the function's own.
+    pub fn frame_line(&self, function: &str, throw: Option<&str>) -> Option<&SourceLine> {
+        throw
+            .and_then(|m| self.frames.get(&format!("{function}: {m}")))
+            .or_else(|| self.frames.get(function))
     }
 
     /// The text of one of its runtime files (`asm_amd64.s`).
@@ -607,5 +675,67 @@ mod tests {
         );
         let t: T = toml::from_str("go = \"1.24\"").unwrap();
         assert_eq!(t.go.key, "go1_24");
+    }
+
+    #[test]
+    fn frames_name_the_release_s_own_lines_and_a_throw_picks_its_line() {
+        let (r14, r24) = (
+            GoRelease::named("1.14").unwrap(),
+            GoRelease::named("1.24").unwrap(),
+        );
+        let at = |r: GoRelease, f: &str, throw: Option<&str>| {
+            r.frame_line(f, throw)
+                .map(|l| format!("{}:{}", l.file, l.line))
+        };
+        assert_eq!(
+            at(r24, "runtime.cgocall", None).as_deref(),
+            Some("runtime/cgocall.go:167")
+        );
+        assert_eq!(
+            at(r14, "runtime.cgocall", None).as_deref(),
+            Some("runtime/cgocall.go:133")
+        );
+        // sigpanic throws from two lines: the message picks one.
+        assert_eq!(
+            at(r24, "runtime.sigpanic", Some("fault")).as_deref(),
+            Some("runtime/signal_unix.go:939")
+        );
+        assert_eq!(
+            at(
+                r14,
+                "runtime.sigpanic",
+                Some("unexpected signal during runtime execution")
+            )
+            .as_deref(),
+            Some("runtime/signal_unix.go:679")
+        );
+        assert_eq!(at(r24, "runtime.sigpanic", None), None);
+        assert_eq!(at(r24, "main.main", None), None);
+        assert!(r24.traceback.created_by_names_goroutine);
+        assert!(!r14.traceback.created_by_names_goroutine);
+    }
+
+    #[test]
+    fn a_frame_place_that_is_not_file_and_line_is_refused() {
+        for bad in [
+            "runtime/cgocall.go",
+            "runtime/cgocall.go:x",
+            "/abs/x.go:3",
+            ":4",
+            "a.go:0",
+        ] {
+            let text = format!(
+                "{}\n[frames]\n\"runtime.cgocall\" = \"{bad}\"\n",
+                builtin::BUILTIN[0].1.split("\n[frames]").next().unwrap()
+            );
+            let files = vec![("asm_amd64.s".to_string(), String::new())];
+            let e = Release::parse("x.toml", &text, files).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "x.toml: [frames] `runtime.cgocall`: `{bad}` is not `file:line` (such as `runtime/cgocall.go:167`)"
+                )
+            );
+        }
     }
 }
