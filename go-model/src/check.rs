@@ -34,7 +34,7 @@ use super::process::Process;
 use machine::num::hex;
 use serde::Deserialize;
 use std::ops::Range;
-use syntax::{split_offset, Segment, Sign, Target};
+use syntax::{Segment, Sign, Target};
 use toml::Spanned;
 
 /// A check as a file writes it: the fields keep where they are in the file, so that a
@@ -247,26 +247,7 @@ impl std::fmt::Display for CheckError {
 /// The address of a place: a symbol, `symbol+0x12`, or the first instruction of
 /// `file:line`.
 pub fn resolve_at(p: &Process, at: &Place) -> Result<u64, CheckError> {
-    if let Some((file, line)) = at.line() {
-        return p
-            .world
-            .program
-            .instructions
-            .iter()
-            .find(|l| l.file == file && l.line == line && !l.bytes.is_empty())
-            .map(|l| l.addr)
-            .ok_or_else(|| CheckError::Bad(format!("no instruction at {at}")));
-    }
-    symbol_address(p, &at.text).ok_or_else(|| CheckError::Bad(format!("no symbol `{at}`")))
-}
-
-/// A symbol's address: the whole text as a symbol, else `symbol+offset`.
-fn symbol_address(p: &Process, s: &str) -> Option<u64> {
-    if let Some(a) = p.world.program.symbol(s) {
-        return Some(a);
-    }
-    let (name, off) = split_offset(s)?;
-    Some(p.world.program.symbol(name)?.wrapping_add(off))
+    p.world.place_address(&at.text).map_err(CheckError::Bad)
 }
 
 /// Runs `p` to the check's point and evaluates its claims there.
@@ -486,7 +467,7 @@ fn address_of(p: &Process, t: &Target) -> Result<u64, Mistake> {
     if let Some(Ok((a, _))) = as_field {
         return Ok(a);
     }
-    if let Some(a) = symbol_address(p, &t.text) {
+    if let Some(a) = p.world.symbol_address(&t.text) {
         return Ok(a);
     }
     match as_field {

@@ -273,9 +273,7 @@ impl Process {
                             why,
                         )
                     };
-                    let at = crate::check::syntax::Place::parse(place)
-                        .map_err(|m| bad(m.to_string()))?;
-                    End::At(crate::check::resolve_at(&p, &at).map_err(|e| bad(e.to_string()))?)
+                    End::At(p.world.place_address(place).map_err(bad)?)
                 }
             });
         }
@@ -453,15 +451,15 @@ impl Process {
             if now >= end {
                 return RunStop::Limit;
             }
-            let (t, budget) = match thread {
-                Some(t) if self.runnable(t) => (t, end - now),
+            let (t, budget, until) = match thread {
+                Some(t) if self.runnable(t) => (t, end - now, None),
                 Some(t) => return RunStop::Stuck(format!("thread {t} cannot run")),
                 None => {
                     let Some(t) = self.next_thread() else {
                         return RunStop::Stuck("no thread can run".into());
                     };
                     let m = *self.marks.last().expect("a slice");
-                    (t, (m.step + m.len - now).min(end - now))
+                    (t, (m.step + m.len - now).min(end - now), m.until)
                 }
             };
             let pc = self.world.machine.thread(t).cpu.rip;
@@ -477,9 +475,11 @@ impl Process {
             }
             // The machine stops at one address by itself; with several, go one
             // instruction at a time and look before each.
-            let (budget, stop) = match stops {
-                [] => (budget, None),
-                [one] => (budget, Some(*one)),
+            // A slice that ends at a place is one more address to stop at.
+            let (budget, stop) = match (stops, until) {
+                ([], None) => (budget, None),
+                ([], Some(a)) if a != pc => (budget, Some(a)),
+                ([one], None) => (budget, Some(*one)),
                 _ => (1, None),
             };
             let r = self.world.machine.run(t, budget, stop);

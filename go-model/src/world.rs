@@ -1363,6 +1363,38 @@ impl World {
         }
     }
 
+    /// The address of a place: the first instruction of `file:line`, a symbol, or
+    /// `symbol+offset`. Lessons, scenarios and schedules name places this way.
+    pub fn place_address(&self, place: &str) -> Result<u64, String> {
+        let place = place.trim();
+        if let Some((file, line)) = place.rsplit_once(':') {
+            if let Ok(line) = line.parse::<u32>() {
+                return self
+                    .program
+                    .instructions
+                    .iter()
+                    .find(|l| l.file == file && l.line == line && !l.bytes.is_empty())
+                    .map(|l| l.addr)
+                    .ok_or_else(|| format!("no instruction at {place}"));
+            }
+        }
+        self.symbol_address(place)
+            .ok_or_else(|| format!("no symbol `{place}`"))
+    }
+
+    /// A symbol's address: the whole text as a symbol, else `symbol+offset`.
+    pub fn symbol_address(&self, s: &str) -> Option<u64> {
+        if let Some(a) = self.program.symbol(s) {
+            return Some(a);
+        }
+        let (name, off) = s.rsplit_once('+')?;
+        Some(
+            self.program
+                .symbol(name)?
+                .wrapping_add(machine::num::parse_number(off)?),
+        )
+    }
+
     /// Words for an address: a field of a g or m, a slot of TLS, a place in a stack or a
     /// symbol in text.
     pub fn describe(&self, a: u64) -> Option<String> {

@@ -214,10 +214,9 @@ fn bad_specs_say_what_is_wrong() {
     let bad: Result<WorldSpec, _> = serde_json::from_value(serde_json::json!({
         "threads": [{}], "goroutines": [{"id": 1, "status": "sleeping"}]
     }));
-    assert!(bad
-        .unwrap_err()
-        .to_string()
-        .contains("unknown variant `sleeping`, expected one of `running`, `syscall`, `dead`"));
+    assert!(bad.unwrap_err().to_string().contains(
+        "unknown variant `sleeping`, expected one of `runnable`, `running`, `syscall`, `dead`"
+    ));
     let bad: Result<WorldSpec, _> =
         serde_json::from_value(serde_json::json!({"threads": [], "extra": 1}));
     assert!(bad
