@@ -245,7 +245,11 @@ fn go_asm_h_through_the_cli(go: Option<&str>, names: &[&str]) -> Vec<(String, i6
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["undefined"], serde_json::json!([]), "every name is defined");
+    assert_eq!(
+        v["undefined"],
+        serde_json::json!([]),
+        "every name is defined"
+    );
     v["instructions"]
         .as_array()
         .unwrap()
@@ -294,7 +298,12 @@ fn asm_go_1_27_has_the_offsets_of_go1_27_3() {
         if release.derived.contains_key(name) {
             continue;
         }
-        assert_eq!(real.get(name), Some(ours), "{name} against {}", toolchain.version);
+        assert_eq!(
+            real.get(name),
+            Some(ours),
+            "{name} against {}",
+            toolchain.version
+        );
         compared += 1;
     }
     assert!(compared >= 40, "only {compared} values compared");

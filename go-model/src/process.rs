@@ -23,6 +23,7 @@ use machine::machine::{Halt, ModelAccess, StepEvent, ThreadState};
 use machine::memory::MemError;
 use machine::signal::MCONTEXT;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Which thread runs when: scripted slices first, then round robin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,11 @@ pub struct Schedule {
     /// After the slices, each runnable thread in turn runs this many steps.
     #[serde(default = "default_quantum")]
     pub quantum: u64,
+    /// Slices for one release in place of `slices`, by the release's key
+    /// (`by_release.go1_27 = [[0, 70], …]`): a release whose runtime takes another number
+    /// of instructions on the way needs other counts for the same interleaving.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_release: BTreeMap<String, Vec<(usize, u64)>>,
 }
 
 fn default_quantum() -> u64 {
@@ -52,18 +58,50 @@ impl Schedule {
             ));
         }
         let n = spec.threads.len();
-        if let Some(k) = self.slices.iter().position(|&(t, _)| t >= n) {
+        let lists = std::iter::once(("slices".to_string(), &self.slices)).chain(
+            self.by_release
+                .iter()
+                .map(|(key, slices)| (format!("by_release.{key}"), slices)),
+        );
+        for (field, slices) in lists {
+            if let Some(k) = slices.iter().position(|&(t, _)| t >= n) {
+                return Err(spec.field_error(
+                    format!("schedule.{field}[{k}]"),
+                    Some(format!("[{}, {}]", slices[k].0, slices[k].1)),
+                    format!(
+                        "thread {} does not exist (threads are numbered from 0 to {})",
+                        slices[k].0,
+                        n.saturating_sub(1)
+                    ),
+                ));
+            }
+        }
+        if let Some(key) = self
+            .by_release
+            .keys()
+            .find(|k| GoRelease::named(k).is_none_or(|r| r.key != **k))
+        {
+            let keys: Vec<String> = GoRelease::all().iter().map(|r| r.key.clone()).collect();
             return Err(spec.field_error(
-                format!("schedule.slices[{k}]"),
-                Some(format!("[{}, {}]", self.slices[k].0, self.slices[k].1)),
-                format!(
-                    "thread {} does not exist (threads are numbered from 0 to {})",
-                    self.slices[k].0,
-                    n.saturating_sub(1)
-                ),
+                format!("schedule.by_release.{key}"),
+                None,
+                format!("no such release key (the keys are {})", keys.join(", ")),
             ));
         }
         Ok(())
+    }
+
+    /// The schedule `release` runs: its own slices where `by_release` gives them.
+    pub fn for_release(&self, release: GoRelease) -> Schedule {
+        Schedule {
+            slices: self
+                .by_release
+                .get(&release.key)
+                .unwrap_or(&self.slices)
+                .clone(),
+            quantum: self.quantum,
+            by_release: BTreeMap::new(),
+        }
     }
 }
 
@@ -72,6 +110,7 @@ impl Default for Schedule {
         Schedule {
             slices: Vec::new(),
             quantum: default_quantum(),
+            by_release: BTreeMap::new(),
         }
     }
 }
@@ -208,6 +247,7 @@ impl Process {
         loader: &dyn Loader,
     ) -> Result<Process, WorldError> {
         schedule.validate(spec)?;
+        let schedule = schedule.for_release(release);
         let world = World::build(spec, release, loader)?;
         let model_fns = MODEL_FNS
             .iter()

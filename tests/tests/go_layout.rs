@@ -59,10 +59,18 @@ fn derived_facts_hold() {
         // The gobuf's ret word went in go1.27 (runtime2.go:303-320 of go1.27.3): bp moves
         // 8 bytes down and the gobuf is 48 bytes, not 56.
         let has_ret = release.offset("gobuf_ret").is_some();
-        assert_eq!(has_ret, release.version() < (1, 27), "gobuf.ret in go{release}");
+        assert_eq!(
+            has_ret,
+            release.version() < (1, 27),
+            "gobuf.ret in go{release}"
+        );
         let (bp, size) = if has_ret { (104, 56) } else { (96, 48) };
         assert_eq!(at("g_sched", "gobuf_bp"), bp, "g.sched.bp in go{release}");
-        assert_eq!(release.offset("gobuf__size"), Some(size), "gobuf in go{release}");
+        assert_eq!(
+            release.offset("gobuf__size"),
+            Some(size),
+            "gobuf in go{release}"
+        );
         // g.sched ends where g.syscallsp begins, in each release.
         assert_eq!(
             release.offset("g_syscallsp"),
@@ -86,7 +94,10 @@ fn derived_facts_hold() {
     // go1.27 moved the m fields the signal handler and asmcgocall read: m.morebuf is a
     // gobuf too, so each m field after it up to m.caughtsig sits 8 bytes lower than in
     // go1.24, and m.p, after go1.27's new m.signalSecret, has not moved.
-    let (r24, r27) = (GoRelease::named("1.24").unwrap(), GoRelease::named("1.27").unwrap());
+    let (r24, r27) = (
+        GoRelease::named("1.24").unwrap(),
+        GoRelease::named("1.27").unwrap(),
+    );
     for name in ["m_gsignal", "m_tls", "m_curg", "m_caughtsig"] {
         assert_eq!(
             r27.offset(name).unwrap(),

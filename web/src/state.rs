@@ -358,10 +358,11 @@ impl Reducible for State {
                 next.editing = true;
             }
             Action::Open(id) => {
-                // A lesson written for other releases only opens under its first.
-                let releases = session::catalog::open(&id).map(|o| o.releases);
-                let release = match releases {
-                    Some(r) if !r.contains(&next.config.release) && !r.is_empty() => r[0],
+                // A lesson written for other releases only opens under the newest of them.
+                let release = match session::catalog::open(&id).map(|o| o.releases) {
+                    Some(r) if !r.contains(&next.config.release) => {
+                        r.iter().max().copied().unwrap_or(next.config.release)
+                    }
                     _ => next.config.release,
                 };
                 let config = Config {
@@ -521,6 +522,19 @@ mod tests {
         assert!(s.notice.as_deref().unwrap().contains("earlier version"));
         assert_eq!(s.config.lesson, session::catalog::FIRST);
         assert_eq!(s.config.release, GoRelease::named("1.24").unwrap());
+    }
+
+    #[test]
+    fn the_page_opens_with_the_newest_release_and_old_links_keep_theirs() {
+        let s = State::from_fragment("");
+        assert_eq!(s.config.release, GoRelease::latest());
+        assert_eq!(s.snapshot.release, GoRelease::named("1.27").unwrap());
+        // A link of the page before it had a picker carries no release: it ran go1.14.
+        let s = State::from_fragment("#v=1&lesson=asmcgocall&step=3");
+        assert_eq!(s.config.release, GoRelease::named("1.14").unwrap());
+        assert_eq!(s.snapshot.step, 3);
+        let s = State::from_fragment("#v=1&lesson=asmcgocall&go=1.27&step=3");
+        assert_eq!(s.snapshot.release, GoRelease::named("1.27").unwrap());
     }
 
     #[test]
