@@ -108,3 +108,70 @@ fn a_broken_release_folder_is_a_located_error() {
     assert_eq!(GoRelease::named("1.92"), None);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The text of a built-in scenario's file.
+fn scenario_text(id: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../go-model/scenarios")
+        .join(format!("{id}.toml"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn a_schedule_gives_a_release_its_own_slices_by_its_key() {
+    // Thread 2 first, for go1.27 only: a release whose runtime takes other instruction
+    // counts scripts the same interleaving with other slices.
+    let text = scenario_text("seed-concurrent-cgo").replace(
+        "[schedule]\nquantum = 20\n",
+        "[schedule]\nquantum = 20\nby_release.go1_27 = [[1, 5]]\n",
+    );
+    assert!(text.contains("by_release.go1_27"));
+    let s = Scenario::parse("s.toml", &text).unwrap();
+    let first = |release: &str| {
+        let mut p = s.process(GoRelease::named(release).unwrap()).unwrap();
+        p.step();
+        p.world.machine.last_thread()
+    };
+    assert_eq!(first("1.27"), Some(1));
+    assert_eq!(first("1.24"), Some(0));
+    let ours = s.schedule.for_release(GoRelease::named("1.27").unwrap());
+    assert_eq!(ours.slices, vec![(1, 5)]);
+    assert_eq!(ours.quantum, 20);
+    assert!(s
+        .schedule
+        .for_release(GoRelease::named("1.14").unwrap())
+        .slices
+        .is_empty());
+}
+
+#[test]
+fn a_schedule_for_an_unknown_release_or_thread_is_a_located_error() {
+    let base = scenario_text("seed-concurrent-cgo");
+    let line = base
+        .lines()
+        .position(|l| l == "[schedule]")
+        .expect("a [schedule] table")
+        + 3;
+    let unknown = base.replace(
+        "[schedule]\nquantum = 20\n",
+        "[schedule]\nquantum = 20\nby_release.go1_99 = [[0, 5]]\n",
+    );
+    let e = Scenario::parse("s.toml", &unknown).unwrap_err().to_string();
+    assert!(
+        e.contains("schedule.by_release.go1_99")
+            // Releases other tests load from files may follow.
+            && e.contains("no such release key (the keys are go1_14, go1_24, go1_27"),
+        "{e}"
+    );
+    let no_thread = base.replace(
+        "[schedule]\nquantum = 20\n",
+        "[schedule]\nquantum = 20\nby_release.go1_27 = [[0, 5], [7, 5]]\n",
+    );
+    let e = Scenario::parse("s.toml", &no_thread).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("s.toml:{line}"))
+            && e.contains("schedule.by_release.go1_27[1]")
+            && e.contains("thread 7 does not exist"),
+        "{e}"
+    );
+}
