@@ -167,7 +167,9 @@ fn a_schedule_for_an_unknown_release_or_thread_is_a_located_error() {
         "[schedule]\nquantum = 20\n",
         "[schedule]\nquantum = 20\nby_release.go1_27 = [[0, 5], [7, 5]]\n",
     );
-    let e = Scenario::parse("s.toml", &no_thread).unwrap_err().to_string();
+    let e = Scenario::parse("s.toml", &no_thread)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.starts_with(&format!("s.toml:{line}"))
             && e.contains("schedule.by_release.go1_27[1]")

@@ -458,7 +458,8 @@ mod tests {
             s = s.reduce(Action::Step);
         }
         let link = s.link();
-        assert_eq!(link, "v=1&lesson=asmcgocall&go=1.14&step=9");
+        // The page opens with the newest release, and its links name it.
+        assert_eq!(link, "v=1&lesson=asmcgocall&go=1.27&step=9");
         let opened = run(
             Rc::new(State::from_fragment(&format!("#{link}"))),
             Action::Tick,
@@ -472,7 +473,7 @@ mod tests {
         let s2 = s2.reduce(Action::Step);
         assert_eq!(
             s2.link(),
-            "v=1&lesson=asmcgocall&go=1.14&step=10&sched=a.9,0.1"
+            "v=1&lesson=asmcgocall&go=1.27&step=10&sched=a.9,0.1"
         );
 
         let s = run(s, Action::Open(session::catalog::PLAYGROUND.into()));
@@ -530,8 +531,12 @@ mod tests {
         assert_eq!(s.config.release, GoRelease::latest());
         assert_eq!(s.snapshot.release, GoRelease::named("1.27").unwrap());
         // A link of the page before it had a picker carries no release: it ran go1.14.
-        let s = State::from_fragment("#v=1&lesson=asmcgocall&step=3");
+        let s = run(
+            Rc::new(State::from_fragment("#v=1&lesson=asmcgocall&step=3")),
+            Action::Tick,
+        );
         assert_eq!(s.config.release, GoRelease::named("1.14").unwrap());
+        assert_eq!(s.snapshot.release, GoRelease::named("1.14").unwrap());
         assert_eq!(s.snapshot.step, 3);
         let s = State::from_fragment("#v=1&lesson=asmcgocall&go=1.27&step=3");
         assert_eq!(s.snapshot.release, GoRelease::named("1.27").unwrap());
