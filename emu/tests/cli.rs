@@ -326,3 +326,29 @@ fn asm_without_go_is_the_newest_release() {
         "go1.24 places them elsewhere"
     );
 }
+
+/// `emu lesson play` opens a lesson under the newest release it declares, unless `--go`
+/// names another.
+#[test]
+fn lesson_play_opens_with_the_newest_release() {
+    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    let play = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_emu"))
+            .args(["lesson", "play", "6", "--dir"])
+            .arg(&lessons)
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(play(&[]).ends_with("(go1.27)"), "{}", play(&[]));
+    assert!(play(&["--go", "1.14"]).ends_with("(go1.14)"));
+}
