@@ -8,9 +8,10 @@
 
 // systemstack_switch is never run: its only use is as the PC a goroutine appears to be
 // stopped at while it is off its stack, so that a traceback of it reads "in a call".
-// go1.27 aligns its UNDEF to 8 bytes from the start (PCALIGN $8 after the prologue), so
-// that the PC gosave_systemstack_switch<> records, +8, is the UNDEF itself. This version
-// has no prologue: one 8-byte NOP stands where go1.27's prologue and padding are.
+// go1.27 aligns its UNDEF to 8 bytes from the start (PCALIGN $8 after the prologue,
+// go1.27.3 asm_amd64.s:479-486), so that the PC gosave_systemstack_switch<> records, +8,
+// is the UNDEF itself. This version has no prologue: one 8-byte NOP stands where go1.27's
+// prologue and padding are.
 TEXT runtime·systemstack_switch(SB), NOSPLIT, $0-0
 	QUAD	$0x0000000000841f0f // nopl 0(ax)(ax*1), 8 bytes
 	UNDEF
@@ -19,7 +20,7 @@ TEXT runtime·systemstack_switch(SB), NOSPLIT, $0-0
 
 // gosave_systemstack_switch<> saves the goroutine (g in R14, the register ABI's g) into
 // g.sched, with the fixed PC of systemstack_switch's UNDEF instead of its caller's.
-// go1.27's gobuf has no ret word to clear. Uses R9 only.
+// go1.27's gobuf has no ret word to clear (go1.27.3 asm_amd64.s:855-870). Uses R9 only.
 TEXT gosave_systemstack_switch<>(SB), NOSPLIT|NOFRAME, $0
 	MOVQ	$runtime·systemstack_switch+8(SB), R9
 	MOVQ	R9, (g_sched+gobuf_pc)(R14)
@@ -33,10 +34,11 @@ TEXT gosave_systemstack_switch<>(SB), NOSPLIT|NOFRAME, $0
 	RET
 
 // func asmcgocall(fn, arg unsafe.Pointer) int32
-// Runs fn(arg) on g0's stack with the C calling convention. The checks come in go1.27's
-// order: no g, gsignal, g0. go1.27 loads fn and arg after the checks, on each way; here
-// they are loaded at entry, where fn+0(FP) still names them (this assembler does not
-// move FP with PUSHQ), and the checks touch neither AX nor BX.
+// Runs fn(arg) on g0's stack with the C calling convention (go1.27.3 asm_amd64.s:919).
+// The checks come in go1.27's order: no g, gsignal, g0. go1.27 loads fn and arg after
+// the checks, on each way; here they are loaded at entry, where fn+0(FP) still names
+// them (this assembler does not move FP with PUSHQ), and the checks touch neither AX
+// nor BX.
 TEXT ·asmcgocall(SB), NOSPLIT|NOFRAME, $0-20
 	MOVQ	fn+0(FP), AX
 	MOVQ	arg+8(FP), BX
@@ -57,7 +59,8 @@ TEXT ·asmcgocall(SB), NOSPLIT|NOFRAME, $0-20
 	JEQ	nosave
 
 	// On a user goroutine. (go1.27 first erases registers here for code marked secret,
-	// under GOEXPERIMENT=runtimesecret only, which a default build leaves off.)
+	// under GOEXPERIMENT=runtimesecret only, asm_amd64.s:940; the default experiments,
+	// internal/buildcfg/exp.go:81-89 of go1.27.3, leave it off.)
 	MOVQ	SP, DX
 
 	// Leave the goroutine and go to g0's stack.
