@@ -33,7 +33,7 @@ pub enum Action {
     Play {
         /// The lesson's number, id, or file.
         lesson: String,
-        /// Go release (the lesson's first when absent).
+        /// Go release (the newest the lesson declares when absent).
         #[arg(long = "go")]
         go: Option<String>,
         /// The lessons folder (found from the current directory when absent).
@@ -302,7 +302,10 @@ fn play(name: &str, release: Option<GoRelease>, dir: Option<PathBuf>, cap: usize
             return ExitCode::from(2);
         }
     };
-    let release = release.unwrap_or(lesson.releases[0]);
+    // Like the page, the newest release the lesson holds for.
+    let release = release
+        .or_else(|| lesson.releases.iter().max().copied())
+        .unwrap_or_else(GoRelease::latest);
     let mut player = match Player::new(&lesson, release) {
         Ok(p) => p,
         Err(e) => {

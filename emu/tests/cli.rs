@@ -205,7 +205,150 @@ fn run_under_a_release_dir() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "emu run: --go 1.93: no such release (known: 1.14, 1.24; --release-dir adds one)\n"
+        "emu run: --go 1.93: no such release (known: 1.14, 1.24, 1.27; --release-dir adds one)\n"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+// The one helper that finds the installed Go toolchains (`STACKSWITCH_GOROOTS`), shared
+// with the stackswitch-tests crate rather than written twice.
+#[path = "../../tests/src/toolchains.rs"]
+#[allow(dead_code)]
+mod toolchains;
+
+/// The values `emu asm`'s built-in go_asm.h gives `names`, read back from the listing of one
+/// `MOVQ $name, AX` per name.
+fn go_asm_h_through_the_cli(go: Option<&str>, names: &[&str]) -> Vec<(String, i64)> {
+    let mut text = String::from("#include \"go_asm.h\"\n#include \"textflag.h\"\n");
+    text.push_str("TEXT ·offsets(SB), NOSPLIT, $0\n");
+    for n in names {
+        text.push_str(&format!("\tMOVQ\t${n}, AX\n"));
+    }
+    text.push_str("\tRET\n");
+    let path = std::env::temp_dir().join(format!(
+        "emu-cli-offsets-{}-{}.s",
+        std::process::id(),
+        go.unwrap_or("default")
+    ));
+    std::fs::write(&path, text).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_emu"));
+    cmd.arg("asm").arg(&path).arg("--json");
+    if let Some(go) = go {
+        cmd.args(["--go", go]);
+    }
+    let out = cmd.output().unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["undefined"],
+        serde_json::json!([]),
+        "every name is defined"
+    );
+    v["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| {
+            let name = i["source"].as_str()?.strip_prefix("MOVQ\t$")?;
+            let name = name.strip_suffix(", AX")?;
+            let imm = i["intel"].as_str()?.strip_prefix("mov rax, ")?;
+            let value = session::machine::num::parse_number(imm)? as i64;
+            Some((name.to_string(), value))
+        })
+        .collect()
+}
+
+/// `emu asm --go 1.27` assembles against go1.27.3's offsets: those of its release file
+/// always, and those go1.27.3's own compiler writes into go_asm.h where it is installed.
+#[test]
+fn asm_go_1_27_has_the_offsets_of_go1_27_3() {
+    let release = session::GoRelease::named("1.27").unwrap();
+    let names: Vec<&str> = release.offsets().map(|(n, _)| n).collect();
+    let ours = go_asm_h_through_the_cli(Some("1.27"), &names);
+    assert_eq!(ours.len(), names.len(), "one value per name: {ours:?}");
+    for (name, value) in &ours {
+        assert_eq!(release.offset(name), Some(*value), "{name}");
+    }
+    let value = |n: &str| ours.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
+    // Where go1.27 moved a field, the CLI gives go1.27's place, not go1.24's.
+    assert_eq!(value("g_syscallsp"), Some(104));
+    assert_eq!(value("m_curg"), Some(184));
+    assert_eq!(value("gobuf_ret"), None);
+
+    let toolchain = toolchains::release("1.27");
+    if toolchain.is_none() {
+        assert!(
+            std::env::var("STACKSWITCH_REQUIRE_GO").is_err(),
+            "STACKSWITCH_REQUIRE_GO is set but STACKSWITCH_GOROOTS names no go1.27"
+        );
+        eprintln!("no go1.27 toolchain: emu asm --go 1.27 not compared with the real go_asm.h");
+        return;
+    }
+    let toolchain = toolchain.unwrap();
+    let real = toolchain.go_asm_h();
+    let mut compared = 0;
+    for (name, ours) in &ours {
+        // The derived values (const__StackGuard) are the ones go_asm.h does not carry.
+        if release.derived.contains_key(name) {
+            continue;
+        }
+        assert_eq!(
+            real.get(name),
+            Some(ours),
+            "{name} against {}",
+            toolchain.version
+        );
+        compared += 1;
+    }
+    assert!(compared >= 40, "only {compared} values compared");
+}
+
+/// Without `--go`, `emu asm` assembles for the newest release.
+#[test]
+fn asm_without_go_is_the_newest_release() {
+    let latest = session::GoRelease::latest();
+    assert_eq!(latest.name, "1.27");
+    let names = ["g_syscallsp", "m_curg", "m_gsignal", "gobuf_bp"];
+    let default = go_asm_h_through_the_cli(None, &names);
+    for (name, value) in &default {
+        assert_eq!(latest.offset(name), Some(*value), "{name}");
+    }
+    assert_eq!(default.len(), names.len());
+    assert_ne!(
+        default,
+        go_asm_h_through_the_cli(Some("1.24"), &names),
+        "go1.24 places them elsewhere"
+    );
+}
+
+/// `emu lesson play` opens a lesson under the newest release it declares, unless `--go`
+/// names another.
+#[test]
+fn lesson_play_opens_with_the_newest_release() {
+    let lessons = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
+    let play = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_emu"))
+            .args(["lesson", "play", "6", "--dir"])
+            .arg(&lessons)
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(play(&[]).ends_with("(go1.27)"), "{}", play(&[]));
+    assert!(play(&["--go", "1.14"]).ends_with("(go1.14)"));
 }

@@ -606,6 +606,8 @@ mod tests {
         assert!(all.len() >= 2);
         assert!(all.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(GoRelease::oldest().name, "1.14");
+        assert_eq!(GoRelease::latest().name, "1.27");
+        assert_eq!(GoRelease::latest().key, "go1_27");
         assert_eq!(GoRelease::named("go1.14"), GoRelease::named("go1_14"));
     }
 
@@ -615,6 +617,7 @@ mod tests {
         assert!(!h("1.14").contains("#define"));
         assert!(h("1.24").contains("#define REGISTER_ABI "));
         assert!(h("1.24").contains("#define BIND_EXTRA_M "));
+        assert_eq!(h("1.27").replace("1.27", "1.24"), h("1.24"));
     }
 
     #[test]
@@ -625,6 +628,10 @@ mod tests {
             GoRelease::named("1.24").unwrap().offset("m_isExtraInC"),
             Some(282)
         );
+        // go1.27's gobuf lost its ret word: asking for it is None, not a stale 32.
+        let r = GoRelease::named("1.27").unwrap();
+        assert_eq!(r.offset("gobuf_ret"), None);
+        assert_eq!(r.offset("gobuf_bp"), Some(40));
     }
 
     #[test]

@@ -111,7 +111,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             lesson: catalog::FIRST.to_string(),
-            release: GoRelease::oldest(),
+            // A new session shows the newest release the model has.
+            release: GoRelease::latest(),
             edits: Vec::new(),
         }
     }

@@ -64,6 +64,16 @@ function lessons() {
     });
 }
 
+/** The newest release of releases/ (`1.27`): the one the page opens with. */
+function newestRelease() {
+  return readdirSync(join(root, 'releases'))
+    .map((d) => d.match(/^go(\d+)\.(\d+)$/))
+    .filter((m) => m)
+    .sort((a, b) => Number(a[1]) - Number(b[1]) || Number(a[2]) - Number(b[2]))
+    .map((m) => `${m[1]}.${m[2]}`)
+    .pop();
+}
+
 /** Starts the server and resolves with its URL once it prints it. */
 function serve() {
   const server = spawn('cargo', ['xtask', 'serve', '--port', '0'], {
@@ -492,6 +502,14 @@ async function main() {
     const tti = await page.evaluate(() => window.__tti);
     console.log(`     page interactive after ${tti.toFixed(0)} ms (navigation start to first render; ${Date.now() - started} ms as the test sees it)`);
     figures.tti = tti;
+
+    // The page opens with the newest release; the checks that follow are written for
+    // go1.14's runtime code, so they pick it first (the picker keeps it across lessons).
+    const newest = newestRelease();
+    check((await page.inputValue('#release')) === newest, `the page opens with the newest release, go${newest}`);
+    await page.selectOption('#release', '1.14');
+    await page.waitForFunction(() => document.querySelector('#step-count').textContent === 'step 0');
+    check((await page.inputValue('#release')) === '1.14', 'the picker switches the page to go1.14');
 
     await switchChecks(page);
 

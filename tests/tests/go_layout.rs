@@ -48,14 +48,35 @@ fn derived_facts_hold() {
     for release in GoRelease::all() {
         let at = |a: &str, b: &str| release.offset(a).unwrap() + release.offset(b).unwrap();
         // g.sched is a gobuf at g+56 in every release the model has: the asmcgocall and
-        // gosave lessons read its words by these sums.
-        for (field, sum) in [("sp", 56), ("pc", 64), ("g", 72), ("ctxt", 80), ("bp", 104)] {
+        // gosave lessons read its first words by these sums.
+        for (field, sum) in [("sp", 56), ("pc", 64), ("g", 72), ("ctxt", 80)] {
             assert_eq!(
                 at("g_sched", &format!("gobuf_{field}")),
                 sum,
                 "g.sched.{field} in go{release}"
             );
         }
+        // The gobuf's ret word went in go1.27 (runtime2.go:303-320 of go1.27.3): bp moves
+        // 8 bytes down and the gobuf is 48 bytes, not 56.
+        let has_ret = release.offset("gobuf_ret").is_some();
+        assert_eq!(
+            has_ret,
+            release.version() < (1, 27),
+            "gobuf.ret in go{release}"
+        );
+        let (bp, size) = if has_ret { (104, 56) } else { (96, 48) };
+        assert_eq!(at("g_sched", "gobuf_bp"), bp, "g.sched.bp in go{release}");
+        assert_eq!(
+            release.offset("gobuf__size"),
+            Some(size),
+            "gobuf in go{release}"
+        );
+        // g.sched ends where g.syscallsp begins, in each release.
+        assert_eq!(
+            release.offset("g_syscallsp"),
+            Some(release.offset("g_sched").unwrap() + size),
+            "g.syscallsp in go{release}"
+        );
         for (name, v) in [
             ("const__Grunning", 2),
             ("const__Gsyscall", 3),
@@ -67,6 +88,26 @@ fn derived_facts_hold() {
     let guard = |r: &str| GoRelease::named(r).unwrap().offset("const__StackGuard");
     assert_eq!(guard("1.14"), Some(896));
     assert_eq!(guard("1.24"), Some(928));
+    // go1.27.3's stack.go:102 is go1.24's expression with the same terms.
+    assert_eq!(guard("1.27"), Some(928));
+
+    // go1.27 moved the m fields the signal handler and asmcgocall read: m.morebuf is a
+    // gobuf too, so each m field after it up to m.caughtsig sits 8 bytes lower than in
+    // go1.24, and m.p, after go1.27's new m.signalSecret, has not moved.
+    let (r24, r27) = (
+        GoRelease::named("1.24").unwrap(),
+        GoRelease::named("1.27").unwrap(),
+    );
+    for name in ["m_gsignal", "m_tls", "m_curg", "m_caughtsig"] {
+        assert_eq!(
+            r27.offset(name).unwrap(),
+            r24.offset(name).unwrap() - 8,
+            "{name}: go1.27 against go1.24"
+        );
+    }
+    for name in ["m_p", "m_id", "m_incgo", "m_isExtraInC"] {
+        assert_eq!(r27.offset(name), r24.offset(name), "{name}");
+    }
 }
 
 #[test]
@@ -80,6 +121,10 @@ fn go_asm_h_defines_every_offset() {
         .unwrap()
         .go_asm_h()
         .contains("#define m_isExtraInC 282\n"));
+    let h = GoRelease::named("1.27").unwrap().go_asm_h();
+    assert!(h.contains("#define g_syscallsp 104\n"), "{h}");
+    assert!(h.contains("#define m_curg 184\n"), "{h}");
+    assert!(!h.contains("gobuf_ret"), "go1.27's gobuf has no ret");
 }
 
 /// The seed's report lines, as `tests/fixtures/seed-report.txt` quotes them.

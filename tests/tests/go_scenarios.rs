@@ -1,4 +1,4 @@
-//! Every scenario of the runtime model, under both Go releases, ends as its file says Go
+//! Every scenario of the runtime model, under every Go release, ends as its file says Go
 //! ends it: the checks along the way, the exit status, and the report line by line
 //! (addresses and PCs may differ; codes, messages, section headers may not).
 
@@ -21,15 +21,12 @@ const REQUIRED: [&str; 12] = [
 ];
 
 #[test]
-fn every_scenario_ends_as_go_ends_it_under_both_releases() {
+fn every_scenario_ends_as_go_ends_it_under_every_release() {
     let mut failures = Vec::new();
     let all = Scenario::builtin();
     assert!(!all.is_empty());
     for s in &all {
-        for r in [
-            GoRelease::named("1.14").unwrap(),
-            GoRelease::named("1.24").unwrap(),
-        ] {
+        for r in GoRelease::all() {
             match s.verify(r) {
                 Ok(problems) => {
                     for p in problems {
@@ -44,14 +41,15 @@ fn every_scenario_ends_as_go_ends_it_under_both_releases() {
 }
 
 #[test]
-fn the_required_scenarios_exist_with_expectations_for_both_releases() {
+fn the_required_scenarios_exist_with_expectations_for_every_release() {
     let all = Scenario::builtin();
     for id in REQUIRED {
         let s = all
             .iter()
             .find(|s| s.id == id)
             .unwrap_or_else(|| panic!("no scenario {id}"));
-        for key in ["go1_14", "go1_24"] {
+        for r in GoRelease::all() {
+            let key = &r.key;
             assert!(s.expect.contains_key(key), "{id} has no expect.{key}");
         }
     }
@@ -93,7 +91,7 @@ fn a_broken_scenario_file_gets_a_located_error() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "bad.toml:6: expect.go1_99: no such release (the releases are go1_14, go1_24)"
+        "bad.toml:6: expect.go1_99: no such release (the releases are go1_14, go1_24, go1_27)"
     );
 }
 
@@ -102,10 +100,7 @@ fn a_broken_scenario_file_gets_a_located_error() {
 /// and running forward again gives the same report.
 #[test]
 fn step_back_undoes_the_crash_and_its_report() {
-    for r in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for r in GoRelease::all() {
         let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
         let mut p = s.process(r).unwrap();
         let threads = |p: &go_model::process::Process| -> Vec<_> {
@@ -143,10 +138,7 @@ fn step_back_undoes_the_crash_and_its_report() {
 fn run_to_takes_the_same_steps_as_stepping() {
     use go_model::process::RunStop;
     let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
-    for release in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for release in GoRelease::all() {
         let mut stepped = s.process(release).unwrap();
         let mut run = s.process(release).unwrap();
         // In uneven pieces, so runs end inside slices of the schedule.
@@ -223,6 +215,50 @@ checks = [{ step = 0, assert = ["rsp in main thread stack", "rsp == [rsp + 8"] }
     let e = Scenario::parse("s.toml", &unknown).expect_err("an unknown key");
     assert_eq!(
         e.to_string(),
-        "s.toml:9: expect.go1_99: no such release (the releases are go1_14, go1_24)"
+        "s.toml:9: expect.go1_99: no such release (the releases are go1_14, go1_24, go1_27)"
+    );
+}
+
+/// A slice that ends at a place ends there under every release, whatever the number of
+/// steps the release's runtime takes on the way.
+#[test]
+fn a_slice_to_a_place_ends_there_under_every_release() {
+    let s = Scenario::by_id("seed-concurrent-cgo").unwrap();
+    for release in GoRelease::all() {
+        let mut p = s.process(release).unwrap();
+        // The first slice: the main thread, to its wait in C.
+        let mut steps = 0;
+        while p.next_thread() == Some(0) {
+            p.step_thread(0);
+            steps += 1;
+            assert!(steps < 10_000, "go{release}: the first slice never ended");
+        }
+        let wait = p.world.program.symbol("wait_workers").unwrap();
+        assert_eq!(p.world.machine.thread(0).cpu.rip, wait, "go{release}");
+        assert_eq!(
+            p.next_thread(),
+            Some(1),
+            "go{release}: the second slice's thread"
+        );
+    }
+}
+
+/// A slice to a place the program does not have is refused with the slice named.
+#[test]
+fn a_slice_to_an_unknown_place_is_a_located_error() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../go-model/scenarios/seed-concurrent-cgo.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let bad = text.replacen("[0, \"wait_workers\"]", "[0, \"entrance.asm:999\"]", 1);
+    assert_ne!(bad, text, "the scenario's first slice moved");
+    let s = Scenario::parse("s.toml", &bad).unwrap();
+    let e = s
+        .process(GoRelease::latest())
+        .err()
+        .expect("an unknown place")
+        .to_string();
+    assert!(
+        e.contains("schedule.slices[0]") && e.contains("no instruction at entrance.asm:999"),
+        "{e}"
     );
 }

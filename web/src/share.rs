@@ -109,8 +109,9 @@ fn decode_v1(pairs: &[(&str, &str)]) -> Result<Link, String> {
     let get = |key: &str| get(pairs, key);
     let lesson = unescape(get("lesson").unwrap_or("demo"))?;
     let release = match get("go") {
-        // Links made before the page had a release picker ran go1.14, the oldest release.
-        None => GoRelease::oldest(),
+        // Links made before the page had a release picker ran go1.14 (then the only
+        // release): they keep meaning it, whatever the page now opens with.
+        None => GoRelease::named("1.14").unwrap_or_else(GoRelease::oldest),
         Some(r) => parse_release(r).ok_or_else(|| format!("unknown Go release {r:?}"))?,
     };
     let step = match get("step") {
@@ -239,6 +240,17 @@ mod tests {
         };
         assert_eq!(encode(&plain), "v=1&lesson=demo&go=1.24&step=42");
         assert_eq!(decode(&encode(&plain)), Ok(Some(plain)));
+    }
+
+    #[test]
+    fn a_link_without_a_release_is_go1_14() {
+        let l = decode("#v=1&lesson=asmcgocall&step=2").unwrap().unwrap();
+        assert_eq!(l.release, GoRelease::named("1.14").unwrap());
+        assert_ne!(l.release, GoRelease::latest(), "not the page's default");
+        let l = decode("#v=1&lesson=asmcgocall&go=1.27&step=2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.release.key, "go1_27");
     }
 
     #[test]

@@ -358,10 +358,11 @@ impl Reducible for State {
                 next.editing = true;
             }
             Action::Open(id) => {
-                // A lesson written for other releases only opens under its first.
-                let releases = session::catalog::open(&id).map(|o| o.releases);
-                let release = match releases {
-                    Some(r) if !r.contains(&next.config.release) && !r.is_empty() => r[0],
+                // A lesson written for other releases only opens under the newest of them.
+                let release = match session::catalog::open(&id).map(|o| o.releases) {
+                    Some(r) if !r.contains(&next.config.release) => {
+                        r.iter().max().copied().unwrap_or(next.config.release)
+                    }
                     _ => next.config.release,
                 };
                 let config = Config {
@@ -457,7 +458,8 @@ mod tests {
             s = s.reduce(Action::Step);
         }
         let link = s.link();
-        assert_eq!(link, "v=1&lesson=asmcgocall&go=1.14&step=9");
+        // The page opens with the newest release, and its links name it.
+        assert_eq!(link, "v=1&lesson=asmcgocall&go=1.27&step=9");
         let opened = run(
             Rc::new(State::from_fragment(&format!("#{link}"))),
             Action::Tick,
@@ -471,7 +473,7 @@ mod tests {
         let s2 = s2.reduce(Action::Step);
         assert_eq!(
             s2.link(),
-            "v=1&lesson=asmcgocall&go=1.14&step=10&sched=a.9,0.1"
+            "v=1&lesson=asmcgocall&go=1.27&step=10&sched=a.9,0.1"
         );
 
         let s = run(s, Action::Open(session::catalog::PLAYGROUND.into()));
@@ -521,6 +523,23 @@ mod tests {
         assert!(s.notice.as_deref().unwrap().contains("earlier version"));
         assert_eq!(s.config.lesson, session::catalog::FIRST);
         assert_eq!(s.config.release, GoRelease::named("1.24").unwrap());
+    }
+
+    #[test]
+    fn the_page_opens_with_the_newest_release_and_old_links_keep_theirs() {
+        let s = State::from_fragment("");
+        assert_eq!(s.config.release, GoRelease::latest());
+        assert_eq!(s.snapshot.release, GoRelease::named("1.27").unwrap());
+        // A link of the page before it had a picker carries no release: it ran go1.14.
+        let s = run(
+            Rc::new(State::from_fragment("#v=1&lesson=asmcgocall&step=3")),
+            Action::Tick,
+        );
+        assert_eq!(s.config.release, GoRelease::named("1.14").unwrap());
+        assert_eq!(s.snapshot.release, GoRelease::named("1.14").unwrap());
+        assert_eq!(s.snapshot.step, 3);
+        let s = State::from_fragment("#v=1&lesson=asmcgocall&go=1.27&step=3");
+        assert_eq!(s.snapshot.release, GoRelease::named("1.27").unwrap());
     }
 
     #[test]

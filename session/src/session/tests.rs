@@ -65,11 +65,16 @@ fn step_to_line(s: &mut Session, text: &str) {
 }
 
 #[test]
+fn a_new_session_opens_the_first_lesson_under_the_newest_release() {
+    let s = Session::new();
+    assert_eq!(s.config().release, GoRelease::latest());
+    assert_eq!(s.config().lesson, crate::catalog::FIRST);
+    assert_eq!(s.snapshot().release, GoRelease::named("1.27").unwrap());
+}
+
+#[test]
 fn the_switch_to_g0_moves_rsp_between_columns_and_back() {
-    for release in [
-        GoRelease::named("1.14").unwrap(),
-        GoRelease::named("1.24").unwrap(),
-    ] {
+    for release in GoRelease::all() {
         let mut s = open("asmcgocall", release);
         assert_eq!(live_stack(&s.snapshot()), "g1 stack", "{release}");
         step_to_line(&mut s, "(g_sched+gobuf_sp)(SI), SP");
