@@ -35,11 +35,14 @@ TEXT runtime·cgocall(SB), NOSPLIT, $24-20
 	RET
 
 // entersyscall records where the calling function will resume (g.syscallpc) and its SP
-// (g.syscallsp), marks the goroutine _Gsyscall, and lets go of the P as Go's
-// reentersyscall does (go1.24.3 proc.go:4501-4505; the same in go1.19.8): the P keeps no
-// M (p.m = 0), the M remembers it in m.oldp and has none (m.p = 0), and the P's status is
-// _Psyscall. The P is free for another M to take: sysmon's retake hands a P that stays
-// in _Psyscall for 20 µs to another M (proc.go retake). Uses AX, BX, CX, DI and R8.
+// (g.syscallsp), marks the goroutine _Gsyscall, and remembers the P in m.oldp. Up to
+// go1.26 it lets go of the P as Go's reentersyscall does (go1.24.3 proc.go:4501-4505;
+// the same in go1.19.8): the P keeps no M (p.m = 0), the M has none (m.p = 0), and the
+// P's status is _Psyscall; sysmon's retake hands a P that stays in _Psyscall for 20 µs to
+// another M (proc.go retake). go1.27 (SYSCALL_KEEPS_P) keeps the P with the M, _Prunning
+// (go1.27.3 proc.go:4684-4688: only m.oldp is set; runtime2.go:143 retires _Psyscall),
+// and retake takes it from an M whose goroutine is in a system call. Uses AX, BX, CX, DI
+// and R8.
 TEXT runtime·entersyscall(SB), NOSPLIT, $0-0
 	MOVQ	0(SP), AX
 	LEAQ	8(SP), BX
@@ -50,10 +53,12 @@ TEXT runtime·entersyscall(SB), NOSPLIT, $0-0
 	MOVL	$const__Gsyscall, g_atomicstatus(DI)
 	MOVQ	g_m(DI), R8
 	MOVQ	m_p(R8), BX
-	MOVQ	$0, p_m(BX)
 	MOVQ	BX, m_oldp(R8)
+#ifndef SYSCALL_KEEPS_P
+	MOVQ	$0, p_m(BX)
 	MOVQ	$0, m_p(R8)
 	MOVL	$const__Psyscall, p_status(BX)
+#endif
 	RET
 
 // exitsyscall makes the goroutine _Grunning again. Running Go code needs a P. As Go's
@@ -78,8 +83,16 @@ wait:
 	// The P from before the call, if nobody took it.
 	CMPQ	BX, $0
 	JEQ	idle
+#ifdef SYSCALL_KEEPS_P
+	// go1.27: the M kept it; it is still ours if it still runs with this M.
+	CMPL	p_status(BX), $const__Prunning
+	JNE	idle
+	CMPQ	p_m(BX), R8
+	JNE	idle
+#else
 	CMPL	p_status(BX), $const__Psyscall
 	JNE	idle
+#endif
 	MOVQ	BX, AX
 	JMP	won
 idle:
@@ -96,8 +109,28 @@ retake:
 	JEQ	none
 	DECQ	SI
 	MOVQ	(DX)(SI*8), AX
+#ifdef SYSCALL_KEEPS_P
+	// go1.27 has no _Psyscall: a P is in a system call when its M's goroutine is
+	// (setBlockOnExitSyscall, go1.27.3 proc.go:6801); taking it detaches it from that M
+	// (releaseP, proc.go:6868-6875).
+	CMPL	p_status(AX), $const__Prunning
+	JNE	retake
+	MOVQ	p_m(AX), R9
+	CMPQ	R9, $0
+	JEQ	retake
+	CMPQ	R9, R8
+	JEQ	retake
+	MOVQ	m_curg(R9), R10
+	CMPQ	R10, $0
+	JEQ	retake
+	CMPL	g_atomicstatus(R10), $const__Gsyscall
+	JNE	retake
+	MOVQ	$0, m_p(R9)
+	MOVQ	$0, p_m(AX)
+#else
 	CMPL	p_status(AX), $const__Psyscall
 	JNE	retake
+#endif
 	JMP	won
 none:
 	MOVQ	$pidle_lock, DX

@@ -72,6 +72,11 @@ pub struct Cgo {
     /// below).
     #[serde(default)]
     pub g0_stack_from_pthread: bool,
+    /// go1.27+: a system call or cgo call keeps the P with its M (`_Prunning`, only
+    /// `m.oldp` set; `_Psyscall` is retired), and sysmon takes it from an M whose goroutine
+    /// is in a system call; before, `entersyscall` detached the P (`m.p = 0`, `_Psyscall`).
+    #[serde(default)]
+    pub syscall_keeps_p: bool,
 }
 
 /// What a traceback prints that changed between releases, beyond the goroutine header
@@ -382,6 +387,11 @@ impl Release {
                 self.cgo.g0_stack_from_pthread,
                 "G0_STACK_FROM_PTHREAD",
                 "an extra M's g0 gets the C thread's real stack bounds (go1.23+)",
+            ),
+            (
+                self.cgo.syscall_keeps_p,
+                "SYSCALL_KEEPS_P",
+                "a system call or cgo call keeps the P with its M (go1.27+)",
             ),
         ] {
             if on {
