@@ -1,18 +1,25 @@
-//! Go's assembler syntax (Plan 9 style), the subset Go's runtime uses on linux/amd64.
+//! Go's assembler syntax (Plan 9 style), as Go's runtime writes it on linux/amd64.
 //!
 //! Operands are written source first, destination last; sizes come from the mnemonic's
 //! suffix (`MOVQ`, `ADDL`); registers are named without width (`AX` is AL, AX, EAX or RAX by
 //! the suffix). The pseudo-registers are `FP` (arguments: `name+off(FP)`), `SB` (symbols),
 //! `SP` (with a symbol, `x-8(SP)` is the top of the local frame; without one, `8(SP)` is the
-//! hardware register) and `PC` (`2(PC)` is two instructions ahead).
+//! hardware register) and `PC` (`2(PC)` is two instructions ahead, counted as Go's assembler
+//! counts them: every statement, also one that encodes to nothing, such as `get_tls`,
+//! `PCDATA` or `NOP`). Vector instructions (SSE, AVX, AVX2, AVX-512) take Go's names and
+//! Go's reversed operand order; every encoding is iced's.
 //!
-//! Frames follow Go's assembler on amd64 (`cmd/internal/obj/x86/obj6.go`): a function with
-//! a frame gets `SUBQ $frame, SP`, and unless it is `NOFRAME`, 8 more bytes to save BP
-//! (`MOVQ BP, frame(SP)`; `LEAQ frame(SP), BP`), undone before each `RET`. A function that is
-//! not `NOSPLIT` (and is not a small leaf, which Go's assembler makes `NOSPLIT` itself) gets
-//! the stack-split check: load g, compare SP with `g.stackguard0`, and call
-//! `runtime·morestack_noctxt` when the stack is too small. All inserted code is attributed
-//! to the `TEXT` line (the epilogue to its `RET`), as Go attributes it.
+//! Frames follow Go's assembler on amd64 (`cmd/internal/obj/x86/obj6.go`, `preprocess`):
+//! a function that is not `NOFRAME` and has a frame or calls gets 8 more bytes to save BP,
+//! either below its frame (`SUBQ $frame, SP; MOVQ BP, frame-8(SP); LEAQ frame-8(SP), BP`,
+//! to go1.20) or pushed (`PUSHQ BP; MOVQ SP, BP; SUBQ $frame-8, SP`, from go1.21), undone
+//! before each `RET`. A function that is not `NOSPLIT` (and is not a small leaf, which Go's
+//! assembler makes `NOSPLIT` itself) gets the stack-split check: g (in R14, loaded from TLS
+//! unless the function is `<ABIInternal>`; in CX from TLS before the register ABI), SP
+//! against `g.stackguard0`, and a call of `runtime·morestack_noctxt` when the stack is too
+//! small. `ADJSP`, `PUSHQ` and `POPQ` move the frame that `FP` and pseudo-`SP` operands
+//! count from, as Go's do. All inserted code is attributed to the `TEXT` line (the
+//! epilogue to its `RET`), as Go attributes it.
 
 use super::error::{AsmError, Pos};
 use super::lex::{Tok, Token};
@@ -20,6 +27,8 @@ use super::preprocess::Line;
 use super::program::{Item, ItemKind, Op, Target};
 use super::select::{Mem, Operand};
 use iced_x86::{Code, Mnemonic as M, Register as R};
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use go_release::GoRelease;
 
@@ -27,6 +36,8 @@ use go_release::GoRelease;
 pub mod textflag {
     /// The function may not grow the stack: no split check.
     pub const NOSPLIT: i64 = 4;
+    /// A wrapper: it keeps `g._panic.argp` pointing at its caller's arguments.
+    pub const WRAPPER: i64 = 32;
     /// The function's closure context register is live.
     pub const NEEDCTXT: i64 = 64;
     /// No frame pointer save even with a frame.
@@ -35,16 +46,107 @@ pub mod textflag {
 
 /// Go's `StackSmall`: frames up to this size compare SP itself with the guard.
 const STACK_SMALL: i64 = 128;
-/// Go's `StackBig`: frames larger than this need a different check (not supported).
+/// Go's `StackBig`: frames larger than this guard against SP-frame wrapping around.
 const STACK_BIG: i64 = 4096;
 /// Where g lives: `fs:[-8]` on linux/amd64 non-shared builds.
 const TLS_G: i64 = -8;
+
+/// Where a function with a frame saves its caller's BP (`obj6.go`, `preprocess`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FramePointer {
+    /// To go1.20: `SUBQ $frame, SP; MOVQ BP, frame-8(SP); LEAQ frame-8(SP), BP`, and
+    /// `MOVQ frame-8(SP), BP; ADDQ $frame, SP` before `RET`.
+    BelowFrame,
+    /// From go1.21: `PUSHQ BP; MOVQ SP, BP; SUBQ $frame-8, SP`, and
+    /// `ADDQ $frame-8, SP; POPQ BP` before `RET`.
+    Pushed,
+}
+
+/// The rules of the code Go's assembler inserts, as one release has them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GoAbi {
+    /// go1.17+: g is in R14 (`REGG`); the split check loads it there from TLS in ABI0
+    /// functions and uses it as it is in `<ABIInternal>` ones (`obj6.go`, `loadG`). Before,
+    /// the check loads g into CX.
+    pub register_abi: bool,
+    /// Where BP is saved.
+    pub frame_pointer: FramePointer,
+    /// To go1.20: a frameless `NOSPLIT` function saves no BP even when it calls
+    /// (`obj6.go` of go1.19.8, line 594: `!(autoffset == 0 && p.From.Sym.NoSplit())`).
+    pub frameless_nosplit_saves_no_bp: bool,
+    /// `g.stackguard0`'s offset.
+    pub stackguard0: i64,
+    /// go1.24 and before: a `WRAPPER` function moves `g._panic.argp` to its own frame when
+    /// it points at the wrapper's arguments (`obj6.go`, `preprocess`, "if g._panic != nil &&
+    /// g._panic.argp == FP"); go1.27's assembler no longer inserts it.
+    pub wrapper_panic_argp: bool,
+    /// go1.27: `MOVQ $v, r` of 0 <= v < 2^32 is the 5-byte `MOVL $v, r` (asm6.go's `ymovq`
+    /// lost its `Zilo_m` sign-extended form: "Ziq_rp picks 5/7/10-byte form"); before, it
+    /// is `48 C7 /0` for every v that fits 32 signed bits.
+    pub movq_imm_as_movl: bool,
+}
+
+/// How Go's assembler is run on a file: what `go build` gives `go tool asm`, and the rules
+/// of the release it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoOptions {
+    /// `-p`: the package `·name` belongs to (`runtime`, `internal/bytealg`).
+    pub package: String,
+    /// `-D`: predefined macros, as `go build` passes them (`GOOS_linux`, `GOARCH_amd64`,
+    /// `GOAMD64_v1`), with their values (`1` for a bare `-D NAME`).
+    pub defines: Vec<(String, String)>,
+    /// `-I`: folders `#include` searches after the including file's own.
+    pub include: Vec<String>,
+    /// The `go_asm.h` `#include` falls back to when no folder has one.
+    pub go_asm_h: String,
+    /// The inserted code's rules.
+    pub abi: GoAbi,
+}
+
+impl GoOptions {
+    /// The options `go build` uses for package `runtime` on linux/amd64 v1, with the
+    /// release's `go_asm.h` and inserted-code rules as the model holds them.
+    pub fn for_release(release: GoRelease) -> GoOptions {
+        GoOptions {
+            package: "runtime".into(),
+            defines: GoOptions::linux_amd64_defines(),
+            include: Vec::new(),
+            go_asm_h: release.go_asm_h(),
+            abi: GoAbi {
+                register_abi: release.abi.register_abi,
+                // The model's releases keep the frame below SP; see the crate's report on
+                // go1.21's pushed frame pointer.
+                frame_pointer: FramePointer::BelowFrame,
+                frameless_nosplit_saves_no_bp: true,
+                stackguard0: release.required("g_stackguard0") as i64,
+                wrapper_panic_argp: true,
+                movq_imm_as_movl: false,
+            },
+        }
+    }
+
+    /// The macros `go build` predefines for linux/amd64 at GOAMD64=v1
+    /// (`cmd/go/internal/work/gc.go`, `asmArgs`).
+    pub fn linux_amd64_defines() -> Vec<(String, String)> {
+        ["GOOS_linux", "GOARCH_amd64", "GOAMD64_v1"]
+            .iter()
+            .map(|n| (n.to_string(), "1".to_string()))
+            .collect()
+    }
+}
 
 fn err(pos: &Pos, line: &str, msg: impl Into<String>) -> AsmError {
     let mut e = AsmError::new(pos.clone(), msg);
     e.source_line = line.to_string();
     e
 }
+
+// Go register numbers used here: 0..=15 the general registers (width from the suffix),
+// 16..=19 AH, CH, DH, BH, 32..=63 X0..X31, 64..=95 Y0..Y31, 96..=127 Z0..Z31, 128..=135 K0..K7.
+const X0: u8 = 32;
+const Y0: u8 = 64;
+const Z0: u8 = 96;
+const K0: u8 = 128;
 
 /// A Go register name: which register, and whether the name fixes the width.
 fn register(name: &str) -> Option<(u8, Option<u32>)> {
@@ -62,16 +164,34 @@ fn register(name: &str) -> Option<(u8, Option<u32>)> {
     if let Some(i) = BYTE.iter().position(|&n| n == name) {
         return Some((i as u8, Some(1)));
     }
+    let numbered = |prefix: &str, max: u8| -> Option<u8> {
+        let n: u8 = name.strip_prefix(prefix)?.parse().ok()?;
+        // `X01` is not a register name.
+        (n < max && name[prefix.len()..] == n.to_string()).then_some(n)
+    };
     match name {
         "AH" => Some((16, Some(1))),
         "CH" => Some((17, Some(1))),
         "DH" => Some((18, Some(1))),
         "BH" => Some((19, Some(1))),
+        // On amd64 Go's assembler calls R14 `g` (cmd/asm/internal/arch/arch.go, archX86).
+        "g" => Some((14, None)),
         _ => {
-            let n: u8 = name.strip_prefix('X')?.parse().ok()?;
-            (n < 16).then_some((32 + n, Some(16)))
+            if let Some(n) = numbered("X", 32) {
+                Some((X0 + n, Some(16)))
+            } else if let Some(n) = numbered("Y", 32) {
+                Some((Y0 + n, Some(32)))
+            } else if let Some(n) = numbered("Z", 32) {
+                Some((Z0 + n, Some(64)))
+            } else {
+                numbered("K", 8).map(|n| (K0 + n, Some(0)))
+            }
         }
     }
+}
+
+fn is_vector_register(num: u8) -> bool {
+    num >= X0
 }
 
 /// The iced register for a Go register number at a width.
@@ -148,35 +268,26 @@ fn iced_register(num: u8, size: u32) -> R {
         R::R14L,
         R::R15L,
     ];
+    // iced numbers each vector class consecutively.
+    let offset = |first: R, n: u8| -> R {
+        R::values()
+            .nth(first as usize + n as usize)
+            .expect("a register of the class")
+    };
     match num {
         16..=19 => [R::AH, R::CH, R::DH, R::BH][num as usize - 16],
-        32..=47 => [
-            R::XMM0,
-            R::XMM1,
-            R::XMM2,
-            R::XMM3,
-            R::XMM4,
-            R::XMM5,
-            R::XMM6,
-            R::XMM7,
-            R::XMM8,
-            R::XMM9,
-            R::XMM10,
-            R::XMM11,
-            R::XMM12,
-            R::XMM13,
-            R::XMM14,
-            R::XMM15,
-        ][num as usize - 32],
+        32..=63 => offset(R::XMM0, num - X0),
+        64..=95 => offset(R::YMM0, num - Y0),
+        96..=127 => offset(R::ZMM0, num - Z0),
+        128..=135 => offset(R::K0, num - K0),
         n => match size {
-            8 => R64[n as usize],
-            4 => R32[n as usize],
-            2 => R16[n as usize],
-            _ => R8[n as usize],
+            8 => R64[n as usize & 15],
+            4 => R32[n as usize & 15],
+            2 => R16[n as usize & 15],
+            _ => R8[n as usize & 15],
         },
     }
 }
-
 /// Names people write by habit from other assemblers, and the Go name.
 fn suggest_register(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_uppercase().as_str() {
@@ -201,6 +312,7 @@ fn suggest_register(name: &str) -> Option<&'static str> {
     })
 }
 
+
 /// How a Go mnemonic maps to iced.
 #[derive(Clone, Copy, Debug)]
 struct Spec {
@@ -213,6 +325,9 @@ struct Spec {
     code: Option<Code>,
     /// Operands are not reversed (CMP).
     keep_order: bool,
+    /// A vector (or other register-sized) instruction: operand sizes come from the
+    /// registers, not from a suffix.
+    vector: bool,
 }
 
 fn spec(m: M, size: Option<u32>) -> Spec {
@@ -222,6 +337,14 @@ fn spec(m: M, size: Option<u32>) -> Spec {
         src_size: None,
         code: None,
         keep_order: false,
+        vector: false,
+    }
+}
+
+fn vector(m: M) -> Spec {
+    Spec {
+        vector: true,
+        ..spec(m, None)
     }
 }
 
@@ -246,8 +369,6 @@ const CONDITIONS: [(&str, [M; 3]); 16] = [
 
 fn condition(name: &str, which: usize) -> Option<M> {
     match name {
-        "Z" => Some([M::Je, M::Sete, M::Cmove][which]),
-        "NZ" => Some([M::Jne, M::Setne, M::Cmovne][which]),
         "PS" => Some([M::Jp, M::Setp, M::Cmovp][which]),
         "PC" => Some([M::Jnp, M::Setnp, M::Cmovnp][which]),
         _ => CONDITIONS
@@ -255,6 +376,31 @@ fn condition(name: &str, which: usize) -> Option<M> {
             .find(|(n, _)| *n == name)
             .map(|(_, m)| m[which]),
     }
+}
+
+/// The branch names Go's assembler accepts besides its own (`JEQ`, `JHI`, …): every alias
+/// of `cmd/asm/internal/arch/arch.go` (`archX86`, "Annoying aliases"), as the condition it
+/// stands for.
+fn jump_alias(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "JA" | "JNBE" => "HI",
+        "JAE" | "JNB" | "JNC" => "CC",
+        "JB" | "JC" | "JNAE" => "CS",
+        "JBE" | "JNA" => "LS",
+        "JE" | "JZ" => "EQ",
+        "JG" | "JNLE" => "GT",
+        "JL" | "JNGE" => "LT",
+        "JNG" => "LE",
+        "JNL" => "GE",
+        "JNO" => "OC",
+        "JNP" | "JPO" => "PC",
+        "JNS" => "PL",
+        "JNZ" => "NE",
+        "JO" => "OS",
+        "JP" | "JPE" => "PS",
+        "JS" => "MI",
+        _ => return None,
+    })
 }
 
 fn suffix_size(c: char) -> Option<u32> {
@@ -267,18 +413,136 @@ fn suffix_size(c: char) -> Option<u32> {
     }
 }
 
-/// Maps a Go mnemonic (`MOVQ`, `JEQ`, `CMOVQEQ`, `MOVBLZX`) to iced.
+/// iced's mnemonics by their upper-case names (`VMOVDQU`, `PCMPESTRI`).
+fn iced_mnemonic(name: &str) -> Option<M> {
+    static TABLE: OnceLock<HashMap<String, M>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            M::values()
+                .map(|m| (format!("{m:?}").to_ascii_uppercase(), m))
+                .collect()
+        })
+        .get(name)
+        .copied()
+}
+
+/// General-register instructions whose Go names carry a size suffix (`ADDQ`, `POPCNTL`).
+fn sized_base(base: &str) -> Option<M> {
+    Some(match base {
+        "MOV" => M::Mov,
+        "LEA" => M::Lea,
+        "ADD" => M::Add,
+        "ADC" => M::Adc,
+        "SUB" => M::Sub,
+        "SBB" => M::Sbb,
+        "AND" => M::And,
+        "OR" => M::Or,
+        "XOR" => M::Xor,
+        "CMP" => M::Cmp,
+        "TEST" => M::Test,
+        "INC" => M::Inc,
+        "DEC" => M::Dec,
+        "NEG" => M::Neg,
+        "NOT" => M::Not,
+        "SHL" | "SAL" => M::Shl,
+        "SHR" => M::Shr,
+        "SAR" => M::Sar,
+        "ROL" => M::Rol,
+        "ROR" => M::Ror,
+        "RCL" => M::Rcl,
+        "RCR" => M::Rcr,
+        "XCHG" => M::Xchg,
+        "BSWAP" => M::Bswap,
+        "MUL" => M::Mul,
+        "IMUL" => M::Imul,
+        "DIV" => M::Div,
+        "IDIV" => M::Idiv,
+        "BT" => M::Bt,
+        "BTS" => M::Bts,
+        "BTR" => M::Btr,
+        "BTC" => M::Btc,
+        "BSF" => M::Bsf,
+        "BSR" => M::Bsr,
+        "POPCNT" => M::Popcnt,
+        "TZCNT" => M::Tzcnt,
+        "LZCNT" => M::Lzcnt,
+        "CMPXCHG" => M::Cmpxchg,
+        "XADD" => M::Xadd,
+        "PUSH" => M::Push,
+        "POP" => M::Pop,
+        "MOVNTI" => M::Movnti,
+        "MOVBE" => M::Movbe,
+        "ANDN" => M::Andn,
+        "BLSR" => M::Blsr,
+        "BLSI" => M::Blsi,
+        "BLSMSK" => M::Blsmsk,
+        "BZHI" => M::Bzhi,
+        "SARX" => M::Sarx,
+        "SHLX" => M::Shlx,
+        "SHRX" => M::Shrx,
+        "RORX" => M::Rorx,
+        "PDEP" => M::Pdep,
+        "PEXT" => M::Pext,
+        "MULX" => M::Mulx,
+        "ADCX" => M::Adcx,
+        "ADOX" => M::Adox,
+        _ => return None,
+    })
+}
+
+/// Go's names of vector instructions that iced spells otherwise (`cmd/internal/obj/x86`'s
+/// `anames.go`, and the aliases of `arch.go`: `MOVNTDQ` is `MOVNTO`, `MOVOA` is `MOVO`).
+fn vector_rename(name: &str) -> Option<M> {
+    Some(match name {
+        "MOVOU" => M::Movdqu,
+        "MOVO" | "MOVOA" => M::Movdqa,
+        "MOVNTO" | "MOVNTDQ" => M::Movntdq,
+        "MASKMOVOU" | "MASKMOVDQU" => M::Maskmovdqu,
+        "PSLLO" | "PSLLDQ" => M::Pslldq,
+        "PSRLO" | "PSRLDQ" => M::Psrldq,
+        "PADDL" | "PADDD" => M::Paddd,
+        "PSUBL" => M::Psubd,
+        "PCMPEQL" => M::Pcmpeqd,
+        "PCMPGTL" => M::Pcmpgtd,
+        "PSHUFL" => M::Pshufd,
+        "PSLLL" => M::Pslld,
+        "PSRLL" => M::Psrld,
+        "PSRAL" => M::Psrad,
+        "PMULULQ" => M::Pmuludq,
+        "PUNPCKLLQ" => M::Punpckldq,
+        "PUNPCKHLQ" => M::Punpckhdq,
+        "PACKSSLW" => M::Packssdw,
+        "PMADDWL" => M::Pmaddwd,
+        "MOVQOZX" => M::Movq,
+        "MOVLPS" => M::Movlps,
+        "MOVHPS" => M::Movhps,
+        "CVTSL2SD" | "CVTSQ2SD" => M::Cvtsi2sd,
+        "CVTSL2SS" | "CVTSQ2SS" => M::Cvtsi2ss,
+        "CVTTSD2SL" | "CVTTSD2SQ" => M::Cvttsd2si,
+        "CVTTSS2SL" | "CVTTSS2SQ" => M::Cvttss2si,
+        "CVTSD2SL" | "CVTSD2SQ" => M::Cvtsd2si,
+        "CVTSS2SL" | "CVTSS2SQ" => M::Cvtss2si,
+        _ => return None,
+    })
+}
+
+/// Maps a Go mnemonic (`MOVQ`, `JEQ`, `CMOVQEQ`, `MOVBLZX`, `VPCMPEQB`) to iced.
 fn lookup(name: &str) -> Option<Spec> {
     // Go's mnemonics are ASCII; the suffix split below must not cut a character in two.
     if !name.is_ascii() {
         return None;
     }
+    // `MOVD` is `MOVQ` on amd64 (arch.go: `instructions["MOVD"] = x86.AMOVQ`).
+    let name = match name {
+        "MOVD" | "MOVDQ2Q" => "MOVQ",
+        "MOVBELL" => "MOVBEL",
+        "MOVBEQQ" => "MOVBEQ",
+        "MOVBEWW" => "MOVBEW",
+        n => n,
+    };
     let widen = |m, src, dst| Spec {
-        mnemonic: m,
-        size: Some(dst),
         src_size: Some(src),
-        code: None,
-        keep_order: false,
+        ..spec(m, Some(dst))
     };
     let fixed = match name {
         "CALL" => spec(M::Call, None),
@@ -291,8 +555,17 @@ fn lookup(name: &str) -> Option<Spec> {
         "MFENCE" => spec(M::Mfence, None),
         "LFENCE" => spec(M::Lfence, None),
         "SFENCE" => spec(M::Sfence, None),
+        "CPUID" => spec(M::Cpuid, None),
+        "RDTSC" => spec(M::Rdtsc, None),
+        "RDTSCP" => spec(M::Rdtscp, None),
+        "XGETBV" => spec(M::Xgetbv, None),
+        "VZEROUPPER" => spec(M::Vzeroupper, None),
+        "VZEROALL" => spec(M::Vzeroall, None),
         "CLD" => spec(M::Cld, None),
         "STD" => spec(M::Std, None),
+        "CLC" => spec(M::Clc, None),
+        "STC" => spec(M::Stc, None),
+        "CMC" => spec(M::Cmc, None),
         "CQO" => spec(M::Cqo, None),
         "CDQ" => spec(M::Cdq, None),
         "CWD" => spec(M::Cwd, None),
@@ -303,82 +576,89 @@ fn lookup(name: &str) -> Option<Spec> {
         "UNDEF" => spec(M::Ud2, None),
         "PUSHFQ" => spec(M::Pushfq, None),
         "POPFQ" => spec(M::Popfq, None),
-        "XORPS" => spec(M::Xorps, Some(16)),
-        "PXOR" => spec(M::Pxor, Some(16)),
-        "MOVUPS" => spec(M::Movups, Some(16)),
-        "MOVOU" => spec(M::Movdqu, Some(16)),
+        "PUSHFW" => spec(M::Pushf, None),
+        "POPFW" => spec(M::Popf, None),
+        "LEAVEQ" => spec(M::Leave, None),
+        "PREFETCHNTA" => vector(M::Prefetchnta),
+        "PREFETCHT0" => vector(M::Prefetcht0),
+        "PREFETCHT1" => vector(M::Prefetcht1),
+        "PREFETCHT2" => vector(M::Prefetcht2),
         "IMUL3Q" => spec(M::Imul, Some(8)),
         "IMUL3L" => spec(M::Imul, Some(4)),
+        "IMUL3W" => spec(M::Imul, Some(2)),
         "MOVBLZX" => widen(M::Movzx, 1, 4),
         "MOVBQZX" => widen(M::Movzx, 1, 8),
+        "MOVBWZX" => widen(M::Movzx, 1, 2),
         "MOVWLZX" => widen(M::Movzx, 2, 4),
         "MOVWQZX" => widen(M::Movzx, 2, 8),
         "MOVBLSX" => widen(M::Movsx, 1, 4),
         "MOVBQSX" => widen(M::Movsx, 1, 8),
+        "MOVBWSX" => widen(M::Movsx, 1, 2),
         "MOVWLSX" => widen(M::Movsx, 2, 4),
         "MOVWQSX" => widen(M::Movsx, 2, 8),
         "MOVLQSX" => widen(M::Movsxd, 4, 8),
         // Zero-extending 32 to 64 bits is a 32-bit move; Go encodes it as `8B /r`.
         "MOVLQZX" => Spec {
-            mnemonic: M::Mov,
-            size: Some(4),
-            src_size: None,
             code: Some(Code::Mov_r32_rm32),
-            keep_order: false,
+            ..spec(M::Mov, Some(4))
         },
+        // The string instructions: Go's suffix L is iced's D.
+        "MOVSB" => spec(M::Movsb, None),
+        "MOVSW" => spec(M::Movsw, None),
+        "MOVSL" => spec(M::Movsd, None),
+        "MOVSQ" => spec(M::Movsq, None),
+        "STOSB" => spec(M::Stosb, None),
+        "STOSW" => spec(M::Stosw, None),
+        "STOSL" => spec(M::Stosd, None),
+        "STOSQ" => spec(M::Stosq, None),
+        "LODSB" => spec(M::Lodsb, None),
+        "LODSW" => spec(M::Lodsw, None),
+        "LODSL" => spec(M::Lodsd, None),
+        "LODSQ" => spec(M::Lodsq, None),
+        "SCASB" => spec(M::Scasb, None),
+        "SCASW" => spec(M::Scasw, None),
+        "SCASL" => spec(M::Scasd, None),
+        "SCASQ" => spec(M::Scasq, None),
+        "CMPSB" => spec(M::Cmpsb, None),
+        "CMPSW" => spec(M::Cmpsw, None),
+        "CMPSL" => spec(M::Cmpsd, None),
+        "CMPSQ" => spec(M::Cmpsq, None),
         _ => {
-            if let Some(c) = name.strip_prefix('J') {
+            if let Some(c) = jump_alias(name) {
                 return condition(c, 0).map(|m| spec(m, None));
             }
+            if let Some(c) = name.strip_prefix('J') {
+                if let Some(m) = condition(c, 0) {
+                    return Some(spec(m, None));
+                }
+            }
             if let Some(c) = name.strip_prefix("SET") {
-                return condition(c, 1).map(|m| spec(m, Some(1)));
+                if let Some(m) = condition(c, 1) {
+                    return Some(spec(m, Some(1)));
+                }
             }
             if let Some(rest) = name.strip_prefix("CMOV") {
-                let size = suffix_size(rest.chars().next()?)?;
-                return condition(&rest[1..], 2).map(|m| spec(m, Some(size)));
+                if let Some(size) = rest.chars().next().and_then(suffix_size) {
+                    if let Some(m) = condition(&rest[1..], 2) {
+                        return Some(spec(m, Some(size)));
+                    }
+                }
             }
-            let (base, last) = name.split_at(name.len().checked_sub(1)?);
-            let size = suffix_size(last.chars().next()?)?;
-            let m = match base {
-                "MOV" => M::Mov,
-                "LEA" => M::Lea,
-                "ADD" => M::Add,
-                "ADC" => M::Adc,
-                "SUB" => M::Sub,
-                "SBB" => M::Sbb,
-                "AND" => M::And,
-                "OR" => M::Or,
-                "XOR" => M::Xor,
-                "CMP" => M::Cmp,
-                "TEST" => M::Test,
-                "INC" => M::Inc,
-                "DEC" => M::Dec,
-                "NEG" => M::Neg,
-                "NOT" => M::Not,
-                "SHL" | "SAL" => M::Shl,
-                "SHR" => M::Shr,
-                "SAR" => M::Sar,
-                "ROL" => M::Rol,
-                "ROR" => M::Ror,
-                "XCHG" => M::Xchg,
-                "BSWAP" => M::Bswap,
-                "MUL" => M::Mul,
-                "IMUL" => M::Imul,
-                "DIV" => M::Div,
-                "IDIV" => M::Idiv,
-                "BT" => M::Bt,
-                "BTS" => M::Bts,
-                "BTR" => M::Btr,
-                "BTC" => M::Btc,
-                "CMPXCHG" => M::Cmpxchg,
-                "XADD" => M::Xadd,
-                "PUSH" => M::Push,
-                "POP" => M::Pop,
-                _ => return None,
-            };
-            let mut s = spec(m, Some(size));
-            s.keep_order = m == M::Cmp;
-            return Some(s);
+            if let Some(m) = vector_rename(name) {
+                return Some(vector(m));
+            }
+            if let Some((base, last)) = name.split_at_checked(name.len().checked_sub(1)?) {
+                if let (Some(size), Some(m)) =
+                    (last.chars().next().and_then(suffix_size), sized_base(base))
+                {
+                    let mut s = spec(m, Some(size));
+                    s.keep_order = m == M::Cmp;
+                    return Some(s);
+                }
+            }
+            // Vector and other instructions Go names as Intel does (`PCMPEQB`, `VMOVDQU`,
+            // `AESENC`, `KMOVQ`).
+            return iced_mnemonic(name).map(vector);
         }
     };
     Some(fixed)
@@ -414,6 +694,8 @@ enum Base {
     Sb,
     /// `0(r)(TLS*1)`: g's TLS slot.
     Tls,
+    /// No base register: `0xf1` (an absolute address) or `(AX*2)`.
+    None,
 }
 
 struct Parser<'a> {
@@ -540,24 +822,50 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A symbol name: an identifier, optionally followed by `<>` (file-local).
+    /// A symbol name: an identifier, optionally followed by `<>` (file-local) or by an ABI
+    /// selector (`<ABIInternal>`, `<ABI0>`), which names the same symbol. Go writes the `/`
+    /// of a package path as `∕` (U+2215) in assembly; the name has `/`.
     fn symbol_name(&mut self, package: &str) -> Result<String, AsmError> {
+        Ok(self.symbol_and_abi(package)?.0)
+    }
+
+    /// A symbol name and whether it names the `<ABIInternal>` function.
+    fn symbol_and_abi(&mut self, package: &str) -> Result<(String, bool), AsmError> {
         let Some(Tok::Ident(name)) = self.next().map(|t| &t.tok) else {
-            self.i -= 1;
+            self.i = self.i.saturating_sub(1);
             return self.fail(format!("expected a symbol name, found {}", self.found()));
         };
+        let name = name.replace('∕', "/");
         let mut name = if let Some(rest) = name.strip_prefix('·') {
             format!("{package}·{rest}")
         } else {
-            name.clone()
+            name
         };
-        if self.peek().is_some_and(|t| t.is("<"))
-            && self.toks.get(self.i + 1).is_some_and(|t| t.is(">"))
-        {
-            self.i += 2;
-            name.push_str("<>");
+        let mut internal = false;
+        if self.peek().is_some_and(|t| t.is("<")) {
+            if self.toks.get(self.i + 1).is_some_and(|t| t.is(">")) {
+                self.i += 2;
+                name.push_str("<>");
+            } else if let (Some(abi), true) = (
+                self.toks.get(self.i + 1).and_then(|t| t.ident()),
+                self.toks.get(self.i + 2).is_some_and(|t| t.is(">")),
+            ) {
+                match abi {
+                    "ABIInternal" => internal = true,
+                    "ABI0" => {}
+                    other => {
+                        let at = self.toks[self.i + 1].pos.clone();
+                        return Err(err(
+                            &at,
+                            self.line,
+                            format!("unknown ABI `{other}` (Go has ABI0 and ABIInternal)"),
+                        ));
+                    }
+                }
+                self.i += 3;
+            }
         }
-        Ok(name)
+        Ok((name, internal))
     }
 
     /// `(R)` `(R)(I*s)` after an offset; `base_word` is what is inside the first parentheses.
@@ -571,6 +879,24 @@ impl<'a> Parser<'a> {
                 return self.fail(format!("expected a register, found {}", self.found()));
             }
         };
+        // `(R*s)`: an index and no base, as in `LEAQ -1(AX*2), AX`.
+        if self.peek().is_some_and(|t| t.is("*")) {
+            self.i += 1;
+            let scale_at = self.here();
+            let scale = self.expr()?;
+            self.expect(")")?;
+            let Some((n, None)) = register(&word) else {
+                return Err(err(&at, self.line, format!("unknown index register `{word}`")));
+            };
+            if ![1, 2, 4, 8].contains(&scale) {
+                return Err(err(
+                    &scale_at,
+                    self.line,
+                    format!("scale must be 1, 2, 4 or 8, found {scale}"),
+                ));
+            }
+            return Ok((Base::None, Some((n, scale as u32))));
+        }
         self.expect(")")?;
         let base = match word.as_str() {
             "FP" => Base::Fp,
@@ -660,6 +986,8 @@ impl<'a> Parser<'a> {
                 .toks
                 .get(self.i + 1)
                 .is_some_and(|t| t.is("+") || t.is("-") || t.is("<"));
+            // A label is a plain name; `·name` and `pkg∕x·name` are symbols.
+            let symbolic = w.contains('·');
             if w == "TLS" {
                 self.i += 1;
                 return Ok(GoOperand::Tls);
@@ -668,7 +996,7 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 return Ok(GoOperand::Reg(n, fixed));
             }
-            if !next_is_paren && !next_is_sign && !w.starts_with('·') {
+            if !next_is_paren && !next_is_sign && !symbolic {
                 self.i += 1;
                 if let Some(s) = suggest_register(w) {
                     // A label is an identifier too; only suggest when it reads as a register.
@@ -721,6 +1049,15 @@ impl<'a> Parser<'a> {
                 .and_then(|t| t.ident())
                 .is_some_and(|w| register(w).is_some() || matches!(w, "FP" | "SB" | "SP" | "PC"));
         let off = if paren_register { 0 } else { self.expr()? };
+        if self.peek().is_none() {
+            // A bare number is an absolute address (`MOVL $0xf1, 0xf1`).
+            return Ok(GoOperand::Mem {
+                base: Base::None,
+                index: None,
+                off,
+                sym: None,
+            });
+        }
         if !self.peek().is_some_and(|t| t.is("(")) {
             return Err(err(
                 &self.toks[start].pos,
@@ -755,6 +1092,7 @@ impl<'a> Parser<'a> {
     }
 }
 
+
 /// One parsed statement.
 enum Stmt {
     Label(String),
@@ -762,6 +1100,7 @@ enum Stmt {
         name: String,
         flags: i64,
         frame: i64,
+        internal: bool,
     },
     Ins {
         op: String,
@@ -769,6 +1108,14 @@ enum Stmt {
         operands: Vec<GoOperand>,
     },
     Data(Vec<u8>),
+    /// A statement that encodes to nothing (`PCDATA`, `FUNCDATA`): still one for `n(PC)`.
+    Nothing,
+    /// `ADJSP $n`: `SUBQ $n, SP` (or `ADDQ`), and the frame moves.
+    Adjsp(i64),
+    /// `PCALIGN $n`: NOPs up to the next multiple of n from the function's start.
+    Align(u64),
+    /// Data directives (`DATA`, `GLOBL`) between functions: no code.
+    Directive,
 }
 
 struct Parsed {
@@ -782,6 +1129,25 @@ fn split_statements(tokens: &[Token]) -> Vec<&[Token]> {
         .split(|t| t.is(";"))
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// A `$constant` operand of a pseudo-instruction.
+fn constant(raw: &[Token], op: &str, pos: &Pos, line: &str) -> Result<i64, AsmError> {
+    let mut q = Parser {
+        toks: raw,
+        i: 0,
+        line,
+        pos: raw.first().map_or_else(|| pos.clone(), |t| t.pos.clone()),
+    };
+    if raw.is_empty() {
+        return Err(err(pos, line, format!("{op} takes a constant, as in `{op} $8`")));
+    }
+    q.expect("$")?;
+    let v = q.expr()?;
+    if q.peek().is_some() {
+        return q.fail(format!("unexpected {} after {op}'s constant", q.found()));
+    }
+    Ok(v)
 }
 
 fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), AsmError> {
@@ -808,12 +1174,6 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 &line.text,
                 format!("expected an instruction, found {}", toks[0].describe()),
             ));
-        };
-        let mut p = Parser {
-            toks: &toks[1..],
-            i: 0,
-            line: &line.text,
-            pos: pos.clone(),
         };
         let mut operands = Vec::new();
         let mut raw: Vec<&[Token]> = Vec::new();
@@ -848,7 +1208,7 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                     line: &line.text,
                     pos: pos.clone(),
                 };
-                let name = sp.symbol_name(package)?;
+                let (name, internal) = sp.symbol_and_abi(package)?;
                 let (base, _) = sp.parenthesized()?;
                 if base != Base::Sb {
                     return sp.fail("a TEXT symbol is written sym(SB)");
@@ -879,7 +1239,12 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 if fr.peek().is_some() {
                     return fr.fail(format!("unexpected {} after the frame size", fr.found()));
                 }
-                Stmt::Text { name, flags, frame }
+                Stmt::Text {
+                    name,
+                    flags,
+                    frame,
+                    internal,
+                }
             }
             "BYTE" | "WORD" | "LONG" | "QUAD" => {
                 let width = match op {
@@ -890,26 +1255,46 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 };
                 let mut bytes = Vec::new();
                 for r in &raw {
-                    let mut q = Parser {
-                        toks: r,
-                        i: 0,
-                        line: &line.text,
-                        pos: pos.clone(),
-                    };
-                    q.expect("$")?;
-                    let v = q.expr()?;
-                    bytes.extend_from_slice(&v.to_le_bytes()[..width]);
+                    bytes.extend_from_slice(
+                        &constant(r, op, &pos, &line.text)?.to_le_bytes()[..width],
+                    );
+                }
+                if bytes.is_empty() {
+                    return Err(err(&pos, &line.text, format!("{op} takes a constant")));
                 }
                 Stmt::Data(bytes)
             }
-            "PCDATA" | "FUNCDATA" => continue,
-            "GLOBL" | "DATA" => {
-                return Err(err(
-                    &pos,
-                    &line.text,
-                    format!("{op} is not supported: data lives in the world the lesson builds"),
-                ))
+            // Metadata for the garbage collector and the unwinder: no code, but each is
+            // one instruction of Go's for n(PC).
+            "PCDATA" | "FUNCDATA" => Stmt::Nothing,
+            "ADJSP" => {
+                if raw.len() != 1 {
+                    return Err(err(&pos, &line.text, "ADJSP takes one constant, as in `ADJSP $16`"));
+                }
+                Stmt::Adjsp(constant(raw[0], op, &pos, &line.text)?)
             }
+            "PCALIGN" => {
+                if raw.len() != 1 {
+                    return Err(err(&pos, &line.text, "PCALIGN takes one constant, as in `PCALIGN $16`"));
+                }
+                let a = constant(raw[0], op, &pos, &line.text)?;
+                // Go's assembler accepts powers of two from 8 to 2048 (asm6.go, `addpad`).
+                if !(8..=2048).contains(&a) || a & (a - 1) != 0 {
+                    return Err(err(
+                        &raw[0][0].pos,
+                        &line.text,
+                        format!("PCALIGN needs a power of two from 8 to 2048, found {a}"),
+                    ));
+                }
+                Stmt::Align(a as u64)
+            }
+            "GLOBL" | "DATA" => Stmt::Directive,
+            // Prefixes are instructions of their own in Go's assembler, one byte each.
+            "LOCK" | "REP" | "REPN" if raw.is_empty() => Stmt::Data(vec![match op {
+                "LOCK" => 0xf0,
+                "REP" => 0xf3,
+                _ => 0xf2,
+            }]),
             _ => {
                 let spec = lookup(op).ok_or_else(|| {
                     let e = err(&pos, &line.text, format!("unknown instruction `{op}`"));
@@ -927,7 +1312,6 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 })?;
                 for r in &raw {
                     if r.is_empty() {
-                        p.i = 0;
                         return Err(err(&pos, &line.text, "empty operand"));
                     }
                     let mut q = Parser {
@@ -988,56 +1372,109 @@ pub fn builtin_headers(go_asm_h: &str) -> std::collections::HashMap<String, Stri
     .collect()
 }
 
+
 /// One function being lowered.
 struct Function {
     name: String,
     flags: i64,
     frame: i64,
+    /// `TEXT name<ABIInternal>(SB)`: g is already in R14.
+    internal: bool,
     pos: Pos,
     line: String,
     body: Vec<Parsed>,
 }
 
+/// Calls Go's assembler does not count against leaf functions (`obj6.go`,
+/// `isZeroArgRuntimeCall`).
+fn zero_arg_runtime_call(target: &str) -> bool {
+    matches!(
+        target,
+        "runtime·panicdivide" | "runtime·panicwrap" | "runtime·panicshift"
+    ) || target.starts_with("runtime·panicIndex")
+        || target.starts_with("runtime·panicSlice")
+}
+
+/// The frame decisions of `obj6.go`'s `preprocess` for one function.
+struct Frame {
+    /// Bytes below the return address once the prologue ran (`autoffset`, BP included).
+    auto: i64,
+    /// 8 when BP is saved.
+    bp: i64,
+    /// Whether the stack-split check is inserted.
+    split: bool,
+}
+
 impl Function {
-    fn saves_bp(&self) -> bool {
-        self.frame > 0 && self.flags & textflag::NOFRAME == 0
+    fn calls(&self) -> impl Iterator<Item = Option<&str>> {
+        self.body.iter().filter_map(|p| match &p.stmt {
+            Stmt::Ins { spec, operands, .. } if spec.mnemonic == M::Call => {
+                Some(match operands.as_slice() {
+                    [GoOperand::Mem {
+                        base: Base::Sb,
+                        sym: Some(s),
+                        ..
+                    }] => Some(s.as_str()),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
     }
-    /// Bytes the prologue subtracts from SP.
-    fn total(&self) -> i64 {
-        self.frame + if self.saves_bp() { 8 } else { 0 }
-    }
-    fn calls(&self) -> bool {
-        self.body
-            .iter()
-            .any(|p| matches!(&p.stmt, Stmt::Ins { spec, .. } if spec.mnemonic == M::Call))
-    }
-    /// Go's assembler skips the check for NOSPLIT functions and for small leaf functions.
-    fn needs_split_check(&self) -> bool {
-        self.flags & textflag::NOSPLIT == 0 && (self.calls() || self.frame >= STACK_SMALL)
+
+    fn frame(&self, abi: &GoAbi) -> Frame {
+        let mut auto = self.frame.max(0);
+        let has_call = self.calls().next().is_some();
+        let nosplit = self.flags & textflag::NOSPLIT != 0;
+        // Room for BP: not for NOFRAME, nor for a frameless leaf (nor, to go1.20, for a
+        // frameless NOSPLIT function).
+        let bp = if self.flags & textflag::NOFRAME == 0
+            && !(auto == 0 && !has_call)
+            && !(abi.frameless_nosplit_saves_no_bp && auto == 0 && nosplit)
+        {
+            8
+        } else {
+            0
+        };
+        auto += bp;
+        // A small function that calls nothing (but the runtime's panics) needs no check.
+        let mut split = !nosplit;
+        if split && auto < STACK_SMALL {
+            let leaf = self.calls().all(|target| {
+                target.is_some_and(zero_arg_runtime_call) && auto < STACK_SMALL - 8
+            });
+            if leaf {
+                split = false;
+            }
+        }
+        Frame { auto, bp, split }
     }
 }
 
 /// Lowers parsed statements of one file to program items.
-pub(crate) fn lower(
-    lines: &[Line],
-    package: &str,
-    release: GoRelease,
-) -> Result<Vec<Item>, AsmError> {
+pub(crate) fn lower(lines: &[Line], options: &GoOptions) -> Result<Vec<Item>, AsmError> {
     let mut parsed = Vec::new();
     for l in lines {
-        parse_line(l, package, &mut parsed)?;
+        parse_line(l, &options.package, &mut parsed)?;
     }
     let mut functions: Vec<Function> = Vec::new();
     for p in parsed {
         match p.stmt {
-            Stmt::Text { name, flags, frame } => functions.push(Function {
+            Stmt::Text {
                 name,
                 flags,
                 frame,
+                internal,
+            } => functions.push(Function {
+                name,
+                flags,
+                frame,
+                internal,
                 pos: p.pos,
                 line: p.line,
                 body: Vec::new(),
             }),
+            Stmt::Directive => {}
             _ => match functions.last_mut() {
                 Some(f) => f.body.push(p),
                 None => return Err(err(&p.pos, &p.line, "code before the first TEXT directive")),
@@ -1046,7 +1483,7 @@ pub(crate) fn lower(
     }
     let mut items = Vec::new();
     for f in &functions {
-        lower_function(f, release, &mut items)?;
+        lower_function(f, &options.abi, &mut items)?;
     }
     Ok(items)
 }
@@ -1085,7 +1522,44 @@ fn mem(base: R, disp: i64, size: Option<u32>) -> Op {
     }))
 }
 
-fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Result<(), AsmError> {
+/// `ADJSP $v` as Go's assembler encodes it (`asm6.go`, `span6`): nothing for 0, else
+/// `SUBQ $v, SP` with v positive, except that `ADDQ $-0x80` is shorter than `SUBQ $0x80`
+/// (and `SUBQ $-0x80` than `ADDQ $0x80`).
+fn adjsp(v: i64) -> Option<ItemKind> {
+    if v == 0 {
+        None
+    } else if v == 0x80 || (v < 0 && v != -0x80) {
+        Some(ins(M::Add, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(-v))]))
+    } else {
+        Some(ins(M::Sub, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(v))]))
+    }
+}
+
+/// Items of one source statement: the first carries the statement's ordinal, so that
+/// `n(PC)` reaches the first byte Go's assembler made of it.
+struct Emitter<'a> {
+    items: &'a mut Vec<Item>,
+    scope: &'a str,
+    pos: &'a Pos,
+    line: &'a str,
+    ordinal: Option<usize>,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, kind: ItemKind) {
+        let ordinal = self.ordinal.take();
+        self.items
+            .push(item(kind, self.pos, self.line, self.scope, ordinal));
+    }
+    /// Ends the statement: if it emitted nothing, a mark still takes its ordinal.
+    fn finish(mut self) {
+        if self.ordinal.is_some() {
+            self.push(ItemKind::Nothing);
+        }
+    }
+}
+
+fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<(), AsmError> {
     let scope = f.name.clone();
     let (tp, tl) = (&f.pos, f.line.as_str());
     let start_label = format!("{}:entry", f.name);
@@ -1109,25 +1583,25 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
         &scope,
         None,
     ));
-    if f.frame < 0 || f.frame > STACK_BIG {
-        return Err(err(
-            tp,
-            tl,
-            format!("frame size {} is outside 0..={STACK_BIG}", f.frame),
-        ));
+    if f.frame < -8 || f.frame > i32::MAX as i64 {
+        return Err(err(tp, tl, format!("frame size {} is out of range", f.frame)));
     }
-    let total = f.total();
-    let split = f.needs_split_check();
+    let frame = f.frame(abi);
+    let auto = frame.auto;
     let morestack = format!("{}:morestack", f.name);
-    if split {
-        // Load g from TLS into a scratch register and compare SP with g.stackguard0.
-        // With the register ABI, Go's assembler reads g from R14 (obj6.go, stacksplit);
-        // before it, from TLS into CX.
-        let g_reg = if release.abi.register_abi {
-            R::R14
-        } else {
-            R::RCX
-        };
+    let mut prologue = Emitter {
+        items,
+        scope: &scope,
+        pos: tp,
+        line: tl,
+        ordinal: None,
+    };
+    // g's register (obj6.go, loadG): R14 holds it in ABIInternal code; ABI0 code loads it
+    // from TLS into R14; before the register ABI, into CX. The split check and a wrapper's
+    // check read it.
+    let g_reg = if abi.register_abi { R::R14 } else { R::RCX };
+    let wrapper = abi.wrapper_panic_argp && f.flags & textflag::WRAPPER != 0;
+    if (frame.split || wrapper) && !(abi.register_abi && f.internal) {
         let tls = Op::Plain(Operand::Mem(Mem {
             base: R::None,
             index: R::None,
@@ -1136,89 +1610,104 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
             segment: R::FS,
             size: Some(8),
         }));
-        items.push(item(
-            ins(M::Mov, 8, vec![reg(g_reg), tls]),
-            tp,
-            tl,
-            &scope,
-            None,
-        ));
-        let sp = if total <= STACK_SMALL {
-            R::RSP
-        } else {
-            items.push(item(
-                ins(
-                    M::Lea,
-                    8,
-                    vec![reg(R::R12), mem(R::RSP, -(total - STACK_SMALL), None)],
-                ),
-                tp,
-                tl,
-                &scope,
-                None,
-            ));
-            R::R12
+        prologue.push(ins(M::Mov, 8, vec![reg(g_reg), tls]));
+    }
+    if frame.split {
+        // obj6.go, stacksplit: a scratch register that holds no argument (REGENTRYTMP0,
+        // R12, with the register ABI; AX before it).
+        let tmp = if abi.register_abi { R::R12 } else { R::RAX };
+        let guard = || mem(g_reg, abi.stackguard0, Some(8));
+        let jls = || ItemKind::Ins {
+            mnemonic: M::Jbe,
+            size: None,
+            ops: vec![Op::Branch(Target::Label(morestack.clone()))],
+            code: None,
         };
-        items.push(item(
-            ins(
-                M::Cmp,
+        if auto <= STACK_SMALL {
+            prologue.push(ins(M::Cmp, 8, vec![reg(R::RSP), guard()]));
+        } else if auto <= STACK_BIG {
+            prologue.push(ins(
+                M::Lea,
                 8,
-                vec![
-                    reg(sp),
-                    mem(g_reg, release.required("g_stackguard0") as i64, Some(8)),
-                ],
-            ),
-            tp,
-            tl,
-            &scope,
-            None,
-        ));
-        items.push(item(
-            ItemKind::Ins {
-                mnemonic: M::Jbe,
+                vec![reg(tmp), mem(R::RSP, -(auto - STACK_SMALL), None)],
+            ));
+            prologue.push(ins(M::Cmp, 8, vec![reg(tmp), guard()]));
+        } else {
+            // SP-frame could wrap around: MOVQ SP, tmp; SUBQ $(frame-StackSmall), tmp;
+            // JCS morestack; CMPQ tmp, stackguard.
+            prologue.push(ins(M::Mov, 8, vec![reg(tmp), reg(R::RSP)]));
+            prologue.push(ins(
+                M::Sub,
+                8,
+                vec![reg(tmp), Op::Plain(Operand::Imm(auto - STACK_SMALL))],
+            ));
+            prologue.push(ItemKind::Ins {
+                mnemonic: M::Jb,
                 size: None,
                 ops: vec![Op::Branch(Target::Label(morestack.clone()))],
                 code: None,
-            },
-            tp,
-            tl,
-            &scope,
-            None,
-        ));
+            });
+            prologue.push(ins(M::Cmp, 8, vec![reg(tmp), guard()]));
+        }
+        prologue.push(jls());
     }
-    if total > 0 {
-        items.push(item(
-            ins(M::Sub, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(total))]),
-            tp,
-            tl,
-            &scope,
-            None,
-        ));
-        if f.saves_bp() {
-            items.push(item(
-                ins(
+    match abi.frame_pointer {
+        FramePointer::Pushed => {
+            if frame.bp > 0 {
+                prologue.push(ins(M::Push, 8, vec![reg(R::RBP)]));
+                prologue.push(ins(M::Mov, 8, vec![reg(R::RBP), reg(R::RSP)]));
+            }
+            if let Some(k) = adjsp(auto - frame.bp) {
+                prologue.push(k);
+            }
+        }
+        FramePointer::BelowFrame => {
+            if let Some(k) = adjsp(auto) {
+                prologue.push(k);
+            }
+            if frame.bp > 0 {
+                prologue.push(ins(
                     M::Mov,
                     8,
-                    vec![mem(R::RSP, total - 8, Some(8)), reg(R::RBP)],
-                ),
-                tp,
-                tl,
-                &scope,
-                None,
-            ));
-            items.push(item(
-                ins(M::Lea, 8, vec![reg(R::RBP), mem(R::RSP, total - 8, None)]),
-                tp,
-                tl,
-                &scope,
-                None,
-            ));
+                    vec![mem(R::RSP, auto - 8, Some(8)), reg(R::RBP)],
+                ));
+                prologue.push(ins(
+                    M::Lea,
+                    8,
+                    vec![reg(R::RBP), mem(R::RSP, auto - 8, None)],
+                ));
+            }
         }
     }
+    // A wrapper's check: if g._panic != nil, see whether its argp is our FP (below).
+    let (tmp0, tmp1) = if abi.register_abi {
+        (R::R12, R::R13)
+    } else {
+        (R::RBX, R::RDI)
+    };
+    let checkargp = format!("{}:checkargp", f.name);
+    let wrapper_end = format!("{}:wrapper", f.name);
+    if wrapper {
+        // g._panic is the fifth word of g (obj6.go: `4 * int64(ctxt.Arch.PtrSize)`).
+        prologue.push(ins(M::Mov, 8, vec![reg(tmp0), mem(g_reg, 32, Some(8))]));
+        prologue.push(ins(M::Test, 8, vec![reg(tmp0), reg(tmp0)]));
+        prologue.push(ItemKind::Ins {
+            mnemonic: M::Jne,
+            size: None,
+            ops: vec![Op::Branch(Target::Label(checkargp.clone()))],
+            code: None,
+        });
+        prologue.push(ItemKind::Label {
+            name: wrapper_end.clone(),
+            global: false,
+        });
+    }
+    // The frame FP and pseudo-SP operands count from (`deltasp`).
+    let mut delta_sp = auto;
     let mut ordinal = 0;
     for p in &f.body {
-        match &p.stmt {
-            Stmt::Label(name) => items.push(item(
+        if let Stmt::Label(name) = &p.stmt {
+            items.push(item(
                 ItemKind::Label {
                     name: name.clone(),
                     global: false,
@@ -1227,17 +1716,30 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
                 &p.line,
                 &scope,
                 None,
-            )),
-            Stmt::Data(bytes) => {
-                items.push(item(
-                    ItemKind::Data(bytes.clone()),
-                    &p.pos,
-                    &p.line,
-                    &scope,
-                    Some(ordinal),
-                ));
-                ordinal += 1;
+            ));
+            continue;
+        }
+        let mut out = Emitter {
+            items,
+            scope: &scope,
+            pos: &p.pos,
+            line: &p.line,
+            ordinal: Some(ordinal),
+        };
+        ordinal += 1;
+        match &p.stmt {
+            Stmt::Data(bytes) => out.push(ItemKind::Data(bytes.clone())),
+            Stmt::Nothing | Stmt::Directive => {}
+            Stmt::Adjsp(v) => {
+                if let Some(k) = adjsp(*v) {
+                    out.push(k);
+                }
+                delta_sp += v;
             }
+            Stmt::Align(a) => out.push(ItemKind::Align {
+                to: *a,
+                from: start_label.clone(),
+            }),
             Stmt::Ins { op, spec, operands } => {
                 if spec.mnemonic == M::Ret {
                     if !operands.is_empty() {
@@ -1247,41 +1749,60 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
                             "RET takes no operands in Go's assembler",
                         ));
                     }
-                    if total > 0 {
-                        if f.saves_bp() {
-                            items.push(item(
-                                ins(
-                                    M::Mov,
-                                    8,
-                                    vec![reg(R::RBP), mem(R::RSP, total - 8, Some(8))],
-                                ),
-                                &p.pos,
-                                &p.line,
-                                &scope,
-                                None,
-                            ));
+                    if auto != 0 {
+                        match abi.frame_pointer {
+                            FramePointer::Pushed => {
+                                if let Some(k) = adjsp(-(auto - frame.bp)) {
+                                    out.push(k);
+                                }
+                                if frame.bp > 0 {
+                                    out.push(ins(M::Pop, 8, vec![reg(R::RBP)]));
+                                }
+                            }
+                            FramePointer::BelowFrame => {
+                                if frame.bp > 0 {
+                                    out.push(ins(
+                                        M::Mov,
+                                        8,
+                                        vec![reg(R::RBP), mem(R::RSP, auto - 8, Some(8))],
+                                    ));
+                                }
+                                if let Some(k) = adjsp(-auto) {
+                                    out.push(k);
+                                }
+                            }
                         }
-                        items.push(item(
-                            ins(M::Add, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(total))]),
-                            &p.pos,
-                            &p.line,
-                            &scope,
-                            None,
-                        ));
                     }
                 }
-                match lower_instruction(op, *spec, operands, f, &p.pos, &p.line)? {
-                    Some(kind) => items.push(item(kind, &p.pos, &p.line, &scope, Some(ordinal))),
-                    None => {
-                        // `MOVQ TLS, r` emits nothing, but still counts for n(PC).
-                    }
+                let frame_now = FrameAt {
+                    delta_sp,
+                    bp: frame.bp,
+                };
+                if let Some(kind) =
+                    lower_instruction(op, *spec, operands, &frame_now, abi, &p.pos, &p.line)?
+                {
+                    out.push(kind);
                 }
-                ordinal += 1;
+                delta_sp += match spec.mnemonic {
+                    M::Push | M::Pushfq | M::Pushf => spec.size.unwrap_or(8) as i64,
+                    M::Pop | M::Popfq | M::Popf => -(spec.size.unwrap_or(8) as i64),
+                    _ => 0,
+                };
             }
-            Stmt::Text { .. } => unreachable!("TEXT starts a new function"),
+            Stmt::Label(_) | Stmt::Text { .. } => unreachable!("handled above"),
         }
+        out.finish();
     }
-    if split {
+    // The wrapper's check goes after everything else, where Go appends it, with the
+    // position of what was last (the morestack call's TEXT line, or the last statement).
+    let (last_pos, last_line) = if frame.split {
+        (tp.clone(), tl.to_string())
+    } else {
+        f.body
+            .last()
+            .map_or((tp.clone(), tl.to_string()), |p| (p.pos.clone(), p.line.clone()))
+    };
+    if frame.split {
         items.push(item(
             ItemKind::Label {
                 name: morestack,
@@ -1322,37 +1843,68 @@ fn lower_function(f: &Function, release: GoRelease, items: &mut Vec<Item>) -> Re
             None,
         ));
     }
+    if wrapper {
+        let mut out = Emitter {
+            items,
+            scope: &scope,
+            pos: &last_pos,
+            line: &last_line,
+            ordinal: None,
+        };
+        out.push(ItemKind::Label {
+            name: checkargp,
+            global: false,
+        });
+        out.push(ins(M::Lea, 8, vec![reg(tmp1), mem(R::RSP, auto + 8, None)]));
+        // Panic.argp is the panic's first word.
+        out.push(ins(M::Cmp, 8, vec![mem(tmp0, 0, Some(8)), reg(tmp1)]));
+        let to_end = || ItemKind::Ins {
+            mnemonic: M::Jne,
+            size: None,
+            ops: vec![Op::Branch(Target::Label(wrapper_end.clone()))],
+            code: None,
+        };
+        out.push(to_end());
+        out.push(ins(M::Mov, 8, vec![mem(tmp0, 0, Some(8)), reg(R::RSP)]));
+        out.push(ItemKind::Ins {
+            mnemonic: M::Jmp,
+            size: None,
+            ops: vec![Op::Branch(Target::Label(wrapper_end))],
+            code: None,
+        });
+    }
     items.push(item(ItemKind::End(f.name.clone()), tp, tl, &scope, None));
     Ok(())
 }
 
-fn lower_instruction(
-    op: &str,
-    spec: Spec,
-    operands: &[GoOperand],
-    f: &Function,
-    pos: &Pos,
-    line: &str,
-) -> Result<Option<ItemKind>, AsmError> {
-    // `get_tls(r)` is `MOVQ TLS, r`: nothing to emit on linux/amd64 (FS already is the base).
-    if spec.mnemonic == M::Mov && matches!(operands, [GoOperand::Tls, GoOperand::Reg(..)]) {
-        return Ok(None);
-    }
-    // Go's NOP is a pseudo-instruction: it emits no byte.
-    if spec.mnemonic == M::Nop && operands.is_empty() {
-        return Ok(None);
-    }
-    let expected = match spec.mnemonic {
+/// Where FP and pseudo-SP point at one instruction.
+struct FrameAt {
+    /// Bytes between SP and the return address.
+    delta_sp: i64,
+    /// 8 when BP is saved.
+    bp: i64,
+}
+
+fn expected_operands(spec: &Spec, op: &str) -> std::ops::RangeInclusive<usize> {
+    match spec.mnemonic {
         M::Ret
-        | M::Nop
         | M::Syscall
         | M::Hlt
         | M::Pause
         | M::Mfence
         | M::Lfence
         | M::Sfence
+        | M::Cpuid
+        | M::Rdtsc
+        | M::Rdtscp
+        | M::Xgetbv
+        | M::Vzeroupper
+        | M::Vzeroall
         | M::Cld
         | M::Std
+        | M::Clc
+        | M::Stc
+        | M::Cmc
         | M::Cqo
         | M::Cdq
         | M::Cwd
@@ -1360,10 +1912,36 @@ fn lower_instruction(
         | M::Cwde
         | M::Cdqe
         | M::Ud2
+        | M::Leave
         | M::Pushfq
-        | M::Popfq => 0..=0,
+        | M::Popfq
+        | M::Pushf
+        | M::Popf
+        | M::Movsb
+        | M::Movsw
+        | M::Movsq
+        | M::Stosb
+        | M::Stosw
+        | M::Stosd
+        | M::Stosq
+        | M::Lodsb
+        | M::Lodsw
+        | M::Lodsd
+        | M::Lodsq
+        | M::Scasb
+        | M::Scasw
+        | M::Scasd
+        | M::Scasq
+        | M::Cmpsb
+        | M::Cmpsw
+        | M::Cmpsq => 0..=0,
+        // MOVSL/CMPSL are string moves; MOVSD/CMPSD of SSE take operands.
+        M::Movsd | M::Cmpsd if !spec.vector => 0..=0,
+        M::Nop => 0..=1,
         M::Imul if op.starts_with("IMUL3") => 3..=3,
         M::Imul => 1..=2,
+        // `SHLQ CX, lo, hi` is a double shift.
+        M::Shl | M::Shr => 2..=3,
         M::Call
         | M::Jmp
         | M::Int
@@ -1378,13 +1956,44 @@ fn lower_instruction(
         | M::Div
         | M::Idiv => 1..=1,
         m if format!("{m:?}").starts_with('J') || format!("{m:?}").starts_with("Set") => 1..=1,
+        _ if spec.vector => 0..=5,
+        M::Andn
+        | M::Bzhi
+        | M::Sarx
+        | M::Shlx
+        | M::Shrx
+        | M::Rorx
+        | M::Pdep
+        | M::Pext
+        | M::Mulx => 3..=3,
         _ => 2..=2,
-    };
+    }
+}
+
+fn lower_instruction(
+    op: &str,
+    spec: Spec,
+    operands: &[GoOperand],
+    frame: &FrameAt,
+    abi: &GoAbi,
+    pos: &Pos,
+    line: &str,
+) -> Result<Option<ItemKind>, AsmError> {
+    // `get_tls(r)` is `MOVQ TLS, r`: nothing to emit on linux/amd64 (FS already is the base;
+    // obj6.go, progedit, rewrites it away).
+    if spec.mnemonic == M::Mov && matches!(operands, [GoOperand::Tls, GoOperand::Reg(..)]) {
+        return Ok(None);
+    }
+    // Go's NOP is a pseudo-instruction (`NOP SP` too): it emits no byte.
+    if spec.mnemonic == M::Nop {
+        return Ok(None);
+    }
+    let expected = expected_operands(&spec, op);
     if !expected.contains(&operands.len()) {
         let want = if expected.start() == expected.end() {
             format!("{}", expected.start())
         } else {
-            format!("{} or {}", expected.start(), expected.end())
+            format!("{} to {}", expected.start(), expected.end())
         };
         let e = err(
             pos,
@@ -1403,6 +2012,28 @@ fn lower_instruction(
             },
         );
     }
+    let mut spec = spec;
+    // A MOVQ or MOVL with a vector register is MOVQ or MOVD of SSE.
+    let has_vector = operands
+        .iter()
+        .any(|o| matches!(o, GoOperand::Reg(n, _) if is_vector_register(*n)));
+    if spec.mnemonic == M::Mov && has_vector {
+        spec.mnemonic = match spec.size {
+            Some(8) => M::Movq,
+            Some(4) => M::Movd,
+            _ => return Err(err(pos, line, format!("{op} cannot move a vector register"))),
+        };
+        spec.size = None;
+        spec.vector = true;
+    }
+    // `SHLQ CX, lo, hi`: the double shifts.
+    if operands.len() == 3 && matches!(spec.mnemonic, M::Shl | M::Shr) {
+        spec.mnemonic = if spec.mnemonic == M::Shl {
+            M::Shld
+        } else {
+            M::Shrd
+        };
+    }
     let size = spec.size;
     let is_branch = matches!(spec.mnemonic, M::Call | M::Jmp)
         || format!("{:?}", spec.mnemonic).starts_with('J');
@@ -1415,13 +2046,26 @@ fn lower_instruction(
         } else {
             size
         };
-        let shift_count = is_source
-            && matches!(spec.mnemonic, M::Shl | M::Shr | M::Sar | M::Rol | M::Ror)
+        let shift_count = k == 0
+            && is_source
+            && matches!(
+                spec.mnemonic,
+                M::Shl | M::Shr | M::Sar | M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shld | M::Shrd
+            )
             && matches!(o, GoOperand::Reg(1, None));
         ops.push(match o {
             GoOperand::Reg(n, fixed) => {
                 let w = if shift_count {
                     1
+                } else if spec.vector && fixed.is_none() {
+                    // A general register beside vector ones is 32 bits (`PINSRW $4, CX, X0`
+                    // is `pinsrw xmm0, ecx, 4`, `PMOVMSKB X0, AX` `pmovmskb eax, xmm0`),
+                    // unless the name says 64 (`PINSRQ`, `MOVQ`, `CVTSQ2SD`).
+                    if op.ends_with('Q') || op.contains("SQ2") || op.contains("2SQ") || op == "MOVD" {
+                        8
+                    } else {
+                        4
+                    }
                 } else {
                     fixed.or(width).unwrap_or(8)
                 };
@@ -1455,7 +2099,7 @@ fn lower_instruction(
                     ));
                 }
                 let dst = match operands.last() {
-                    Some(GoOperand::Reg(n, None)) => iced_register(*n, 8),
+                    Some(GoOperand::Reg(n, None)) => iced_register(*n, size.unwrap_or(8)),
                     _ => {
                         return Err(err(
                             pos,
@@ -1466,7 +2110,7 @@ fn lower_instruction(
                 };
                 return Ok(Some(ItemKind::Ins {
                     mnemonic: M::Lea,
-                    size: Some(8),
+                    size,
                     ops: vec![
                         reg(dst),
                         Op::SymMem(Target::Symbol(sym.clone(), *off), None),
@@ -1486,7 +2130,11 @@ fn lower_instruction(
                 off,
                 sym,
             } => {
-                let mem_size = if spec.mnemonic == M::Lea { None } else { width };
+                let mem_size = if spec.mnemonic == M::Lea || spec.vector {
+                    None
+                } else {
+                    width
+                };
                 let index_reg = index.map_or(R::None, |(n, _)| iced_register(n, 8));
                 let scale = index.map_or(1, |(_, s)| s);
                 let m = |base: R, disp: i64, segment: R| Mem {
@@ -1502,9 +2150,20 @@ fn lower_instruction(
                         Target::Symbol(sym.clone().unwrap_or_default(), *off),
                         mem_size,
                     ),
-                    Base::Fp => Op::Plain(Operand::Mem(m(R::RSP, off + f.total() + 8, R::None))),
-                    Base::PseudoSp => Op::Plain(Operand::Mem(m(R::RSP, off + f.frame, R::None))),
+                    // obj6.go, preprocess: NAME_PARAM counts from deltasp plus the return
+                    // address, NAME_AUTO from deltasp less the saved BP.
+                    Base::Fp => Op::Plain(Operand::Mem(m(
+                        R::RSP,
+                        off + frame.delta_sp + 8,
+                        R::None,
+                    ))),
+                    Base::PseudoSp => Op::Plain(Operand::Mem(m(
+                        R::RSP,
+                        off + frame.delta_sp - frame.bp,
+                        R::None,
+                    ))),
                     Base::Reg(n) => Op::Plain(Operand::Mem(m(iced_register(*n, 8), *off, R::None))),
+                    Base::None => Op::Plain(Operand::Mem(m(R::None, *off, R::None))),
                     // g(r) = 0(r)(TLS*1): the register plays no part; g is at fs:[-8].
                     Base::Tls => Op::Plain(Operand::Mem(Mem {
                         base: R::None,
@@ -1522,11 +2181,38 @@ fn lower_instruction(
     if !spec.keep_order {
         ops.reverse();
     }
+    // XCHG with the accumulator has the one-byte `90+r` form, which Go's `yxchg` takes
+    // either way round: iced's form wants the accumulator second.
+    if spec.mnemonic == M::Xchg {
+        if let [Op::Plain(Operand::Reg(a)), Op::Plain(Operand::Reg(b))] = ops.as_slice() {
+            let acc = |r: &R| matches!(r, R::AX | R::EAX | R::RAX);
+            if acc(a) && !acc(b) {
+                ops.swap(0, 1);
+            }
+        }
+    }
+    // `IMULQ $imm, r` multiplies r by imm in place: `imul r, r, imm`.
+    if spec.mnemonic == M::Imul && !op.starts_with("IMUL3") {
+        if let [Op::Plain(Operand::Reg(r)), Op::Plain(Operand::Imm(v))] = ops.as_slice() {
+            ops = vec![reg(*r), reg(*r), Op::Plain(Operand::Imm(*v))];
+        }
+    }
     let mnemonic = spec.mnemonic;
-    // Go's `MOVQ $imm, r` of a value that only fits in 32 unsigned bits is a 32-bit move.
+    // AVX-512: a K register just before the destination in Go's order masks it
+    // (`VMOVDQU64 Z0, K1, (DI)`); no file here masks, so it is refused clearly.
+    if spec.vector && ops.len() >= 3 && !format!("{mnemonic:?}").starts_with('K') {
+        if let Op::Plain(Operand::Reg(r)) = ops[1] {
+            if r.is_k() {
+                return Err(err(pos, line, "AVX-512 masking is not supported"));
+            }
+        }
+    }
+    // Go's `MOVQ $imm, r` of a value that only fits in 32 unsigned bits is a 32-bit move
+    // (asm6.go, `Ziq_rp`); go1.27 makes every value of 0 to 2^32-1 one.
     if mnemonic == M::Mov && size == Some(8) {
         if let [Op::Plain(Operand::Reg(r)), Op::Plain(Operand::Imm(v))] = ops.as_slice() {
-            if *v > i32::MAX as i64 && *v <= u32::MAX as i64 && r.is_gpr64() {
+            let low = if abi.movq_imm_as_movl { 0 } else { i32::MAX as i64 + 1 };
+            if *v >= low && *v <= u32::MAX as i64 && r.is_gpr64() {
                 let r32 = iced_register(r.number() as u8, 4);
                 return Ok(Some(ins(
                     M::Mov,
@@ -1537,11 +2223,24 @@ fn lower_instruction(
         }
     }
     // INT $3 is `CD 03` in Go's assembler, not the one-byte INT3.
-    let code = spec.code.or(if mnemonic == M::Int {
+    let mut code = spec.code.or(if mnemonic == M::Int {
         Some(Code::Int_imm8)
     } else {
         None
     });
+    // MOVQ with an X register: Go's `ymovq` takes `F3 0F 7E` for loads and X to X, `66 0F
+    // D6` for stores, and `66 REX.W 0F 6E/7E` only with a general register.
+    if mnemonic == M::Movq {
+        let is_x = |o: &Op| matches!(o, Op::Plain(Operand::Reg(r)) if r.is_xmm());
+        let is_gpr = |o: &Op| matches!(o, Op::Plain(Operand::Reg(r)) if r.is_gpr());
+        if let [dst, src] = ops.as_slice() {
+            code = match (is_x(dst), is_x(src)) {
+                (true, _) if !is_gpr(src) => Some(Code::Movq_xmm_xmmm64),
+                (false, true) if !is_gpr(dst) => Some(Code::Movq_xmmm64_xmm),
+                _ => code,
+            };
+        }
+    }
     Ok(Some(ItemKind::Ins {
         mnemonic,
         size,

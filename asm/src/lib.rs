@@ -24,6 +24,7 @@ pub mod select;
 pub mod text;
 
 pub use error::{AsmError, Pos};
+pub use go::{FramePointer, GoAbi, GoOptions};
 pub use go_release::GoRelease;
 pub use preprocess::Loader;
 pub use program::{Listed, Program, Symbol};
@@ -67,7 +68,7 @@ pub fn assemble(
     release: GoRelease,
     loader: &dyn Loader,
 ) -> Result<Program, AsmError> {
-    assemble_with(sources, release, loader, false)
+    assemble_with(sources, &GoOptions::for_release(release), loader, false)
 }
 
 /// Assembles for a listing: like [`assemble`], but symbols no file defines resolve to
@@ -77,16 +78,27 @@ pub fn assemble_listing(
     release: GoRelease,
     loader: &dyn Loader,
 ) -> Result<Program, AsmError> {
-    assemble_with(sources, release, loader, true)
+    assemble_with(sources, &GoOptions::for_release(release), loader, true)
+}
+
+/// Like [`assemble_listing`], with Go's assembler run as `options` say: its package, the
+/// macros `go build` predefines, the include folders, its `go_asm.h` and the rules of the
+/// code it inserts. Releases the model does not hold (go1.19, go1.27) are assembled so.
+pub fn assemble_listing_with(
+    sources: &[Source],
+    options: &GoOptions,
+    loader: &dyn Loader,
+) -> Result<Program, AsmError> {
+    assemble_with(sources, options, loader, true)
 }
 
 fn assemble_with(
     sources: &[Source],
-    release: GoRelease,
+    options: &GoOptions,
     loader: &dyn Loader,
     allow_undefined: bool,
 ) -> Result<Program, AsmError> {
-    let builtins = go::builtin_headers(&release.go_asm_h());
+    let builtins = go::builtin_headers(&options.go_asm_h);
     let mut units = Vec::new();
     for s in sources {
         let text = loader.load(&s.path).ok_or_else(|| {
@@ -102,8 +114,12 @@ fn assemble_with(
         let items = match s.syntax {
             Syntax::Go => {
                 let mut pp = preprocess::Preprocessor::new(loader, &builtins);
+                pp.include_dirs(&options.include);
+                for (name, value) in &options.defines {
+                    pp.predefine(name, value);
+                }
                 let lines = pp.file(&s.path, &text)?;
-                go::lower(&lines, "runtime", release)?
+                go::lower(&lines, options)?
             }
             Syntax::Intel => intel::lower(&s.path, &text)?,
         };

@@ -1,10 +1,12 @@
 //! The preprocessor of Go's assembler: `#include`, `#define` (object-like and function-like,
 //! with `\` continuation lines), `#undef`, `#ifdef`, `#ifndef`, `#else`, `#endif`.
 //!
-//! `#include "file"` is resolved as Go's assembler resolves it: first relative to the folder
-//! of the including file, then among the built-in headers of the selected Go release
+//! `#include "file"` is resolved as Go's assembler resolves it (`cmd/asm/internal/lex`,
+//! `Input.include`): first relative to the folder of the including file, then in each `-I`
+//! folder in order, then among the built-in headers of the selected Go release
 //! (`textflag.h`, `go_tls.h`, `funcdata.h`, `go_asm.h`). Files come from a [`Loader`], so the
-//! library itself never touches a filesystem.
+//! library itself never touches a filesystem. Macros given with `-D` (`GOOS_linux`,
+//! `GOARCH_amd64`, as `go build` passes them) are predefined.
 
 use super::error::{AsmError, Pos};
 use super::lex::{strip_comments, tokenize, Tok, Token};
@@ -49,6 +51,7 @@ pub struct Preprocessor<'a> {
     builtins: &'a HashMap<String, String>,
     macros: HashMap<String, Macro>,
     depth: u32,
+    include: Vec<String>,
 }
 
 fn err(pos: Pos, text: &str, msg: impl Into<String>) -> AsmError {
@@ -73,7 +76,19 @@ impl<'a> Preprocessor<'a> {
             builtins,
             macros: HashMap::new(),
             depth: 0,
+            include: Vec::new(),
         }
+    }
+
+    /// Folders `#include` searches after the including file's own (Go's `-I`), in order.
+    pub fn include_dirs(&mut self, dirs: &[String]) {
+        self.include = dirs.to_vec();
+    }
+
+    /// Defines `name` as `value` before any file is read (Go's `-D name=value`).
+    pub fn predefine(&mut self, name: &str, value: &str) {
+        let body = tokenize(value, "<command line>", 0).unwrap_or_default();
+        self.macros.insert(name.to_string(), Macro { params: None, body });
     }
 
     /// Preprocesses one file.
@@ -92,10 +107,13 @@ impl<'a> Preprocessor<'a> {
             i += 1;
             let active = conds.iter().all(|c| c.0);
             if line.trim_start().starts_with('#') {
-                // Continuation lines belong to the directive.
+                // Continuation lines belong to the directive. In a macro's body the escaped
+                // line break stays a line break, which ends a statement (Go's lexer keeps
+                // the `\n` token: cmd/asm/internal/lex/input.go, `macroDefinition`).
+                let is_define = line.trim_start()[1..].trim_start().starts_with("define");
                 while line.ends_with('\\') && i < lines.len() {
                     line.pop();
-                    line.push(' ');
+                    line.push(if is_define { ';' } else { ' ' });
                     line.push_str(lines[i].trim_end_matches('\r'));
                     i += 1;
                 }
@@ -140,8 +158,13 @@ impl<'a> Preprocessor<'a> {
                             return Err(err(pos, original, "expected #include \"file\""));
                         }
                         let local = format!("{}{}", folder_of(path), name);
-                        let (inc_path, text) = match self.loader.load(&local) {
-                            Some(t) => (local, t),
+                        let found = std::iter::once(local)
+                            .chain(self.include.iter().map(|d| {
+                                format!("{}/{name}", d.trim_end_matches('/'))
+                            }))
+                            .find_map(|p| self.loader.load(&p).map(|t| (p, t)));
+                        let (inc_path, text) = match found {
+                            Some(t) => t,
                             None => match self.builtins.get(name) {
                                 Some(t) => (name.to_string(), t.clone()),
                                 None => {

@@ -3,7 +3,7 @@
 
 use super::error::{AsmError, Pos};
 use super::select::{self, Operand};
-use iced_x86::{BlockEncoder, BlockEncoderOptions, Code, Instruction, InstructionBlock, Mnemonic};
+use iced_x86::{Code, Encoder, Mnemonic};
 use std::collections::HashMap;
 
 /// Where a branch or an address goes.
@@ -44,6 +44,36 @@ pub(crate) enum ItemKind {
     Label { name: String, global: bool },
     /// The end of a symbol (for its size).
     End(String),
+    /// A statement that encodes to nothing (`PCDATA`, `get_tls`, `NOP`), kept so that Go's
+    /// `n(PC)` counts it.
+    Nothing,
+    /// NOPs up to the next multiple of `to` bytes from the label `from` (Go's `PCALIGN`,
+    /// counted from the function's start; `asm6.go`, `span6` and `fillnop`).
+    Align { to: u64, from: String },
+}
+
+/// Go's NOPs of 1 to 9 bytes (`asm6.go`, `nop`); longer padding repeats the longest.
+const GO_NOPS: [&[u8]; 9] = [
+    &[0x90],
+    &[0x66, 0x90],
+    &[0x0f, 0x1f, 0x00],
+    &[0x0f, 0x1f, 0x40, 0x00],
+    &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+    &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+    &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+    &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+];
+
+/// `n` bytes of NOPs as Go's `fillnop` writes them, one NOP per chunk.
+fn go_nops(mut n: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while n > 0 {
+        let m = n.min(GO_NOPS.len());
+        out.push(GO_NOPS[m - 1].to_vec());
+        n -= m;
+    }
+    out
 }
 
 /// An item with its place in the source.
@@ -141,12 +171,6 @@ impl Program {
     }
 }
 
-const FAKE_IP_BASE: u64 = 0x7f00_0000_0000_0000;
-
-fn fake_ip(unit: usize, item: usize) -> u64 {
-    FAKE_IP_BASE + ((unit as u64) << 40) + item as u64 * 16
-}
-
 fn error(item: &Item, msg: impl Into<String>) -> AsmError {
     let mut e = AsmError::new(item.pos.clone(), msg);
     e.source_line = item.source.clone();
@@ -154,6 +178,13 @@ fn error(item: &Item, msg: impl Into<String>) -> AsmError {
 }
 
 /// Lays out and encodes units, resolving labels and symbols across them.
+///
+/// Branches are sized as Go's assembler sizes them (`cmd/internal/obj/x86/asm6.go`,
+/// `span6`): a backward branch is short when its target, already placed, is in reach; a
+/// forward branch starts short and becomes near for good once a pass finds its target out
+/// of reach; passes repeat until no address moves. (iced's block encoder shrinks from near
+/// instead, which can settle on a near branch Go's assembler makes short.) Each instruction
+/// is then encoded by iced at its address.
 pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, AsmError> {
     let mut undefined: Vec<String> = Vec::new();
     // Symbols and labels: (scope, name) → (unit, item index of the label).
@@ -172,44 +203,57 @@ pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, Asm
             }
         }
     }
-    // Real addresses of every item, refined until the layout is stable.
+    // Addresses of every item from the last pass (the first pass guesses).
     let mut addrs: Vec<Vec<u64>> = units
         .iter()
-        .map(|u| (0..=u.items.len()).map(|i| u.base + i as u64 * 8).collect())
+        .map(|u| (0..=u.items.len()).map(|_| u.base).collect())
         .collect();
+    // Forward branches found out of reach: near from then on.
+    let mut long: Vec<Vec<bool>> = units.iter().map(|u| vec![false; u.items.len()]).collect();
     let mut encoded: Vec<Encoded> = Vec::new();
-    for _round in 0..8 {
+    for _pass in 0..64 {
         encoded.clear();
+        let mut stable = true;
+        let ctx = Context {
+            labels: &labels,
+            globals: &globals,
+            addrs: &addrs,
+        };
+        let mut grown = Vec::new();
         for (u, unit) in units.iter().enumerate() {
-            encoded.push(encode_unit(
+            let (enc, newly_long) = encode_unit(
                 u,
                 unit,
-                &labels,
-                &globals,
-                &addrs,
+                &ctx,
+                &long[u],
                 allow_undefined.then_some(&mut undefined),
-            )?);
+            )?;
+            encoded.push(enc);
+            grown.push(newly_long);
         }
-        let mut stable = true;
+        for (u, g) in grown.into_iter().enumerate() {
+            for i in g {
+                long[u][i] = true;
+                stable = false;
+            }
+        }
         for (u, unit) in units.iter().enumerate() {
-            let spans = &encoded[u].1;
-            let mut next = unit.base + encoded[u].0.len() as u64;
+            let (bytes, spans) = &encoded[u];
+            let mut next = unit.base + bytes.len() as u64;
             // Labels and ends take the address of the next item that has bytes.
+            let mut fresh = vec![0; unit.items.len() + 1];
+            fresh[unit.items.len()] = next;
             for i in (0..unit.items.len()).rev() {
                 let a = match spans[i] {
                     Some((off, _)) => unit.base + off as u64,
                     None => next,
                 };
                 next = a;
-                if addrs[u][i] != a {
-                    stable = false;
-                    addrs[u][i] = a;
-                }
+                fresh[i] = a;
             }
-            let end = unit.base + encoded[u].0.len() as u64;
-            if addrs[u][unit.items.len()] != end {
-                addrs[u][unit.items.len()] = end;
+            if fresh != addrs[u] {
                 stable = false;
+                addrs[u] = fresh;
             }
         }
         if stable {
@@ -219,6 +263,7 @@ pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, Asm
             p.undefined = undefined;
             return Ok(p);
         }
+        undefined.clear();
     }
     Err(AsmError::new(
         Pos::default(),
@@ -226,42 +271,59 @@ pub(crate) fn link(units: &[Unit], allow_undefined: bool) -> Result<Program, Asm
     ))
 }
 
+/// What every unit's encoding reads: names and the last pass's addresses.
+struct Context<'a> {
+    labels: &'a HashMap<(String, String), (usize, usize)>,
+    globals: &'a HashMap<String, (usize, usize)>,
+    addrs: &'a [Vec<u64>],
+}
+
+/// Where a target is: an item of some unit plus an offset.
+#[derive(Clone, Copy)]
+struct Place {
+    unit: usize,
+    item: usize,
+    offset: i64,
+}
+
 fn resolve(
     t: &Target,
     u: usize,
     i: usize,
     unit: &Unit,
-    labels: &HashMap<(String, String), (usize, usize)>,
-    globals: &HashMap<String, (usize, usize)>,
-    addrs: &[Vec<u64>],
-) -> Result<(u64, bool), AsmError> {
+    ctx: &Context<'_>,
+    pads: &[usize],
+) -> Result<Place, AsmError> {
     let item = &unit.items[i];
-    // Returns (address, whether it is an item of this unit, as a fake IP).
-    let local = |uu: usize, ii: usize| -> (u64, bool) {
-        if uu == u {
-            (fake_ip(u, first_code_at_or_after(unit, ii)), true)
+    let place = |uu: usize, ii: usize, offset: i64| -> Place {
+        // A label names the next item with bytes; one of another unit keeps its address.
+        let item = if uu == u {
+            first_code_at_or_after(unit, ii, pads)
         } else {
-            (addrs[uu][ii], false)
+            ii
+        };
+        Place {
+            unit: uu,
+            item,
+            offset,
         }
     };
     match t {
         Target::Label(name) => {
-            let &(uu, ii) = labels
+            let &(uu, ii) = ctx
+                .labels
                 .get(&(item.scope.clone(), name.clone()))
-                .or_else(|| globals.get(name))
+                .or_else(|| ctx.globals.get(name))
                 .ok_or_else(|| error(item, format!("undefined label `{name}`")))?;
-            Ok(local(uu, ii))
+            Ok(place(uu, ii, 0))
         }
         Target::Symbol(name, off) => {
-            let &(uu, ii) = globals
+            let &(uu, ii) = ctx
+                .globals
                 .get(name)
-                .or_else(|| labels.get(&(item.scope.clone(), name.clone())))
+                .or_else(|| ctx.labels.get(&(item.scope.clone(), name.clone())))
                 .ok_or_else(|| error(item, format!("undefined symbol `{name}`")))?;
-            if *off == 0 {
-                Ok(local(uu, ii))
-            } else {
-                Ok((addrs[uu][ii].wrapping_add(*off as u64), false))
-            }
+            Ok(place(uu, ii, *off))
         }
         Target::Relative(n) => {
             let me = item
@@ -272,34 +334,84 @@ fn resolve(
             let j = unit
                 .items
                 .iter()
-                .position(|it| it.ordinal == Some(want as usize) && want >= 0)
+                .position(|it| {
+                    it.ordinal == Some(want as usize) && want >= 0 && it.scope == item.scope
+                })
                 .ok_or_else(|| error(item, format!("branch {n}(PC) goes outside the function")))?;
-            Ok(local(u, j))
+            Ok(place(u, j, 0))
         }
     }
 }
 
-/// The index of the first item at or after `i` that is encoded (labels take its address).
-fn first_code_at_or_after(unit: &Unit, i: usize) -> usize {
+/// The index of the first item at or after `i` that is encoded (labels take its address);
+/// `pads` are this pass's padding bytes of each `Align` item.
+fn first_code_at_or_after(unit: &Unit, i: usize, pads: &[usize]) -> usize {
     (i..unit.items.len())
-        .find(|&j| matches!(unit.items[j].kind, ItemKind::Ins { .. } | ItemKind::Data(_)))
+        .find(|&j| match unit.items[j].kind {
+            ItemKind::Ins { .. } => true,
+            ItemKind::Data(ref b) => !b.is_empty(),
+            ItemKind::Align { .. } => pads[j] > 0,
+            _ => false,
+        })
         .unwrap_or(unit.items.len())
 }
 
+/// A unit's bytes and each item's span in them.
 type Encoded = (Vec<u8>, Vec<Option<(usize, usize)>>);
+
+fn is_short_capable(code: Code) -> bool {
+    code.as_short_branch() != code || code.as_near_branch() != code
+}
 
 fn encode_unit(
     u: usize,
     unit: &Unit,
-    labels: &HashMap<(String, String), (usize, usize)>,
-    globals: &HashMap<String, (usize, usize)>,
-    addrs: &[Vec<u64>],
+    ctx: &Context<'_>,
+    long: &[bool],
     mut undefined: Option<&mut Vec<String>>,
-) -> Result<Encoded, AsmError> {
-    let mut instrs = Vec::new();
-    let mut which = Vec::new(); // item index of each instruction
+) -> Result<(Encoded, Vec<usize>), AsmError> {
+    let addrs = ctx.addrs;
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut spans = vec![None; unit.items.len()];
+    // This pass's address of every item placed so far.
+    let mut here_of = vec![0u64; unit.items.len() + 1];
+    // Forward short branches: (item, target place), checked once the pass is done.
+    let mut forward_short: Vec<(usize, Place)> = Vec::new();
+    // Padding of each PCALIGN, from the addresses of the last pass.
+    let pads: Vec<usize> = unit
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match &item.kind {
+            ItemKind::Align { to, from } => {
+                let start = ctx
+                    .labels
+                    .get(&(item.scope.clone(), from.clone()))
+                    .map_or(unit.base, |&(uu, ii)| addrs[uu][ii]);
+                let pc = addrs[u][i].wrapping_sub(start);
+                ((to - (pc & (to - 1))) & (to - 1)) as usize
+            }
+            _ => 0,
+        })
+        .collect();
     for (i, item) in unit.items.iter().enumerate() {
-        let mut ins = match &item.kind {
+        let here = unit.base + bytes.len() as u64;
+        here_of[i] = here;
+        // A place's address: exact if this pass placed it already, else the last pass's.
+        let addr_of = |p: &Place, here_of: &[u64]| -> u64 {
+            let a = if p.unit == u && p.item <= i {
+                if p.item == i {
+                    here
+                } else {
+                    here_of[p.item]
+                }
+            } else {
+                addrs[p.unit][p.item]
+            };
+            a.wrapping_add(p.offset as u64)
+        };
+        let start = bytes.len();
+        match &item.kind {
             ItemKind::Ins {
                 mnemonic,
                 size,
@@ -307,15 +419,16 @@ fn encode_unit(
                 code,
             } => {
                 let mut plain = Vec::with_capacity(ops.len());
+                let mut branch: Option<(Place, bool)> = None;
                 for op in ops {
                     plain.push(match op {
                         Op::Plain(p) => *p,
-                        Op::Branch(t) => match (
-                            resolve(t, u, i, unit, labels, globals, addrs),
-                            &mut undefined,
-                            t,
-                        ) {
-                            (Ok((a, _)), _, _) => Operand::Branch(a),
+                        Op::Branch(t) => match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t)
+                        {
+                            (Ok(place), _, _) => {
+                                branch = Some((place, matches!(t, Target::Symbol(..))));
+                                Operand::Branch(addr_of(&place, &here_of))
+                            }
                             (Err(_), Some(list), Target::Symbol(name, _)) => {
                                 list.push(name.clone());
                                 Operand::Branch(0)
@@ -329,29 +442,20 @@ fn encode_unit(
                             (Err(e), _, _) => return Err(e),
                         },
                         Op::SymMem(t, size) => {
-                            let (a, is_local) = match (
-                                resolve(t, u, i, unit, labels, globals, addrs),
-                                &mut undefined,
-                                t,
-                            ) {
-                                (Ok(r), _, _) => r,
+                            let target = match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t)
+                            {
+                                (Ok(place), _, _) => addr_of(&place, &here_of),
                                 (Err(_), Some(list), Target::Symbol(name, _)) => {
                                     list.push(name.clone());
-                                    (0, false)
+                                    0
                                 }
                                 (Err(e), _, _) => return Err(e),
-                            };
-                            // A RIP-relative operand needs the real address, even in this unit.
-                            let real = if is_local {
-                                real_of_fake(a, u, addrs)
-                            } else {
-                                a
                             };
                             Operand::Mem(select::Mem {
                                 base: iced_x86::Register::RIP,
                                 index: iced_x86::Register::None,
                                 scale: 1,
-                                disp: real as i64,
+                                disp: target as i64,
                                 segment: iced_x86::Register::None,
                                 size: *size,
                             })
@@ -375,68 +479,96 @@ fn encode_unit(
                         ),
                     })?,
                 };
-                if let [Op::Branch(Target::Symbol(..))] = ops.as_slice() {
-                    // A branch to a symbol is a relocation in Go's object files: always the
-                    // rel32 form, never shortened. Encode it at its laid-out address.
-                    ins.as_near_branch();
-                    let here = addrs[u][i];
-                    let mut target = ins.near_branch64();
-                    if target >= FAKE_IP_BASE {
-                        target = real_of_fake(target, u, addrs);
+                let mut enc = Encoder::new(64);
+                let encoded = match branch {
+                    Some((place, to_symbol)) if is_short_capable(ins.code()) => {
+                        let target = ins.near_branch64();
+                        let backward = place.unit == u && place.item <= i;
+                        // A branch to a symbol is a relocation in Go's object files: always
+                        // the rel32 form, never shortened.
+                        let try_short = !to_symbol && !long[i];
+                        let short = {
+                            let mut s = ins;
+                            s.set_code(ins.code().as_short_branch());
+                            s.set_near_branch64(target);
+                            s
+                        };
+                        if try_short && backward {
+                            match enc.encode(&short, here) {
+                                Ok(_) => enc.take_buffer(),
+                                Err(_) => {
+                                    // A failed encode may leave bytes behind: start afresh.
+                                    enc = Encoder::new(64);
+                                    ins.set_code(ins.code().as_near_branch());
+                                    enc.encode(&ins, here).map_err(|e| {
+                                        error(item, format!("cannot encode the branch: {e}"))
+                                    })?;
+                                    enc.take_buffer()
+                                }
+                            }
+                        } else if try_short && place.unit == u {
+                            // Forward: short for now, with a displacement that the next
+                            // pass corrects if this one's guess was wrong.
+                            forward_short.push((i, place));
+                            let mut guess = short;
+                            let reach = target.wrapping_sub(here + 2) as i64;
+                            if !(-128..=127).contains(&reach) {
+                                guess.set_near_branch64(here + 2);
+                            }
+                            enc.encode(&guess, here)
+                                .map_err(|e| error(item, format!("cannot encode the branch: {e}")))?;
+                            enc.take_buffer()
+                        } else {
+                            ins.set_code(ins.code().as_near_branch());
+                            enc.encode(&ins, here)
+                                .map_err(|e| error(item, format!("cannot reach the target: {e}")))?;
+                            enc.take_buffer()
+                        }
                     }
-                    ins.set_near_branch64(target);
-                    let mut enc = iced_x86::Encoder::new(64);
-                    let bytes = enc
-                        .encode(&ins, here)
-                        .map(|_| enc.take_buffer())
-                        .map_err(|e| error(item, format!("cannot reach the symbol: {e}")))?;
-                    Instruction::with_declare_byte(&bytes).expect("a branch fits in 16 bytes")
-                } else {
-                    ins
+                    _ => {
+                        if is_short_capable(ins.code()) {
+                            // A branch to a symbol the listing leaves undefined.
+                            ins.set_code(ins.code().as_near_branch());
+                        }
+                        enc.encode(&ins, here)
+                            .map_err(|e| error(item, format!("encoding failed: {e}")))?;
+                        enc.take_buffer()
+                    }
+                };
+                bytes.extend_from_slice(&encoded);
+            }
+            ItemKind::Align { .. } => {
+                for nop in go_nops(pads[i]) {
+                    bytes.extend_from_slice(&nop);
                 }
             }
-            ItemKind::Data(bytes) => {
-                if bytes.is_empty() {
-                    continue;
-                }
-                let mut ins = Instruction::with_declare_byte(bytes)
-                    .map_err(|_| error(item, "a data directive holds at most 16 bytes"))?;
-                ins.set_ip(fake_ip(u, i));
-                ins
-            }
-            _ => continue,
-        };
-        ins.set_ip(fake_ip(u, i));
-        instrs.push(ins);
-        which.push(i);
+            ItemKind::Data(b) => bytes.extend_from_slice(b),
+            _ => {}
+        }
+        if bytes.len() > start {
+            spans[i] = Some((start, bytes.len() - start));
+        }
     }
-    let mut spans = vec![None; unit.items.len()];
-    if instrs.is_empty() {
-        return Ok((Vec::new(), spans));
+    here_of[unit.items.len()] = unit.base + bytes.len() as u64;
+    // Labels take the address of the next item with bytes.
+    let mut next = here_of[unit.items.len()];
+    for i in (0..unit.items.len()).rev() {
+        if spans[i].is_none() {
+            here_of[i] = next;
+        }
+        next = here_of[i];
     }
-    // The block encoder moves RIP-relative operands with the code; our RIP-relative
-    // targets are real addresses, so encode at the real base.
-    let block = InstructionBlock::new(&instrs, unit.base);
-    let result = BlockEncoder::encode(
-        64,
-        block,
-        BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
-    )
-    .map_err(|e| error(&unit.items[which[0]], format!("encoding failed: {e}")))?;
-    let offsets = &result.new_instruction_offsets;
-    for (k, &i) in which.iter().enumerate() {
-        let start = offsets[k] as usize;
-        let end = offsets
-            .get(k + 1)
-            .map_or(result.code_buffer.len(), |&o| o as usize);
-        spans[i] = Some((start, end - start));
-    }
-    Ok((result.code_buffer, spans))
-}
-
-fn real_of_fake(fake: u64, u: usize, addrs: &[Vec<u64>]) -> u64 {
-    let i = ((fake - FAKE_IP_BASE - ((u as u64) << 40)) / 16) as usize;
-    addrs[u][i.min(addrs[u].len() - 1)]
+    // Forward short branches whose target this pass put out of reach become near.
+    let newly_long: Vec<usize> = forward_short
+        .into_iter()
+        .filter(|(i, place)| {
+            let end = here_of[*i] + spans[*i].map_or(0, |(_, l)| l) as u64;
+            let target = here_of[place.item].wrapping_add(place.offset as u64);
+            !(-128..=127).contains(&(target.wrapping_sub(end) as i64))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    Ok(((bytes, spans), newly_long))
 }
 
 fn listing(

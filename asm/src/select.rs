@@ -46,17 +46,24 @@ pub enum Operand {
 
 const TRIAL_IP: u64 = 0x1000_0000;
 
+/// Every 64-bit-mode form of each mnemonic: legacy and VEX forms first, EVEX (AVX-512)
+/// forms after them, in iced's table order within each.
 fn codes_by_mnemonic() -> &'static HashMap<Mnemonic, Vec<Code>> {
     static TABLE: OnceLock<HashMap<Mnemonic, Vec<Code>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t: HashMap<Mnemonic, Vec<Code>> = HashMap::new();
-        for code in Code::values() {
-            let oc = code.op_code();
-            if oc.is_instruction()
-                && oc.mode64()
-                && code.encoding() == iced_x86::EncodingKind::Legacy
-            {
-                t.entry(code.mnemonic()).or_default().push(code);
+        for evex in [false, true] {
+            for code in Code::values() {
+                let oc = code.op_code();
+                let kind = code.encoding();
+                let wanted = match kind {
+                    iced_x86::EncodingKind::Legacy | iced_x86::EncodingKind::VEX => !evex,
+                    iced_x86::EncodingKind::EVEX => evex,
+                    _ => false,
+                };
+                if oc.is_instruction() && oc.mode64() && wanted {
+                    t.entry(code.mnemonic()).or_default().push(code);
+                }
             }
         }
         t
@@ -100,7 +107,17 @@ fn accepts(kind: K, op: &Operand, size: Option<u32>) -> bool {
         (K::r32_or_mem, Operand::Mem(m)) => mem_size_ok(m, 4),
         (K::r64_or_mem, Operand::Mem(m)) => mem_size_ok(m, 8),
         (K::xmm_or_mem, Operand::Mem(m)) => mem_size_ok(m, 16),
+        (K::ymm_or_mem, Operand::Mem(m)) => mem_size_ok(m, 32),
+        (K::zmm_or_mem, Operand::Mem(m)) => mem_size_ok(m, 64),
+        (K::k_or_mem, Operand::Mem(m)) => m.size.or(size).is_none(),
         (K::mem, Operand::Mem(_)) => true,
+        (K::ymm_or_mem | K::ymm_reg | K::ymm_rm | K::ymm_vvvv | K::ymm_is4, Operand::Reg(r)) => {
+            r.is_ymm()
+        }
+        (K::zmm_or_mem | K::zmm_reg | K::zmm_rm | K::zmm_vvvv, Operand::Reg(r)) => r.is_zmm(),
+        (K::k_or_mem | K::k_reg | K::k_rm | K::k_vvvv, Operand::Reg(r)) => r.is_k(),
+        (K::r32_vvvv, Operand::Reg(r)) => gpr_size(*r) == 4,
+        (K::r64_vvvv, Operand::Reg(r)) => gpr_size(*r) == 8,
         (K::r8_or_mem | K::r8_reg | K::r8_opcode, Operand::Reg(r)) => gpr_size(*r) == 1,
         (K::r16_or_mem | K::r16_reg | K::r16_rm | K::r16_opcode, Operand::Reg(r)) => {
             gpr_size(*r) == 2
@@ -111,7 +128,10 @@ fn accepts(kind: K, op: &Operand, size: Option<u32>) -> bool {
         (K::r64_or_mem | K::r64_reg | K::r64_rm | K::r64_opcode, Operand::Reg(r)) => {
             gpr_size(*r) == 8
         }
-        (K::xmm_or_mem | K::xmm_reg | K::xmm_rm, Operand::Reg(r)) => r.is_xmm(),
+        (
+            K::xmm_or_mem | K::xmm_reg | K::xmm_rm | K::xmm_vvvv | K::xmmp3_vvvv | K::xmm_is4,
+            Operand::Reg(r),
+        ) => r.is_xmm(),
         (K::al, Operand::Reg(r)) => *r == Register::AL,
         (K::cl, Operand::Reg(r)) => *r == Register::CL,
         (K::ax, Operand::Reg(r)) => *r == Register::AX,
@@ -233,7 +253,7 @@ pub fn select(
     let codes = codes_by_mnemonic()
         .get(&mnemonic)
         .ok_or(SelectError::UnknownMnemonic)?;
-    let mut best: Option<(usize, Instruction)> = None;
+    let mut best: Option<((bool, usize), Instruction)> = None;
     let mut forms = Vec::new();
     for &code in codes {
         let oc = code.op_code();
@@ -283,12 +303,53 @@ pub fn select(
         let Ok(len) = enc.encode(&trial, TRIAL_IP) else {
             continue;
         };
-        if best.as_ref().is_none_or(|(l, _)| len < *l) {
-            best = Some((len, ins));
+        // Go's assembler encodes with VEX whenever the operands allow it, even where
+        // EVEX's compressed displacement would be shorter (asm6.go, `asmevex` only for
+        // the forms VEX lacks): an EVEX form only stands in for none.
+        let evex = code.encoding() == iced_x86::EncodingKind::EVEX;
+        let rank = (evex, len);
+        if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+            best = Some((rank, ins));
+        }
+    }
+    if best.is_none() && ops.is_empty() {
+        if let Some(ins) = string_instruction(mnemonic) {
+            return Ok(ins);
         }
     }
     best.map(|(_, i)| i)
         .ok_or_else(|| SelectError::NoForm(format!("{} forms of {:?}", codes.len(), mnemonic)))
+}
+
+/// The string instructions written without operands (`MOVSB`, `STOSQ`): their memory
+/// operands are implicit, so iced builds them from the mnemonic alone.
+fn string_instruction(m: Mnemonic) -> Option<Instruction> {
+    use iced_x86::RepPrefixKind::None as NoRep;
+    let seg = Register::None;
+    match m {
+        Mnemonic::Movsb => Instruction::with_movsb(64, seg, NoRep),
+        Mnemonic::Movsw => Instruction::with_movsw(64, seg, NoRep),
+        Mnemonic::Movsd => Instruction::with_movsd(64, seg, NoRep),
+        Mnemonic::Movsq => Instruction::with_movsq(64, seg, NoRep),
+        Mnemonic::Stosb => Instruction::with_stosb(64, NoRep),
+        Mnemonic::Stosw => Instruction::with_stosw(64, NoRep),
+        Mnemonic::Stosd => Instruction::with_stosd(64, NoRep),
+        Mnemonic::Stosq => Instruction::with_stosq(64, NoRep),
+        Mnemonic::Lodsb => Instruction::with_lodsb(64, seg, NoRep),
+        Mnemonic::Lodsw => Instruction::with_lodsw(64, seg, NoRep),
+        Mnemonic::Lodsd => Instruction::with_lodsd(64, seg, NoRep),
+        Mnemonic::Lodsq => Instruction::with_lodsq(64, seg, NoRep),
+        Mnemonic::Scasb => Instruction::with_scasb(64, NoRep),
+        Mnemonic::Scasw => Instruction::with_scasw(64, NoRep),
+        Mnemonic::Scasd => Instruction::with_scasd(64, NoRep),
+        Mnemonic::Scasq => Instruction::with_scasq(64, NoRep),
+        Mnemonic::Cmpsb => Instruction::with_cmpsb(64, seg, NoRep),
+        Mnemonic::Cmpsw => Instruction::with_cmpsw(64, seg, NoRep),
+        Mnemonic::Cmpsd => Instruction::with_cmpsd(64, seg, NoRep),
+        Mnemonic::Cmpsq => Instruction::with_cmpsq(64, seg, NoRep),
+        _ => return None,
+    }
+    .ok()
 }
 
 /// Builds one given form, for syntax whose encoding is fixed (Go's `MOVLQZX` is always

@@ -4,6 +4,7 @@
 //! case on both machines and lists every difference that matters.
 
 pub mod gen;
+pub mod goasm;
 pub mod oracle;
 pub mod probes;
 pub mod toolchains;
