@@ -114,13 +114,14 @@ impl GoOptions {
             go_asm_h: release.go_asm_h(),
             abi: GoAbi {
                 register_abi: release.abi.register_abi,
-                // The model's releases keep the frame below SP; see the crate's report on
-                // go1.21's pushed frame pointer.
-                frame_pointer: FramePointer::BelowFrame,
-                frameless_nosplit_saves_no_bp: true,
+                frame_pointer: match release.abi.frame_pointer {
+                    go_release::FramePointerRule::BelowFrame => FramePointer::BelowFrame,
+                    go_release::FramePointerRule::Pushed => FramePointer::Pushed,
+                },
+                frameless_nosplit_saves_no_bp: release.abi.frameless_nosplit_saves_no_bp,
                 stackguard0: release.required("g_stackguard0") as i64,
-                wrapper_panic_argp: true,
-                movq_imm_as_movl: false,
+                wrapper_panic_argp: release.abi.wrapper_panic_argp,
+                movq_imm_as_movl: release.abi.movq_imm_as_movl,
             },
         }
     }
@@ -311,7 +312,6 @@ fn suggest_register(name: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
-
 
 /// How a Go mnemonic maps to iced.
 #[derive(Clone, Copy, Debug)]
@@ -886,7 +886,11 @@ impl<'a> Parser<'a> {
             let scale = self.expr()?;
             self.expect(")")?;
             let Some((n, None)) = register(&word) else {
-                return Err(err(&at, self.line, format!("unknown index register `{word}`")));
+                return Err(err(
+                    &at,
+                    self.line,
+                    format!("unknown index register `{word}`"),
+                ));
             };
             if ![1, 2, 4, 8].contains(&scale) {
                 return Err(err(
@@ -1092,7 +1096,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-
 /// One parsed statement.
 enum Stmt {
     Label(String),
@@ -1140,7 +1143,11 @@ fn constant(raw: &[Token], op: &str, pos: &Pos, line: &str) -> Result<i64, AsmEr
         pos: raw.first().map_or_else(|| pos.clone(), |t| t.pos.clone()),
     };
     if raw.is_empty() {
-        return Err(err(pos, line, format!("{op} takes a constant, as in `{op} $8`")));
+        return Err(err(
+            pos,
+            line,
+            format!("{op} takes a constant, as in `{op} $8`"),
+        ));
     }
     q.expect("$")?;
     let v = q.expr()?;
@@ -1269,13 +1276,21 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
             "PCDATA" | "FUNCDATA" => Stmt::Nothing,
             "ADJSP" => {
                 if raw.len() != 1 {
-                    return Err(err(&pos, &line.text, "ADJSP takes one constant, as in `ADJSP $16`"));
+                    return Err(err(
+                        &pos,
+                        &line.text,
+                        "ADJSP takes one constant, as in `ADJSP $16`",
+                    ));
                 }
                 Stmt::Adjsp(constant(raw[0], op, &pos, &line.text)?)
             }
             "PCALIGN" => {
                 if raw.len() != 1 {
-                    return Err(err(&pos, &line.text, "PCALIGN takes one constant, as in `PCALIGN $16`"));
+                    return Err(err(
+                        &pos,
+                        &line.text,
+                        "PCALIGN takes one constant, as in `PCALIGN $16`",
+                    ));
                 }
                 let a = constant(raw[0], op, &pos, &line.text)?;
                 // Go's assembler accepts powers of two from 8 to 2048 (asm6.go, `addpad`).
@@ -1372,7 +1387,6 @@ pub fn builtin_headers(go_asm_h: &str) -> std::collections::HashMap<String, Stri
     .collect()
 }
 
-
 /// One function being lowered.
 struct Function {
     name: String,
@@ -1440,9 +1454,9 @@ impl Function {
         // A small function that calls nothing (but the runtime's panics) needs no check.
         let mut split = !nosplit;
         if split && auto < STACK_SMALL {
-            let leaf = self.calls().all(|target| {
-                target.is_some_and(zero_arg_runtime_call) && auto < STACK_SMALL - 8
-            });
+            let leaf = self
+                .calls()
+                .all(|target| target.is_some_and(zero_arg_runtime_call) && auto < STACK_SMALL - 8);
             if leaf {
                 split = false;
             }
@@ -1529,9 +1543,17 @@ fn adjsp(v: i64) -> Option<ItemKind> {
     if v == 0 {
         None
     } else if v == 0x80 || (v < 0 && v != -0x80) {
-        Some(ins(M::Add, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(-v))]))
+        Some(ins(
+            M::Add,
+            8,
+            vec![reg(R::RSP), Op::Plain(Operand::Imm(-v))],
+        ))
     } else {
-        Some(ins(M::Sub, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(v))]))
+        Some(ins(
+            M::Sub,
+            8,
+            vec![reg(R::RSP), Op::Plain(Operand::Imm(v))],
+        ))
     }
 }
 
@@ -1584,7 +1606,11 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
         None,
     ));
     if f.frame < -8 || f.frame > i32::MAX as i64 {
-        return Err(err(tp, tl, format!("frame size {} is out of range", f.frame)));
+        return Err(err(
+            tp,
+            tl,
+            format!("frame size {} is out of range", f.frame),
+        ));
     }
     let frame = f.frame(abi);
     let auto = frame.auto;
@@ -1798,9 +1824,9 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
     let (last_pos, last_line) = if frame.split {
         (tp.clone(), tl.to_string())
     } else {
-        f.body
-            .last()
-            .map_or((tp.clone(), tl.to_string()), |p| (p.pos.clone(), p.line.clone()))
+        f.body.last().map_or((tp.clone(), tl.to_string()), |p| {
+            (p.pos.clone(), p.line.clone())
+        })
     };
     if frame.split {
         items.push(item(
@@ -1957,15 +1983,9 @@ fn expected_operands(spec: &Spec, op: &str) -> std::ops::RangeInclusive<usize> {
         | M::Idiv => 1..=1,
         m if format!("{m:?}").starts_with('J') || format!("{m:?}").starts_with("Set") => 1..=1,
         _ if spec.vector => 0..=5,
-        M::Andn
-        | M::Bzhi
-        | M::Sarx
-        | M::Shlx
-        | M::Shrx
-        | M::Rorx
-        | M::Pdep
-        | M::Pext
-        | M::Mulx => 3..=3,
+        M::Andn | M::Bzhi | M::Sarx | M::Shlx | M::Shrx | M::Rorx | M::Pdep | M::Pext | M::Mulx => {
+            3..=3
+        }
         _ => 2..=2,
     }
 }
@@ -2021,7 +2041,13 @@ fn lower_instruction(
         spec.mnemonic = match spec.size {
             Some(8) => M::Movq,
             Some(4) => M::Movd,
-            _ => return Err(err(pos, line, format!("{op} cannot move a vector register"))),
+            _ => {
+                return Err(err(
+                    pos,
+                    line,
+                    format!("{op} cannot move a vector register"),
+                ))
+            }
         };
         spec.size = None;
         spec.vector = true;
@@ -2061,7 +2087,8 @@ fn lower_instruction(
                     // A general register beside vector ones is 32 bits (`PINSRW $4, CX, X0`
                     // is `pinsrw xmm0, ecx, 4`, `PMOVMSKB X0, AX` `pmovmskb eax, xmm0`),
                     // unless the name says 64 (`PINSRQ`, `MOVQ`, `CVTSQ2SD`).
-                    if op.ends_with('Q') || op.contains("SQ2") || op.contains("2SQ") || op == "MOVD" {
+                    if op.ends_with('Q') || op.contains("SQ2") || op.contains("2SQ") || op == "MOVD"
+                    {
                         8
                     } else {
                         4
@@ -2152,11 +2179,9 @@ fn lower_instruction(
                     ),
                     // obj6.go, preprocess: NAME_PARAM counts from deltasp plus the return
                     // address, NAME_AUTO from deltasp less the saved BP.
-                    Base::Fp => Op::Plain(Operand::Mem(m(
-                        R::RSP,
-                        off + frame.delta_sp + 8,
-                        R::None,
-                    ))),
+                    Base::Fp => {
+                        Op::Plain(Operand::Mem(m(R::RSP, off + frame.delta_sp + 8, R::None)))
+                    }
                     Base::PseudoSp => Op::Plain(Operand::Mem(m(
                         R::RSP,
                         off + frame.delta_sp - frame.bp,
@@ -2211,7 +2236,11 @@ fn lower_instruction(
     // (asm6.go, `Ziq_rp`); go1.27 makes every value of 0 to 2^32-1 one.
     if mnemonic == M::Mov && size == Some(8) {
         if let [Op::Plain(Operand::Reg(r)), Op::Plain(Operand::Imm(v))] = ops.as_slice() {
-            let low = if abi.movq_imm_as_movl { 0 } else { i32::MAX as i64 + 1 };
+            let low = if abi.movq_imm_as_movl {
+                0
+            } else {
+                i32::MAX as i64 + 1
+            };
             if *v >= low && *v <= u32::MAX as i64 && r.is_gpr64() {
                 let r32 = iced_register(r.number() as u8, 4);
                 return Ok(Some(ins(

@@ -423,34 +423,37 @@ fn encode_unit(
                 for op in ops {
                     plain.push(match op {
                         Op::Plain(p) => *p,
-                        Op::Branch(t) => match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t)
-                        {
-                            (Ok(place), _, _) => {
-                                branch = Some((place, matches!(t, Target::Symbol(..))));
-                                Operand::Branch(addr_of(&place, &here_of))
-                            }
-                            (Err(_), Some(list), Target::Symbol(name, _)) => {
-                                list.push(name.clone());
-                                Operand::Branch(0)
-                            }
-                            // An Intel-syntax branch to a name no file defines here: a
-                            // symbol of another file, which a listing leaves to the linker.
-                            (Err(_), Some(list), Target::Label(name)) if !name.contains('.') => {
-                                list.push(name.clone());
-                                Operand::Branch(0)
-                            }
-                            (Err(e), _, _) => return Err(e),
-                        },
-                        Op::SymMem(t, size) => {
-                            let target = match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t)
-                            {
-                                (Ok(place), _, _) => addr_of(&place, &here_of),
+                        Op::Branch(t) => {
+                            match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t) {
+                                (Ok(place), _, _) => {
+                                    branch = Some((place, matches!(t, Target::Symbol(..))));
+                                    Operand::Branch(addr_of(&place, &here_of))
+                                }
                                 (Err(_), Some(list), Target::Symbol(name, _)) => {
                                     list.push(name.clone());
-                                    0
+                                    Operand::Branch(0)
+                                }
+                                // An Intel-syntax branch to a name no file defines here: a
+                                // symbol of another file, which a listing leaves to the linker.
+                                (Err(_), Some(list), Target::Label(name))
+                                    if !name.contains('.') =>
+                                {
+                                    list.push(name.clone());
+                                    Operand::Branch(0)
                                 }
                                 (Err(e), _, _) => return Err(e),
-                            };
+                            }
+                        }
+                        Op::SymMem(t, size) => {
+                            let target =
+                                match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t) {
+                                    (Ok(place), _, _) => addr_of(&place, &here_of),
+                                    (Err(_), Some(list), Target::Symbol(name, _)) => {
+                                        list.push(name.clone());
+                                        0
+                                    }
+                                    (Err(e), _, _) => return Err(e),
+                                };
                             Operand::Mem(select::Mem {
                                 base: iced_x86::Register::RIP,
                                 index: iced_x86::Register::None,
@@ -515,13 +518,15 @@ fn encode_unit(
                             if !(-128..=127).contains(&reach) {
                                 guess.set_near_branch64(here + 2);
                             }
-                            enc.encode(&guess, here)
-                                .map_err(|e| error(item, format!("cannot encode the branch: {e}")))?;
+                            enc.encode(&guess, here).map_err(|e| {
+                                error(item, format!("cannot encode the branch: {e}"))
+                            })?;
                             enc.take_buffer()
                         } else {
                             ins.set_code(ins.code().as_near_branch());
-                            enc.encode(&ins, here)
-                                .map_err(|e| error(item, format!("cannot reach the target: {e}")))?;
+                            enc.encode(&ins, here).map_err(|e| {
+                                error(item, format!("cannot reach the target: {e}"))
+                            })?;
                             enc.take_buffer()
                         }
                     }

@@ -37,6 +37,26 @@ pub struct Abi {
     /// go1.17+: the register ABI keeps g in R14 in Go code, and the stack-split check Go's
     /// assembler inserts compares SP with R14's `stackguard0` rather than loading g from TLS.
     pub register_abi: bool,
+    /// Where a function's prologue saves its caller's BP.
+    pub frame_pointer: FramePointerRule,
+    /// To go1.20: a `NOSPLIT` function with no frame saves no BP even when it calls.
+    pub frameless_nosplit_saves_no_bp: bool,
+    /// To go1.24: a `WRAPPER` function's prologue moves `g._panic.argp` to its own frame
+    /// when it points at the wrapper's arguments.
+    pub wrapper_panic_argp: bool,
+    /// go1.27: `MOVQ $v, r` with 0 <= v < 2^32 is encoded as the 5-byte `MOVL $v, r`.
+    pub movq_imm_as_movl: bool,
+}
+
+/// Where Go's assembler saves the caller's BP in a function's prologue
+/// (`cmd/internal/obj/x86/obj6.go`, `preprocess`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FramePointerRule {
+    /// To go1.20: `SUBQ $frame, SP; MOVQ BP, frame-8(SP); LEAQ frame-8(SP), BP`.
+    BelowFrame,
+    /// go1.21+: `PUSHQ BP; MOVQ SP, BP`, then `SUBQ` for the rest of the frame.
+    Pushed,
 }
 
 /// What the signal handler (`runtime/signal_unix.go`) does differently.

@@ -265,7 +265,9 @@ pub fn go_asm_headers(toolchain: &Toolchain) -> BTreeMap<String, String> {
     }
     let _ = std::fs::remove_dir_all(work);
     assert!(
-        found.get("runtime").is_some_and(|t| t.contains("#define g_sched ")),
+        found
+            .get("runtime")
+            .is_some_and(|t| t.contains("#define g_sched ")),
         "{}: go build -work left no runtime go_asm.h",
         toolchain.version
     );
@@ -355,8 +357,7 @@ pub fn compare(
         if go_flat.len() == our_flat.len() {
             for (a, b, r) in &masks {
                 // Only PC-relative 32-bit fields can be checked through the target.
-                if b - a == 4 && matches!(r.kind.as_str(), "R_CALL" | "R_PCREL" | "R_GOTPCREL")
-                {
+                if b - a == 4 && matches!(r.kind.as_str(), "R_CALL" | "R_PCREL" | "R_GOTPCREL") {
                     let disp = i32::from_le_bytes(our_flat[*a..*b].try_into().expect("4")) as i64;
                     let next = sym.addr as i64 + *b as i64;
                     let reached = (next + disp) as u64;
@@ -364,8 +365,8 @@ pub fn compare(
                     // `name<1>`: take whichever we have.
                     let plain = r.target.strip_suffix("<>").unwrap_or(&r.target).to_string();
                     let found = program.symbol(&r.target).or_else(|| program.symbol(&plain));
-                    let undefined = program.undefined.contains(&r.target)
-                        || program.undefined.contains(&plain);
+                    let undefined =
+                        program.undefined.contains(&r.target) || program.undefined.contains(&plain);
                     match found {
                         Some(addr) if addr.wrapping_add(r.offset as u64) == reached => {}
                         Some(addr) => reloc_failures.push(format!(
@@ -441,7 +442,10 @@ pub fn compare(
         let mut go_off = 0;
         let mut shown = 0;
         for ((f, l), gb) in &go_lines {
-            let ob = ours_by_key.get(&(f.clone(), *l)).cloned().unwrap_or_default();
+            let ob = ours_by_key
+                .get(&(f.clone(), *l))
+                .cloned()
+                .unwrap_or_default();
             let masked_here = masks
                 .iter()
                 .any(|(a, b, _)| *a >= go_off && *b <= go_off + gb.len());
@@ -463,7 +467,11 @@ pub fn compare(
                 detail.push_str(&format!(
                     "\n  {f}:{l}: go {} ours {}",
                     hex(gb),
-                    if ob.is_empty() { "(nothing)".into() } else { hex(&ob) }
+                    if ob.is_empty() {
+                        "(nothing)".into()
+                    } else {
+                        hex(&ob)
+                    }
                 ));
                 shown += 1;
             }
@@ -471,7 +479,12 @@ pub fn compare(
         }
         for (k, ob) in &ours_by_key {
             if !go_by_key.contains_key(k) && shown < 12 {
-                detail.push_str(&format!("\n  {}:{}: go (nothing) ours {}", k.0, k.1, hex(ob)));
+                detail.push_str(&format!(
+                    "\n  {}:{}: go (nothing) ours {}",
+                    k.0,
+                    k.1,
+                    hex(ob)
+                ));
                 shown += 1;
             }
         }

@@ -34,7 +34,10 @@ const BASE: u64 = 0x1000;
 /// The assembler's options for a release that the model need not hold.
 fn options(tc: &Toolchain, package: &str, flags: &[String], include: &[PathBuf]) -> asm::GoOptions {
     let (major, minor) = {
-        let mut v = tc.minor.split('.').map(|n| n.parse::<u32>().expect("a version"));
+        let mut v = tc
+            .minor
+            .split('.')
+            .map(|n| n.parse::<u32>().expect("a version"));
         (v.next().expect("major"), v.next().expect("minor"))
     };
     let pushed = (major, minor) >= (1, 21);
