@@ -1,6 +1,6 @@
 // Go's signal entry on linux/amd64, written for stackswitch. The kernel enters sigtramp on
 // the gsignal stack with the C convention (DI = signal, SI = &siginfo, DX = &ucontext);
-// sigtramp passes them on the stack to sigtrampgo; returning goes through sigreturn, whose
+// sigtramp passes them on the stack to sigtrampgo; returning goes through the restorer, whose
 // rt_sigreturn restores the interrupted registers from the frame.
 //
 // sigtrampgo, sighandler, sigpanic and throw are Go code in Go's runtime. The model runs
@@ -10,6 +10,7 @@
 #include "go_asm.h"
 #include "go_tls.h"
 #include "textflag.h"
+#include "release.h"
 
 TEXT runtime·sigtramp(SB), NOSPLIT|TOPFRAME, $32
 	MOVQ	DI, 0(SP)	// sig
@@ -18,7 +19,9 @@ TEXT runtime·sigtramp(SB), NOSPLIT|TOPFRAME, $32
 	CALL	runtime·sigtrampgo(SB)
 	RET
 
-TEXT runtime·sigreturn(SB), NOSPLIT|NOFRAME, $0
+// The restorer: RESTORER is the release's name for it (release.h), sigreturn or
+// sigreturn__sigaction; the bytes are Go's (sys_linux_amd64.s).
+TEXT RESTORER(SB), NOSPLIT, $0
 	MOVQ	$15, AX		// rt_sigreturn
 	SYSCALL
 	INT	$3

@@ -550,7 +550,10 @@ impl Process {
     fn take_fault(&mut self, thread: usize, fault: Fault) -> Option<StageEvent> {
         let step = self.steps();
         let handler = self.world.program.symbol("runtime·sigtramp");
-        let restorer = self.world.program.symbol("runtime·sigreturn");
+        let restorer = self
+            .world
+            .program
+            .symbol(&self.world.release.signals.restorer);
         self.signals.push(SignalRecord {
             step,
             thread,

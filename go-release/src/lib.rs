@@ -68,6 +68,10 @@ pub struct Signals {
     pub extra_m_in_c: bool,
     /// go1.21+: a fault on g0 or gsignal (C reached through cgo runs on g0) is fatal at once.
     pub fatal_off_curg: bool,
+    /// The signal restorer's name, where a handler returns to make `rt_sigreturn`
+    /// (`runtime·sigreturn`, or `runtime·sigreturn__sigaction` in later releases: a name
+    /// gdb recognises). `release.h` defines it as `RESTORER`.
+    pub restorer: String,
 }
 
 /// How crash reports are written (`runtime/traceback.go`).
@@ -392,6 +396,10 @@ impl Release {
             "// go{}: its behaviours (from its release.toml).\n",
             self.name
         );
+        s.push_str(&format!(
+            "#define RESTORER {} // the signal restorer's name\n",
+            self.signals.restorer
+        ));
         for (on, name, why) in [
             (
                 self.abi.register_abi,

@@ -1,7 +1,7 @@
 //! The runtime code the model runs is Go's machine code: every TEXT symbol of the model's
 //! runtime (a release's `releases/go1.N/runtime/` over `go-model/runtime/`) that Go's own
-//! `runtime/asm_amd64.s` also defines must assemble to the bytes that release's
-//! `go tool asm` makes of Go's file.
+//! `runtime/asm_amd64.s` or `sys_linux_amd64.s` also defines must assemble to the bytes that release's
+//! `go tool asm` makes of Go's files.
 //!
 //! - Releases with an installed toolchain (`STACKSWITCH_GOROOTS`) are compared with Go's
 //!   assembler run on the release's real `asm_amd64.s` and its real `go_asm.h`.
@@ -24,14 +24,25 @@ use std::collections::BTreeMap;
 
 /// Symbols the model defines under a name Go's asm_amd64.s also uses, whose bodies are the
 /// model's steps rather than Go's instructions.
-const MODELLED: &[(&str, &str)] = &[(
-    "runtime·cgocallback",
-    "the model's C-to-Go entry does crosscall2's, cgocallback's and cgocallbackg's steps in one function",
-)];
+const MODELLED: &[(&str, &str)] = &[
+    (
+        "runtime·cgocallback",
+        "the model's C-to-Go entry does crosscall2's, cgocallback's and cgocallbackg's steps in one function",
+    ),
+    (
+        "runtime·sigtramp",
+        "the model's signal entry passes the signal's arguments to sigtrampgo on the stack (ABI0); Go's saves the C registers and calls sigtrampgo<ABIInternal>",
+    ),
+];
+
+/// Go's files whose TEXT symbols the model's must match.
+const GO_FILES: &[&str] = &["asm_amd64.s", "sys_linux_amd64.s"];
 
 /// The symbols the lessons run through on the way from Go to C: the comparison must reach
 /// each one a release has, or it proves nothing.
 const TAUGHT: &[&str] = &[
+    "runtime·sigreturn",
+    "runtime·sigreturn__sigaction",
     "runtime·asmcgocall",
     "runtime·asmcgocall_landingpad",
     "gosave_systemstack_switch<>",
@@ -240,10 +251,20 @@ fn compare(
     compared
 }
 
-/// Go's own bytes for its `runtime/asm_amd64.s`, with its real headers and go_asm.h.
+/// Go's own bytes for the runtime files of [`GO_FILES`], with their real headers and
+/// go_asm.h.
 fn go_runtime(tc: &Toolchain) -> BTreeMap<String, Vec<Ins>> {
+    let mut all = BTreeMap::new();
+    for file in GO_FILES {
+        all.extend(go_file(tc, file));
+    }
+    all
+}
+
+/// Go's own bytes for one of its `runtime/` files.
+fn go_file(tc: &Toolchain, file: &str) -> BTreeMap<String, Vec<Ins>> {
     let dir = std::env::temp_dir().join(format!(
-        "stackswitch-runtime-symbols-{}-{}",
+        "stackswitch-runtime-symbols-{}-{}-{file}",
         tc.version,
         std::process::id()
     ));
@@ -271,7 +292,7 @@ fn go_runtime(tc: &Toolchain) -> BTreeMap<String, Vec<Ins>> {
             "-o",
         ])
         .arg(&obj)
-        .arg(src.join("asm_amd64.s"))
+        .arg(src.join(file))
         .output()
         .expect("go tool asm runs");
     assert!(
