@@ -84,6 +84,14 @@ pub struct GoAbi {
     /// lost its `Zilo_m` sign-extended form: "Ziq_rp picks 5/7/10-byte form"); before, it
     /// is `48 C7 /0` for every v that fits 32 signed bits.
     pub movq_imm_as_movl: bool,
+    /// Go's rule: `PUSHQ`/`POPQ` (and `PUSHFQ`/`POPFQ`) move the frame that `FP` and
+    /// pseudo-`SP` count from, and a `RET` where they do not balance is refused ("unbalanced
+    /// PUSH/POP", `obj6.go`, `preprocess`). Off, only `ADJSP` moves it, as the model's own
+    /// runtime files were written (see [`GoOptions::for_release`]).
+    pub push_pop_moves_frame: bool,
+    /// Whether the assembler knows `PCALIGN` on amd64: go1.24's `asm6.go` has it (`span6`),
+    /// go1.19's refuses it ("asmins: missing op").
+    pub pcalign: bool,
 }
 
 /// How Go's assembler is run on a file: what `go build` gives `go tool asm`, and the rules
@@ -121,6 +129,11 @@ impl GoOptions {
                 stackguard0: release.required("g_stackguard0") as i64,
                 wrapper_panic_argp: true,
                 movq_imm_as_movl: false,
+                // releases/go1.24/runtime/asm_amd64.s pops BP twice on asmcgocall's textual
+                // path (its nosave branch follows a RET that already popped), which Go's
+                // assembler refuses; until it balances, its frame counts as before.
+                push_pop_moves_frame: false,
+                pcalign: true,
             },
         }
     }
@@ -312,7 +325,6 @@ fn suggest_register(name: &str) -> Option<&'static str> {
     })
 }
 
-
 /// How a Go mnemonic maps to iced.
 #[derive(Clone, Copy, Debug)]
 struct Spec {
@@ -424,6 +436,40 @@ fn iced_mnemonic(name: &str) -> Option<M> {
         })
         .get(name)
         .copied()
+}
+
+/// Whether some form of `m` takes a vector or mask register (`PXOR`, `VMOVDQU`, `KMOVQ`),
+/// or is one of the cache hints Go names as Intel does.
+fn takes_vectors(m: M) -> bool {
+    static TABLE: OnceLock<std::collections::HashSet<M>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            use iced_x86::OpCodeOperandKind as K;
+            Code::values()
+                .filter(|c| {
+                    c.op_code().op_kinds().iter().any(|k| {
+                        matches!(
+                            k,
+                            K::xmm_reg
+                                | K::xmm_rm
+                                | K::xmm_or_mem
+                                | K::xmm_vvvv
+                                | K::ymm_reg
+                                | K::ymm_rm
+                                | K::ymm_or_mem
+                                | K::zmm_reg
+                                | K::zmm_rm
+                                | K::zmm_or_mem
+                                | K::k_reg
+                                | K::k_rm
+                                | K::k_or_mem
+                        )
+                    })
+                })
+                .map(|c| c.mnemonic())
+                .collect()
+        })
+        .contains(&m)
 }
 
 /// General-register instructions whose Go names carry a size suffix (`ADDQ`, `POPCNTL`).
@@ -657,8 +703,14 @@ fn lookup(name: &str) -> Option<Spec> {
                 }
             }
             // Vector and other instructions Go names as Intel does (`PCMPEQB`, `VMOVDQU`,
-            // `AESENC`, `KMOVQ`).
-            return iced_mnemonic(name).map(vector);
+            // `AESENC`, `KMOVQ`); a general-register one needs its size (`MOV` is not Go).
+            if sized_base(name).is_some() {
+                return None;
+            }
+            // Only instructions of vector (or mask) registers: Go has no `UD2` or `INT3`.
+            return iced_mnemonic(name)
+                .filter(|&m| takes_vectors(m))
+                .map(vector);
         }
     };
     Some(fixed)
@@ -886,7 +938,11 @@ impl<'a> Parser<'a> {
             let scale = self.expr()?;
             self.expect(")")?;
             let Some((n, None)) = register(&word) else {
-                return Err(err(&at, self.line, format!("unknown index register `{word}`")));
+                return Err(err(
+                    &at,
+                    self.line,
+                    format!("unknown index register `{word}`"),
+                ));
             };
             if ![1, 2, 4, 8].contains(&scale) {
                 return Err(err(
@@ -1092,7 +1148,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-
 /// One parsed statement.
 enum Stmt {
     Label(String),
@@ -1140,7 +1195,11 @@ fn constant(raw: &[Token], op: &str, pos: &Pos, line: &str) -> Result<i64, AsmEr
         pos: raw.first().map_or_else(|| pos.clone(), |t| t.pos.clone()),
     };
     if raw.is_empty() {
-        return Err(err(pos, line, format!("{op} takes a constant, as in `{op} $8`")));
+        return Err(err(
+            pos,
+            line,
+            format!("{op} takes a constant, as in `{op} $8`"),
+        ));
     }
     q.expect("$")?;
     let v = q.expr()?;
@@ -1269,13 +1328,21 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
             "PCDATA" | "FUNCDATA" => Stmt::Nothing,
             "ADJSP" => {
                 if raw.len() != 1 {
-                    return Err(err(&pos, &line.text, "ADJSP takes one constant, as in `ADJSP $16`"));
+                    return Err(err(
+                        &pos,
+                        &line.text,
+                        "ADJSP takes one constant, as in `ADJSP $16`",
+                    ));
                 }
                 Stmt::Adjsp(constant(raw[0], op, &pos, &line.text)?)
             }
             "PCALIGN" => {
                 if raw.len() != 1 {
-                    return Err(err(&pos, &line.text, "PCALIGN takes one constant, as in `PCALIGN $16`"));
+                    return Err(err(
+                        &pos,
+                        &line.text,
+                        "PCALIGN takes one constant, as in `PCALIGN $16`",
+                    ));
                 }
                 let a = constant(raw[0], op, &pos, &line.text)?;
                 // Go's assembler accepts powers of two from 8 to 2048 (asm6.go, `addpad`).
@@ -1372,7 +1439,6 @@ pub fn builtin_headers(go_asm_h: &str) -> std::collections::HashMap<String, Stri
     .collect()
 }
 
-
 /// One function being lowered.
 struct Function {
     name: String,
@@ -1429,7 +1495,7 @@ impl Function {
         // Room for BP: not for NOFRAME, nor for a frameless leaf (nor, to go1.20, for a
         // frameless NOSPLIT function).
         let bp = if self.flags & textflag::NOFRAME == 0
-            && !(auto == 0 && !has_call)
+            && (auto != 0 || has_call)
             && !(abi.frameless_nosplit_saves_no_bp && auto == 0 && nosplit)
         {
             8
@@ -1440,9 +1506,9 @@ impl Function {
         // A small function that calls nothing (but the runtime's panics) needs no check.
         let mut split = !nosplit;
         if split && auto < STACK_SMALL {
-            let leaf = self.calls().all(|target| {
-                target.is_some_and(zero_arg_runtime_call) && auto < STACK_SMALL - 8
-            });
+            let leaf = self
+                .calls()
+                .all(|target| target.is_some_and(zero_arg_runtime_call) && auto < STACK_SMALL - 8);
             if leaf {
                 split = false;
             }
@@ -1529,9 +1595,17 @@ fn adjsp(v: i64) -> Option<ItemKind> {
     if v == 0 {
         None
     } else if v == 0x80 || (v < 0 && v != -0x80) {
-        Some(ins(M::Add, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(-v))]))
+        Some(ins(
+            M::Add,
+            8,
+            vec![reg(R::RSP), Op::Plain(Operand::Imm(-v))],
+        ))
     } else {
-        Some(ins(M::Sub, 8, vec![reg(R::RSP), Op::Plain(Operand::Imm(v))]))
+        Some(ins(
+            M::Sub,
+            8,
+            vec![reg(R::RSP), Op::Plain(Operand::Imm(v))],
+        ))
     }
 }
 
@@ -1584,7 +1658,11 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
         None,
     ));
     if f.frame < -8 || f.frame > i32::MAX as i64 {
-        return Err(err(tp, tl, format!("frame size {} is out of range", f.frame)));
+        return Err(err(
+            tp,
+            tl,
+            format!("frame size {} is out of range", f.frame),
+        ));
     }
     let frame = f.frame(abi);
     let auto = frame.auto;
@@ -1736,6 +1814,13 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
                 }
                 delta_sp += v;
             }
+            Stmt::Align(_) if !abi.pcalign => {
+                return Err(err(
+                    &p.pos,
+                    &p.line,
+                    "PCALIGN is not in this release's assembler for amd64",
+                ))
+            }
             Stmt::Align(a) => out.push(ItemKind::Align {
                 to: *a,
                 from: start_label.clone(),
@@ -1747,6 +1832,20 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
                             &p.pos,
                             &p.line,
                             "RET takes no operands in Go's assembler",
+                        ));
+                    }
+                    if abi.push_pop_moves_frame && delta_sp != auto {
+                        return Err(err(
+                            &p.pos,
+                            &p.line,
+                            format!(
+                                "unbalanced PUSH/POP: SP is {} bytes {} the frame at this RET",
+                                (delta_sp - auto).abs(),
+                                if delta_sp > auto { "below" } else { "above" }
+                            ),
+                        )
+                        .suggest(
+                            "Go's assembler counts PUSHQ and POPQ in the order they are written",
                         ));
                     }
                     if auto != 0 {
@@ -1783,11 +1882,15 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
                 {
                     out.push(kind);
                 }
-                delta_sp += match spec.mnemonic {
-                    M::Push | M::Pushfq | M::Pushf => spec.size.unwrap_or(8) as i64,
-                    M::Pop | M::Popfq | M::Popf => -(spec.size.unwrap_or(8) as i64),
-                    _ => 0,
-                };
+                if abi.push_pop_moves_frame {
+                    delta_sp += match spec.mnemonic {
+                        M::Push | M::Pushfq => spec.size.unwrap_or(8) as i64,
+                        M::Pushf => 2,
+                        M::Pop | M::Popfq => -(spec.size.unwrap_or(8) as i64),
+                        M::Popf => -2,
+                        _ => 0,
+                    };
+                }
             }
             Stmt::Label(_) | Stmt::Text { .. } => unreachable!("handled above"),
         }
@@ -1798,9 +1901,9 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
     let (last_pos, last_line) = if frame.split {
         (tp.clone(), tl.to_string())
     } else {
-        f.body
-            .last()
-            .map_or((tp.clone(), tl.to_string()), |p| (p.pos.clone(), p.line.clone()))
+        f.body.last().map_or((tp.clone(), tl.to_string()), |p| {
+            (p.pos.clone(), p.line.clone())
+        })
     };
     if frame.split {
         items.push(item(
@@ -1957,15 +2060,9 @@ fn expected_operands(spec: &Spec, op: &str) -> std::ops::RangeInclusive<usize> {
         | M::Idiv => 1..=1,
         m if format!("{m:?}").starts_with('J') || format!("{m:?}").starts_with("Set") => 1..=1,
         _ if spec.vector => 0..=5,
-        M::Andn
-        | M::Bzhi
-        | M::Sarx
-        | M::Shlx
-        | M::Shrx
-        | M::Rorx
-        | M::Pdep
-        | M::Pext
-        | M::Mulx => 3..=3,
+        M::Andn | M::Bzhi | M::Sarx | M::Shlx | M::Shrx | M::Rorx | M::Pdep | M::Pext | M::Mulx => {
+            3..=3
+        }
         _ => 2..=2,
     }
 }
@@ -2021,7 +2118,13 @@ fn lower_instruction(
         spec.mnemonic = match spec.size {
             Some(8) => M::Movq,
             Some(4) => M::Movd,
-            _ => return Err(err(pos, line, format!("{op} cannot move a vector register"))),
+            _ => {
+                return Err(err(
+                    pos,
+                    line,
+                    format!("{op} cannot move a vector register"),
+                ))
+            }
         };
         spec.size = None;
         spec.vector = true;
@@ -2061,7 +2164,8 @@ fn lower_instruction(
                     // A general register beside vector ones is 32 bits (`PINSRW $4, CX, X0`
                     // is `pinsrw xmm0, ecx, 4`, `PMOVMSKB X0, AX` `pmovmskb eax, xmm0`),
                     // unless the name says 64 (`PINSRQ`, `MOVQ`, `CVTSQ2SD`).
-                    if op.ends_with('Q') || op.contains("SQ2") || op.contains("2SQ") || op == "MOVD" {
+                    if op.ends_with('Q') || op.contains("SQ2") || op.contains("2SQ") || op == "MOVD"
+                    {
                         8
                     } else {
                         4
@@ -2152,11 +2256,9 @@ fn lower_instruction(
                     ),
                     // obj6.go, preprocess: NAME_PARAM counts from deltasp plus the return
                     // address, NAME_AUTO from deltasp less the saved BP.
-                    Base::Fp => Op::Plain(Operand::Mem(m(
-                        R::RSP,
-                        off + frame.delta_sp + 8,
-                        R::None,
-                    ))),
+                    Base::Fp => {
+                        Op::Plain(Operand::Mem(m(R::RSP, off + frame.delta_sp + 8, R::None)))
+                    }
                     Base::PseudoSp => Op::Plain(Operand::Mem(m(
                         R::RSP,
                         off + frame.delta_sp - frame.bp,
@@ -2211,7 +2313,11 @@ fn lower_instruction(
     // (asm6.go, `Ziq_rp`); go1.27 makes every value of 0 to 2^32-1 one.
     if mnemonic == M::Mov && size == Some(8) {
         if let [Op::Plain(Operand::Reg(r)), Op::Plain(Operand::Imm(v))] = ops.as_slice() {
-            let low = if abi.movq_imm_as_movl { 0 } else { i32::MAX as i64 + 1 };
+            let low = if abi.movq_imm_as_movl {
+                0
+            } else {
+                i32::MAX as i64 + 1
+            };
             if *v >= low && *v <= u32::MAX as i64 && r.is_gpr64() {
                 let r32 = iced_register(r.number() as u8, 4);
                 return Ok(Some(ins(
@@ -2247,4 +2353,108 @@ fn lower_instruction(
         ops,
         code,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{assemble_listing_with, Source, Syntax};
+
+    fn bytes_of(src: &str, line: u32) -> Vec<u8> {
+        let files = HashMap::from([("t.s".to_string(), src.to_string())]);
+        let opts = GoOptions::for_release(GoRelease::named("1.24").unwrap());
+        let p = assemble_listing_with(&[Source::new("t.s", Syntax::Go, 0x1000)], &opts, &files)
+            .unwrap_or_else(|e| panic!("{e}"));
+        p.instructions
+            .iter()
+            .filter(|l| l.line == line)
+            .flat_map(|l| l.bytes.clone())
+            .collect()
+    }
+
+    /// `n(PC)` counts statements as Go's assembler counts Progs: one that encodes to
+    /// nothing (`get_tls`, `PCDATA`, `NOP`) still counts, and the branch lands on the next
+    /// byte. Go gives `74 05` here (skip the 5-byte CALL; get_tls is nothing).
+    #[test]
+    fn relative_branches_count_statements_that_encode_to_nothing() {
+        let src = "#include \"go_tls.h\"\n#include \"textflag.h\"\n\
+                   TEXT ·f(SB), NOSPLIT, $0-0\n\
+                   \tTESTQ BX, BX\n\tJZ 2(PC)\n\tCALL runtime·abort(SB)\n\tget_tls(CX)\n\
+                   \tMOVQ g(CX), BX\n\tRET\n";
+        assert_eq!(bytes_of(src, 5), [0x74, 0x05]);
+        // PCDATA and NOP count too, and a branch to RET reaches the epilogue before it.
+        let src = "#include \"textflag.h\"\n\
+                   TEXT ·g(SB), NOSPLIT, $8-0\n\
+                   \tJMP 3(PC)\n\tPCDATA $0, $1\n\tNOP\n\tRET\n";
+        // SUBQ $16, SP; MOVQ BP, 8(SP); LEAQ 8(SP), BP; JMP → MOVQ 8(SP), BP (the epilogue).
+        assert_eq!(bytes_of(src, 3), [0xeb, 0x00]);
+    }
+
+    /// ADJSP moves SP by Go's rule (asm6.go): `SUBQ` for positive, `ADDQ` for negative,
+    /// except that ±0x80 flips for the shorter imm8 form; FP and pseudo-SP follow it.
+    #[test]
+    fn adjsp_and_the_frame_it_moves() {
+        let src = "#include \"textflag.h\"\n\
+                   TEXT ·h(SB), NOSPLIT|NOFRAME, $0-8\n\
+                   \tADJSP $0x80\n\tMOVQ x+0(FP), AX\n\tADJSP $-0x80\n\tADJSP $16\n\
+                   \tADJSP $-16\n\tRET\n";
+        assert_eq!(bytes_of(src, 3), [0x48, 0x83, 0xc4, 0x80]);
+        // FP is 0x80 further away once SP moved down by 0x80.
+        assert_eq!(bytes_of(src, 4), [0x48, 0x8b, 0x84, 0x24, 0x88, 0, 0, 0]);
+        assert_eq!(bytes_of(src, 5), [0x48, 0x83, 0xec, 0x80]);
+        assert_eq!(bytes_of(src, 6), [0x48, 0x83, 0xec, 0x10]);
+        assert_eq!(bytes_of(src, 7), [0x48, 0x83, 0xc4, 0x10]);
+    }
+
+    fn error_of(src: &str, options: &GoOptions) -> AsmError {
+        let files = HashMap::from([("t.s".to_string(), src.to_string())]);
+        assemble_listing_with(&[Source::new("t.s", Syntax::Go, 0x1000)], options, &files)
+            .unwrap_err()
+    }
+
+    /// Vector instructions keep the located errors: an unknown name, and operands no form
+    /// takes, each at its column with the line and a caret; and Go's unbalanced PUSH/POP.
+    #[test]
+    fn vector_and_frame_errors_are_located() {
+        let model = GoOptions::for_release(GoRelease::named("1.24").unwrap());
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tVFROBB Y0, Y1\n", &model);
+        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        assert_eq!(e.message, "unknown instruction `VFROBB`");
+        assert!(
+            e.to_string().contains("\n        VFROBB Y0, Y1\n        ^"),
+            "{e}"
+        );
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tVMOVDQU AX, Y0\n", &model);
+        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        assert_eq!(e.message, "no form of vmovdqu takes these operands");
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tPCMPESTRI $12, (SI), Q0\n", &model);
+        assert_eq!(
+            e.message,
+            "`Q0` is not a register; labels are branch targets"
+        );
+        let mut go = model.clone();
+        go.abi.pcalign = false;
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tPCALIGN $16\n\tRET\n", &go);
+        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        go.abi.push_pop_moves_frame = true;
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tPUSHQ AX\n\tRET\n", &go);
+        assert_eq!(
+            (e.pos.line, e.message.as_str()),
+            (
+                3,
+                "unbalanced PUSH/POP: SP is 8 bytes below the frame at this RET"
+            )
+        );
+    }
+
+    #[test]
+    fn go_branch_aliases_and_abi_selectors() {
+        let src = "#include \"textflag.h\"\n\
+                   TEXT ·k<ABIInternal>(SB), NOSPLIT, $0-0\n\
+                   l:\tJE l\n\tJA l\n\tJNZ l\n\tJMP runtime·mcall<ABIInternal>(SB)\n";
+        assert_eq!(bytes_of(src, 3), [0x74, 0xfe]);
+        assert_eq!(bytes_of(src, 4), [0x77, 0xfc]);
+        assert_eq!(bytes_of(src, 5), [0x75, 0xfa]);
+        assert_eq!(bytes_of(src, 6)[0], 0xe9);
+    }
 }

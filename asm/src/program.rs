@@ -420,37 +420,43 @@ fn encode_unit(
             } => {
                 let mut plain = Vec::with_capacity(ops.len());
                 let mut branch: Option<(Place, bool)> = None;
+                let mut to_undefined = false;
                 for op in ops {
                     plain.push(match op {
                         Op::Plain(p) => *p,
-                        Op::Branch(t) => match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t)
-                        {
-                            (Ok(place), _, _) => {
-                                branch = Some((place, matches!(t, Target::Symbol(..))));
-                                Operand::Branch(addr_of(&place, &here_of))
-                            }
-                            (Err(_), Some(list), Target::Symbol(name, _)) => {
-                                list.push(name.clone());
-                                Operand::Branch(0)
-                            }
-                            // An Intel-syntax branch to a name no file defines here: a
-                            // symbol of another file, which a listing leaves to the linker.
-                            (Err(_), Some(list), Target::Label(name)) if !name.contains('.') => {
-                                list.push(name.clone());
-                                Operand::Branch(0)
-                            }
-                            (Err(e), _, _) => return Err(e),
-                        },
-                        Op::SymMem(t, size) => {
-                            let target = match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t)
-                            {
-                                (Ok(place), _, _) => addr_of(&place, &here_of),
+                        Op::Branch(t) => {
+                            match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t) {
+                                (Ok(place), _, _) => {
+                                    branch = Some((place, matches!(t, Target::Symbol(..))));
+                                    Operand::Branch(addr_of(&place, &here_of))
+                                }
                                 (Err(_), Some(list), Target::Symbol(name, _)) => {
                                     list.push(name.clone());
-                                    0
+                                    to_undefined = true;
+                                    Operand::Branch(0)
+                                }
+                                // An Intel-syntax branch to a name no file defines here: a
+                                // symbol of another file, which a listing leaves to the linker.
+                                (Err(_), Some(list), Target::Label(name))
+                                    if !name.contains('.') =>
+                                {
+                                    list.push(name.clone());
+                                    to_undefined = true;
+                                    Operand::Branch(0)
                                 }
                                 (Err(e), _, _) => return Err(e),
-                            };
+                            }
+                        }
+                        Op::SymMem(t, size) => {
+                            let target =
+                                match (resolve(t, u, i, unit, ctx, &pads), &mut undefined, t) {
+                                    (Ok(place), _, _) => addr_of(&place, &here_of),
+                                    (Err(_), Some(list), Target::Symbol(name, _)) => {
+                                        list.push(name.clone());
+                                        0
+                                    }
+                                    (Err(e), _, _) => return Err(e),
+                                };
                             Operand::Mem(select::Mem {
                                 base: iced_x86::Register::RIP,
                                 index: iced_x86::Register::None,
@@ -515,24 +521,41 @@ fn encode_unit(
                             if !(-128..=127).contains(&reach) {
                                 guess.set_near_branch64(here + 2);
                             }
-                            enc.encode(&guess, here)
-                                .map_err(|e| error(item, format!("cannot encode the branch: {e}")))?;
+                            enc.encode(&guess, here).map_err(|e| {
+                                error(item, format!("cannot encode the branch: {e}"))
+                            })?;
                             enc.take_buffer()
                         } else {
                             ins.set_code(ins.code().as_near_branch());
-                            enc.encode(&ins, here)
-                                .map_err(|e| error(item, format!("cannot reach the target: {e}")))?;
+                            enc.encode(&ins, here).map_err(|e| {
+                                error(item, format!("cannot reach the target: {e}"))
+                            })?;
                             enc.take_buffer()
                         }
                     }
                     _ => {
-                        if is_short_capable(ins.code()) {
+                        if to_undefined && is_short_capable(ins.code()) {
                             // A branch to a symbol the listing leaves undefined.
                             ins.set_code(ins.code().as_near_branch());
                         }
-                        enc.encode(&ins, here)
-                            .map_err(|e| error(item, format!("encoding failed: {e}")))?;
-                        enc.take_buffer()
+                        match enc.encode(&ins, here) {
+                            Ok(_) => enc.take_buffer(),
+                            // A branch to an address (Intel syntax) that the short form
+                            // chosen without a distance cannot reach, unless the source
+                            // asked for short.
+                            Err(_)
+                                if code.is_none()
+                                    && is_short_capable(ins.code())
+                                    && ins.code().as_near_branch() != ins.code() =>
+                            {
+                                enc = Encoder::new(64);
+                                ins.set_code(ins.code().as_near_branch());
+                                enc.encode(&ins, here)
+                                    .map_err(|e| error(item, format!("encoding failed: {e}")))?;
+                                enc.take_buffer()
+                            }
+                            Err(e) => return Err(error(item, format!("encoding failed: {e}"))),
+                        }
                     }
                 };
                 bytes.extend_from_slice(&encoded);

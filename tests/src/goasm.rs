@@ -265,11 +265,72 @@ pub fn go_asm_headers(toolchain: &Toolchain) -> BTreeMap<String, String> {
     }
     let _ = std::fs::remove_dir_all(work);
     assert!(
-        found.get("runtime").is_some_and(|t| t.contains("#define g_sched ")),
+        found
+            .get("runtime")
+            .is_some_and(|t| t.contains("#define g_sched ")),
         "{}: go build -work left no runtime go_asm.h",
         toolchain.version
     );
     found
+}
+
+/// Our assembler's options for a toolchain's release, which the model need not hold: the
+/// package, the `-D` macros of `flags` (as [`asm_flags`] gives them), the `-I` folders, and
+/// the rules of the inserted code from the version, as a test of the assembler may know
+/// them. go1.21 moved the saved BP from below the frame to a `PUSHQ BP`
+/// (`cmd/internal/obj/x86/obj6.go`: go1.19.8 line 680 `MOVQ BP, (autoffset-8)(SP)`,
+/// go1.21.13 line 691 `APUSHQ`) and dropped the rule that frameless NOSPLIT functions save
+/// no BP (go1.19.8 line 594).
+pub fn options(
+    tc: &Toolchain,
+    package: &str,
+    flags: &[String],
+    include: &[PathBuf],
+) -> asm::GoOptions {
+    let (major, minor) = {
+        let mut v = tc
+            .minor
+            .split('.')
+            .map(|n| n.parse::<u32>().expect("a version"));
+        (v.next().expect("major"), v.next().expect("minor"))
+    };
+    let pushed = (major, minor) >= (1, 21);
+    let defines = flags
+        .windows(2)
+        .filter(|w| w[0] == "-D")
+        .map(|w| match w[1].split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => (w[1].clone(), "1".to_string()),
+        })
+        .collect();
+    asm::GoOptions {
+        package: package.to_string(),
+        defines,
+        include: include
+            .iter()
+            .map(|p| p.to_string_lossy().to_string())
+            .collect(),
+        go_asm_h: String::new(),
+        abi: asm::GoAbi {
+            register_abi: (major, minor) >= (1, 17),
+            frame_pointer: if pushed {
+                asm::FramePointer::Pushed
+            } else {
+                asm::FramePointer::BelowFrame
+            },
+            frameless_nosplit_saves_no_bp: !pushed,
+            // Go's stacksplit reads 2*PtrSize(g): stackguard0.
+            stackguard0: 16,
+            // go1.24.3's obj6.go inserts the WRAPPER check (line 733); go1.27.3's has none.
+            wrapper_panic_argp: (major, minor) < (1, 27),
+            // go1.27.3's asm6.go `ymovq` has no `Zilo_m` form for registers (line 487).
+            movq_imm_as_movl: (major, minor) >= (1, 27),
+            push_pop_moves_frame: true,
+            // go1.19.8's asm6.go refuses PCALIGN; go1.24.3's has it (added in between: the
+            // go1.21 release, by its notes; no go1.20 to go1.23 source is at hand to check).
+            pcalign: (major, minor) >= (1, 21),
+        },
+    }
 }
 
 /// What one comparison counted.
@@ -355,8 +416,7 @@ pub fn compare(
         if go_flat.len() == our_flat.len() {
             for (a, b, r) in &masks {
                 // Only PC-relative 32-bit fields can be checked through the target.
-                if b - a == 4 && matches!(r.kind.as_str(), "R_CALL" | "R_PCREL" | "R_GOTPCREL")
-                {
+                if b - a == 4 && matches!(r.kind.as_str(), "R_CALL" | "R_PCREL" | "R_GOTPCREL") {
                     let disp = i32::from_le_bytes(our_flat[*a..*b].try_into().expect("4")) as i64;
                     let next = sym.addr as i64 + *b as i64;
                     let reached = (next + disp) as u64;
@@ -364,8 +424,8 @@ pub fn compare(
                     // `name<1>`: take whichever we have.
                     let plain = r.target.strip_suffix("<>").unwrap_or(&r.target).to_string();
                     let found = program.symbol(&r.target).or_else(|| program.symbol(&plain));
-                    let undefined = program.undefined.contains(&r.target)
-                        || program.undefined.contains(&plain);
+                    let undefined =
+                        program.undefined.contains(&r.target) || program.undefined.contains(&plain);
                     match found {
                         Some(addr) if addr.wrapping_add(r.offset as u64) == reached => {}
                         Some(addr) => reloc_failures.push(format!(
@@ -441,7 +501,10 @@ pub fn compare(
         let mut go_off = 0;
         let mut shown = 0;
         for ((f, l), gb) in &go_lines {
-            let ob = ours_by_key.get(&(f.clone(), *l)).cloned().unwrap_or_default();
+            let ob = ours_by_key
+                .get(&(f.clone(), *l))
+                .cloned()
+                .unwrap_or_default();
             let masked_here = masks
                 .iter()
                 .any(|(a, b, _)| *a >= go_off && *b <= go_off + gb.len());
@@ -463,7 +526,11 @@ pub fn compare(
                 detail.push_str(&format!(
                     "\n  {f}:{l}: go {} ours {}",
                     hex(gb),
-                    if ob.is_empty() { "(nothing)".into() } else { hex(&ob) }
+                    if ob.is_empty() {
+                        "(nothing)".into()
+                    } else {
+                        hex(&ob)
+                    }
                 ));
                 shown += 1;
             }
@@ -471,7 +538,12 @@ pub fn compare(
         }
         for (k, ob) in &ours_by_key {
             if !go_by_key.contains_key(k) && shown < 12 {
-                detail.push_str(&format!("\n  {}:{}: go (nothing) ours {}", k.0, k.1, hex(ob)));
+                detail.push_str(&format!(
+                    "\n  {}:{}: go (nothing) ours {}",
+                    k.0,
+                    k.1,
+                    hex(ob)
+                ));
                 shown += 1;
             }
         }
