@@ -13,7 +13,6 @@
 use crate::toolchains::Toolchain;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A relocated byte range of one instruction: `[start:end]KIND:target+offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -554,17 +553,6 @@ pub fn compare(
         ));
     }
     counts
-}
-
-/// Runs `cmd` and returns its stdout, panicking with its stderr when it fails.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("the command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[cfg(test)]
