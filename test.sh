@@ -99,8 +99,18 @@ if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   # New inputs go to a scratch corpus; the committed seeds are only read.
   scratch=$(mktemp -d)
-  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson"
-  (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" ../tests/asm-corpus -- -max_total_time=30 -timeout=10 \
+  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/asm-seeds"
+  # Go's own runtime assembly seeds the assembler's fuzzing; it is copied from the installed
+  # GOROOTs into the scratch folder at fuzz time and never kept in the repository.
+  n=0
+  for root in "${goroots[@]}"; do
+    n=$((n + 1)); v="go$n"
+    for f in "$root"/src/runtime/{asm,sys_linux,rt0_linux,memmove,memclr,preempt,duff,time_linux}_amd64.s \
+             "$root"/src/runtime/cgo/asm_amd64.s "$root"/src/internal/bytealg/*_amd64.s; do
+      if [ -f "$f" ]; then cp "$f" "$scratch/asm-seeds/$v-$(echo "${f#"$root"/src/}" | tr / _)"; fi
+    done
+  done
+  (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" ../tests/asm-corpus "$scratch/asm-seeds" -- -max_total_time=60 -timeout=10 \
            && cargo +nightly fuzz run exec "$scratch/exec" corpus/exec -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run scenario "$scratch/scenario" corpus/scenario -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run lesson "$scratch/lesson" corpus/lesson -- -max_total_time=20 -timeout=10)

@@ -84,6 +84,14 @@ pub struct GoAbi {
     /// lost its `Zilo_m` sign-extended form: "Ziq_rp picks 5/7/10-byte form"); before, it
     /// is `48 C7 /0` for every v that fits 32 signed bits.
     pub movq_imm_as_movl: bool,
+    /// Go's rule: `PUSHQ`/`POPQ` (and `PUSHFQ`/`POPFQ`) move the frame that `FP` and
+    /// pseudo-`SP` count from, and a `RET` where they do not balance is refused ("unbalanced
+    /// PUSH/POP", `obj6.go`, `preprocess`). Off, only `ADJSP` moves it, as the model's own
+    /// runtime files were written (see [`GoOptions::for_release`]).
+    pub push_pop_moves_frame: bool,
+    /// Whether the assembler knows `PCALIGN` on amd64: go1.24's `asm6.go` has it (`span6`),
+    /// go1.19's refuses it ("asmins: missing op").
+    pub pcalign: bool,
 }
 
 /// How Go's assembler is run on a file: what `go build` gives `go tool asm`, and the rules
@@ -122,6 +130,10 @@ impl GoOptions {
                 stackguard0: release.required("g_stackguard0") as i64,
                 wrapper_panic_argp: release.abi.wrapper_panic_argp,
                 movq_imm_as_movl: release.abi.movq_imm_as_movl,
+                // Go's assembler follows SP through PUSHQ and POPQ (a push moves the frame
+                // by 8) and refuses a function whose pushes and pops do not balance.
+                push_pop_moves_frame: true,
+                pcalign: true,
             },
         }
     }
@@ -426,6 +438,40 @@ fn iced_mnemonic(name: &str) -> Option<M> {
         .copied()
 }
 
+/// Whether some form of `m` takes a vector or mask register (`PXOR`, `VMOVDQU`, `KMOVQ`),
+/// or is one of the cache hints Go names as Intel does.
+fn takes_vectors(m: M) -> bool {
+    static TABLE: OnceLock<std::collections::HashSet<M>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            use iced_x86::OpCodeOperandKind as K;
+            Code::values()
+                .filter(|c| {
+                    c.op_code().op_kinds().iter().any(|k| {
+                        matches!(
+                            k,
+                            K::xmm_reg
+                                | K::xmm_rm
+                                | K::xmm_or_mem
+                                | K::xmm_vvvv
+                                | K::ymm_reg
+                                | K::ymm_rm
+                                | K::ymm_or_mem
+                                | K::zmm_reg
+                                | K::zmm_rm
+                                | K::zmm_or_mem
+                                | K::k_reg
+                                | K::k_rm
+                                | K::k_or_mem
+                        )
+                    })
+                })
+                .map(|c| c.mnemonic())
+                .collect()
+        })
+        .contains(&m)
+}
+
 /// General-register instructions whose Go names carry a size suffix (`ADDQ`, `POPCNTL`).
 fn sized_base(base: &str) -> Option<M> {
     Some(match base {
@@ -657,8 +703,14 @@ fn lookup(name: &str) -> Option<Spec> {
                 }
             }
             // Vector and other instructions Go names as Intel does (`PCMPEQB`, `VMOVDQU`,
-            // `AESENC`, `KMOVQ`).
-            return iced_mnemonic(name).map(vector);
+            // `AESENC`, `KMOVQ`); a general-register one needs its size (`MOV` is not Go).
+            if sized_base(name).is_some() {
+                return None;
+            }
+            // Only instructions of vector (or mask) registers: Go has no `UD2` or `INT3`.
+            return iced_mnemonic(name)
+                .filter(|&m| takes_vectors(m))
+                .map(vector);
         }
     };
     Some(fixed)
@@ -1443,7 +1495,7 @@ impl Function {
         // Room for BP: not for NOFRAME, nor for a frameless leaf (nor, to go1.20, for a
         // frameless NOSPLIT function).
         let bp = if self.flags & textflag::NOFRAME == 0
-            && !(auto == 0 && !has_call)
+            && (auto != 0 || has_call)
             && !(abi.frameless_nosplit_saves_no_bp && auto == 0 && nosplit)
         {
             8
@@ -1762,6 +1814,13 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
                 }
                 delta_sp += v;
             }
+            Stmt::Align(_) if !abi.pcalign => {
+                return Err(err(
+                    &p.pos,
+                    &p.line,
+                    "PCALIGN is not in this release's assembler for amd64",
+                ))
+            }
             Stmt::Align(a) => out.push(ItemKind::Align {
                 to: *a,
                 from: start_label.clone(),
@@ -1773,6 +1832,20 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
                             &p.pos,
                             &p.line,
                             "RET takes no operands in Go's assembler",
+                        ));
+                    }
+                    if abi.push_pop_moves_frame && delta_sp != auto {
+                        return Err(err(
+                            &p.pos,
+                            &p.line,
+                            format!(
+                                "unbalanced PUSH/POP: SP is {} bytes {} the frame at this RET",
+                                (delta_sp - auto).abs(),
+                                if delta_sp > auto { "below" } else { "above" }
+                            ),
+                        )
+                        .suggest(
+                            "Go's assembler counts PUSHQ and POPQ in the order they are written",
                         ));
                     }
                     if auto != 0 {
@@ -1809,11 +1882,15 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
                 {
                     out.push(kind);
                 }
-                delta_sp += match spec.mnemonic {
-                    M::Push | M::Pushfq | M::Pushf => spec.size.unwrap_or(8) as i64,
-                    M::Pop | M::Popfq | M::Popf => -(spec.size.unwrap_or(8) as i64),
-                    _ => 0,
-                };
+                if abi.push_pop_moves_frame {
+                    delta_sp += match spec.mnemonic {
+                        M::Push | M::Pushfq => spec.size.unwrap_or(8) as i64,
+                        M::Pushf => 2,
+                        M::Pop | M::Popfq => -(spec.size.unwrap_or(8) as i64),
+                        M::Popf => -2,
+                        _ => 0,
+                    };
+                }
             }
             Stmt::Label(_) | Stmt::Text { .. } => unreachable!("handled above"),
         }
@@ -2276,4 +2353,108 @@ fn lower_instruction(
         ops,
         code,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{assemble_listing_with, Source, Syntax};
+
+    fn bytes_of(src: &str, line: u32) -> Vec<u8> {
+        let files = HashMap::from([("t.s".to_string(), src.to_string())]);
+        let opts = GoOptions::for_release(GoRelease::named("1.24").unwrap());
+        let p = assemble_listing_with(&[Source::new("t.s", Syntax::Go, 0x1000)], &opts, &files)
+            .unwrap_or_else(|e| panic!("{e}"));
+        p.instructions
+            .iter()
+            .filter(|l| l.line == line)
+            .flat_map(|l| l.bytes.clone())
+            .collect()
+    }
+
+    /// `n(PC)` counts statements as Go's assembler counts Progs: one that encodes to
+    /// nothing (`get_tls`, `PCDATA`, `NOP`) still counts, and the branch lands on the next
+    /// byte. Go gives `74 05` here (skip the 5-byte CALL; get_tls is nothing).
+    #[test]
+    fn relative_branches_count_statements_that_encode_to_nothing() {
+        let src = "#include \"go_tls.h\"\n#include \"textflag.h\"\n\
+                   TEXT ·f(SB), NOSPLIT, $0-0\n\
+                   \tTESTQ BX, BX\n\tJZ 2(PC)\n\tCALL runtime·abort(SB)\n\tget_tls(CX)\n\
+                   \tMOVQ g(CX), BX\n\tRET\n";
+        assert_eq!(bytes_of(src, 5), [0x74, 0x05]);
+        // PCDATA and NOP count too, and a branch to RET reaches the epilogue before it.
+        let src = "#include \"textflag.h\"\n\
+                   TEXT ·g(SB), NOSPLIT, $8-0\n\
+                   \tJMP 3(PC)\n\tPCDATA $0, $1\n\tNOP\n\tRET\n";
+        // SUBQ $16, SP; MOVQ BP, 8(SP); LEAQ 8(SP), BP; JMP → MOVQ 8(SP), BP (the epilogue).
+        assert_eq!(bytes_of(src, 3), [0xeb, 0x00]);
+    }
+
+    /// ADJSP moves SP by Go's rule (asm6.go): `SUBQ` for positive, `ADDQ` for negative,
+    /// except that ±0x80 flips for the shorter imm8 form; FP and pseudo-SP follow it.
+    #[test]
+    fn adjsp_and_the_frame_it_moves() {
+        let src = "#include \"textflag.h\"\n\
+                   TEXT ·h(SB), NOSPLIT|NOFRAME, $0-8\n\
+                   \tADJSP $0x80\n\tMOVQ x+0(FP), AX\n\tADJSP $-0x80\n\tADJSP $16\n\
+                   \tADJSP $-16\n\tRET\n";
+        assert_eq!(bytes_of(src, 3), [0x48, 0x83, 0xc4, 0x80]);
+        // FP is 0x80 further away once SP moved down by 0x80.
+        assert_eq!(bytes_of(src, 4), [0x48, 0x8b, 0x84, 0x24, 0x88, 0, 0, 0]);
+        assert_eq!(bytes_of(src, 5), [0x48, 0x83, 0xec, 0x80]);
+        assert_eq!(bytes_of(src, 6), [0x48, 0x83, 0xec, 0x10]);
+        assert_eq!(bytes_of(src, 7), [0x48, 0x83, 0xc4, 0x10]);
+    }
+
+    fn error_of(src: &str, options: &GoOptions) -> AsmError {
+        let files = HashMap::from([("t.s".to_string(), src.to_string())]);
+        assemble_listing_with(&[Source::new("t.s", Syntax::Go, 0x1000)], options, &files)
+            .unwrap_err()
+    }
+
+    /// Vector instructions keep the located errors: an unknown name, and operands no form
+    /// takes, each at its column with the line and a caret; and Go's unbalanced PUSH/POP.
+    #[test]
+    fn vector_and_frame_errors_are_located() {
+        let model = GoOptions::for_release(GoRelease::named("1.24").unwrap());
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tVFROBB Y0, Y1\n", &model);
+        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        assert_eq!(e.message, "unknown instruction `VFROBB`");
+        assert!(
+            e.to_string().contains("\n        VFROBB Y0, Y1\n        ^"),
+            "{e}"
+        );
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tVMOVDQU AX, Y0\n", &model);
+        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        assert_eq!(e.message, "no form of vmovdqu takes these operands");
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tPCMPESTRI $12, (SI), Q0\n", &model);
+        assert_eq!(
+            e.message,
+            "`Q0` is not a register; labels are branch targets"
+        );
+        let mut go = model.clone();
+        go.abi.pcalign = false;
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tPCALIGN $16\n\tRET\n", &go);
+        assert_eq!((e.pos.line, e.pos.col), (2, 2));
+        go.abi.push_pop_moves_frame = true;
+        let e = error_of("TEXT ·f(SB), 4, $0\n\tPUSHQ AX\n\tRET\n", &go);
+        assert_eq!(
+            (e.pos.line, e.message.as_str()),
+            (
+                3,
+                "unbalanced PUSH/POP: SP is 8 bytes below the frame at this RET"
+            )
+        );
+    }
+
+    #[test]
+    fn go_branch_aliases_and_abi_selectors() {
+        let src = "#include \"textflag.h\"\n\
+                   TEXT ·k<ABIInternal>(SB), NOSPLIT, $0-0\n\
+                   l:\tJE l\n\tJA l\n\tJNZ l\n\tJMP runtime·mcall<ABIInternal>(SB)\n";
+        assert_eq!(bytes_of(src, 3), [0x74, 0xfe]);
+        assert_eq!(bytes_of(src, 4), [0x77, 0xfc]);
+        assert_eq!(bytes_of(src, 5), [0x75, 0xfa]);
+        assert_eq!(bytes_of(src, 6)[0], 0xe9);
+    }
 }

@@ -420,6 +420,7 @@ fn encode_unit(
             } => {
                 let mut plain = Vec::with_capacity(ops.len());
                 let mut branch: Option<(Place, bool)> = None;
+                let mut to_undefined = false;
                 for op in ops {
                     plain.push(match op {
                         Op::Plain(p) => *p,
@@ -431,6 +432,7 @@ fn encode_unit(
                                 }
                                 (Err(_), Some(list), Target::Symbol(name, _)) => {
                                     list.push(name.clone());
+                                    to_undefined = true;
                                     Operand::Branch(0)
                                 }
                                 // An Intel-syntax branch to a name no file defines here: a
@@ -439,6 +441,7 @@ fn encode_unit(
                                     if !name.contains('.') =>
                                 {
                                     list.push(name.clone());
+                                    to_undefined = true;
                                     Operand::Branch(0)
                                 }
                                 (Err(e), _, _) => return Err(e),
@@ -531,13 +534,28 @@ fn encode_unit(
                         }
                     }
                     _ => {
-                        if is_short_capable(ins.code()) {
+                        if to_undefined && is_short_capable(ins.code()) {
                             // A branch to a symbol the listing leaves undefined.
                             ins.set_code(ins.code().as_near_branch());
                         }
-                        enc.encode(&ins, here)
-                            .map_err(|e| error(item, format!("encoding failed: {e}")))?;
-                        enc.take_buffer()
+                        match enc.encode(&ins, here) {
+                            Ok(_) => enc.take_buffer(),
+                            // A branch to an address (Intel syntax) that the short form
+                            // chosen without a distance cannot reach, unless the source
+                            // asked for short.
+                            Err(_)
+                                if code.is_none()
+                                    && is_short_capable(ins.code())
+                                    && ins.code().as_near_branch() != ins.code() =>
+                            {
+                                enc = Encoder::new(64);
+                                ins.set_code(ins.code().as_near_branch());
+                                enc.encode(&ins, here)
+                                    .map_err(|e| error(item, format!("encoding failed: {e}")))?;
+                                enc.take_buffer()
+                            }
+                            Err(e) => return Err(error(item, format!("encoding failed: {e}"))),
+                        }
                     }
                 };
                 bytes.extend_from_slice(&encoded);

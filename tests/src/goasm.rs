@@ -13,7 +13,6 @@
 use crate::toolchains::Toolchain;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A relocated byte range of one instruction: `[start:end]KIND:target+offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,6 +273,65 @@ pub fn go_asm_headers(toolchain: &Toolchain) -> BTreeMap<String, String> {
     found
 }
 
+/// Our assembler's options for a toolchain's release, which the model need not hold: the
+/// package, the `-D` macros of `flags` (as [`asm_flags`] gives them), the `-I` folders, and
+/// the rules of the inserted code from the version, as a test of the assembler may know
+/// them. go1.21 moved the saved BP from below the frame to a `PUSHQ BP`
+/// (`cmd/internal/obj/x86/obj6.go`: go1.19.8 line 680 `MOVQ BP, (autoffset-8)(SP)`,
+/// go1.21.13 line 691 `APUSHQ`) and dropped the rule that frameless NOSPLIT functions save
+/// no BP (go1.19.8 line 594).
+pub fn options(
+    tc: &Toolchain,
+    package: &str,
+    flags: &[String],
+    include: &[PathBuf],
+) -> asm::GoOptions {
+    let (major, minor) = {
+        let mut v = tc
+            .minor
+            .split('.')
+            .map(|n| n.parse::<u32>().expect("a version"));
+        (v.next().expect("major"), v.next().expect("minor"))
+    };
+    let pushed = (major, minor) >= (1, 21);
+    let defines = flags
+        .windows(2)
+        .filter(|w| w[0] == "-D")
+        .map(|w| match w[1].split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => (w[1].clone(), "1".to_string()),
+        })
+        .collect();
+    asm::GoOptions {
+        package: package.to_string(),
+        defines,
+        include: include
+            .iter()
+            .map(|p| p.to_string_lossy().to_string())
+            .collect(),
+        go_asm_h: String::new(),
+        abi: asm::GoAbi {
+            register_abi: (major, minor) >= (1, 17),
+            frame_pointer: if pushed {
+                asm::FramePointer::Pushed
+            } else {
+                asm::FramePointer::BelowFrame
+            },
+            frameless_nosplit_saves_no_bp: !pushed,
+            // Go's stacksplit reads 2*PtrSize(g): stackguard0.
+            stackguard0: 16,
+            // go1.24.3's obj6.go inserts the WRAPPER check (line 733); go1.27.3's has none.
+            wrapper_panic_argp: (major, minor) < (1, 27),
+            // go1.27.3's asm6.go `ymovq` has no `Zilo_m` form for registers (line 487).
+            movq_imm_as_movl: (major, minor) >= (1, 27),
+            push_pop_moves_frame: true,
+            // go1.19.8's asm6.go refuses PCALIGN; go1.24.3's has it (added in between: the
+            // go1.21 release, by its notes; no go1.20 to go1.23 source is at hand to check).
+            pcalign: (major, minor) >= (1, 21),
+        },
+    }
+}
+
 /// What one comparison counted.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {
@@ -495,17 +553,6 @@ pub fn compare(
         ));
     }
     counts
-}
-
-/// Runs `cmd` and returns its stdout, panicking with its stderr when it fails.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("the command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[cfg(test)]

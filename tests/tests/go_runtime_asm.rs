@@ -5,11 +5,8 @@
 //! headers and the `go_asm.h` its compiler writes), and every function is compared line by
 //! line (see `stackswitch_tests::goasm`).
 //!
-//! The rules of the code Go's assembler inserts come from the toolchain's version here, as
-//! a test of the assembler may know them: go1.21 moved the saved BP from below the frame to
-//! a `PUSHQ BP` (`cmd/internal/obj/x86/obj6.go`: go1.19.8 line 680 `MOVQ BP,
-//! (autoffset-8)(SP)`, go1.21.13 line 691 `APUSHQ`) and dropped the rule that frameless
-//! NOSPLIT functions save no BP (go1.19.8 line 594).
+//! The rules of the code Go's assembler inserts come from the toolchain's version
+//! (`goasm::options`).
 
 use stackswitch_tests::goasm::{self, Counts, GoAsmRun};
 use stackswitch_tests::toolchains::{self, Toolchain};
@@ -31,50 +28,6 @@ const RUNTIME: &[&str] = &[
 
 const BASE: u64 = 0x1000;
 
-/// The assembler's options for a release that the model need not hold.
-fn options(tc: &Toolchain, package: &str, flags: &[String], include: &[PathBuf]) -> asm::GoOptions {
-    let (major, minor) = {
-        let mut v = tc
-            .minor
-            .split('.')
-            .map(|n| n.parse::<u32>().expect("a version"));
-        (v.next().expect("major"), v.next().expect("minor"))
-    };
-    let pushed = (major, minor) >= (1, 21);
-    let defines = flags
-        .windows(2)
-        .filter(|w| w[0] == "-D")
-        .map(|w| match w[1].split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => (w[1].clone(), "1".to_string()),
-        })
-        .collect();
-    asm::GoOptions {
-        package: package.to_string(),
-        defines,
-        include: include
-            .iter()
-            .map(|p| p.to_string_lossy().to_string())
-            .collect(),
-        go_asm_h: String::new(),
-        abi: asm::GoAbi {
-            register_abi: (major, minor) >= (1, 17),
-            frame_pointer: if pushed {
-                asm::FramePointer::Pushed
-            } else {
-                asm::FramePointer::BelowFrame
-            },
-            frameless_nosplit_saves_no_bp: !pushed,
-            // Go's stacksplit reads 2*PtrSize(g): stackguard0.
-            stackguard0: 16,
-            // go1.24.3's obj6.go inserts the WRAPPER check (line 733); go1.27.3's has none.
-            wrapper_panic_argp: (major, minor) < (1, 27),
-            // go1.27.3's asm6.go `ymovq` has no `Zilo_m` form for registers (line 487).
-            movq_imm_as_movl: (major, minor) >= (1, 27),
-        },
-    }
-}
-
 /// One package's files of one release, compared; returns what was counted.
 fn compare_package(
     tc: &Toolchain,
@@ -89,7 +42,7 @@ fn compare_package(
     std::fs::write(include_dir.join("go_asm.h"), go_asm_h).unwrap();
     let include = [include_dir.clone(), tc.root.join("pkg/include")];
     let flags = goasm::asm_flags(tc, package);
-    let opts = options(tc, package, &flags, &include);
+    let opts = goasm::options(tc, package, &flags, &include);
     let out = include_dir.join("out.o");
     let run = GoAsmRun {
         toolchain: tc,
