@@ -354,7 +354,12 @@ inc:
 	CALL	runtime·dropm(SB)
 done:
 #endif
-	ADDQ	$24, SP
+	// The three words pushed after C's registers (the needm flag, arg, fn), popped as
+	// they were pushed, so that Go's assembler, which follows SP through PUSHQ and POPQ,
+	// finds them balanced.
+	POPQ	AX
+	POPQ	AX
+	POPQ	AX
 	POPQ	R15
 	POPQ	R14
 	POPQ	R13
