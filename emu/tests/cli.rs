@@ -110,12 +110,20 @@ fn asm_listing_shows_address_bytes_go_line_and_intel() {
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("TEXT runtime·f(SB) "), "{out}");
-    // The prologue Go's assembler inserts is attributed to the TEXT line (2).
+    // The prologue Go's assembler inserts (the newest release's: BP pushed first) is
+    // attributed to the TEXT line (2).
     assert!(
-        lines[1].contains(":2\t0x401000") && lines[1].contains("4883ec18"),
+        lines[1].contains(":2\t0x401000") && lines[1].ends_with("push rbp"),
         "{out}"
     );
-    assert!(lines[1].ends_with("sub rsp, 0x18"), "{out}");
+    assert!(
+        lines[2].contains(":2\t0x401001") && lines[2].ends_with("mov rbp, rsp"),
+        "{out}"
+    );
+    assert!(
+        lines[3].contains(":2\t0x401004") && lines[3].ends_with("sub rsp, 0x10"),
+        "{out}"
+    );
     let load = lines
         .iter()
         .find(|l| l.contains("MOVQ\tx+0(FP), AX"))
@@ -257,7 +265,11 @@ fn go_asm_h_through_the_cli(go: Option<&str>, names: &[&str]) -> Vec<(String, i6
         .filter_map(|i| {
             let name = i["source"].as_str()?.strip_prefix("MOVQ\t$")?;
             let name = name.strip_suffix(", AX")?;
-            let imm = i["intel"].as_str()?.strip_prefix("mov rax, ")?;
+            // go1.27 encodes a small `MOVQ $v, AX` as `MOVL $v, AX` (mov eax, v).
+            let intel = i["intel"].as_str()?;
+            let imm = intel
+                .strip_prefix("mov rax, ")
+                .or_else(|| intel.strip_prefix("mov eax, "))?;
             let value = session::machine::num::parse_number(imm)? as i64;
             Some((name.to_string(), value))
         })

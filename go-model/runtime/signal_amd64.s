@@ -22,7 +22,11 @@ TEXT runtime·sigtramp(SB), NOSPLIT|TOPFRAME, $32
 // The restorer: RESTORER is the release's name for it (release.h), sigreturn or
 // sigreturn__sigaction; the bytes are Go's (sys_linux_amd64.s).
 TEXT RESTORER(SB), NOSPLIT, $0
-	MOVQ	$15, AX		// rt_sigreturn
+	// MOVQ $15, AX (rt_sigreturn) in the 7-byte sign-extended form gdb and libgcc look
+	// for, written as bytes: go1.27's assembler would pick the 5-byte MOVL form, so
+	// go1.27's own file writes these bytes by hand (go1.27.3 sys_linux_amd64.s:483-488).
+	BYTE	$0x48; BYTE $0xc7; BYTE $0xc0
+	BYTE	$0x0f; BYTE $0x00; BYTE $0x00; BYTE $0x00
 	SYSCALL
 	INT	$3
 
@@ -34,7 +38,7 @@ TEXT runtime·sighandler(SB), NOSPLIT, $0
 
 // sigpanic: the model's stage decides at the entry. When it cannot panic it calls throw,
 // as if from this CALL: the return address in throw's frame is the one after it.
-TEXT runtime·sigpanic(SB), NOSPLIT, $0
+TEXT runtime·sigpanic(SB), NOSPLIT|NOFRAME, $0
 	UNDEF
 	CALL	runtime·throw(SB)
 	UNDEF

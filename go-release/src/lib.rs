@@ -652,10 +652,31 @@ mod tests {
     #[test]
     fn release_h_defines_each_behaviour_the_release_has() {
         let h = |r: &str| GoRelease::named(r).unwrap().release_h();
-        assert!(!h("1.14").contains("#define"));
+        // go1.14: only the restorer's name, no behaviour of the later releases.
+        assert!(h("1.14").contains("#define RESTORER runtime·sigreturn "));
+        for later in [
+            "REGISTER_ABI",
+            "BIND_EXTRA_M",
+            "G0_STACK_FROM_PTHREAD",
+            "SYSCALL_KEEPS_P",
+        ] {
+            assert!(!h("1.14").contains(later), "{later} in go1.14");
+        }
+        assert!(h("1.24").contains("#define RESTORER runtime·sigreturn__sigaction "));
         assert!(h("1.24").contains("#define REGISTER_ABI "));
         assert!(h("1.24").contains("#define BIND_EXTRA_M "));
-        assert_eq!(h("1.27").replace("1.27", "1.24"), h("1.24"));
+        assert!(h("1.24").contains("#define G0_STACK_FROM_PTHREAD "));
+        assert!(!h("1.24").contains("SYSCALL_KEEPS_P"));
+        // go1.27 is go1.24 with the P kept through a system call.
+        assert_eq!(
+            h("1.27")
+                .replace(
+                    "#define SYSCALL_KEEPS_P // a system call or cgo call keeps the P with its M (go1.27+)\n",
+                    ""
+                )
+                .replace("1.27", "1.24"),
+            h("1.24")
+        );
     }
 
     #[test]

@@ -7,8 +7,10 @@
 #include "textflag.h"
 
 // savestate saves its caller's SP, PC and BP and the current g into g.sched. It finds g
-// in TLS itself and touches only R9, R10 and R11: its caller keeps m in R8.
-TEXT savestate<>(SB), NOSPLIT, $0
+// in TLS itself and touches only R9, R10 and R11: its caller keeps m in R8. NOFRAME: it
+// calls (badctxt), and since go1.21 a calling function would get a frame pointer pushed,
+// which would move its caller's return PC off 0(SP).
+TEXT savestate<>(SB), NOSPLIT|NOFRAME, $0
 	MOVQ	0(SP), R9		// return PC of our caller
 	LEAQ	8(SP), R10		// caller's SP
 	get_tls(R11)

@@ -2,8 +2,8 @@
 //! assembled by each installed toolchain's `go tool asm` (`STACKSWITCH_GOROOTS`; see
 //! `toolchains`) and by us, with the same headers (ours built in, written out for Go), and
 //! compared function by function and line by line (`stackswitch_tests::goasm`). The rules
-//! of the inserted code follow each toolchain's release (`goasm::options`); the model's own
-//! release rules are checked against the go1.19 toolchain, whose rules they are.
+//! of the inserted code follow each toolchain's release (`goasm::options`); each release
+//! file's rules (`GoOptions::for_release`) are checked against its own toolchain.
 
 use stackswitch_tests::goasm::{self, GoAsmRun};
 use stackswitch_tests::toolchains;
@@ -45,14 +45,17 @@ fn corpus_assembles_byte_identical_to_go() {
             include: &includes,
             out: &out,
         };
-        // This release's rules; for go1.19 they are also the model's (`for_release`).
+        // This release's rules, and, for a release the model has, the rules its release
+        // file gives (`for_release`: the model must assemble as that release's Go does).
         let mut options = goasm::options(tc, "runtime", &flags, &includes);
         options.abi.stackguard0 = release.required("g_stackguard0") as i64;
-        let mut option_sets = vec![("its rules", options.clone())];
-        if tc.minor == "1.19" {
-            let mut model = asm::GoOptions::for_release(release);
+        let mut option_sets = vec![("its rules".to_string(), options.clone())];
+        if let Some(model_release) = go_model::GoRelease::named(&tc.minor) {
+            let mut model = asm::GoOptions::for_release(model_release);
             model.include = options.include.clone();
-            option_sets.push(("the model's go1.24 rules", model));
+            // The corpus is written against one go_asm.h, the one Go is given here.
+            model.go_asm_h = release.go_asm_h();
+            option_sets.push((format!("the model's go{} rules", tc.minor), model));
         }
         let mut compared = 0;
         for file in &files {

@@ -1,5 +1,5 @@
 //! Worlds built from a description: every thread has its own TLS and FS base, g, m, g0 and
-//! gsignal point to each other as in Go's runtime, goroutine stacks have a guard page,
+//! gsignal point to each other as in Go's runtime, goroutine stacks have heap below them (a thread's stack has a guard page),
 //! every byte has a name, and runtime code runs in them.
 
 use go_model::world::{World, WorldSpec};

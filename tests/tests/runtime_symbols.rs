@@ -208,17 +208,21 @@ fn imm_len(i: &iced_x86::Instruction) -> usize {
         .sum()
 }
 
-/// Masks the linker's bytes on both sides, keeping what they name.
-fn masked(code: &[Ins]) -> Vec<Ins> {
-    code.iter()
-        .map(|i| {
-            let mut i = i.clone();
-            if let Some((a, b, _)) = &i.reloc {
-                i.bytes[*a..*b].fill(0);
-            }
-            i
-        })
-        .collect()
+/// A function's bytes with the linker's ranges zeroed, and those ranges (from the
+/// function's start) with what they name. Compared as one run of bytes, since a `BYTE`
+/// directive is an item of its own in our listing and part of an instruction in Go's.
+fn masked(code: &[Ins]) -> (Vec<u8>, Vec<(usize, usize, String)>) {
+    let mut bytes = Vec::new();
+    let mut relocs = Vec::new();
+    for i in code {
+        let at = bytes.len();
+        bytes.extend(&i.bytes);
+        if let Some((a, b, t)) = &i.reloc {
+            bytes[at + a..at + b].fill(0);
+            relocs.push((at + a, at + b, t.clone()));
+        }
+    }
+    (bytes, relocs)
 }
 
 /// Compares every symbol the model and Go share; returns the names compared.
@@ -252,17 +256,18 @@ fn compare(
 }
 
 /// Go's own bytes for the runtime files of [`GO_FILES`], with their real headers and
-/// go_asm.h.
+/// go_asm.h, assembled with the flags `go build` gives the runtime's assembly.
 fn go_runtime(tc: &Toolchain) -> BTreeMap<String, Vec<Ins>> {
+    let flags = stackswitch_tests::goasm::asm_flags(tc, "runtime");
     let mut all = BTreeMap::new();
     for file in GO_FILES {
-        all.extend(go_file(tc, file));
+        all.extend(go_file(tc, file, &flags));
     }
     all
 }
 
 /// Go's own bytes for one of its `runtime/` files.
-fn go_file(tc: &Toolchain, file: &str) -> BTreeMap<String, Vec<Ins>> {
+fn go_file(tc: &Toolchain, file: &str, flags: &[String]) -> BTreeMap<String, Vec<Ins>> {
     let dir = std::env::temp_dir().join(format!(
         "stackswitch-runtime-symbols-{}-{}-{file}",
         tc.version,
@@ -273,24 +278,13 @@ fn go_file(tc: &Toolchain, file: &str) -> BTreeMap<String, Vec<Ins>> {
     let src = tc.root.join("src/runtime");
     let obj = dir.join("asm.o");
     let mut asm = tc.go();
-    asm.args(["tool", "asm"]);
-    if tc.minor == "1.19" || tc.minor == "1.20" {
-        asm.arg("-compiling-runtime");
-    }
+    asm.args(["tool", "asm"]).args(flags);
     let out = asm
         .args(["-p", "runtime", "-I"])
         .arg(&dir)
         .arg("-I")
         .arg(&src)
-        .args([
-            "-D",
-            "GOOS_linux",
-            "-D",
-            "GOARCH_amd64",
-            "-D",
-            "GOAMD64_v1",
-            "-o",
-        ])
+        .arg("-o")
         .arg(&obj)
         .arg(src.join(file))
         .output()
