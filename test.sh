@@ -9,11 +9,12 @@ step() { printf '\n== %s\n' "$*"; }
 
 # --- system packages ---------------------------------------------------------------
 # unicorn-engine (the differential-test oracle) builds from C with cmake, ninja and
-# libclang (for bindgen); Go's toolchain (golang-go, Go 1.19) is the reference for the
-# Go-syntax assembler. The browser tests drive Debian's Chromium through Node's
+# libclang (for bindgen); Go's toolchain (golang-go, Go 1.19) is one of the references for
+# the Go-syntax assembler, and gcc with libc6-dev builds the cgo probes and real programs
+# (tests/tests/probes.rs, reports.rs). The browser tests drive Debian's Chromium through Node's
 # playwright-core (a Node from elsewhere, such as nodesource, will do).
 need_pkgs=()
-for p in cmake ninja-build libclang-dev golang-go chromium; do
+for p in cmake ninja-build libclang-dev golang-go gcc libc6-dev chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 command -v node >/dev/null || need_pkgs+=(nodejs)
