@@ -373,12 +373,13 @@ done:
 // runs a runnable goroutine on it (execute, then gogo). The model's M holds its goroutine
 // already (runnable, in TLS, on its own stack): it takes a P the way exitsyscall does when
 // it has none (an idle P, or one retaken from an M in a system call, as sysmon would),
-// which also makes the goroutine _Grunning, and calls fn.
-TEXT runtime·stopm(SB), NOSPLIT, $8-8
+// which also makes the goroutine _Grunning, and jumps to fn: the goroutine's function
+// returns to goexit, as one that gogo started does, and no frame of stopm's is left for a
+// traceback to show.
+TEXT runtime·stopm(SB), NOSPLIT|NOFRAME, $0-8
 	CALL	runtime·exitsyscall(SB)
 	MOVQ	fn+0(FP), AX
-	CALL	AX
-	RET
+	JMP	AX
 
 // goexit is where every goroutine's function returns to: the bottom frame of its stack.
 // Go then schedules another goroutine on the M; the model has no scheduler, so the
