@@ -1012,6 +1012,14 @@ impl World {
                     addr::SIGNAL_STACKS + k as u64 * (SIGNAL_STACK + PAGE_SIZE) + PAGE_SIZE;
                 let sig_name = format!("m{k}.gsignal stack");
                 b.map(sig_lo, SIGNAL_STACK, Perm::RW, &sig_name)?;
+                // gsignal's stack comes from Go's heap too (mpreinit → malg(32 KiB), as a
+                // goroutine's does): no guard page below it.
+                b.map(
+                    sig_lo - PAGE_SIZE,
+                    PAGE_SIZE,
+                    Perm::RW,
+                    &format!("heap below {sig_name}"),
+                )?;
                 let gsignal = b.new_g(
                     &format!("m{k}.gsignal"),
                     0,
