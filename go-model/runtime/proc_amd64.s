@@ -221,6 +221,12 @@ TEXT runtime·dropm(SB), NOSPLIT, $0-0
 	MOVQ	m_curg(R8), DI
 	MOVL	$const__Gdead, g_atomicstatus(DI)
 	MOVQ	$0, g(CX)
+	CALL	runtime·putExtraM(SB)
+	RET
+
+// putExtraM puts the M in R8 on the free extra-M list (Go's putExtraM, proc.go; go1.14's
+// unlockextra). Uses AX, DX and SI.
+TEXT runtime·putExtraM(SB), NOSPLIT|NOFRAME, $0-0
 lock:
 	MOVL	$1, AX
 	MOVQ	$extram_lock, DX
@@ -300,31 +306,15 @@ havem:
 	// needm took the last free extra M: cgocallbackg1 has newextram make another one
 	// (go1.24.3 cgocall.go:385-388, proc.go:2326-2333; go1.19.8 cgocall.go:262). The
 	// model's new M was made with the world (extram_spare) and joins the list here.
+	MOVQ	$extram_count, DX
+	CMPQ	0(DX), $0
+	JNE	fn
 	MOVQ	$extram_spare, SI
-	MOVQ	0(SI), DX
-	CMPQ	DX, $0
+	MOVQ	0(SI), R8
+	CMPQ	R8, $0
 	JEQ	fn
-spare:
-	MOVL	$1, AX
-	MOVQ	$extram_lock, R9
-	XCHGL	AX, 0(R9)
-	TESTL	AX, AX
-	JEQ	spared
-	PAUSE
-	JMP	spare
-spared:
-	MOVQ	$extram_count, R9
-	MOVQ	0(R9), AX
-	CMPQ	AX, $0
-	JNE	unlock
-	MOVQ	$extram_slots, R10
-	MOVQ	DX, (R10)(AX*8)
-	INCQ	AX
-	MOVQ	AX, 0(R9)
 	MOVQ	$0, 0(SI)
-unlock:
-	MOVQ	$extram_lock, R9
-	MOVL	$0, 0(R9)
+	CALL	runtime·putExtraM(SB)
 fn:
 	MOVQ	8(SP), AX
 	CALL	AX
@@ -402,6 +392,15 @@ TEXT runtime·goexit1(SB), NOSPLIT|NOFRAME, $0-0
 	MOVQ	$0, m_p(R8)
 	MOVQ	$0, p_m(BX)
 	MOVL	$const__Pidle, p_status(BX)
+	CALL	runtime·pidleput(SB)
+exit:
+	MOVL	$0, DI
+	MOVL	$60, AX
+	SYSCALL
+	UNDEF
+
+// pidleput puts the P in BX on the idle list (Go's pidleput, proc.go). Uses AX, DX and SI.
+TEXT runtime·pidleput(SB), NOSPLIT|NOFRAME, $0-0
 lock:
 	MOVL	$1, AX
 	MOVQ	$pidle_lock, DX
@@ -419,8 +418,4 @@ locked:
 	MOVQ	AX, 0(DX)
 	MOVQ	$pidle_lock, DX
 	MOVL	$0, 0(DX)
-exit:
-	MOVL	$0, DI
-	MOVL	$60, AX
-	SYSCALL
-	UNDEF
+	RET
