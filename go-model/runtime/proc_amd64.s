@@ -38,7 +38,7 @@ TEXT runtime·cgocall(SB), NOSPLIT, $24-20
 // (g.syscallsp), marks the goroutine _Gsyscall, and remembers the P in m.oldp. Up to
 // go1.26 it lets go of the P as Go's reentersyscall does (go1.24.3 proc.go:4501-4505;
 // the same in go1.19.8): the P keeps no M (p.m = 0), the M has none (m.p = 0), and the
-// P's status is _Psyscall; sysmon's retake hands a P that stays in _Psyscall for 20 µs to
+// P's status is _Psyscall; sysmon's retake hands a P that stays in _Psyscall through a sysmon tick (20 µs at first) to
 // another M (proc.go retake). go1.27 (SYSCALL_KEEPS_P) keeps the P with the M, _Prunning
 // (go1.27.3 proc.go:4684-4688: only m.oldp is set; runtime2.go:143 retires _Psyscall),
 // and retake takes it from an M whose goroutine is in a system call. Uses AX, BX, CX, DI
@@ -66,7 +66,7 @@ TEXT runtime·entersyscall(SB), NOSPLIT, $0-0
 // still in _Psyscall (Go wins it back with a CAS to _Pidle; wirep attaches it); else an
 // idle P. With none, Go parks the goroutine until one is free; the model waits in a loop
 // that can be stepped through, and stands in for sysmon there: a P left in _Psyscall by
-// an M that is in C (or gone back to C) is taken, as retake would after 20 µs. Go's CASes
+// an M that is in C (or gone back to C) is taken, as retake would after a sysmon tick. Go's CASes
 // are done here under the idle list's lock, which every taker of a P holds.
 TEXT runtime·exitsyscall(SB), NOSPLIT, $0-0
 	get_tls(CX)
