@@ -63,11 +63,13 @@ impl std::fmt::Display for SliceEnd {
     }
 }
 
-/// A slice's end, resolved against the program.
+/// A scripted slice, resolved against the program: its thread, how many steps it may run,
+/// and for a slice to a place, the address it ends at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
-    Steps(u64),
-    At(u64),
+struct Slice {
+    thread: usize,
+    len: u64,
+    until: Option<u64>,
 }
 
 /// The most steps a slice to a place may take: a place never reached is a schedule that
@@ -217,8 +219,8 @@ pub struct Process {
     error: Option<(u64, String)>,
     /// Entries of the model functions in this program.
     model_fns: Vec<(u64, ModelFn)>,
-    /// The scripted slices' ends, resolved.
-    ends: Vec<End>,
+    /// The schedule's scripted slices, resolved.
+    slices: Vec<Slice>,
 }
 
 /// The model functions: their bodies trap; the process runs them at their entry.
@@ -251,34 +253,37 @@ impl Process {
             .iter()
             .filter_map(|&(name, f)| Some((world.program.symbol(name)?, f)))
             .collect();
-        let mut p = Process {
-            model_fns,
-            world,
-            schedule,
-            ends: Vec::new(),
-            marks: Vec::new(),
-            stages: Vec::new(),
-            signals: Vec::new(),
-            error: None,
-        };
-        let mut ends = Vec::new();
-        for (k, (thread, end)) in p.schedule.slices.iter().enumerate() {
-            ends.push(match end {
-                SliceEnd::Steps(n) => End::Steps(*n),
+        let mut slices = Vec::new();
+        for (k, (thread, end)) in schedule.slices.iter().enumerate() {
+            let (len, until) = match end {
+                SliceEnd::Steps(n) => (*n, None),
                 SliceEnd::At(place) => {
-                    let bad = |why: String| {
+                    let a = world.place_address(place).map_err(|why| {
                         spec.field_error(
                             format!("schedule.slices[{k}]"),
                             Some(format!("[{thread}, {place:?}]")),
                             why,
                         )
-                    };
-                    End::At(p.world.place_address(place).map_err(bad)?)
+                    })?;
+                    (SLICE_TO_PLACE_LIMIT, Some(a))
                 }
+            };
+            slices.push(Slice {
+                thread: *thread,
+                len,
+                until,
             });
         }
-        p.ends = ends;
-        Ok(p)
+        Ok(Process {
+            model_fns,
+            world,
+            schedule,
+            slices,
+            marks: Vec::new(),
+            stages: Vec::new(),
+            signals: Vec::new(),
+            error: None,
+        })
     }
 
     /// The Go release.
@@ -346,11 +351,9 @@ impl Process {
         let mut last = self.marks.last().map(|m| m.thread);
         // Scripted slices whose thread is gone are skipped; then round robin.
         loop {
-            let (thread, len, until) = match (self.schedule.slices.get(slice), self.ends.get(slice))
-            {
-                (Some(&(t, _)), Some(&End::Steps(len))) => (t, len, None),
-                (Some(&(t, _)), Some(&End::At(a))) => (t, SLICE_TO_PLACE_LIMIT, Some(a)),
-                _ => {
+            let (thread, len, until) = match self.slices.get(slice) {
+                Some(&Slice { thread, len, until }) => (thread, len, until),
+                None => {
                     let start = last.map_or(0, |t| t + 1);
                     let t = (0..n)
                         .map(|k| (start + k) % n)
