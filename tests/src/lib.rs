@@ -7,6 +7,7 @@ pub mod gen;
 pub mod goasm;
 pub mod oracle;
 pub mod probes;
+pub mod realgo;
 pub mod toolchains;
 
 use machine::exec::{Case, CaseResult};
