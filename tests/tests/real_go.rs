@@ -80,3 +80,74 @@ fn every_program_runs_natively_as_its_spec_says() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
+
+/// Runs `exe` in the machine as `emu run` does: the host's files read-only, exactly the
+/// spec's environment, argv\[0\] the executable's path.
+fn run_emulated(exe: &std::path::Path, env: &[(String, String)], seed: u64) -> (Outcome, u64) {
+    let bytes = std::fs::read(exe).expect("the executable reads");
+    let path = exe.to_string_lossy().into_owned();
+    let config = linux::Config {
+        argv: vec![path.clone()],
+        envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        seed,
+        files: Box::new(linux::files::HostFiles),
+        exe_path: path,
+        cwd: "/".into(),
+        trace_syscalls: false,
+    };
+    let mut p = linux::Process::load(&bytes, config).unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    p.set_history(false);
+    let outcome = p.run(STEP_BUDGET);
+    let status = outcome
+        .status()
+        .unwrap_or_else(|| panic!("{}: {outcome:?} after {} steps", exe.display(), p.machine.step_count()));
+    (
+        Outcome {
+            stdout: String::from_utf8_lossy(&p.output_of(1)).into_owned(),
+            stderr: String::from_utf8_lossy(&p.output_of(2)).into_owned(),
+            status,
+        },
+        p.machine.step_count(),
+    )
+}
+
+/// More than any of the programs needs (the largest, the stack overflow, takes a few
+/// million), little enough that a run that never ends fails in seconds.
+const STEP_BUDGET: u64 = 200_000_000;
+
+#[test]
+fn every_program_prints_in_the_machine_what_it_prints_natively() {
+    let mut wrong = Vec::new();
+    let mut steps = Vec::new();
+    for b in built() {
+        let what = format!("{} {} ({})", b.version, b.program.name, b.link.name());
+        let (emulated, n) = run_emulated(&b.exe, &b.program.env(), 0);
+        steps.push(format!("{what}: {n} steps"));
+        let diffs = realgo::compare(&b.native, &emulated);
+        if !diffs.is_empty() {
+            wrong.push(format!(
+                "{what}:\n{}\n--- native stderr:\n{}\n--- emu stderr:\n{}",
+                diffs.join("\n"),
+                b.native.stderr,
+                emulated.stderr
+            ));
+        }
+    }
+    eprintln!("{}", steps.join("\n"));
+    assert!(!built().is_empty() || toolchains::toolchains().is_empty());
+    assert!(wrong.is_empty(), "{} of {} differ:\n\n{}", wrong.len(), built().len(), wrong.join("\n\n"));
+}
+
+#[test]
+fn a_run_is_the_same_for_the_same_seed_and_the_same_program_for_another() {
+    // The goroutines program has the most scheduling: several Ms, parking, a select.
+    let Some(b) = built().iter().find(|b| b.program.name == "goroutines") else {
+        return;
+    };
+    let (a, na) = run_emulated(&b.exe, &b.program.env(), 7);
+    let (again, nagain) = run_emulated(&b.exe, &b.program.env(), 7);
+    assert_eq!((&a, na), (&again, nagain), "seed 7 twice");
+    let (other, nother) = run_emulated(&b.exe, &b.program.env(), 8);
+    assert_eq!(a, other, "seeds 7 and 8 print the same");
+    assert_ne!(na, nother, "another seed, another interleaving: the step counts differ");
+}
