@@ -1440,6 +1440,14 @@ pub fn registers(rng: &mut Rng) -> serde_json::Map<String, Value> {
     regs.insert("rflags".into(), json!(format!("{flags:#x}")));
     regs.insert("fs_base".into(), json!(format!("{FS_BASE:#x}")));
     regs.insert("gs_base".into(), json!(format!("{GS_BASE:#x}")));
+    // XMM registers and MXCSR: random lanes and any rounding mode, every exception masked
+    // (as Linux starts a process), so the oracle compares the whole SSE state too.
+    for name in machine::cpu::XMM_NAMES {
+        let v = (rng.interesting() as u128) | (rng.interesting() as u128) << 64;
+        regs.insert(name.into(), json!(format!("{v:#x}")));
+    }
+    let mxcsr = 0x1f80 | (rng.below(4) << 13);
+    regs.insert("mxcsr".into(), json!(format!("{mxcsr:#x}")));
     regs
 }
 
