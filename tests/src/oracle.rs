@@ -65,6 +65,11 @@ pub enum Quirk {
     /// stored) and Linux reports CR2, the first faulting byte: the start of the second
     /// page. The oracle restores the first page's bytes and reports that address.
     StraddlingStore,
+    /// A legacy SSE instruction with a 16-byte memory operand needs it 16-byte aligned
+    /// (SDM Vol. 1, 11.6.8; MOVUPS/MOVUPD/MOVDQU excepted) and raises #GP otherwise, which
+    /// Linux reports as SIGSEGV/SI_KERNEL. The QEMU under unicorn 2 does not check it; the
+    /// oracle raises the #GP itself before unicorn runs the instruction.
+    SseAlignmentUnchecked,
 }
 
 impl Quirk {
@@ -74,6 +79,9 @@ impl Quirk {
             Quirk::PrivilegedAtCpl0 => "unicorn runs at CPL 0; oracle raises the CPL-3 #GP itself",
             Quirk::NonCanonicalDataUnchecked => {
                 "unicorn does not #GP/#SS on non-canonical data addresses; oracle checks them"
+            }
+            Quirk::SseAlignmentUnchecked => {
+                "unicorn does not #GP on a misaligned 16-byte SSE operand; oracle raises it"
             }
             Quirk::StraddlingStore => {
                 "QEMU half-writes a page-crossing store and misreports its fault address; oracle undoes it"
@@ -224,7 +232,13 @@ fn reg_id(name: &str) -> Option<RegisterX86> {
     })
 }
 
-/// Register names in the order of the result's `regs`.
+/// Unicorn's id of XMM register `i`.
+fn xmm_id(i: usize) -> i32 {
+    RegisterX86::XMM0 as i32 + i as i32
+}
+
+/// Register names in the order of the result's `regs` (the XMM registers and MXCSR
+/// follow them).
 pub const REG_NAMES: [&str; 20] = [
     "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
     "r14", "r15", "rip", "rflags", "fs_base", "gs_base",
@@ -325,6 +339,18 @@ fn accesses(uc: &Unicorn<State>, ins: &Instruction) -> Vec<MemAccess> {
     out
 }
 
+/// Legacy-encoded SSE instructions whose 16-byte memory operand must be aligned: all but
+/// the unaligned moves (and CMPXCHG16B, which has its own rule, checked the same way).
+fn needs_alignment(ins: &Instruction) -> bool {
+    let sse = (0..ins.op_count())
+        .any(|i| ins.op_kind(i) == OpKind::Register && ins.op_register(i).is_xmm());
+    (sse || ins.mnemonic() == Mnemonic::Cmpxchg16b)
+        && !matches!(
+            ins.mnemonic(),
+            Mnemonic::Movups | Mnemonic::Movupd | Mnemonic::Movdqu
+        )
+}
+
 /// The target of a near branch that will be taken, computed from the current state.
 fn branch_target(uc: &Unicorn<State>, ins: &Instruction) -> Option<u64> {
     match ins.flow_control() {
@@ -406,6 +432,9 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
             let _ = uc.emu_stop();
             return;
         }
+        gp = true;
+    } else if needs_alignment(&ins) && accesses.iter().any(|m| m.size == 16 && m.addr % 16 != 0) {
+        quirk = Some(Quirk::SseAlignmentUnchecked);
         gp = true;
     } else if let Some(t) = branch_target(uc, &ins) {
         if !is_canonical(t) {
@@ -550,6 +579,20 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     let mut rip = 0;
     let mut rflags = 0x2;
     for (k, v) in &case.regs {
+        if let Some(i) = machine::cpu::XMM_NAMES.iter().position(|n| n == k) {
+            let x = machine::exec::parse_u128(v).ok_or_else(|| format!("{k}: not a number"))?;
+            uc.reg_write_long(xmm_id(i), &x.to_le_bytes())
+                .map_err(|e| format!("{k}: {e:?}"))?;
+            continue;
+        }
+        if k == "mxcsr" {
+            let n = serde_json::from_value::<Num>(v.clone())
+                .map_err(|e| format!("{k}: {e}"))?
+                .0;
+            uc.reg_write(RegisterX86::MXCSR, n)
+                .map_err(|e| format!("{k}: {e:?}"))?;
+            continue;
+        }
         let n = serde_json::from_value::<Num>(v.clone())
             .map_err(|e| format!("{k}: {e}"))?
             .0;
@@ -673,6 +716,21 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
         }
         regs.insert(name.to_string(), Value::String(hex(v)));
     }
+    for (i, name) in machine::cpu::XMM_NAMES.iter().enumerate() {
+        let b = uc
+            .reg_read_long(xmm_id(i))
+            .map_err(|e| format!("{name}: {e:?}"))?;
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&b[..16]);
+        regs.insert(
+            name.to_string(),
+            Value::String(format!("{:#x}", u128::from_le_bytes(bytes))),
+        );
+    }
+    let mxcsr = uc
+        .reg_read(RegisterX86::MXCSR)
+        .map_err(|e| format!("mxcsr: {e:?}"))?;
+    regs.insert("mxcsr".into(), Value::String(hex(mxcsr & 0xffff_ffff)));
     if uc.get_data().data_fault {
         let straddles = std::mem::take(&mut uc.get_data_mut().straddles);
         for (a, _, before) in straddles {
