@@ -431,8 +431,9 @@ impl Memory {
     /// Drops the data of the mapped pages in the range (page-aligned), which then read as
     /// zeros again, keeping the mappings: `madvise(MADV_DONTNEED)` on private anonymous
     /// memory (mm/madvise.c), which Go's scavenger uses to return heap pages to the OS
-    /// (runtime/mem_linux.go, `sysUnusedOS`; the default advice since Go 1.16). As madvise does, it applies to every mapped
-    /// part of the range and then fails with the first unmapped address, if any.
+    /// (runtime/mem_linux.go, `sysUnusedOS`; the default advice since Go 1.16). As
+    /// madvise does, it applies to every mapped part of the range and then fails with the
+    /// first unmapped address, if any.
     pub fn discard(&mut self, start: u64, size: u64) -> Result<(), MemError> {
         check_range(start, size).map_err(|_| MemError::NonCanonical)?;
         let end = start + size;
@@ -457,7 +458,8 @@ impl Memory {
         self.mappings.find_free(size, below)
     }
 
-    /// Whether no page of the range is mapped (a `mmap` hint can be used as it is).
+    /// Whether no page of the range is mapped: a `mmap` hint can be used as it is (Linux
+    /// also wants it at or above `mmap_min_addr`, mm/mmap.c `arch_get_unmapped_area`).
     pub fn is_free(&self, start: u64, size: u64) -> bool {
         check_range(start, size).is_ok()
             && self.mappings.first_overlap(start, start + size).is_none()
