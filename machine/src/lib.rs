@@ -40,6 +40,6 @@ pub use machine::{
     Disassembly, Halt, Machine, ModelAccess, RegChange, RunResult, StepEvent, SyscallFlow,
     SyscallHandler,
 };
-pub use signal::{Delivery, SigInfo};
 pub use memory::{Access, AccessKind, Memory, Perm, Region};
+pub use signal::{Delivery, SigInfo};
 pub use thread::{Thread, ThreadState};
