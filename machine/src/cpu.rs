@@ -1,4 +1,5 @@
-//! Architectural state of one hardware thread: general registers, RIP, RFLAGS, FS and GS base.
+//! Architectural state of one hardware thread: general registers, RIP, RFLAGS, FS and GS base,
+//! the 16 XMM registers and MXCSR.
 
 use serde::Serialize;
 
@@ -89,7 +90,26 @@ pub struct Cpu {
     pub fs_base: u64,
     /// GS segment base.
     pub gs_base: u64,
+    /// XMM0..XMM15 (SDM Vol. 1, 10.2.2); byte 0 of the register is bit 0..7 of the value.
+    pub xmm: [u128; 16],
+    /// The SSE control and status register (SDM Vol. 1, 10.2.3).
+    pub mxcsr: u32,
 }
+
+/// MXCSR after reset and in a new Linux process: all exceptions masked, round to nearest,
+/// no flush to zero (SDM Vol. 1, 10.2.3.1).
+pub const MXCSR_DEFAULT: u32 = 0x1f80;
+
+/// The MXCSR bits software may set. The machine supports DAZ (bit 6), so the mask is
+/// 0xFFFF, which FXSAVE also stores as MXCSR_MASK (SDM Vol. 1, 11.6.6): LDMXCSR and
+/// FXRSTOR raise #GP when any bit above it is set.
+pub const MXCSR_MASK: u32 = 0xffff;
+
+/// The XMM register names, as `emu exec` reads and reports them.
+pub const XMM_NAMES: [&str; 16] = [
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+    "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+];
 
 impl Default for Cpu {
     fn default() -> Self {
@@ -99,6 +119,8 @@ impl Default for Cpu {
             rflags: flag::FIXED,
             fs_base: 0,
             gs_base: 0,
+            xmm: [0; 16],
+            mxcsr: MXCSR_DEFAULT,
         }
     }
 }
@@ -129,6 +151,22 @@ impl Cpu {
             },
         }
         true
+    }
+
+    /// Reads an XMM register by name (`xmm0`..`xmm15`).
+    pub fn get_xmm(&self, name: &str) -> Option<u128> {
+        Some(self.xmm[XMM_NAMES.iter().position(|&n| n == name)?])
+    }
+
+    /// Sets an XMM register by name; returns false for an unknown name.
+    pub fn set_xmm(&mut self, name: &str, value: u128) -> bool {
+        match XMM_NAMES.iter().position(|&n| n == name) {
+            Some(i) => {
+                self.xmm[i] = value;
+                true
+            }
+            None => false,
+        }
     }
 
     /// All registers as (name, value), general registers first, then rip, rflags, fs_base, gs_base.

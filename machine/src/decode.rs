@@ -16,6 +16,9 @@ use iced_x86::{
 pub(crate) const KEEP_RIP: u8 = 1;
 /// A step-back record keeps the old RFLAGS (the instruction may change flags).
 pub(crate) const KEEP_FLAGS: u8 = 2;
+/// A step-back record keeps the old MXCSR and the XMM registers in `Decoded::xmm_writes`
+/// (the instruction uses the SSE state).
+pub(crate) const KEEP_VECTOR: u8 = 4;
 
 /// A handler: runs the instruction, returns the next RIP.
 pub(crate) type Handler = fn(&mut Access, &Decoded) -> Next;
@@ -29,6 +32,9 @@ pub(crate) enum Trap {
     Syscall,
     /// A valid instruction the machine does not implement.
     Unimplemented,
+    /// RDTSC: the machine loads EDX:EAX from its step counter (the handler has no clock),
+    /// then continues at the next instruction.
+    ReadTsc,
 }
 
 impl From<Fault> for Trap {
@@ -109,7 +115,9 @@ pub(crate) enum Operand {
     Reg(Gpr),
     Imm(u64),
     Mem(MemRef),
-    /// A register iced knows but the machine does not model (segment, vector...).
+    /// XMM0..XMM15.
+    Xmm(u8),
+    /// A register iced knows but the machine does not model (segment, x87, YMM...).
     Other,
 }
 
@@ -136,8 +144,11 @@ pub(crate) struct Decoded {
     /// General registers the instruction may write (bit i = `Cpu::gpr[i]`), from iced's
     /// instruction info, for compact step-back records.
     pub writes: u16,
+    /// XMM registers the instruction may write (bit i = `Cpu::xmm[i]`), from iced's
+    /// instruction info, for step back.
+    pub xmm_writes: u16,
     /// What a step-back record must keep besides `writes` ([`KEEP_RIP`],
-    /// [`KEEP_FLAGS`]): RIP only when the instruction may branch (otherwise it is
+    /// [`KEEP_FLAGS`], [`KEEP_VECTOR`]): RIP only when the instruction may branch (otherwise it is
     /// the next RIP minus the length), RFLAGS only when it may change flags.
     pub keep: u8,
     /// Length in bytes.
@@ -175,6 +186,9 @@ fn operand(ins: &Instruction, i: u32) -> Operand {
     match ins.op_kind(i) {
         OpKind::Register => match gpr(ins.op_register(i)) {
             Some(g) => Operand::Reg(g),
+            None if ins.op_register(i).is_xmm() => {
+                Operand::Xmm((ins.op_register(i) as u32 - Register::XMM0 as u32) as u8)
+            }
             None => Operand::Other,
         },
         OpKind::Immediate8
@@ -233,15 +247,33 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
     }
     let size = operand_size(&ins);
     let mut writes = 0u16;
+    let mut xmm_writes = 0u16;
+    let mut vector = false;
     for used in info.info(&ins).used_registers() {
+        let r = used.register();
+        vector |= r.is_xmm();
         if matches!(
             used.access(),
             OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite | OpAccess::ReadCondWrite
         ) {
-            if let Some(g) = gpr(used.register()) {
+            if let Some(g) = gpr(r) {
                 writes |= 1 << g.idx;
+            } else if r.is_xmm() {
+                xmm_writes |= 1 << (r as u32 - Register::XMM0 as u32);
             }
         }
+    }
+    // iced lists no registers for the whole-state instructions: FXRSTOR loads every XMM
+    // register and MXCSR, LDMXCSR and STMXCSR use MXCSR only.
+    match ins.mnemonic() {
+        Mnemonic::Fxrstor | Mnemonic::Fxrstor64 => {
+            xmm_writes = 0xffff;
+            vector = true;
+        }
+        Mnemonic::Ldmxcsr | Mnemonic::Stmxcsr | Mnemonic::Fxsave | Mnemonic::Fxsave64 => {
+            vector = true
+        }
+        _ => {}
     }
     Decoded {
         handler: unselected,
@@ -252,7 +284,13 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         ops,
         cond: ins.condition_code(),
         writes,
-        keep: (if ins.flow_control() != iced_x86::FlowControl::Next {
+        xmm_writes,
+        keep: (if vector { KEEP_VECTOR } else { 0 })
+            // A repeated string instruction may end a step on itself (isa/string.rs).
+            | (if ins.flow_control() != iced_x86::FlowControl::Next
+                || (ins.is_string_instruction()
+                    && (ins.has_rep_prefix() || ins.has_repe_prefix() || ins.has_repne_prefix()))
+            {
             KEEP_RIP
         } else {
             0
@@ -322,7 +360,7 @@ impl Access<'_> {
             Operand::Reg(g) => Loc::Reg(g),
             Operand::Mem(m) => Loc::Mem(m.linear(self.cpu), m.seg),
             Operand::Imm(v) => Loc::Imm(v),
-            Operand::None | Operand::Other => Loc::Imm(0),
+            Operand::None | Operand::Other | Operand::Xmm(_) => Loc::Imm(0),
         }
     }
 

@@ -2,14 +2,17 @@
 //! external oracles.
 //!
 //! Input (numbers as JSON numbers or `"0x…"` strings):
-//! `{"name", "regs": {"rax": …, "rip": …, "rflags": …, "fs_base": …}, "memory": [{"addr",
+//! `{"name", "regs": {"rax": …, "rip": …, "rflags": …, "fs_base": …, "xmm0": "0x…" (128
+//! bits), "mxcsr": …}, "memory": [{"addr",
 //! "size", "perm": "r-x", "bytes": "hex"}], "stop_at", "max_steps"}`.
 //!
 //! Output: `{"name", "stop", "steps", "signal", "regs", "memory"}` with `"exit_status"` for
 //! `stop: "exit"` and `"error"` for `stop: "error"`; numbers as lowercase `"0x…"` strings.
+//! `regs` holds the general registers, rip, rflags, fs_base, gs_base, then `xmm0`..`xmm15`
+//! and `mxcsr`.
 //! Invalid input never panics: it gives a result with `stop: "error"`.
 
-use crate::cpu::{Cpu, GPR_NAMES};
+use crate::cpu::{Cpu, GPR_NAMES, MXCSR_MASK, XMM_NAMES};
 use crate::fault::Stop;
 use crate::machine::{Halt, Machine};
 use crate::memory::{Perm, PAGE_SIZE};
@@ -174,11 +177,30 @@ pub fn run_line(line: &str) -> String {
 pub fn build(case: &Case) -> Result<(Machine, usize), String> {
     let mut cpu = Cpu::default();
     for (k, v) in &case.regs {
+        if XMM_NAMES.contains(&k.as_str()) {
+            let x = parse_u128(v).ok_or_else(|| {
+                format!("register {k}: expected a 128-bit number or \"0x…\" string")
+            })?;
+            cpu.set_xmm(k, x);
+            continue;
+        }
+        if k == "mxcsr" {
+            let n = serde_json::from_value::<Num>(v.clone())
+                .map_err(|e| format!("register mxcsr: {e}"))?;
+            if n.0 & !(MXCSR_MASK as u64) != 0 {
+                return Err(format!(
+                    "register mxcsr: {:#x} sets reserved bits (mask {MXCSR_MASK:#x})",
+                    n.0
+                ));
+            }
+            cpu.mxcsr = n.0 as u32;
+            continue;
+        }
         let n =
             serde_json::from_value::<Num>(v.clone()).map_err(|e| format!("register {k}: {e}"))?;
         if !cpu.set(k, n.0) {
             return Err(format!(
-                "unknown register \"{k}\" (known: {}, rip, rflags, fs_base, gs_base)",
+                "unknown register \"{k}\" (known: {}, rip, rflags, fs_base, gs_base, xmm0..xmm15, mxcsr)",
                 GPR_NAMES.join(", ")
             ));
         }
@@ -251,12 +273,16 @@ pub fn run_case(case: &Case) -> CaseResult {
         }
     }
     let cpu = m.thread(t).cpu;
-    out.regs = Some(
-        cpu.named()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::String(hex(v))))
-            .collect(),
-    );
+    let mut regs: Map<String, Value> = cpu
+        .named()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(hex(v))))
+        .collect();
+    for (name, x) in XMM_NAMES.iter().zip(cpu.xmm) {
+        regs.insert(name.to_string(), Value::String(format!("{x:#x}")));
+    }
+    regs.insert("mxcsr".into(), Value::String(hex(cpu.mxcsr as u64)));
+    out.regs = Some(regs);
     out.memory = Some(
         case.memory
             .iter()
@@ -271,6 +297,23 @@ pub fn run_case(case: &Case) -> CaseResult {
             .collect(),
     );
     out
+}
+
+/// A 128-bit register value: a JSON number, or a `"0x…"` or decimal string (`_` allowed
+/// between digits).
+pub fn parse_u128(v: &Value) -> Option<u128> {
+    match v {
+        Value::Number(n) => n.as_u64().map(u128::from),
+        Value::String(s) => {
+            let t: String = s.chars().filter(|&c| c != '_').collect();
+            match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(h) if !h.is_empty() => u128::from_str_radix(h, 16).ok(),
+                Some(_) => None,
+                None => t.parse().ok(),
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Decodes hex text (whitespace ignored).

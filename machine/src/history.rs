@@ -2,18 +2,22 @@
 //!
 //! An ordinary instruction records the thread that ran, its RIP and RFLAGS, and the old
 //! values of only the general registers it may write (iced's instruction info says which);
-//! memory stores are undone from the MMU's write journal. A system call, which may change
+//! memory stores are undone from the MMU's write journal. An instruction that uses the SSE
+//! state also keeps MXCSR and the XMM registers it may write, behind the general registers
+//! in `values` and ended by one word that says which (so the 12-byte record and the path
+//! of the instructions that use no XMM register stay as they were). A system call, which may change
 //! anything (FS base, output, which threads are alive), records a full snapshot instead.
 
 use crate::cpu::Cpu;
-use crate::decode::{Decoded, KEEP_FLAGS, KEEP_RIP};
+use crate::decode::{Decoded, KEEP_FLAGS, KEEP_RIP, KEEP_VECTOR};
 use crate::kernel::SyscallEvent;
 use crate::thread::ThreadState;
 
 /// One step, in 12 bytes: the record is written for every instruction when history is on.
 #[derive(Clone, Copy)]
 pub(crate) struct Record {
-    /// `KEEP_RIP` and `KEEP_FLAGS`: which of RIP and RFLAGS `values` holds.
+    /// `KEEP_RIP`, `KEEP_FLAGS` and `KEEP_VECTOR`: which of RIP, RFLAGS and the SSE state
+    /// `values` holds.
     keep: u8,
     /// The instruction's length: without `KEEP_RIP`, the old RIP is the new one minus it.
     len: u8,
@@ -73,6 +77,9 @@ impl History {
             self.values.push(cpu.gpr[i]);
             m &= m - 1;
         }
+        if d.keep & KEEP_VECTOR != 0 {
+            self.begin_vector(cpu, d.xmm_writes);
+        }
         self.records.push(Record {
             keep: d.keep,
             len: d.len,
@@ -82,6 +89,30 @@ impl History {
         });
     }
 
+    /// Keeps MXCSR and the XMM registers in `xmm_writes` (low half, then high half of
+    /// each), then the word that says which: bits 0..15 the registers, bits 16..47 MXCSR.
+    #[cold]
+    fn begin_vector(&mut self, cpu: &Cpu, xmm_writes: u16) {
+        let mut m = xmm_writes;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            self.values.push(cpu.xmm[i] as u64);
+            self.values.push((cpu.xmm[i] >> 64) as u64);
+            m &= m - 1;
+        }
+        self.values
+            .push(xmm_writes as u64 | (cpu.mxcsr as u64) << 16);
+    }
+
+    /// How many values the SSE part of the newest record holds (0 without one).
+    fn vector_len(&self, r: &Record) -> usize {
+        if r.keep & KEEP_VECTOR == 0 {
+            return 0;
+        }
+        let word = *self.values.last().expect("history vector word");
+        1 + 2 * (word as u16).count_ones() as usize
+    }
+
     /// Drops the record of a step that did not happen (it faulted, or it is re-recorded).
     #[inline]
     pub fn abort(&mut self) {
@@ -89,7 +120,8 @@ impl History {
             if r.full() {
                 self.fulls.pop();
             } else {
-                let n = (r.keep & KEEP_RIP != 0) as usize
+                let n = self.vector_len(&r)
+                    + (r.keep & KEEP_RIP != 0) as usize
                     + (r.keep & KEEP_FLAGS != 0) as usize
                     + r.writes.count_ones() as usize;
                 self.values.truncate(self.values.len() - n);
@@ -110,6 +142,16 @@ impl History {
 
     /// Undoes the register part of a partial record on `cpu`.
     pub fn restore_partial(&mut self, r: Record, cpu: &mut Cpu) {
+        if r.keep & KEEP_VECTOR != 0 {
+            let word = self.values.pop().expect("history vector word");
+            cpu.mxcsr = (word >> 16) as u32;
+            let xmm_writes = word as u16;
+            for i in (0..16).rev().filter(|i| xmm_writes & (1 << i) != 0) {
+                let high = self.values.pop().expect("history xmm high");
+                let low = self.values.pop().expect("history xmm low");
+                cpu.xmm[i] = (high as u128) << 64 | low as u128;
+            }
+        }
         let mut regs = Vec::with_capacity(16);
         let mut m = r.writes;
         while m != 0 {

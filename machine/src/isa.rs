@@ -6,13 +6,19 @@
 //! next RIP; the caller commits it.
 
 mod alu;
+mod atomic;
 mod bits;
 mod control;
+pub(crate) mod cpuid;
 mod data;
 mod fast;
+mod float;
 mod muldiv;
+mod scan;
 mod shift;
+mod sse;
 mod stack;
+mod string;
 
 use crate::cpu::Cpu;
 use crate::decode::{Access, Decoded};
@@ -123,6 +129,150 @@ pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
         | M::Js => control::jcc(a, d),
         M::Call => control::call(a, d),
         M::Ret => control::ret(a, d),
+        M::Rcl | M::Rcr => shift::rotate_through_carry(a, d),
+        M::Shld | M::Shrd => shift::double_shift(a, d),
+        M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt => scan::bit_scan(a, d),
+        M::Popcnt => scan::popcnt(a, d),
+        M::Cmpxchg => atomic::cmpxchg(a, d),
+        M::Cmpxchg8b | M::Cmpxchg16b => atomic::cmpxchg_wide(a, d),
+        M::Xadd => atomic::xadd(a, d),
+        M::Movnti => data::mov(a, d),
+        _ if d.ins.is_string_instruction() => string::string(a, d),
+        M::Movaps
+        | M::Movapd
+        | M::Movdqa
+        | M::Movups
+        | M::Movupd
+        | M::Movdqu
+        | M::Movntdq
+        | M::Movntps
+        | M::Movntpd => sse::move128(a, d),
+        M::Movq | M::Movd => sse::movq_movd(a, d),
+        M::Movsd | M::Movss => sse::move_scalar(a, d),
+        M::Movhps | M::Movhpd | M::Movlps | M::Movlpd | M::Movhlps | M::Movlhps => {
+            sse::move_half(a, d)
+        }
+        M::Pmovmskb | M::Movmskps | M::Movmskpd => sse::move_mask(a, d),
+        M::Pinsrw => sse::pinsrw(a, d),
+        M::Pextrw => sse::pextrw(a, d),
+        M::Pshufd | M::Pshuflw | M::Pshufhw | M::Shufps | M::Shufpd => sse::shuffle(a, d),
+        M::Psllw
+        | M::Pslld
+        | M::Psllq
+        | M::Psrlw
+        | M::Psrld
+        | M::Psrlq
+        | M::Psraw
+        | M::Psrad
+        | M::Pslldq
+        | M::Psrldq => sse::shift(a, d),
+        M::Pxor
+        | M::Xorps
+        | M::Xorpd
+        | M::Por
+        | M::Orps
+        | M::Orpd
+        | M::Pand
+        | M::Andps
+        | M::Andpd
+        | M::Pandn
+        | M::Andnps
+        | M::Andnpd
+        | M::Paddb
+        | M::Paddw
+        | M::Paddd
+        | M::Paddq
+        | M::Psubb
+        | M::Psubw
+        | M::Psubd
+        | M::Psubq
+        | M::Paddusb
+        | M::Paddusw
+        | M::Psubusb
+        | M::Psubusw
+        | M::Paddsb
+        | M::Paddsw
+        | M::Psubsb
+        | M::Psubsw
+        | M::Pcmpeqb
+        | M::Pcmpeqw
+        | M::Pcmpeqd
+        | M::Pcmpgtb
+        | M::Pcmpgtw
+        | M::Pcmpgtd
+        | M::Pminub
+        | M::Pmaxub
+        | M::Pminsw
+        | M::Pmaxsw
+        | M::Pavgb
+        | M::Pavgw
+        | M::Pmullw
+        | M::Pmulhw
+        | M::Pmulhuw
+        | M::Pmuludq
+        | M::Pmaddwd
+        | M::Psadbw
+        | M::Punpcklbw
+        | M::Punpcklwd
+        | M::Punpckldq
+        | M::Punpcklqdq
+        | M::Punpckhbw
+        | M::Punpckhwd
+        | M::Punpckhdq
+        | M::Punpckhqdq
+        | M::Unpcklps
+        | M::Unpcklpd
+        | M::Unpckhps
+        | M::Unpckhpd
+        | M::Packsswb
+        | M::Packssdw
+        | M::Packuswb => sse::lanewise(a, d),
+        M::Addsd
+        | M::Subsd
+        | M::Mulsd
+        | M::Divsd
+        | M::Minsd
+        | M::Maxsd
+        | M::Sqrtsd
+        | M::Addss
+        | M::Subss
+        | M::Mulss
+        | M::Divss
+        | M::Minss
+        | M::Maxss
+        | M::Sqrtss => float::arithmetic(a, d),
+        M::Ucomisd | M::Comisd | M::Ucomiss | M::Comiss => float::compare(a, d),
+        M::Cvtsi2sd | M::Cvtsi2ss => float::from_integer(a, d),
+        M::Cvttsd2si | M::Cvtsd2si | M::Cvttss2si | M::Cvtss2si => float::to_integer(a, d),
+        M::Cvtsd2ss | M::Cvtss2sd => float::convert(a, d),
+        M::Ldmxcsr => float::ldmxcsr(a, d),
+        M::Stmxcsr => float::stmxcsr(a, d),
+        M::Fxsave | M::Fxsave64 => float::fxsave(a, d),
+        M::Fxrstor | M::Fxrstor64 => float::fxrstor(a, d),
+        M::Cpuid => cpuid::cpuid(a, d),
+        // The machine's clock is its step counter, which the handler does not see.
+        M::Rdtsc => Err(Trap::ReadTsc.into()),
+        M::Cld => flag_set(a, d, crate::cpu::flag::DF, false),
+        M::Std => flag_set(a, d, crate::cpu::flag::DF, true),
+        M::Clc => flag_set(a, d, crate::cpu::flag::CF, false),
+        M::Stc => flag_set(a, d, crate::cpu::flag::CF, true),
+        M::Cmc => {
+            a.cpu.rflags ^= crate::cpu::flag::CF;
+            Ok(d.next_ip)
+        }
+        // Ordering and cache hints: one instruction at a time is already in order, and
+        // the machine has no cache.
+        M::Mfence
+        | M::Lfence
+        | M::Sfence
+        | M::Prefetcht0
+        | M::Prefetcht1
+        | M::Prefetcht2
+        | M::Prefetchnta
+        | M::Prefetchw
+        | M::Clflush => Ok(d.next_ip),
+        // Not advertised by CPUID (OSXSAVE, RDTSCP): #UD, as on a CPU without them.
+        M::Xgetbv | M::Rdtscp => Err(Fault::invalid_opcode(d.ip).into()),
         M::Nop | M::Endbr64 | M::Endbr32 | M::Pause => Ok(d.next_ip),
         // HLT is CPL-0 only: #GP in user mode, which Linux reports as SIGSEGV/SI_KERNEL.
         M::Hlt => Err(Fault::general_protection(d.ip).into()),
@@ -139,6 +289,16 @@ pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
         _ if d.privileged => Err(Fault::general_protection(d.ip).into()),
         _ => Err(Trap::Unimplemented.into()),
     }
+}
+
+/// CLD, STD, CLC, STC: one flag set or cleared.
+fn flag_set(a: &mut Access, d: &Decoded, bit: u64, on: bool) -> Next {
+    if on {
+        a.cpu.rflags |= bit;
+    } else {
+        a.cpu.rflags &= !bit;
+    }
+    Ok(d.next_ip)
 }
 
 /// Evaluates a condition code on RFLAGS (SDM Vol. 1, Appendix B).

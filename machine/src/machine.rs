@@ -325,6 +325,21 @@ impl Machine {
                 Why::StopAt => Halt::StopAt(stop_at),
                 Why::Fault(f) => Halt::Stopped(Stop::Fault(f)),
                 Why::Unimplemented(text, addr) => Halt::Stopped(Stop::Unimplemented { text, addr }),
+                // The time-stamp counter is the machine's virtual clock: one tick per step
+                // taken before this RDTSC, so it is monotonic and the same on every run.
+                Why::ReadTsc(next) => {
+                    let cpu = &mut self.threads[thread].cpu;
+                    cpu.gpr[RAX] = self.steps & 0xffff_ffff;
+                    cpu.gpr[crate::cpu::RDX] = self.steps >> 32;
+                    cpu.rip = next;
+                    steps += 1;
+                    self.steps += 1;
+                    if steps == max_steps {
+                        Halt::StepLimit
+                    } else {
+                        continue;
+                    }
+                }
                 Why::Syscall(next) => {
                     steps += 1;
                     let halt = match kernel.as_deref_mut() {
@@ -784,6 +799,7 @@ enum Why {
     Fault(Fault),
     Unimplemented(String, u64),
     Syscall(u64),
+    ReadTsc(u64),
 }
 
 struct Exit {
@@ -846,6 +862,14 @@ fn inner<const HISTORY: bool>(
                         };
                     }
                 }
+                if let Trap::ReadTsc = *trap {
+                    // RDTSC completes in `Machine::run`, which knows the step count; the
+                    // record begun above (RAX, RDX, RIP) stays.
+                    return Exit {
+                        steps,
+                        why: Why::ReadTsc(d.next_ip),
+                    };
+                }
                 if HISTORY {
                     history.abort();
                 }
@@ -853,6 +877,7 @@ fn inner<const HISTORY: bool>(
                     Trap::Fault(f) => Why::Fault(f),
                     Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
                     Trap::Syscall => Why::Syscall(d.next_ip),
+                    Trap::ReadTsc => unreachable!("returned above"),
                 };
                 return Exit { steps, why };
             }

@@ -94,7 +94,10 @@ fn every_line_gets_one_well_formed_result() {
                     .keys()
                     .map(String::as_str)
                     .collect();
-                assert_eq!(names, machine::machine::register_names());
+                let mut expected = machine::machine::register_names();
+                expected.extend(machine::cpu::XMM_NAMES);
+                expected.push("mxcsr");
+                assert_eq!(names, expected);
                 assert!(regs
                     .as_object()
                     .unwrap()

@@ -190,5 +190,15 @@ pub(crate) fn select(d: &Decoded) -> Handler {
         _ if is_direct_branch(d) && branch_ok => Some(jcc),
         _ => None,
     };
+    if (0..d.ins.op_count())
+        .any(|i| d.ins.op_kind(i) == iced_x86::OpKind::Register && d.ins.op_register(i).is_mm())
+    {
+        // MMX forms share mnemonics with SSE ones; the machine has no MMX registers.
+        return unimplemented;
+    }
     fast.unwrap_or(execute_generic)
+}
+
+fn unimplemented(_: &mut Access, _: &Decoded) -> Next {
+    Err(super::Trap::Unimplemented.into())
 }
