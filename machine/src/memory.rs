@@ -1,4 +1,5 @@
-//! The MMU: a sparse 48-bit address space of 4 KiB pages with per-page permissions and names.
+//! The MMU: a sparse 48-bit address space of 4 KiB pages, with permissions and names per
+//! mapping and page data only where something was written.
 //!
 //! Every read, write and instruction fetch is checked the way x86-64 Linux checks it:
 //! - a non-canonical address is a `#GP` (or `#SS` through RSP/RBP), decided by the caller;
@@ -11,7 +12,17 @@
 //! access.
 //!
 //! An access that straddles two pages checks both pages before any byte changes.
+//!
+//! Map changes (`map`, `map_replace`, `unmap`, `protect`) follow mm/mmap.c and
+//! mm/mprotect.c: partial changes split mappings, `MAP_FIXED` replaces, a non-fixed
+//! `mmap` searches top-down ([`Memory::find_free`]). With the journal on they are undone by
+//! [`Memory::rollback_to`] together with the stores, bytes of dropped pages included, so a
+//! system call that changes the map inside a step can be stepped back.
 
+mod mappings;
+
+use mappings::Mappings;
+pub use mappings::MMAP_MIN_ADDR;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::fmt;
@@ -143,7 +154,8 @@ pub enum MapError {
     },
 }
 
-/// A named range of the address space, such as `"g1 stack"` or `"TLS of thread 1"`.
+/// A mapping: a named range of the address space with one set of permissions, such as
+/// `"g1 stack"` or `"TLS of thread 1"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Region {
     /// Human name.
@@ -152,6 +164,17 @@ pub struct Region {
     pub start: u64,
     /// One past the last byte.
     pub end: u64,
+    /// What its pages allow.
+    pub perm: Perm,
+}
+
+fn region(start: u64, end: u64, perm: Perm, name: &str) -> Region {
+    Region {
+        name: name.to_string(),
+        start,
+        end,
+        perm,
+    }
 }
 
 /// One memory access recorded while tracing, for the UI and the CLI.
@@ -168,7 +191,9 @@ pub struct Access {
 }
 
 /// One entry of the write journal: the bytes a store replaced, to undo it. User addresses
-/// fit in 47 bits, so the length rides in the top byte of the address word.
+/// fit in 47 bits, so the length rides in the top byte of the address word. A length of 0
+/// marks a change of the memory map, whose undo record waits in `Memory::map_journal`;
+/// keeping those out of line keeps the entry of a store at 16 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Undo {
     addr_and_len: u64,
@@ -182,6 +207,10 @@ impl Undo {
             old,
         }
     }
+    const MAP_CHANGE: Undo = Undo {
+        addr_and_len: 0,
+        old: 0,
+    };
     fn addr(&self) -> u64 {
         self.addr_and_len & 0x00ff_ffff_ffff_ffff
     }
@@ -190,10 +219,44 @@ impl Undo {
     }
 }
 
+/// How to undo one change of the memory map: what `[start, end)` held before it.
+struct MapUndo {
+    start: u64,
+    end: u64,
+    /// The mappings that were in the range, cut to it.
+    mappings: Vec<Region>,
+    /// The materialised pages the change dropped (page number, data), or `None` when the
+    /// change kept every byte (`protect`).
+    pages: Option<Vec<(u64, PageData)>>,
+}
+
+impl MapUndo {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<MapUndo>()
+            + self
+                .mappings
+                .iter()
+                .map(|r| std::mem::size_of::<Region>() + r.name.len())
+                .sum::<usize>()
+            + self.pages.as_ref().map_or(0, |p| {
+                p.len() * (std::mem::size_of::<(u64, PageData)>() + PAGE_SIZE as usize)
+            })
+    }
+}
+
+type PageData = Box<[u8; PAGE_SIZE as usize]>;
+
+fn zeroed_page() -> PageData {
+    // Through a zeroed vector, so the allocator can hand out zero pages without a copy.
+    vec![0u8; PAGE_SIZE as usize]
+        .into_boxed_slice()
+        .try_into()
+        .expect("a page-sized slice")
+}
+
+/// A materialised page: one that has been written (or fetched from) since it was mapped.
 struct Page {
-    data: Box<[u8; PAGE_SIZE as usize]>,
-    perm: Perm,
-    region: u32,
+    data: PageData,
     /// Decoded instructions of this page are cached; a store must invalidate them.
     has_code: bool,
 }
@@ -209,6 +272,10 @@ const TLB_EMPTY: TlbEntry = TlbEntry {
     slot: 0,
 };
 
+/// The slot of the shared page of zeros that read TLB entries of mapped but untouched
+/// pages point to; no store ever reaches it, since the write path materialises first.
+const ZERO_SLOT: u32 = 0;
+
 /// Whether an address is canonical for 48-bit linear addresses.
 #[inline]
 pub fn is_canonical(addr: u64) -> bool {
@@ -216,11 +283,19 @@ pub fn is_canonical(addr: u64) -> bool {
 }
 
 /// The paged address space shared by all threads of the machine.
+///
+/// Mapping costs time and host memory in the number of mappings, not in their size: the
+/// permissions live in a list of ranges, and a page's 4 KiB of data exists only once the
+/// page is written, so a read of an untouched page sees zeros, as from Linux's shared
+/// zero page. Go's runtime relies on that: it reserves hundreds of megabytes of
+/// `PROT_NONE` address space at start-up (runtime/mpagealloc_64.go, `sysInit`) and maps
+/// 64 MB heap arenas (runtime/malloc.go) that it touches sparsely.
 pub struct Memory {
+    mappings: Mappings,
+    /// Materialised pages: page number → slot in `slots`.
     page_slots: FxHashMap<u64, u32>,
     slots: Vec<Option<Page>>,
     free_slots: Vec<u32>,
-    regions: Vec<Region>,
     read_tlb: [TlbEntry; TLB_SIZE],
     write_tlb: [TlbEntry; TLB_SIZE],
     /// Pages whose cached code was invalidated since the code cache last looked.
@@ -229,6 +304,9 @@ pub struct Memory {
     code_epoch: u64,
     journal_on: bool,
     journal: Vec<Undo>,
+    /// Undo records of map changes, one per `Undo::MAP_CHANGE` entry of `journal`.
+    map_journal: Vec<MapUndo>,
+    map_journal_bytes: usize,
     trace_on: bool,
     trace: Vec<Access>,
 }
@@ -242,8 +320,8 @@ impl Default for Memory {
 impl fmt::Debug for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Memory")
-            .field("pages", &self.page_slots.len())
-            .field("regions", &self.regions)
+            .field("mappings", &self.mappings.as_slice())
+            .field("materialised_pages", &self.page_slots.len())
             .finish()
     }
 }
@@ -252,107 +330,245 @@ impl Memory {
     /// An empty address space.
     pub fn new() -> Memory {
         Memory {
+            mappings: Mappings::default(),
             page_slots: FxHashMap::default(),
-            slots: Vec::new(),
+            slots: vec![Some(Page {
+                data: zeroed_page(),
+                has_code: false,
+            })],
             free_slots: Vec::new(),
-            regions: Vec::new(),
             read_tlb: [TLB_EMPTY; TLB_SIZE],
             write_tlb: [TLB_EMPTY; TLB_SIZE],
             code_invalidated: Vec::new(),
             code_epoch: 0,
             journal_on: false,
             journal: Vec::new(),
+            map_journal: Vec::new(),
+            map_journal_bytes: 0,
             trace_on: false,
             trace: Vec::new(),
         }
     }
 
-    /// Maps `size` bytes at `start` (both page-aligned), zero-filled, with `perm`, under `name`.
+    /// Maps `size` bytes at `start` (both page-aligned), zero-filled, with `perm`, under
+    /// `name`. Fails, changing nothing, if any page of the range is already mapped.
     pub fn map(&mut self, start: u64, size: u64, perm: Perm, name: &str) -> Result<(), MapError> {
         check_range(start, size)?;
-        if let Some(page) = self
-            .pages_in(start, size)
-            .find(|p| self.page_slots.contains_key(p))
-        {
+        let end = start + size;
+        if let Some(r) = self.mappings.first_overlap(start, end) {
             return Err(MapError::Overlap {
                 start,
                 size,
-                page: page << PAGE_SHIFT,
+                page: r.start.max(start),
             });
         }
-        let region = self.regions.len() as u32;
-        self.regions.push(Region {
-            name: name.to_string(),
-            start,
-            end: start + size,
-        });
-        for page in self.pages_in(start, size) {
-            let new = Page {
-                data: Box::new([0; PAGE_SIZE as usize]),
-                perm,
-                region,
-                has_code: false,
-            };
-            let slot = match self.free_slots.pop() {
-                Some(s) => {
-                    self.slots[s as usize] = Some(new);
-                    s
-                }
-                None => {
-                    self.slots.push(Some(new));
-                    (self.slots.len() - 1) as u32
-                }
-            };
-            self.page_slots.insert(page, slot);
-        }
-        self.flush_tlbs();
+        self.record_map_change(start, end, Vec::new(), Some(Vec::new()));
+        self.mappings.insert(region(start, end, perm, name));
+        Ok(())
+    }
+
+    /// Maps `size` bytes at `start` (both page-aligned), zero-filled, with `perm`, under
+    /// `name`, replacing whatever was mapped there: `mmap` with `MAP_FIXED`, which unmaps
+    /// the old range first (mm/mmap.c, `mmap_region`).
+    pub fn map_replace(
+        &mut self,
+        start: u64,
+        size: u64,
+        perm: Perm,
+        name: &str,
+    ) -> Result<(), MapError> {
+        check_range(start, size)?;
+        let end = start + size;
+        self.remove_range(start, end);
+        self.mappings.insert(region(start, end, perm, name));
         Ok(())
     }
 
     /// Unmaps every mapped page in the range (page-aligned); pages not mapped are ignored,
-    /// as `munmap` does.
+    /// as `munmap` does. A mapping that straddles an end of the range is split.
     pub fn unmap(&mut self, start: u64, size: u64) -> Result<(), MapError> {
         check_range(start, size)?;
-        for page in self.pages_in(start, size) {
-            if let Some(slot) = self.page_slots.remove(&page) {
-                if let Some(p) = self.slots[slot as usize].take() {
-                    if p.has_code {
-                        self.invalidate_code(page);
-                    }
-                }
-                self.free_slots.push(slot);
-            }
+        // With nothing mapped there is no data either: nothing to change or to undo.
+        if self.mappings.first_overlap(start, start + size).is_some() {
+            self.remove_range(start, start + size);
         }
-        // Regions keep their names; `region_of` only answers for pages still mapped.
-        self.flush_tlbs();
         Ok(())
     }
 
-    /// Changes the permissions of every mapped page in the range (page-aligned). Like
-    /// `mprotect`, it fails if any page of the range is not mapped, and then changes nothing.
+    /// Drops the mappings and the data of `[start, end)`, journaling both.
+    fn remove_range(&mut self, start: u64, end: u64) {
+        let mappings = self.mappings.clipped(start, end);
+        let pages = self.drop_pages(start, end);
+        self.record_map_change(start, end, mappings, Some(pages));
+        self.mappings.carve(start, end);
+        self.flush_tlbs();
+    }
+
+    /// Changes the permissions of the mapped pages in the range (page-aligned), splitting
+    /// mappings at its ends. As `mprotect` does (mm/mprotect.c, `do_mprotect_pkey`), it
+    /// fails with the first unmapped address of the range, after changing the mapped pages
+    /// below it; when `start` itself is not mapped nothing changes.
     pub fn protect(&mut self, start: u64, size: u64, perm: Perm) -> Result<(), MemError> {
         check_range(start, size).map_err(|_| MemError::NonCanonical)?;
-        if let Some(page) = self
-            .pages_in(start, size)
-            .find(|p| !self.page_slots.contains_key(p))
-        {
-            return Err(MemError::Unmapped(page << PAGE_SHIFT));
-        }
-        for page in self.pages_in(start, size) {
-            let slot = self.page_slots[&page];
-            let p = self.slots[slot as usize].as_mut().expect("mapped slot");
-            p.perm = perm;
-            if p.has_code {
-                p.has_code = false;
-                self.invalidate_code(page);
+        let hole = self.mappings.first_hole(start, start + size);
+        let end = hole.unwrap_or(start + size);
+        if end > start {
+            let old = self.mappings.clipped(start, end);
+            self.record_map_change(start, end, old.clone(), None);
+            self.mappings.carve(start, end);
+            for r in old {
+                self.mappings.insert(Region { perm, ..r });
             }
+            self.invalidate_code_in(start, end);
+            self.flush_tlbs();
         }
-        self.flush_tlbs();
-        Ok(())
+        match hole {
+            Some(a) => Err(MemError::Unmapped(a)),
+            None => Ok(()),
+        }
     }
 
-    fn pages_in(&self, start: u64, size: u64) -> impl Iterator<Item = u64> {
-        (start >> PAGE_SHIFT)..((start + size) >> PAGE_SHIFT)
+    /// The highest free, page-aligned range of `size` bytes that ends at or below `below`
+    /// and starts at or above 64 KiB (Linux's default `mmap_min_addr`): where a `mmap`
+    /// without `MAP_FIXED` puts a mapping in Linux's default top-down layout, `below` being
+    /// its `mmap_base` (mm/mmap.c, `unmapped_area_topdown`). `None` if nothing fits or
+    /// `size` is not a positive multiple of the page size.
+    pub fn find_free(&self, size: u64, below: u64) -> Option<u64> {
+        self.mappings.find_free(size, below)
+    }
+
+    /// Whether no page of the range is mapped (a `mmap` hint can be used as it is).
+    pub fn is_free(&self, start: u64, size: u64) -> bool {
+        check_range(start, size).is_ok()
+            && self.mappings.first_overlap(start, start + size).is_none()
+    }
+
+    /// Journals how to restore `[start, end)` to `mappings` (and `pages`).
+    fn record_map_change(
+        &mut self,
+        start: u64,
+        end: u64,
+        mappings: Vec<Region>,
+        pages: Option<Vec<(u64, PageData)>>,
+    ) {
+        if !self.journal_on {
+            return;
+        }
+        let undo = MapUndo {
+            start,
+            end,
+            mappings,
+            pages,
+        };
+        self.map_journal_bytes += undo.bytes();
+        self.map_journal.push(undo);
+        self.journal.push(Undo::MAP_CHANGE);
+    }
+
+    /// Puts `[start, end)` back as a journaled map change found it.
+    fn undo_map_change(&mut self, undo: MapUndo) {
+        self.map_journal_bytes -= undo.bytes();
+        let MapUndo {
+            start,
+            end,
+            mappings,
+            pages,
+        } = undo;
+        if let Some(pages) = pages {
+            self.drop_pages(start, end);
+            for (pn, data) in pages {
+                let slot = self.alloc_slot(Page {
+                    data,
+                    has_code: false,
+                });
+                self.page_slots.insert(pn, slot);
+            }
+        } else {
+            // Only the permissions come back: code decoded under the newer ones goes.
+            self.invalidate_code_in(start, end);
+        }
+        self.mappings.carve(start, end);
+        for r in mappings {
+            self.mappings.insert(r);
+        }
+        self.flush_tlbs();
+    }
+
+    /// The materialised pages of `[start, end)`, in address order. Scans whichever is
+    /// smaller: the range's page numbers or the set of materialised pages.
+    fn materialised_in(&self, start: u64, end: u64) -> Vec<u64> {
+        let pages = (start >> PAGE_SHIFT)..(end >> PAGE_SHIFT);
+        // Compared in u64: on wasm32 a range's page count may not fit a usize.
+        let mut found: Vec<u64> = if pages.end - pages.start <= self.page_slots.len() as u64 {
+            pages.filter(|p| self.page_slots.contains_key(p)).collect()
+        } else {
+            self.page_slots
+                .keys()
+                .copied()
+                .filter(|p| pages.contains(p))
+                .collect()
+        };
+        found.sort_unstable();
+        found
+    }
+
+    /// Frees the materialised pages of `[start, end)` and returns their data; their cached
+    /// code is invalidated.
+    fn drop_pages(&mut self, start: u64, end: u64) -> Vec<(u64, PageData)> {
+        let mut out = Vec::new();
+        for pn in self.materialised_in(start, end) {
+            let slot = self.page_slots.remove(&pn).expect("materialised page");
+            let page = self.slots[slot as usize].take().expect("slot");
+            if page.has_code {
+                self.invalidate_code(pn);
+            }
+            self.free_slots.push(slot);
+            out.push((pn, page.data));
+        }
+        out
+    }
+
+    fn invalidate_code_in(&mut self, start: u64, end: u64) {
+        for pn in self.materialised_in(start, end) {
+            let slot = self.page_slots[&pn];
+            let page = self.slots[slot as usize].as_mut().expect("slot");
+            if page.has_code {
+                page.has_code = false;
+                self.invalidate_code(pn);
+            }
+        }
+    }
+
+    fn alloc_slot(&mut self, page: Page) -> u32 {
+        match self.free_slots.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(page);
+                s
+            }
+            None => {
+                self.slots.push(Some(page));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The slot of page `pn` (which must be mapped), giving it its own zeroed data first
+    /// if it has none.
+    fn materialise(&mut self, pn: u64) -> u32 {
+        if let Some(&slot) = self.page_slots.get(&pn) {
+            return slot;
+        }
+        let slot = self.alloc_slot(Page {
+            data: zeroed_page(),
+            has_code: false,
+        });
+        self.page_slots.insert(pn, slot);
+        // A read TLB entry may still point at the zero page.
+        let e = &mut self.read_tlb[(pn as usize) & (TLB_SIZE - 1)];
+        if e.page == pn {
+            *e = TLB_EMPTY;
+        }
+        slot
     }
 
     fn flush_tlbs(&mut self) {
@@ -365,42 +581,49 @@ impl Memory {
         self.code_epoch += 1;
     }
 
-    /// The named regions, in the order they were mapped.
+    /// The current mappings in address order, each with its permissions and name. A
+    /// mapping split by `unmap` or `protect` keeps its name in every piece; adjacent
+    /// mappings with the same name and permissions show as one, as in
+    /// `/proc/self/maps`.
     pub fn regions(&self) -> &[Region] {
-        &self.regions
+        self.mappings.as_slice()
     }
 
-    /// The region that contains `addr`, if that page is still mapped.
+    /// The mapping that contains `addr`.
     pub fn region_of(&self, addr: u64) -> Option<&Region> {
-        let slot = *self.page_slots.get(&(addr >> PAGE_SHIFT))?;
-        let page = self.slots[slot as usize].as_ref()?;
-        self.regions.get(page.region as usize)
+        self.mappings.get(addr)
     }
 
     /// The permissions of the page that holds `addr`, or `None` if it is not mapped.
     pub fn perm_of(&self, addr: u64) -> Option<Perm> {
-        self.page(addr >> PAGE_SHIFT).map(|p| p.perm)
+        self.mappings.get(addr).map(|r| r.perm)
     }
 
-    /// Every mapped page as (page address, permissions), sorted by address.
+    /// Every mapped page as (page address, permissions), sorted by address. Its length is
+    /// the number of mapped pages, so it is for small address spaces (tests, listings);
+    /// [`Memory::regions`] is the compact form.
     pub fn pages(&self) -> Vec<(u64, Perm)> {
-        let mut v: Vec<(u64, Perm)> = self
-            .page_slots
+        self.mappings
+            .as_slice()
             .iter()
-            .map(|(&pn, &s)| {
-                (
-                    pn << PAGE_SHIFT,
-                    self.slots[s as usize].as_ref().expect("slot").perm,
-                )
+            .flat_map(|r| {
+                (r.start..r.end)
+                    .step_by(PAGE_SIZE as usize)
+                    .map(|a| (a, r.perm))
             })
-            .collect();
-        v.sort_unstable_by_key(|&(a, _)| a);
-        v
+            .collect()
     }
 
-    fn page(&self, page: u64) -> Option<&Page> {
-        let slot = *self.page_slots.get(&page)?;
-        self.slots[slot as usize].as_ref()
+    /// How many pages hold their own data (were written, poked or fetched from since
+    /// they were mapped); every other mapped page reads as zeros and costs nothing.
+    pub fn materialised_pages(&self) -> usize {
+        self.page_slots.len()
+    }
+
+    /// The data of mapped page `pn`: its own, or the zero page.
+    fn data_of(&self, pn: u64) -> &[u8; PAGE_SIZE as usize] {
+        let slot = self.page_slots.get(&pn).copied().unwrap_or(ZERO_SLOT);
+        &self.slots[slot as usize].as_ref().expect("slot").data
     }
 
     /// Side-effect-free read for the UI and loaders: ignores permissions, records nothing.
@@ -410,10 +633,10 @@ impl Memory {
         let mut a = addr;
         let mut left = len;
         while left > 0 {
-            let page = self.page(a >> PAGE_SHIFT)?;
+            self.mappings.get(a)?;
             let off = (a & PAGE_MASK) as usize;
             let n = left.min(PAGE_SIZE as usize - off);
-            out.extend_from_slice(&page.data[off..off + n]);
+            out.extend_from_slice(&self.data_of(a >> PAGE_SHIFT)[off..off + n]);
             left -= n;
             a = a.wrapping_add(n as u64);
         }
@@ -433,7 +656,7 @@ impl Memory {
         let mut a = addr;
         let end = addr.wrapping_add(bytes.len() as u64);
         while a < end {
-            if self.page(a >> PAGE_SHIFT).is_none() {
+            if self.mappings.get(a).is_none() {
                 return Err(MemError::Unmapped(a));
             }
             a = (a & !PAGE_MASK).wrapping_add(PAGE_SIZE);
@@ -442,7 +665,7 @@ impl Memory {
         let mut rest = bytes;
         while !rest.is_empty() {
             let pn = a >> PAGE_SHIFT;
-            let slot = self.page_slots[&pn];
+            let slot = self.materialise(pn);
             let off = (a & PAGE_MASK) as usize;
             let n = rest.len().min(PAGE_SIZE as usize - off);
             let p = self.slots[slot as usize].as_mut().expect("slot");
@@ -467,19 +690,23 @@ impl Memory {
         self.read_slot_slow(pn)
     }
 
-    #[cold]
-    fn read_slot_slow(&mut self, pn: u64) -> Result<u32, MemError> {
+    /// The mapping of page `pn`, for the slow paths: `#GP`, SEGV_MAPERR or its permissions.
+    fn perm_for_access(&self, pn: u64) -> Result<Perm, MemError> {
         if !is_canonical(pn << PAGE_SHIFT) {
             return Err(MemError::NonCanonical);
         }
-        let slot = *self
-            .page_slots
-            .get(&pn)
-            .ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
-        let page = self.slots[slot as usize].as_ref().expect("slot");
-        if !page.perm.readable() {
+        self.mappings
+            .get(pn << PAGE_SHIFT)
+            .map(|r| r.perm)
+            .ok_or(MemError::Unmapped(pn << PAGE_SHIFT))
+    }
+
+    #[cold]
+    fn read_slot_slow(&mut self, pn: u64) -> Result<u32, MemError> {
+        if !self.perm_for_access(pn)?.readable() {
             return Err(MemError::Denied(pn << PAGE_SHIFT));
         }
+        let slot = self.page_slots.get(&pn).copied().unwrap_or(ZERO_SLOT);
         self.read_tlb[(pn as usize) & (TLB_SIZE - 1)] = TlbEntry { page: pn, slot };
         Ok(slot)
     }
@@ -495,17 +722,11 @@ impl Memory {
 
     #[cold]
     fn write_slot_slow(&mut self, pn: u64) -> Result<u32, MemError> {
-        if !is_canonical(pn << PAGE_SHIFT) {
-            return Err(MemError::NonCanonical);
-        }
-        let slot = *self
-            .page_slots
-            .get(&pn)
-            .ok_or(MemError::Unmapped(pn << PAGE_SHIFT))?;
-        let page = self.slots[slot as usize].as_mut().expect("slot");
-        if !page.perm.writable() {
+        if !self.perm_for_access(pn)?.writable() {
             return Err(MemError::Denied(pn << PAGE_SHIFT));
         }
+        let slot = self.materialise(pn);
+        let page = self.slots[slot as usize].as_mut().expect("slot");
         if page.has_code {
             // First store to a page with cached code: drop that code (self-modifying code).
             page.has_code = false;
@@ -652,17 +873,20 @@ impl Memory {
                 break;
             }
             let pn = a >> PAGE_SHIFT;
-            let page = match self.page_slots.get(&pn) {
-                Some(&s) => self.slots[s as usize].as_mut().expect("slot"),
+            let executable = match self.mappings.get(a) {
+                Some(r) => r.perm.executable(),
                 None if n == 0 => return Err(MemError::Unmapped(a)),
                 None => break,
             };
-            if !page.perm.executable() {
+            if !executable {
                 if n == 0 {
                     return Err(MemError::Denied(a));
                 }
                 break;
             }
+            // Fetched pages get their own data, so a later store finds `has_code` on it.
+            let slot = self.materialise(pn);
+            let page = self.slots[slot as usize].as_mut().expect("slot");
             if !page.has_code {
                 page.has_code = true;
                 // Stores to this page must now take the slow path that invalidates code.
@@ -693,35 +917,51 @@ impl Memory {
         std::mem::take(&mut self.code_invalidated)
     }
 
-    pub(crate) fn set_journal(&mut self, on: bool) {
+    /// Starts or stops journaling stores and map changes for [`Memory::rollback_to`];
+    /// stopping frees the journal. The machine keeps it on while history is on.
+    pub fn set_journal(&mut self, on: bool) {
         self.journal_on = on;
         if !on {
             self.journal = Vec::new();
+            self.map_journal = Vec::new();
+            self.map_journal_bytes = 0;
         }
     }
 
-    pub(crate) fn journal_len(&self) -> usize {
+    /// How many changes the journal holds: a mark to roll back to.
+    pub fn journal_len(&self) -> usize {
         self.journal.len()
     }
 
-    pub(crate) fn journal_bytes(&self) -> usize {
-        self.journal.len() * std::mem::size_of::<Undo>()
+    /// Host bytes the journal holds, including the data of pages it keeps for undoing an
+    /// unmap or a replacing map.
+    pub fn journal_bytes(&self) -> usize {
+        self.journal.len() * std::mem::size_of::<Undo>() + self.map_journal_bytes
     }
 
-    /// Undoes journal entries back to length `len`, newest first.
-    pub(crate) fn rollback_to(&mut self, len: usize) {
+    /// Undoes journal entries back to length `len` (a [`Memory::journal_len`] taken
+    /// earlier), newest first: stores, and map changes with the bytes they dropped.
+    pub fn rollback_to(&mut self, len: usize) {
         while self.journal.len() > len {
             let u = self.journal.pop().expect("journal entry");
+            if u.len() == 0 {
+                let undo = self.map_journal.pop().expect("map undo record");
+                self.undo_map_change(undo);
+                continue;
+            }
             let bytes = u.old.to_le_bytes();
-            // The page was writable when the store happened; restore it even if it has been
-            // protected since, which only a rollback across a map change could observe.
-            let _ = self.poke(u.addr(), &bytes[..u.len()]);
+            // Map changes are undone in order with the stores, so the page is mapped as it
+            // was when the store happened; a poke ignores its permissions as they are now.
+            let restored = self.poke(u.addr(), &bytes[..u.len()]);
+            debug_assert!(restored.is_ok(), "a journaled store's page is mapped");
         }
     }
 
     /// Forgets journal entries (history was cleared or truncated at the front).
-    pub(crate) fn clear_journal(&mut self) {
+    pub fn clear_journal(&mut self) {
         self.journal.clear();
+        self.map_journal.clear();
+        self.map_journal_bytes = 0;
     }
 
     /// Starts or stops recording accesses for [`Memory::take_trace`].
@@ -813,5 +1053,26 @@ mod tests {
         m.map(0x2000, 0x1000, Perm::RW, "b").unwrap();
         assert_eq!(m.region_of(0x2010).unwrap().name, "b");
         assert_eq!(m.region_of(0x1010).unwrap().name, "a");
+    }
+
+    #[test]
+    fn map_changes_and_their_undo_invalidate_cached_code() {
+        let mut m = Memory::new();
+        m.map(0x1000, 0x2000, Perm::RX, "text").unwrap();
+        m.set_journal(true);
+        let mut buf = [0u8; 4];
+        m.fetch(0x1ffe, &mut buf).unwrap();
+        let mark = m.journal_len();
+        m.unmap(0x2000, 0x1000).unwrap();
+        assert_eq!(m.take_code_invalidated(), [0x2]);
+        m.protect(0x1000, 0x1000, Perm::RWX).unwrap();
+        assert_eq!(m.take_code_invalidated(), [0x1]);
+        m.fetch(0x1000, &mut buf).unwrap();
+        let epoch = m.code_epoch();
+        m.rollback_to(mark);
+        assert!(m.code_epoch() > epoch);
+        assert_eq!(m.take_code_invalidated(), [0x1], "RWX code goes back to RX");
+        assert_eq!(m.perm_of(0x2000), Some(Perm::RX));
+        assert_eq!(m.fetch(0x1ffe, &mut buf), Ok(4));
     }
 }
