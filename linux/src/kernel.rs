@@ -365,6 +365,7 @@ impl Sys<'_> {
             nr::UNAME => Ret(self.uname(a, x[0])),
             nr::PRLIMIT64 => Ret(self.prlimit64(a, x[0], x[1], x[2], x[3])),
             nr::GETRLIMIT => Ret(self.prlimit64(a, 0, x[0], 0, x[1])),
+            nr::SETRLIMIT => Ret(self.prlimit64(a, 0, x[0], x[1], 0)),
             nr::SET_TID_ADDRESS => {
                 // kernel/fork.c: remembers the address, returns the tid.
                 self.k.tasks[t].clear_child_tid = x[0];
@@ -720,16 +721,7 @@ impl Sys<'_> {
             }
         };
         let name = file.as_ref().map_or("anon".to_string(), |(_, p)| p.clone());
-        // A file mapping's pages are materialised so its bytes can be copied in.
-        let materialise = prot & 7 != 0 || file.is_some();
-        let mapped = if materialise {
-            let p = if prot & 7 == 0 { PROT_READ } else { prot };
-            vm::mirror_map(a.mem, start, start + len, p, &name)
-                && (prot & 7 != 0 || a.mem.protect(start, len, vm::perm(0)).is_ok())
-        } else {
-            vm::mirror_map(a.mem, start, start + len, 0, &name)
-        };
-        if !mapped {
+        if !vm::mirror_map(a.mem, start, start + len, prot & 7, &name) {
             return neg(ENOMEM);
         }
         if let Some((data, _)) = file {
@@ -771,13 +763,7 @@ impl Sys<'_> {
         if !self.k.vmas.covers(addr, addr + len) {
             return neg(ENOMEM);
         }
-        let name = self
-            .k
-            .vmas
-            .iter()
-            .find(|(s, v)| *s <= addr && v.end > addr)
-            .map_or("anon".to_string(), |(_, v)| v.name.clone());
-        if !vm::mirror_protect(a.mem, addr, addr + len, prot & 7, &name) {
+        if !vm::mirror_protect(a.mem, addr, addr + len, prot & 7) {
             return neg(ENOMEM);
         }
         self.k.vmas.protect(addr, addr + len, prot & 7);

@@ -1,11 +1,9 @@
 //! The process's mappings as the kernel keeps them (its VMAs, `mm/mmap.c`), and their
 //! mirror in the machine's memory.
 //!
-//! The kernel's list is the truth for where a new mapping may go and for what `mprotect`
-//! may change. A fresh `PROT_NONE` anonymous mapping (Go's runtime reserves hundreds of
-//! MB this way, `runtime/mem_linux.go` sysReserve) is kept only in the list until part of
-//! it becomes accessible, so it costs the machine nothing; a touch of such a page is a
-//! SIGSEGV as on Linux, with `SEGV_MAPERR` where Linux says `SEGV_ACCERR`.
+//! The kernel's list keeps what the machine's memory does not: the `PROT_*` bits as asked
+//! and what each mapping is; both change together, in the same step, so step back (the
+//! kernel's snapshot and the memory's journal) undoes them together.
 
 use crate::abi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use machine::memory::PAGE_SIZE;
@@ -152,41 +150,16 @@ impl Vmas {
 }
 
 /// Makes the machine's memory agree with a new mapping `[start, end)`: whatever was there
-/// goes, and unless it is `PROT_NONE` it is mapped zero-filled.
+/// goes (MAP_FIXED), and the range is mapped zero-filled. The machine's memory is sparse,
+/// so a large `PROT_NONE` reservation costs nothing until a page is written.
 pub fn mirror_map(mem: &mut Memory, start: u64, end: u64, prot: u64, name: &str) -> bool {
-    if mem.unmap(start, end - start).is_err() {
-        return false;
-    }
-    if prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 {
-        return true;
-    }
-    mem.map(start, end - start, perm(prot), name).is_ok()
+    mem.map_replace(start, end - start, perm(prot), name)
+        .is_ok()
 }
 
-/// Makes the machine's memory agree with `mprotect(start, end - start, prot)`: pages it has
-/// get the new permission, pages of a reservation it never materialised get mapped.
-pub fn mirror_protect(mem: &mut Memory, start: u64, end: u64, prot: u64, name: &str) -> bool {
-    let p = perm(prot);
-    let mut page = start;
-    while page < end {
-        let mapped = mem.perm_of(page).is_some();
-        let mut run_end = page + PAGE_SIZE;
-        while run_end < end && mem.perm_of(run_end).is_some() == mapped {
-            run_end += PAGE_SIZE;
-        }
-        let ok = if mapped {
-            mem.protect(page, run_end - page, p).is_ok()
-        } else if p != Perm::NONE {
-            mem.map(page, run_end - page, p, name).is_ok()
-        } else {
-            true
-        };
-        if !ok {
-            return false;
-        }
-        page = run_end;
-    }
-    true
+/// Makes the machine's memory agree with `mprotect(start, end - start, prot)`.
+pub fn mirror_protect(mem: &mut Memory, start: u64, end: u64, prot: u64) -> bool {
+    mem.protect(start, end - start, perm(prot)).is_ok()
 }
 
 #[cfg(test)]
