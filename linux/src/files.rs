@@ -64,6 +64,26 @@ impl FileView for NoFiles {
     }
 }
 
+/// What `path` names after following symbolic links (at most 40, as `fs/namei.c` allows
+/// before ELOOP), a link's target taken relative to the link's directory. Links in the
+/// middle of a path are the view's to resolve (the host's file system does).
+pub fn follow(view: &dyn FileView, path: &str) -> Option<Entry> {
+    let mut path = path.to_string();
+    for _ in 0..40 {
+        match view.get(&path)? {
+            Entry::Link(target) => {
+                let dir = match path.rsplit_once('/') {
+                    Some((d, _)) if !d.is_empty() => d.to_string(),
+                    _ => "/".to_string(),
+                };
+                path = normalise(&dir, &target);
+            }
+            e => return Some(e),
+        }
+    }
+    None
+}
+
 /// Joins `path` to `cwd` when it is relative and removes `.`, `..` and repeated slashes,
 /// as path lookup does (`fs/namei.c`), without following links.
 pub fn normalise(cwd: &str, path: &str) -> String {

@@ -415,19 +415,7 @@ impl Sys<'_> {
         if path == "/proc/self/exe" {
             return Some(Entry::Link(self.k.exe_path.clone()));
         }
-        let mut entry = self.files.get(path);
-        let mut hops = 0;
-        while let Some(Entry::Link(target)) = &entry {
-            hops += 1;
-            if hops > 40 {
-                return None; // ELOOP, reported as not found
-            }
-            let dir = path
-                .rsplit_once('/')
-                .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
-            entry = self.files.get(&normalise(dir, target));
-        }
-        entry
+        crate::files::follow(self.files, path)
     }
 
     fn openat(&mut self, a: &mut ModelAccess, dirfd: u64, path: u64, flags: u64) -> u64 {
@@ -778,17 +766,22 @@ impl Sys<'_> {
             return neg(EINVAL);
         };
         if advice == abi::mman::MADV_DONTNEED {
-            // mm/madvise.c: private anonymous pages read back as zeros afterwards.
-            let mut page = addr;
-            while page < addr + len {
-                if a.mem.perm_of(page).is_some_and(|p| p.writable()) {
-                    for off in (0..PAGE_SIZE).step_by(8) {
-                        if a.mem.peek_u64(page + off) != Some(0) {
-                            let _ = a.mem.write(page + off, 8, 0);
-                        }
-                    }
+            // mm/madvise.c: private anonymous pages read back as zeros afterwards. Mapping
+            // the same range again, with its own rights and name, drops its pages' data
+            // (journaled, so step back brings it back).
+            let end = addr.saturating_add(len);
+            let parts: Vec<machine::Region> = a
+                .mem
+                .regions()
+                .iter()
+                .filter(|r| r.start < end && r.end > addr)
+                .cloned()
+                .collect();
+            for r in parts {
+                let (s, e) = (r.start.max(addr), r.end.min(end));
+                if r.perm.writable() && a.mem.map_replace(s, e - s, r.perm, &r.name).is_err() {
+                    return neg(EINVAL);
                 }
-                page += PAGE_SIZE;
             }
         }
         // Every other advice is a hint the machine may ignore.

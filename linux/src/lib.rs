@@ -132,7 +132,7 @@ impl Process {
         let mut interp_base = 0;
         let mut entry = exe.entry;
         if let Some(path) = &exe.interp {
-            let bytes = match config.files.get(path) {
+            let bytes = match files::follow(&*config.files, path) {
                 Some(Entry::File(b)) => b,
                 _ => return Err(LoadError::Interpreter(path.clone())),
             };
