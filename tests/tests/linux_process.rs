@@ -338,3 +338,140 @@ fn step_back_across_system_calls_and_thread_creation_is_exact() {
     assert_eq!(p.run(50_000_000), Outcome::Exited(0));
     assert_eq!(fingerprint(&p), at_end);
 }
+
+/// Small C programs without libc (`-nostdlib`, system calls written out), for the kernel's
+/// signal, wait and clock rules on their own.
+const KERNEL_PROBES: &str = r#"
+typedef unsigned long u64;
+static long sys(long n, long a, long b, long c, long d) {
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+static void put(const char *s) { long n = 0; while (s[n]) n++; sys(1, 1, (long)s, n, 0); }
+void restorer(void);
+__asm__("restorer: mov $15, %eax\n syscall\n");
+struct ksigaction { void *handler; u64 flags; void *restorer; u64 mask; };
+static char alt[16384];
+static volatile int seen_alt, seen_code, seen_masked;
+static void on_usr1(int sig, int *info, void *uc) {
+    char here;
+    seen_alt = &here >= alt && &here < alt + sizeof alt;
+    seen_code = info[2];
+    u64 mask = 0;
+    sys(14, 0, 0, (long)&mask, 8);
+    seen_masked = (mask >> 9) & 1;
+}
+static int word;
+static void signals(void) {
+    struct { void *sp; int flags; u64 size; } ss = { alt, 0, sizeof alt };
+    sys(131, (long)&ss, 0, 0, 0);
+    struct ksigaction sa = { on_usr1, 0x4 | 0x04000000 | 0x08000000 | 0x80000000, restorer, 0 };
+    sys(13, 10, (long)&sa, 0, 8);
+    long pid = sys(39, 0, 0, 0, 0), tid = sys(186, 0, 0, 0, 0);
+    sys(234, pid, tid, 10, 0);
+    put(seen_alt ? "on the alternate stack\n" : "on the thread's stack\n");
+    put(seen_code == -6 ? "si_code SI_TKILL\n" : "another si_code\n");
+    put(seen_masked ? "SIGUSR1 blocked in its handler\n" : "SIGUSR1 not blocked\n");
+    /* SA_RESETHAND: the second one takes the default action, which ends the process. */
+    sys(234, pid, tid, 10, 0);
+    put("still alive\n");
+}
+void _start(void) {
+    /* argv[1]'s first letter picks the probe: s(ignals), d(eadlock), l(oop), c(lock). */
+    long *sp;
+    __asm__ volatile("lea 8(%%rbp), %0" : "=r"(sp));
+    char probe = sp[0] > 1 ? ((char **)sp)[2][0] : 's';
+    if (probe == 's') signals();
+    if (probe == 'd') sys(202, (long)&word, 0, 0, 0);
+    if (probe == 'l') for (;;) word++;
+    if (probe == 'c') {
+        long t0[2], t1[2], req[2] = { 1, 0 };
+        sys(228, 1, (long)t0, 0, 0);
+        sys(35, (long)req, 0, 0, 0);
+        sys(228, 1, (long)t1, 0, 0);
+        put(t1[0] - t0[0] >= 1 ? "slept a second\n" : "no time passed\n");
+    }
+    sys(231, 0, 0, 0, 0);
+}
+"#;
+
+fn kernel_probes() -> PathBuf {
+    let dir = std::env::temp_dir().join("stackswitch-linux-probes");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("probes.c"), KERNEL_PROBES).expect("write probes.c");
+    let exe = dir.join("probes");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args([
+            "-O1",
+            "-static",
+            "-nostdlib",
+            "-fno-pie",
+            "-no-pie",
+            "-fno-omit-frame-pointer",
+        ])
+        .args(["-mgeneral-regs-only", "-fno-stack-protector", "-o"])
+        .arg(&exe)
+        .arg("probes.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+fn probe(exe: &Path, which: &str, budget: u64) -> (Process, Outcome) {
+    let bytes = std::fs::read(exe).expect("read the probes");
+    let config = Config {
+        argv: vec!["probes".into(), which.into()],
+        ..Config::default()
+    };
+    let mut p = Process::load(&bytes, config).expect("the probes load");
+    let o = p.run(budget);
+    (p, o)
+}
+
+#[test]
+fn signals_follow_their_sigaction_and_the_default_action_kills_as_natively() {
+    let exe = kernel_probes();
+    let (p, outcome) = probe(&exe, "s", 1_000_000);
+    let want = "on the alternate stack\nsi_code SI_TKILL\nSIGUSR1 blocked in its handler\n";
+    assert_eq!(text(&p, 1), want);
+    assert_eq!(outcome, Outcome::Killed { signal: 10 });
+    assert_eq!(outcome.status(), Some(138));
+    // Natively: the same lines, and the same death.
+    let out = Command::new(&exe).arg("s").output().expect("runs natively");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(10));
+}
+
+#[test]
+fn a_wait_nothing_can_end_is_a_deadlock_and_a_loop_runs_out_of_budget() {
+    let exe = kernel_probes();
+    let (_, outcome) = probe(&exe, "d", 1_000_000);
+    assert_eq!(outcome, Outcome::Deadlock);
+    let (p, outcome) = probe(&exe, "l", 500_000);
+    assert_eq!(outcome, Outcome::Budget);
+    assert_eq!(p.machine.step_count(), 500_000);
+}
+
+#[test]
+fn sleeping_moves_the_virtual_clock_without_running_instructions() {
+    let exe = kernel_probes();
+    let (p, outcome) = probe(&exe, "c", 1_000_000);
+    assert_eq!(outcome, Outcome::Exited(0));
+    assert_eq!(text(&p, 1), "slept a second\n");
+    // A second at one instruction a nanosecond would be 10^9 steps: the clock jumped.
+    assert!(
+        p.machine.step_count() < 10_000,
+        "{}",
+        p.machine.step_count()
+    );
+}
