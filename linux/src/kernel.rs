@@ -36,6 +36,16 @@ pub enum WaitKind {
     },
     /// `nanosleep`/`clock_nanosleep`.
     Sleep,
+    /// `epoll_wait`: completed, in a step of the waiting thread, once a watched fd is
+    /// ready (or at the deadline, with no events).
+    Epoll {
+        /// The epoll fd.
+        epfd: u32,
+        /// Where the events go.
+        events: u64,
+        /// How many fit.
+        max: u32,
+    },
 }
 
 /// A blocked thread's wait.
@@ -110,6 +120,17 @@ pub enum Fd {
     },
     /// A directory opened with O_DIRECTORY or O_PATH.
     Dir(String),
+    /// An epoll instance: its interest list is `Kernel::epolls[id]`.
+    Epoll(u32),
+    /// An eventfd: its counter is `Kernel::eventfds[id]`.
+    EventFd(u32),
+    /// One end of a pipe whose buffer is `Kernel::pipes[id]`.
+    Pipe {
+        /// The pipe.
+        id: u32,
+        /// The write end (else the read end).
+        write: bool,
+    },
 }
 
 /// The whole state of the kernel for the process. Cloned before each kernel step when
@@ -142,6 +163,14 @@ pub struct Kernel {
     pub exe_path: String,
     /// Signal that killed the process, if one did.
     pub killed_by: Option<u32>,
+    /// Interest lists of epoll instances: fd → (events, data).
+    pub epolls: BTreeMap<u32, BTreeMap<u32, (u32, u64)>>,
+    /// eventfd counters.
+    pub eventfds: BTreeMap<u32, u64>,
+    /// Pipe buffers.
+    pub pipes: BTreeMap<u32, Vec<u8>>,
+    /// The next id of an epoll, eventfd or pipe.
+    pub next_object: u32,
 }
 
 /// Counts and lines of the system-call trace (not part of the state step back restores:
@@ -190,6 +219,51 @@ impl Kernel {
     /// Index of the thread with this tid.
     pub fn task_of(&self, tid: u32) -> Option<usize> {
         self.tasks.iter().position(|t| t.tid == tid)
+    }
+
+    /// The poll events an fd has now (`EPOLLIN` 1, `EPOLLOUT` 4), as each file's `poll`
+    /// reports them (fs/eventfd.c, fs/pipe.c; regular files are always ready).
+    pub fn poll_events(&self, fd: u32) -> u32 {
+        const IN: u32 = 1;
+        const OUT: u32 = 4;
+        match self.fds.get(&fd) {
+            Some(Fd::EventFd(id)) => {
+                let c = self.eventfds.get(id).copied().unwrap_or(0);
+                (if c > 0 { IN } else { 0 }) | if c < u64::MAX - 1 { OUT } else { 0 }
+            }
+            Some(Fd::Pipe { id, write: false }) => {
+                if self.pipes.get(id).is_some_and(|b| !b.is_empty()) {
+                    IN
+                } else {
+                    0
+                }
+            }
+            Some(Fd::Pipe { write: true, .. }) => OUT,
+            Some(Fd::Stdin) => IN,
+            Some(Fd::Out(_)) => OUT,
+            Some(Fd::File { .. }) => IN | OUT,
+            _ => 0,
+        }
+    }
+
+    /// The ready events of an epoll instance, at most `max` (fs/eventpoll.c
+    /// ep_send_events: each ready fd once, with its registered data; level-triggered).
+    pub fn epoll_ready(&self, epfd: u32, max: u32) -> Vec<(u32, u64)> {
+        let Some(Fd::Epoll(id)) = self.fds.get(&epfd) else {
+            return Vec::new();
+        };
+        let Some(interest) = self.epolls.get(id) else {
+            return Vec::new();
+        };
+        interest
+            .iter()
+            .filter_map(|(&fd, &(want, data))| {
+                // EPOLLERR and EPOLLHUP are always reported; none happens here.
+                let got = self.poll_events(fd) & want;
+                (got != 0).then_some((got, data))
+            })
+            .take(max as usize)
+            .collect()
     }
 
     /// Wakes up to `n` futex waiters on `addr` whose bitset meets `bits`, first come first
@@ -384,9 +458,13 @@ impl Sys<'_> {
             nr::GETCPU => Ret(self.getcpu(a, x[0], x[1])),
             nr::MEMBARRIER => Ret(0),
             nr::SETITIMER | nr::GETITIMER => Ret(neg(ENOSYS)),
-            nr::PIPE | nr::PIPE2 | nr::EPOLL_CREATE1 | nr::EVENTFD2 | nr::SOCKET => {
-                Ret(neg(ENOSYS))
-            }
+            nr::EPOLL_CREATE1 => Ret(self.epoll_create1(x[0])),
+            nr::EPOLL_CTL => Ret(self.epoll_ctl(a, x[0], x[1], x[2], x[3])),
+            nr::EPOLL_WAIT | nr::EPOLL_PWAIT => self.epoll_wait(a, t, x[0], x[1], x[2], x[3]),
+            nr::EVENTFD2 => Ret(self.eventfd2(x[0])),
+            nr::PIPE => Ret(self.pipe2(a, x[0], 0)),
+            nr::PIPE2 => Ret(self.pipe2(a, x[0], x[1])),
+            nr::SOCKET => Ret(neg(ENOSYS)),
             _ => Ret(neg(ENOSYS)),
         }
     }
@@ -452,7 +530,13 @@ impl Sys<'_> {
 
     fn close(&mut self, fd: u64) -> u64 {
         match self.k.fds.remove(&(fd as u32)) {
-            Some(_) => 0,
+            Some(_) => {
+                // The file leaves every interest list (eventpoll_release on its last close).
+                for interest in self.k.epolls.values_mut() {
+                    interest.remove(&(fd as u32));
+                }
+                0
+            }
             None => neg(EBADF),
         }
     }
@@ -463,8 +547,39 @@ impl Sys<'_> {
         };
         match f {
             Fd::Stdin => 0,
-            Fd::Out(_) => neg(EBADF),
+            Fd::Out(_) | Fd::Pipe { write: true, .. } => neg(EBADF),
             Fd::Dir(_) => neg(EISDIR),
+            Fd::Epoll(_) => neg(EINVAL),
+            // fs/eventfd.c eventfd_read: 8 bytes, the counter, which becomes 0. Every
+            // eventfd and pipe here is non-blocking (Go's and glibc's are): empty is EAGAIN.
+            Fd::EventFd(id) => {
+                let id = *id;
+                if count < 8 {
+                    return neg(EINVAL);
+                }
+                let c = self.k.eventfds.get(&id).copied().unwrap_or(0);
+                if c == 0 {
+                    return neg(EAGAIN);
+                }
+                if user::write_u64(a.mem, buf, c).is_none() {
+                    return neg(EFAULT);
+                }
+                self.k.eventfds.insert(id, 0);
+                8
+            }
+            Fd::Pipe { id, write: false } => {
+                let id = *id;
+                let data = self.k.pipes.get(&id).cloned().unwrap_or_default();
+                if data.is_empty() {
+                    return neg(EAGAIN);
+                }
+                let n = (count as usize).min(data.len());
+                if user::write(a.mem, buf, &data[..n]).is_none() {
+                    return neg(EFAULT);
+                }
+                self.k.pipes.insert(id, data[n..].to_vec());
+                n as u64
+            }
             Fd::File { data, pos, .. } => {
                 let from = at.unwrap_or(*pos);
                 let start = from.min(data.len() as u64) as usize;
@@ -489,6 +604,31 @@ impl Sys<'_> {
                 };
                 a.write(which, &bytes);
                 count.min(1 << 30)
+            }
+            Some(Fd::EventFd(id)) => {
+                // fs/eventfd.c eventfd_write: adds an 8-byte value to the counter.
+                let id = *id;
+                if count < 8 {
+                    return neg(EINVAL);
+                }
+                let Some(v) = user::read_u64(a.mem, buf) else {
+                    return neg(EFAULT);
+                };
+                let c = self.k.eventfds.get(&id).copied().unwrap_or(0);
+                if v == u64::MAX || c.checked_add(v).is_none_or(|s| s == u64::MAX) {
+                    return neg(EAGAIN);
+                }
+                self.k.eventfds.insert(id, c + v);
+                8
+            }
+            Some(Fd::Pipe { id, write: true }) => {
+                let id = *id;
+                let Some(bytes) = user::read(a.mem, buf, count.min(65536)) else {
+                    return neg(EFAULT);
+                };
+                let n = bytes.len() as u64;
+                self.k.pipes.entry(id).or_default().extend(bytes);
+                n
             }
             Some(_) => neg(EBADF),
             None => neg(EBADF),
@@ -522,6 +662,7 @@ impl Sys<'_> {
             Some(Fd::Stdin | Fd::Out(_)) => Stat::char_device(fd),
             Some(Fd::File { path, data, .. }) => Stat::file(path, data.len() as u64),
             Some(Fd::Dir(path)) => Stat::dir(path),
+            Some(Fd::Epoll(_) | Fd::EventFd(_) | Fd::Pipe { .. }) => Stat::char_device(fd),
         };
         match user::write(a.mem, buf, &st.bytes()) {
             Some(()) => 0,
@@ -633,7 +774,10 @@ impl Sys<'_> {
                 Fd::Stdin => O_RDONLY,
                 Fd::Out(_) => O_WRONLY,
                 Fd::File { flags, .. } => *flags,
-                Fd::Dir(_) => O_RDONLY,
+                Fd::Dir(_) | Fd::Epoll(_) => O_RDONLY,
+                // Created non-blocking (O_NONBLOCK 0o4000), read-write or one end.
+                Fd::EventFd(_) => 2 | 0o4000,
+                Fd::Pipe { write, .. } => *write as u64 | 0o4000,
             },
             _ => neg(EINVAL),
         }
@@ -1153,6 +1297,136 @@ impl Sys<'_> {
         });
     }
 
+    // ----- epoll, eventfd, pipes (fs/eventpoll.c, fs/eventfd.c, fs/pipe.c) -----
+
+    fn new_fd(&mut self, fd: Fd) -> u64 {
+        let n = (0..)
+            .find(|n| !self.k.fds.contains_key(n))
+            .expect("a free fd");
+        self.k.fds.insert(n, fd);
+        n as u64
+    }
+
+    fn new_object(&mut self) -> u32 {
+        self.k.next_object += 1;
+        self.k.next_object
+    }
+
+    fn epoll_create1(&mut self, flags: u64) -> u64 {
+        if flags & !0o2000000 != 0 {
+            return neg(EINVAL);
+        }
+        let id = self.new_object();
+        self.k.epolls.insert(id, BTreeMap::new());
+        self.new_fd(Fd::Epoll(id))
+    }
+
+    fn eventfd2(&mut self, initval: u64) -> u64 {
+        let id = self.new_object();
+        self.k.eventfds.insert(id, initval & 0xffff_ffff);
+        self.new_fd(Fd::EventFd(id))
+    }
+
+    fn pipe2(&mut self, a: &mut ModelAccess, fds: u64, _flags: u64) -> u64 {
+        let id = self.new_object();
+        self.k.pipes.insert(id, Vec::new());
+        let r = self.new_fd(Fd::Pipe { id, write: false });
+        let w = self.new_fd(Fd::Pipe { id, write: true });
+        let mut b = Vec::with_capacity(8);
+        b.extend((r as u32).to_le_bytes());
+        b.extend((w as u32).to_le_bytes());
+        if user::write(a.mem, fds, &b).is_none() {
+            self.k.fds.remove(&(r as u32));
+            self.k.fds.remove(&(w as u32));
+            return neg(EFAULT);
+        }
+        0
+    }
+
+    fn epoll_ctl(&mut self, a: &mut ModelAccess, epfd: u64, op: u64, fd: u64, event: u64) -> u64 {
+        const ADD: u64 = 1;
+        const DEL: u64 = 2;
+        const MOD: u64 = 3;
+        let Some(Fd::Epoll(id)) = self.k.fds.get(&(epfd as u32)).cloned() else {
+            return if self.k.fds.contains_key(&(epfd as u32)) {
+                neg(EINVAL)
+            } else {
+                neg(EBADF)
+            };
+        };
+        let fd = fd as u32;
+        if !self.k.fds.contains_key(&fd) || fd == epfd as u32 {
+            return neg(if fd == epfd as u32 { EINVAL } else { EBADF });
+        }
+        // struct epoll_event is packed on x86-64: u32 events, u64 data.
+        let ev = if op == DEL {
+            None
+        } else {
+            match (
+                user::read_u32(a.mem, event),
+                user::read_u64(a.mem, event + 4),
+            ) {
+                (Some(e), Some(d)) => Some((e, d)),
+                _ => return neg(EFAULT),
+            }
+        };
+        let interest = self.k.epolls.entry(id).or_default();
+        match (op, ev) {
+            (ADD, Some(ev)) if !interest.contains_key(&fd) => {
+                interest.insert(fd, ev);
+                0
+            }
+            (ADD, _) => neg(EEXIST),
+            (MOD, Some(ev)) if interest.contains_key(&fd) => {
+                interest.insert(fd, ev);
+                0
+            }
+            (DEL, _) if interest.remove(&fd).is_some() => 0,
+            (MOD | DEL, _) => neg(ENOENT),
+            _ => neg(EINVAL),
+        }
+    }
+
+    fn epoll_wait(
+        &mut self,
+        a: &mut ModelAccess,
+        t: usize,
+        epfd: u64,
+        events: u64,
+        max: u64,
+        timeout: u64,
+    ) -> Flow {
+        let max = max as i32;
+        if max <= 0 {
+            return Flow::Ret(neg(EINVAL));
+        }
+        match self.k.fds.get(&(epfd as u32)) {
+            Some(Fd::Epoll(_)) => {}
+            Some(_) => return Flow::Ret(neg(EINVAL)),
+            None => return Flow::Ret(neg(EBADF)),
+        }
+        let ready = self.k.epoll_ready(epfd as u32, max as u32);
+        if !ready.is_empty() {
+            return Flow::Ret(write_epoll_events(a, events, &ready));
+        }
+        let timeout = timeout as i32;
+        if timeout == 0 {
+            return Flow::Ret(0);
+        }
+        let deadline = (timeout > 0).then(|| self.k.now(a.step()) + timeout as u64 * 1_000_000);
+        self.block(
+            t,
+            WaitKind::Epoll {
+                epfd: epfd as u32,
+                events,
+                max: max as u32,
+            },
+            deadline,
+        );
+        // What a timeout returns: no events. A readiness wake writes the events later.
+        Flow::Yield(0)
+    }
+
     fn sched_getaffinity(&mut self, a: &mut ModelAccess, size: u64, mask: u64) -> u64 {
         // kernel/sched/syscalls.c: the size must hold the kernel's cpumask (8 bytes here);
         // returns the bytes written.
@@ -1322,6 +1596,19 @@ impl Sys<'_> {
             }
         }
         0
+    }
+}
+
+/// Writes epoll events (packed: u32 events, u64 data) and returns their count, or -EFAULT.
+pub fn write_epoll_events(a: &mut ModelAccess, at: u64, ready: &[(u32, u64)]) -> u64 {
+    let mut b = Vec::with_capacity(12 * ready.len());
+    for (e, d) in ready {
+        b.extend(e.to_le_bytes());
+        b.extend(d.to_le_bytes());
+    }
+    match user::write(a.mem, at, &b) {
+        Some(()) => ready.len() as u64,
+        None => neg(EFAULT),
     }
 }
 

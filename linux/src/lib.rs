@@ -196,6 +196,10 @@ impl Process {
             cwd: config.cwd.clone(),
             exe_path: config.exe_path.clone(),
             killed_by: None,
+            epolls: BTreeMap::new(),
+            eventfds: BTreeMap::new(),
+            pipes: BTreeMap::new(),
+            next_object: 0,
         };
         Ok(Process {
             machine: m,
@@ -322,6 +326,24 @@ impl Process {
             if due && self.live(t) {
                 self.timeout(t, 0);
                 return None;
+            }
+        }
+        // epoll waits whose fds became ready complete, in a step of the waiting thread.
+        for t in 0..self.kernel.tasks.len() {
+            if let Some(kernel::Wait {
+                kind: kernel::WaitKind::Epoll { epfd, events, max },
+                ..
+            }) = self.kernel.tasks[t].wait
+            {
+                let ready = self.kernel.epoll_ready(epfd, max);
+                if !ready.is_empty() && self.live(t) {
+                    self.snapshot();
+                    self.kernel.tasks[t].wait = None;
+                    self.machine.model_step(t, |a| {
+                        a.cpu.gpr[RAX] = kernel::write_epoll_events(a, events, &ready);
+                    });
+                    return None;
+                }
             }
         }
         // A slice cut short by step back continues as it was planned.

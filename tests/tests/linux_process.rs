@@ -107,6 +107,28 @@ import "fmt"
 func main() { fmt.Println("cgo", C.run()) }
 "#;
 
+/// A goroutine that never yields: main runs again only if sysmon preempts it, which Go does
+/// with SIGURG sent by tgkill (runtime/preempt.go, signal_unix.go); time.Sleep waits in
+/// the network poller (epoll_pwait with a timeout) while every thread is idle.
+const PREEMPT: &str = r#"package main
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+func main() {
+	runtime.GOMAXPROCS(1)
+	go func() {
+		for {
+		}
+	}()
+	time.Sleep(10 * time.Millisecond)
+	fmt.Println("preempted")
+}
+"#;
+
 /// Builds `source` with `tc` into a temporary folder and returns the executable's path.
 fn build(tc: &Toolchain, name: &str, source: &str, link: Link) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stackswitch-linux-{}-{name}", tc.version));
@@ -242,6 +264,41 @@ fn a_nil_dereference_is_gos_own_panic_report_as_natively() {
         );
         // The same binary: the same pc, the same traceback, line for line.
         assert_eq!(got, stderr, "{}", tc.version);
+    }
+}
+
+#[test]
+fn a_spinning_goroutine_is_preempted_by_sigurg_and_sleep_uses_the_poller() {
+    for tc in toolchains::required("Go's asynchronous preemption in the machine") {
+        let exe = build(&tc, "preempt", PREEMPT, Link::Static);
+        let (p, outcome) = run(&exe, 0);
+        assert_eq!(
+            outcome,
+            Outcome::Exited(0),
+            "{}: {}",
+            tc.version,
+            text(&p, 2)
+        );
+        assert_eq!(text(&p, 1), "preempted\n", "{}", tc.version);
+        let calls = p.syscall_counts();
+        assert!(
+            calls.get("tgkill").is_some_and(|&n| n >= 1),
+            "{}: {calls:?}",
+            tc.version
+        );
+        assert!(
+            calls.get("rt_sigreturn").is_some_and(|&n| n >= 1),
+            "{}",
+            tc.version
+        );
+        assert!(
+            calls.contains_key("epoll_pwait"),
+            "{}: {calls:?}",
+            tc.version
+        );
+        // Ten milliseconds of virtual time passed: at least 10^7 instructions or a jump.
+        let now = p.kernel().now(p.machine.step_count());
+        assert!(now >= linux::kernel::BOOT_NS + 10_000_000, "{}", tc.version);
     }
 }
 
