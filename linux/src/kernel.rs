@@ -232,11 +232,7 @@ impl Kernel {
                 (if c > 0 { IN } else { 0 }) | if c < u64::MAX - 1 { OUT } else { 0 }
             }
             Some(Fd::Pipe { id, write: false }) => {
-                if self.pipes.get(id).is_some_and(|b| !b.is_empty()) {
-                    IN
-                } else {
-                    0
-                }
+                IN * self.pipes.get(id).is_some_and(|b| !b.is_empty()) as u32
             }
             Some(Fd::Pipe { write: true, .. }) => OUT,
             Some(Fd::Stdin) => IN,
