@@ -11,6 +11,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod lesson_cli;
+mod run_elf;
+
+/// Whether `path` names a file that starts with the ELF magic.
+fn is_elf(path: &str) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
 
 #[derive(Parser)]
 #[command(
@@ -52,13 +63,39 @@ enum Command {
     },
     /// Run a scenario (a built-in id, or a scenario file) to its end and print what the
     /// process prints, exiting with its exit status, as a shell would show it.
+    ///
+    /// `emu run [OPTIONS] ./prog [ARGS…]` runs a linux/amd64 executable instead (a file
+    /// that starts with `\x7fELF`): its argv is `./prog ARGS…` exactly, its environment
+    /// only the `--env` pairs, it reads host files read-only, and what it writes to fd 1
+    /// and 2 is printed as it writes it. Options go before the program: everything after
+    /// it is the program's. The exit status is the program's as a shell shows it (128 +
+    /// signal when a signal killed it); 124 when --max-steps ran out, 125 when every
+    /// thread waits forever, 70 when the machine met an instruction it does not run.
     Run {
-        /// Scenario id (`cgo-c-null-write`) or path to a scenario `.toml` file.
+        /// Scenario id (`cgo-c-null-write`), path to a scenario `.toml` file, or an
+        /// executable.
         scenario: Option<String>,
+        /// The executable's arguments (after its path).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Executable: seeds the scheduler, AT_RANDOM and getrandom.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Executable: the most steps to run before stopping.
+        #[arg(long = "max-steps", default_value_t = 10_000_000_000)]
+        max_steps: u64,
+        /// Executable: an environment variable `K=V` to pass (may be repeated).
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Executable: print each system call, strace-like, on standard error.
+        #[arg(long = "trace-syscalls")]
+        trace_syscalls: bool,
         /// Go release (the newest when absent).
         #[arg(long = "go")]
         go: Option<String>,
-        /// Print {"id","go","exit_status","stdout","stderr","signal","steps"} instead.
+        /// Print {"id","go","exit_status","stdout","stderr","signal","steps"} instead (for an
+        /// executable: {"exit_status","signal","stdout","stderr","steps","threads",
+        /// "syscalls","unknown_syscalls","outcome"}).
         #[arg(long)]
         json: bool,
         /// List the built-in scenarios.
@@ -112,10 +149,28 @@ fn main() -> ExitCode {
         } => asm_listing(&file, syntax, go, &base, json),
         Command::Run {
             scenario,
+            args,
+            seed,
+            max_steps,
+            env,
+            trace_syscalls,
             go,
             json,
             list,
-        } => run(scenario.as_deref(), go, json, list),
+        } => match scenario.as_deref().filter(|s| is_elf(s)) {
+            Some(path) => run_elf::run(
+                path,
+                &run_elf::Options {
+                    args,
+                    seed,
+                    max_steps,
+                    env,
+                    trace_syscalls,
+                    json,
+                },
+            ),
+            None => run(scenario.as_deref(), go, json, list),
+        },
         Command::Lesson { action } => lesson_cli::main(action),
     }
 }

@@ -111,7 +111,7 @@ pub(crate) fn syscall(
         nr::EXIT_GROUP => return Effect::ExitGroup(a0 as i32),
         nr::RT_SIGRETURN => {
             return match signal::restore(cpu, mem) {
-                Some(()) => Effect::Restored,
+                Some(_) => Effect::Restored,
                 // Linux kills a process whose signal frame is unreadable with SIGSEGV.
                 None => Effect::ExitGroup(128 + 11),
             };

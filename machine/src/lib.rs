@@ -36,6 +36,10 @@ pub mod thread;
 
 pub use cpu::Cpu;
 pub use fault::{Fault, Signal, Stop};
-pub use machine::{Disassembly, Halt, Machine, ModelAccess, RegChange, RunResult, StepEvent};
+pub use machine::{
+    Disassembly, Halt, Machine, ModelAccess, RegChange, RunResult, StepEvent, SyscallFlow,
+    SyscallHandler,
+};
 pub use memory::{Access, AccessKind, Memory, Perm, Region};
+pub use signal::{Delivery, SigInfo};
 pub use thread::{Thread, ThreadState};

@@ -8,6 +8,7 @@ use crate::history::{Full, History};
 use crate::isa::{self, Trap};
 use crate::kernel::{self, Effect, Output, SyscallEvent};
 use crate::memory::{Access, MapError, MemError, Memory, Perm};
+use crate::signal::{Delivery, SigInfo};
 use iced_x86::{Decoder, DecoderOptions, Instruction};
 use serde::Serialize;
 
@@ -105,6 +106,9 @@ pub struct Machine {
     history: History,
     steps: u64,
     last_syscall: Option<SyscallEvent>,
+    /// The thread count before each full record of `history`, in the same order (history.rs
+    /// keeps the rest of a full record).
+    full_threads: Vec<usize>,
 }
 
 impl Default for Machine {
@@ -125,6 +129,7 @@ impl Machine {
             history: History::default(),
             steps: 0,
             last_syscall: None,
+            full_threads: Vec::new(),
         };
         m.set_history(true);
         m
@@ -179,6 +184,7 @@ impl Machine {
 
     fn forget_history(&mut self) {
         self.history.clear();
+        self.full_threads.clear();
         self.mem.clear_journal();
     }
 
@@ -257,6 +263,35 @@ impl Machine {
     /// Runs `thread` for at most `max_steps` instructions, stopping before the instruction
     /// at `stop_at` if given.
     pub fn run(&mut self, thread: usize, max_steps: u64, stop_at: Option<u64>) -> RunResult {
+        self.run_inner(thread, max_steps, stop_at, None)
+    }
+
+    /// Like [`Machine::run`], but every SYSCALL goes to `kernel` instead of the built-in
+    /// small kernel: the machine sets RCX and R11 and moves RIP past the instruction as
+    /// SYSCALL does (SDM Vol. 2B), records a full step (so step back undoes whatever the
+    /// handler changes through [`ModelAccess`]: the caller's registers, memory and its
+    /// mappings, output, new threads, thread and process exits), and calls the handler.
+    ///
+    /// When the handler answers [`SyscallFlow::EndSlice`] (it blocked the thread, or the
+    /// scheduler should switch), the run returns with [`Halt::StepLimit`] after counting the
+    /// system call as a step: the handler knows why it asked.
+    pub fn run_with(
+        &mut self,
+        thread: usize,
+        max_steps: u64,
+        stop_at: Option<u64>,
+        kernel: &mut dyn SyscallHandler,
+    ) -> RunResult {
+        self.run_inner(thread, max_steps, stop_at, Some(kernel))
+    }
+
+    fn run_inner(
+        &mut self,
+        thread: usize,
+        max_steps: u64,
+        stop_at: Option<u64>,
+        mut kernel: Option<&mut dyn SyscallHandler>,
+    ) -> RunResult {
         let stop_at = stop_at.unwrap_or(u64::MAX);
         let mut steps = 0;
         if self.exit_status.is_some()
@@ -307,7 +342,11 @@ impl Machine {
                 }
                 Why::Syscall(next) => {
                     steps += 1;
-                    match self.syscall(thread, next) {
+                    let halt = match kernel.as_deref_mut() {
+                        Some(k) => self.user_syscall(thread, next, k),
+                        None => self.syscall(thread, next),
+                    };
+                    match halt {
                         Some(halt) => halt,
                         None if steps == max_steps => Halt::StepLimit,
                         None => continue,
@@ -351,6 +390,7 @@ impl Machine {
             };
             self.history
                 .begin_full(thread, self.mem.journal_len(), full);
+            self.full_threads.push(self.threads.len());
         }
     }
 
@@ -403,6 +443,77 @@ impl Machine {
         };
         self.last_syscall = Some(event);
         halt
+    }
+
+    /// SYSCALL handed to the caller's kernel (see [`Machine::run_with`]).
+    fn user_syscall(
+        &mut self,
+        thread: usize,
+        next: u64,
+        kernel: &mut dyn SyscallHandler,
+    ) -> Option<Halt> {
+        self.record_full(thread);
+        self.steps += 1;
+        self.last_syscall = None;
+        let t = &mut self.threads[thread];
+        t.cpu.gpr[RCX] = next;
+        t.cpu.gpr[R11] = t.cpu.rflags;
+        t.cpu.rip = next;
+        let (flow, ended) = self.with_access(thread, |a| {
+            let flow = kernel.syscall(a, thread);
+            (flow, a.exit)
+        });
+        if let Some(status) = ended {
+            return Some(Halt::ProcessExit(status));
+        }
+        match self.threads[thread].state {
+            ThreadState::Exited(status) => Some(Halt::ThreadExit(status)),
+            ThreadState::Runnable if flow == SyscallFlow::EndSlice => Some(Halt::StepLimit),
+            ThreadState::Runnable => None,
+        }
+    }
+
+    /// Runs `f` over a [`ModelAccess`] of `thread` and applies what it asked for. The
+    /// thread's registers are copied out for the access and written back after, so `f`
+    /// sees one consistent `cpu`.
+    fn with_access<R>(&mut self, thread: usize, f: impl FnOnce(&mut ModelAccess) -> R) -> R {
+        let mut cpu = self.threads[thread].cpu;
+        let mut access = ModelAccess {
+            cpu: &mut cpu,
+            mem: &mut self.mem,
+            output: &mut self.output,
+            threads: &mut self.threads,
+            thread,
+            step: self.steps - 1,
+            exit: None,
+            event: None,
+        };
+        let r = f(&mut access);
+        let exit = access.exit;
+        let event = access.event.take();
+        self.threads[thread].cpu = cpu;
+        if event.is_some() {
+            self.last_syscall = event;
+        }
+        if let Some(status) = exit {
+            for t in &mut self.threads {
+                if t.state == ThreadState::Runnable {
+                    t.state = ThreadState::Exited(status);
+                }
+            }
+            self.exit_status = Some(status);
+        } else if self
+            .threads
+            .iter()
+            .all(|t| matches!(t.state, ThreadState::Exited(_)))
+        {
+            // The last thread's exit ends the process with its status (kernel/exit.c:
+            // the group dies with the last member).
+            if let ThreadState::Exited(status) = self.threads[thread].state {
+                self.exit_status = Some(status);
+            }
+        }
+        r
     }
 
     /// Executes one instruction on `thread` and reports everything it did.
@@ -462,16 +573,28 @@ impl Machine {
         restorer: u64,
         altstack: Option<(u64, u64)>,
     ) -> Result<crate::signal::Frame, Fault> {
-        self.record_full(thread);
-        let t = &mut self.threads[thread];
-        match crate::signal::deliver(
-            &mut t.cpu,
-            &mut self.mem,
-            fault,
+        let how = Delivery {
             handler,
             restorer,
             altstack,
-        ) {
+            saved_mask: 0,
+        };
+        self.deliver(thread, &SigInfo::from(fault), &how)
+    }
+
+    /// Delivers any signal (a fault's, or one sent by `kill`/`tgkill`) as
+    /// [`Machine::deliver_signal`] does, with the siginfo and the mask to save in the
+    /// frame's `uc_sigmask` given by the caller's kernel. One step; step back undoes it.
+    pub fn deliver(
+        &mut self,
+        thread: usize,
+        info: &SigInfo,
+        how: &Delivery,
+    ) -> Result<crate::signal::Frame, Fault> {
+        self.last_syscall = None;
+        self.record_full(thread);
+        let t = &mut self.threads[thread];
+        match crate::signal::deliver(&mut t.cpu, &mut self.mem, info, how) {
             Ok(frame) => {
                 self.steps += 1;
                 Ok(frame)
@@ -479,6 +602,7 @@ impl Machine {
             Err(f) => {
                 if self.history.on {
                     self.history.abort();
+                    self.full_threads.pop();
                 }
                 Err(f)
             }
@@ -494,23 +618,7 @@ impl Machine {
         self.record_full(thread);
         self.steps += 1;
         self.last_syscall = None;
-        let t = &mut self.threads[thread];
-        let mut access = ModelAccess {
-            cpu: &mut t.cpu,
-            mem: &mut self.mem,
-            output: &mut self.output,
-            exit: None,
-        };
-        let r = f(&mut access);
-        if let Some(status) = access.exit {
-            for t in &mut self.threads {
-                if t.state == ThreadState::Runnable {
-                    t.state = ThreadState::Exited(status);
-                }
-            }
-            self.exit_status = Some(status);
-        }
-        r
+        self.with_access(thread, f)
     }
 
     // ----- history -----
@@ -519,6 +627,7 @@ impl Machine {
     pub fn set_history(&mut self, on: bool) {
         self.history.on = on;
         self.history.clear();
+        self.full_threads.clear();
         self.mem.set_journal(on);
     }
 
@@ -557,6 +666,9 @@ impl Machine {
             let f = self.history.fulls.pop().expect("full record");
             self.threads[thread].cpu = f.cpu;
             self.output.truncate(f.output_len);
+            // Threads a step created go away with it.
+            let threads_len = self.full_threads.pop().expect("full record's thread count");
+            self.threads.truncate(threads_len);
             for (t, s) in self.threads.iter_mut().zip(f.states) {
                 t.state = s;
             }
@@ -587,7 +699,25 @@ impl Machine {
     }
 }
 
-/// What a [`Machine::model_step`] may touch.
+/// Whether a run goes on after a system call handled by the caller's kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallFlow {
+    /// Keep running the thread.
+    Continue,
+    /// End the run here (the thread blocked, yielded, or another thread must run).
+    EndSlice,
+}
+
+/// A kernel of the caller's: it completes each SYSCALL of a [`Machine::run_with`] run.
+pub trait SyscallHandler {
+    /// Handles the system call `thread` made. RCX, R11 and RIP are already as SYSCALL
+    /// leaves them; the number and arguments are in `a.cpu` (RAX, RDI, RSI, RDX, R10, R8,
+    /// R9), and the result goes to `a.cpu.gpr[RAX]`.
+    fn syscall(&mut self, a: &mut ModelAccess, thread: usize) -> SyscallFlow;
+}
+
+/// What a [`Machine::model_step`] or a system call handled by the caller's kernel may
+/// touch. Everything it changes is undone by one step back.
 pub struct ModelAccess<'a> {
     /// The registers of the thread the step belongs to.
     pub cpu: &'a mut Cpu,
@@ -595,7 +725,11 @@ pub struct ModelAccess<'a> {
     /// code).
     pub mem: &'a mut Memory,
     output: &'a mut Vec<Output>,
+    threads: &'a mut Vec<Thread>,
+    thread: usize,
+    step: u64,
     exit: Option<i32>,
+    event: Option<SyscallEvent>,
 }
 
 impl ModelAccess<'_> {
@@ -610,6 +744,51 @@ impl ModelAccess<'_> {
     /// Ends the process with this exit status (as the shell reports it), after the step.
     pub fn exit_process(&mut self, status: i32) {
         self.exit = Some(status);
+    }
+
+    /// Starts a new thread with these registers and tid; returns its index. Step back
+    /// removes it again.
+    pub fn spawn(&mut self, name: &str, tid: u32, cpu: Cpu) -> usize {
+        self.threads.push(Thread {
+            tid,
+            name: name.to_string(),
+            cpu,
+            state: ThreadState::Runnable,
+        });
+        self.threads.len() - 1
+    }
+
+    /// Ends one thread (the step's own, or another) with this status. When every thread
+    /// has ended, the process has ended with the status of the step's thread.
+    pub fn exit_thread(&mut self, index: usize, status: i32) {
+        if let Some(t) = self.threads.get_mut(index) {
+            t.state = ThreadState::Exited(status);
+        }
+    }
+
+    /// The number this step has (the machine's step count before it).
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The index of the thread the step belongs to.
+    pub fn thread(&self) -> usize {
+        self.thread
+    }
+
+    /// The number of threads (exited ones included).
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// The tid of a thread.
+    pub fn tid(&self, index: usize) -> Option<u32> {
+        self.threads.get(index).map(|t| t.tid)
+    }
+
+    /// Records what the system call did, for the step event and the UI.
+    pub fn set_event(&mut self, event: SyscallEvent) {
+        self.event = Some(event);
     }
 }
 

@@ -6,6 +6,7 @@
 //! rt_sigframe:  +0    pretcode      return address of the handler (sa_restorer)
 //!               +8    ucontext      uc_flags, uc_link, uc_stack (24), uc_mcontext (256), uc_sigmask
 //!               +312  siginfo       si_signo, si_errno, si_code, pad, si_addr, … (128 bytes)
+//! above it:     the FXSAVE image uc_mcontext.fpstate points at (512 bytes, 64-aligned)
 //! uc_mcontext:  r8 r9 r10 r11 r12 r13 r14 r15 rdi rsi rbp rbx rdx rax rcx rsp rip eflags,
 //!               cs/gs/fs/ss, err, trapno, oldmask, cr2, fpstate, reserved
 //! ```
@@ -33,6 +34,30 @@ pub const RED_ZONE: u64 = 128;
 /// sigcontext order of the general registers, by index into `Cpu::gpr`.
 const MCONTEXT_GPRS: [usize; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 7, 6, 5, 3, 2, 0, 1, 4];
 
+/// Size of the FPU state saved below the frame: the FXSAVE area (SDM Vol. 1, 10.5.1).
+pub const FXSAVE_SIZE: u64 = 512;
+
+/// Writes the FXSAVE image of the thread's SSE state (x87 as just after FNINIT: the
+/// machine has no x87 unit, as FXSAVE itself reports it).
+fn save_fpstate(cpu: &Cpu, mem: &mut Memory, at: u64, pc: u64) -> Result<(), Fault> {
+    for off in (0..FXSAVE_SIZE).step_by(8) {
+        store(mem, at + off, 0, pc)?;
+    }
+    store(mem, at, 0x037f, pc)?; // fcw
+    store(
+        mem,
+        at + 24,
+        cpu.mxcsr as u64 | (crate::cpu::MXCSR_MASK as u64) << 32,
+        pc,
+    )?;
+    for (i, x) in cpu.xmm.iter().enumerate() {
+        let a = at + 160 + 16 * i as u64;
+        store(mem, a, *x as u64, pc)?;
+        store(mem, a + 8, (*x >> 64) as u64, pc)?;
+    }
+    Ok(())
+}
+
 /// Where a delivered frame is, for the UI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Frame {
@@ -54,33 +79,89 @@ fn store(mem: &mut Memory, a: u64, v: u64, pc: u64) -> Result<(), Fault> {
     })
 }
 
+/// What a handler's `siginfo_t` says (`include/uapi/asm-generic/siginfo.h`): the signal,
+/// `si_code`, and the union's first words: `si_addr` for a fault, `si_pid`/`si_uid` for a
+/// signal sent by `kill`/`tgkill`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SigInfo {
+    /// `si_signo`.
+    pub signo: u32,
+    /// `si_code` (`SI_USER` 0, `SI_TKILL` -6, `SEGV_MAPERR` 1…).
+    pub code: i32,
+    /// `si_addr` for faults; 0 otherwise.
+    pub addr: u64,
+    /// `si_pid` of the sender for `kill`/`tgkill`; 0 for faults.
+    pub pid: u32,
+    /// `si_uid` of the sender.
+    pub uid: u32,
+    /// Whether the signal is a fault (`si_addr` is meaningful, and the frame's trapno/cr2
+    /// describe the exception).
+    pub fault: bool,
+}
+
+impl From<&Fault> for SigInfo {
+    fn from(f: &Fault) -> SigInfo {
+        SigInfo {
+            signo: f.signal.number(),
+            code: f.code,
+            addr: f.addr,
+            pid: 0,
+            uid: 0,
+            fault: true,
+        }
+    }
+}
+
+/// How a signal is delivered: where the handler is, what it returns to, the alternate
+/// stack, and the mask saved in `uc_sigmask` (the one `rt_sigreturn` puts back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The handler's address.
+    pub handler: u64,
+    /// The return address pushed for the handler (`sa_restorer`, which calls `rt_sigreturn`).
+    pub restorer: u64,
+    /// The alternate signal stack (lo, hi), when the handler is to run on it.
+    pub altstack: Option<(u64, u64)>,
+    /// The thread's blocked mask before the delivery, saved in `uc_sigmask`.
+    pub saved_mask: u64,
+}
+
+/// Offset of `uc_sigmask` in the ucontext (after flags, link, stack and mcontext).
+pub const SIGMASK: u64 = MCONTEXT + 256;
+
 /// Pushes the frame and enters the handler. On failure nothing a caller can see has
 /// changed except memory already written, which the machine's history undoes.
 pub(crate) fn deliver(
     cpu: &mut Cpu,
     mem: &mut Memory,
-    fault: &Fault,
-    handler: u64,
-    restorer: u64,
-    altstack: Option<(u64, u64)>,
+    info: &SigInfo,
+    how: &Delivery,
 ) -> Result<Frame, Fault> {
     let sp = cpu.gpr[4];
-    let on_alt = altstack.is_some_and(|(lo, hi)| !(lo..hi).contains(&sp));
-    let top = match altstack {
+    // Linux (get_sigframe, arch/x86/kernel/signal.c) switches to the alternate stack only
+    // when the thread is not already on it.
+    let on_alt = how.altstack.is_some_and(|(lo, hi)| !(lo..hi).contains(&sp));
+    let top = match how.altstack {
         Some((_, hi)) if on_alt => hi,
         _ => sp.wrapping_sub(RED_ZONE),
     };
-    // The handler starts as if called: (RSP + 8) is 16-byte aligned.
-    let frame = ((top - FRAME_SIZE) & !15) - 8;
+    // get_sigframe: the FPU state first (fpu__alloc_mathframe: the 512-byte FXSAVE area
+    // of a CPU without XSAVE, 64-byte aligned), then the frame below it, placed so the
+    // handler starts as if called: (RSP + 8) is 16-byte aligned.
+    let fpstate = (top - FXSAVE_SIZE) & !63;
+    let frame = ((fpstate - FRAME_SIZE) & !15) - 8;
     let uc = frame + UCONTEXT;
-    let info = frame + SIGINFO;
+    let si = frame + SIGINFO;
     let pc = cpu.rip;
+    save_fpstate(cpu, mem, fpstate, pc)?;
     // Zero the frame, then fill it.
     for off in (0..FRAME_SIZE).step_by(8) {
         store(mem, frame + off, 0, pc)?;
     }
-    store(mem, frame, restorer, pc)?;
-    if let Some((lo, hi)) = altstack {
+    store(mem, frame, how.restorer, pc)?;
+    // uc_flags: UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, as x86-64 Linux sets them.
+    store(mem, uc, 0x6, pc)?;
+    if let Some((lo, hi)) = how.altstack {
         store(mem, uc + 16, lo, pc)?; // uc_stack.ss_sp
         store(mem, uc + 32, hi - lo, pc)?; // uc_stack.ss_size
     }
@@ -92,33 +173,45 @@ pub(crate) fn deliver(
     store(mem, mc + 136, cpu.rflags, pc)?;
     // cs = 0x33 (user code segment), the rest of that word 0.
     store(mem, mc + 144, 0x33, pc)?;
-    // trapno 14 (#PF) with cr2 = the address for page faults.
-    let page_fault =
-        fault.signal == crate::Signal::Sigsegv && fault.code != crate::fault::si_code::SI_KERNEL;
-    store(mem, mc + 160, if page_fault { 14 } else { 13 }, pc)?;
-    store(mem, mc + 184, if page_fault { fault.addr } else { 0 }, pc)?;
-    store(mem, info, fault.signal.number() as u64, pc)?; // si_signo, si_errno = 0
-    store(mem, info + 8, fault.code as u32 as u64, pc)?; // si_code
-    store(mem, info + 16, fault.addr, pc)?; // si_addr
-    cpu.gpr[7] = fault.signal.number() as u64;
-    cpu.gpr[6] = info;
+    // sigcontext_64 (arch/x86/include/uapi/asm/sigcontext.h): err +152, trapno +160,
+    // oldmask +168, cr2 +176, fpstate +184. trapno 14 (#PF) with cr2 = the address for
+    // page faults, 13 (#GP) for the other faults. fpstate points at the FXSAVE image.
+    if info.fault {
+        let page_fault = info.signo == crate::Signal::Sigsegv.number()
+            && info.code != crate::fault::si_code::SI_KERNEL;
+        store(mem, mc + 160, if page_fault { 14 } else { 13 }, pc)?;
+        store(mem, mc + 176, if page_fault { info.addr } else { 0 }, pc)?;
+    }
+    store(mem, mc + 168, how.saved_mask & 0xffff_ffff, pc)?; // oldmask: the first word
+    store(mem, mc + 184, fpstate, pc)?;
+    store(mem, uc + SIGMASK, how.saved_mask, pc)?;
+    store(mem, si, info.signo as u64, pc)?; // si_signo, si_errno = 0
+    store(mem, si + 8, info.code as u32 as u64, pc)?; // si_code
+    if info.fault {
+        store(mem, si + 16, info.addr, pc)?; // si_addr
+    } else {
+        store(mem, si + 16, info.pid as u64 | (info.uid as u64) << 32, pc)?; // si_pid, si_uid
+    }
+    cpu.gpr[7] = info.signo as u64;
+    cpu.gpr[6] = si;
     cpu.gpr[2] = uc;
     cpu.gpr[0] = 0;
     cpu.gpr[4] = frame;
-    cpu.rip = handler;
+    cpu.rip = how.handler;
     // The kernel clears DF and TF for the handler (SDM: the ABI wants DF clear on entry).
     cpu.rflags &= !(crate::cpu::flag::DF | crate::cpu::flag::TF);
     Ok(Frame {
         addr: frame,
-        siginfo: info,
+        siginfo: si,
         ucontext: uc,
         on_altstack: on_alt,
     })
 }
 
 /// `rt_sigreturn`: the handler returned to the restorer, so RSP points at the ucontext.
-/// Restores every register saved in it. `None` if the frame cannot be read.
-pub(crate) fn restore(cpu: &mut Cpu, mem: &mut Memory) -> Option<()> {
+/// Restores every register saved in it and returns the saved `uc_sigmask`, which the
+/// kernel makes the thread's blocked mask again. `None` if the frame cannot be read.
+pub fn restore(cpu: &mut Cpu, mem: &Memory) -> Option<u64> {
     let uc = cpu.gpr[4];
     let mc = uc + MCONTEXT;
     let read = |mem: &Memory, a: u64| mem.peek_u64(a);
@@ -128,10 +221,31 @@ pub(crate) fn restore(cpu: &mut Cpu, mem: &mut Memory) -> Option<()> {
     }
     let rip = read(mem, mc + 128)?;
     let flags = read(mem, mc + 136)?;
+    let mask = read(mem, uc + SIGMASK)?;
+    let fp = read(mem, mc + 184)?;
+    // restore_sigcontext → fpu__restore_sig: a NULL fpstate means the initial FPU state;
+    // otherwise the FXSAVE image, whose MXCSR must not set reserved bits.
+    let (xmm, mxcsr) = if fp == 0 {
+        ([0u128; 16], crate::cpu::MXCSR_DEFAULT)
+    } else {
+        let mxcsr = mem.peek(fp + 24, 4)?;
+        let mxcsr = u32::from_le_bytes(mxcsr.try_into().ok()?);
+        if mxcsr & !crate::cpu::MXCSR_MASK != 0 {
+            return None;
+        }
+        let mut xmm = [0u128; 16];
+        for (i, x) in xmm.iter_mut().enumerate() {
+            let b = mem.peek(fp + 160 + 16 * i as u64, 16)?;
+            *x = u128::from_le_bytes(b.try_into().ok()?);
+        }
+        (xmm, mxcsr)
+    };
+    cpu.xmm = xmm;
+    cpu.mxcsr = mxcsr;
     cpu.gpr = regs;
     cpu.rip = rip;
     cpu.rflags = (cpu.rflags & !crate::cpu::flag::USER_WRITABLE)
         | (flags & crate::cpu::flag::USER_WRITABLE)
         | crate::cpu::flag::FIXED;
-    Some(())
+    Some(mask)
 }
