@@ -28,6 +28,10 @@ mod elf;
 mod error;
 mod pclntab;
 mod reader;
+#[cfg(test)]
+mod synthetic;
+#[cfg(test)]
+mod tests;
 
 pub use dwarf::{Field, StructLayout};
 pub use elf::ElfSymbol;

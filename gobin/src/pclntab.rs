@@ -177,7 +177,7 @@ impl Pclntab {
 
         let moduledata = find_moduledata(elf, address, address.wrapping_add(funcnametab as u64));
         let text_start = moduledata
-            .and_then(|m| elf.read(m + MODULEDATA_TEXT as u64, 8))
+            .and_then(|m| elf.read(m.wrapping_add(MODULEDATA_TEXT as u64), 8))
             .and_then(|b| u64_at(b, 0, "moduledata.text").ok())
             .filter(|&t| t != 0)
             .or((header_text_start != 0).then_some(header_text_start))
@@ -190,7 +190,12 @@ impl Pclntab {
             .or_else(|| {
                 let m = moduledata?;
                 let at = moduledata_gofunc(format, go_version);
-                u64_at(elf.read(m + at as u64, 8)?, 0, "moduledata.gofunc").ok()
+                u64_at(
+                    elf.read(m.wrapping_add(at as u64), 8)?,
+                    0,
+                    "moduledata.gofunc",
+                )
+                .ok()
             });
 
         let mut table = Pclntab {
@@ -332,7 +337,8 @@ impl Pclntab {
 
     /// The `u32` field at `at` in the function's `_func`.
     fn field(&self, f: &Function, at: usize) -> Result<u32, Error> {
-        u32_at(&self.data, f.func_at + at, "_func")
+        let at = f.func_at.checked_add(at).ok_or(Error::Malformed("_func"))?;
+        u32_at(&self.data, at, "_func")
     }
 
     /// `funcline1`: the file and line of `pc` through pcfile, cutab and filetab.
@@ -349,7 +355,11 @@ impl Pclntab {
                     .ok_or(Error::Malformed("cutab"))?;
                 match u32_at(&self.data, at, "cutab")? {
                     u32::MAX => "?".to_string(),
-                    off => c_string(&self.data, self.filetab + off as usize, "filetab")?,
+                    off => c_string(
+                        &self.data,
+                        self.filetab.saturating_add(off as usize),
+                        "filetab",
+                    )?,
                 }
             }
             Err(_) => "?".to_string(),
@@ -448,7 +458,7 @@ fn locate(elf: &Elf) -> Result<(u64, &[u8]), Error> {
                 MAGIC_GO118 | MAGIC_GO120
             ) && w[4..] == [0, 0, 1, 8]
             {
-                return Ok((address + at as u64, &data[at..]));
+                return Ok((address.wrapping_add(at as u64), &data[at..]));
             }
         }
     }
@@ -467,7 +477,8 @@ fn find_moduledata(elf: &Elf, pclntab: u64, funcnametab: u64) -> Option<u64> {
             .find_map(|at| {
                 let first = u64_at(data, at, "moduledata").ok()?;
                 let second = u64_at(data, at + 8, "moduledata").ok()?;
-                (first == pclntab && second == funcnametab).then_some(address + at as u64)
+                (first == pclntab && second == funcnametab)
+                    .then_some(address.wrapping_add(at as u64))
             })
     })
 }
