@@ -50,12 +50,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
         }
     }
-    for ty in ["runtime.g", "runtime.gobuf", "runtime.stack"] {
+    for ty in [
+        "runtime.g",
+        "runtime.m",
+        "runtime.p",
+        "runtime.gobuf",
+        "runtime.stack",
+        "runtime.sigcontext",
+        "runtime.ucontext",
+    ] {
+        let started = std::time::Instant::now();
         match bin.struct_layout(ty) {
             Ok(s) => println!(
-                "{ty}: {} bytes, {:?}",
+                "{ty}: {} bytes, {} fields, {:?} ({:?})",
                 s.size,
-                &s.asm_names()[..s.fields.len().min(6)]
+                s.fields.len(),
+                &s.asm_names()[..s.fields.len().min(4)],
+                started.elapsed()
             ),
             Err(e) => println!("{ty}: {e}"),
         }

@@ -83,33 +83,61 @@ fn section<'a>(elf: &'a Elf, name: &str) -> Result<Cow<'a, [u8]>, Error> {
 }
 
 pub(crate) fn struct_layout(elf: &Elf, name: &str) -> Result<StructLayout, Error> {
+    struct_layouts(elf, &[name])?
+        .pop()
+        .ok_or_else(|| Error::NoType(name.to_string()))
+}
+
+/// The sections a type lookup reads: gimli opens each unit's line program header and
+/// string attributes; location lists, ranges and frames (the larger part) are left alone.
+const TYPE_SECTIONS: [gimli::SectionId; 6] = [
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugStrOffsets,
+];
+
+/// The layouts of the named struct types found, in one pass over the DWARF.
+pub(crate) fn struct_layouts(elf: &Elf, names: &[&str]) -> Result<Vec<StructLayout>, Error> {
     if !elf.debug_sections().iter().any(|s| s.name == ".debug_info") {
         return Err(Error::NoDwarf);
     }
-    // Every section a unit may refer to (its line program, ranges, strings) is loaded:
-    // gimli reads the unit's line program header as it opens the unit.
-    let sections = gimli::DwarfSections::load(|id| section(elf, id.name()))?;
+    let sections = gimli::DwarfSections::load(|id| {
+        if TYPE_SECTIONS.contains(&id) {
+            section(elf, id.name())
+        } else {
+            Ok(Cow::Borrowed(&[][..]))
+        }
+    })?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
+    let mut found = Vec::new();
     let mut units = dwarf.units();
     while let Some(header) = units.next()? {
         let unit = dwarf.unit(header)?;
         let mut entries = unit.entries();
         while let Some((_, entry)) = entries.next_dfs()? {
-            if entry.tag() != gimli::DW_TAG_structure_type
-                || die_name(&dwarf, &unit, entry)?.as_deref() != Some(name)
+            if entry.tag() != gimli::DW_TAG_structure_type {
+                continue;
+            }
+            let Some(name) = die_name(&dwarf, &unit, entry)? else {
+                continue;
+            };
+            if !names.contains(&name.as_str())
+                || found.iter().any(|l: &StructLayout| l.name == name)
             {
                 continue;
             }
             let size = udata(entry.attr_value(gimli::DW_AT_byte_size)?).unwrap_or(0);
             let fields = members(&dwarf, &unit, entry.offset())?;
-            return Ok(StructLayout {
-                name: name.to_string(),
-                size,
-                fields,
-            });
+            found.push(StructLayout { name, size, fields });
+            if found.len() == names.len() {
+                return Ok(found);
+            }
         }
     }
-    Err(Error::NoType(name.to_string()))
+    Ok(found)
 }
 
 /// The `DW_TAG_member` children of the struct at `at`.

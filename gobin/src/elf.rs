@@ -182,12 +182,23 @@ impl Elf {
     /// The function symbol whose `[address, address + size)` holds `pc`; a sized symbol
     /// wins over an unsized label at the same place.
     pub(crate) fn function_at(&self, pc: u64) -> Option<&ElfSymbol> {
-        let upto = self.symbols.partition_point(|s| s.address <= pc);
+        self.containing(pc, true)
+    }
+
+    /// The symbol of any kind whose range holds `address` (data such as `runtime.m0`).
+    pub(crate) fn symbol_at(&self, address: u64) -> Option<&ElfSymbol> {
+        self.containing(address, false)
+    }
+
+    /// The nearest symbols below `address` are tried (an unsized label holds only its own
+    /// address); 64 of them is far more than share an address in any real binary.
+    fn containing(&self, address: u64, functions_only: bool) -> Option<&ElfSymbol> {
+        let upto = self.symbols.partition_point(|s| s.address <= address);
         self.symbols[..upto]
             .iter()
             .rev()
-            .filter(|s| s.is_function)
+            .filter(|s| s.is_function || !functions_only)
             .take(64)
-            .find(|s| pc < s.address.saturating_add(s.size.max(1)))
+            .find(|s| address < s.address.saturating_add(s.size.max(1)))
     }
 }

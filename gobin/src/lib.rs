@@ -126,10 +126,28 @@ impl Binary {
         self.elf.function_at(pc)
     }
 
+    /// A name for any address, as a debugger writes `runtime.m0+16`: the Go function
+    /// holding it, else the ELF symbol (code or data) whose range holds it; with the
+    /// offset from that name's start.
+    pub fn name_of(&self, address: u64) -> Option<(&str, u64)> {
+        if let Some(f) = self.pclntab.function_at(address) {
+            return Some((&f.name, address - f.entry));
+        }
+        self.elf
+            .symbol_at(address)
+            .map(|s| (s.name.as_str(), address - s.address))
+    }
+
     /// The layout of the struct type `name` (`runtime.g`) from the binary's DWARF:
     /// [`Error::NoDwarf`] for a binary built without it, [`Error::NoType`] when it has no
     /// such struct.
     pub fn struct_layout(&self, name: &str) -> Result<StructLayout, Error> {
         dwarf::struct_layout(&self.elf, name)
+    }
+
+    /// The layouts of those of `names` the DWARF has, in the order found, in one pass (the
+    /// DWARF is inflated once): [`Error::NoDwarf`] for a binary built without it.
+    pub fn struct_layouts(&self, names: &[&str]) -> Result<Vec<StructLayout>, Error> {
+        dwarf::struct_layouts(&self.elf, names)
     }
 }

@@ -35,6 +35,8 @@ fn functions_version_and_text_start() {
         Some("main.f")
     );
     assert_eq!(bin.function_at(TEXT + 32), None);
+    assert_eq!(bin.name_of(TEXT + 17), Some(("main.g", 1)));
+    assert_eq!(bin.name_of(TEXT + 32), None);
 }
 
 #[test]
