@@ -28,8 +28,9 @@ mod elf;
 mod error;
 mod pclntab;
 mod reader;
-#[cfg(test)]
-mod synthetic;
+#[cfg(any(test, feature = "synthetic"))]
+#[doc(hidden)]
+pub mod synthetic;
 #[cfg(test)]
 mod tests;
 

@@ -6,13 +6,18 @@
 //! its first 4 bytes, 20 after; the inline tree says bytes 4..12 are `main.h` inlined,
 //! called from offset 2 (line 10). `main.g` (0x401010..0x401020) reuses the tables with no
 //! inlining.
+//!
+//! Built for the crate's own tests and, with the `synthetic` feature, for the fuzz target
+//! (which writes its inputs into these sections); not part of the API.
 
-/// Where the sections sit, as a small linux/amd64 Go binary has them.
-pub(crate) const TEXT: u64 = 0x40_1000;
-pub(crate) const PCLNTAB: u64 = 0x4b_0000;
-pub(crate) const NOPTRDATA: u64 = 0x4d_0000;
+/// Where `.text` sits, as in a small linux/amd64 Go binary.
+pub const TEXT: u64 = 0x40_1000;
+/// Where `.gopclntab` sits.
+pub const PCLNTAB: u64 = 0x4b_0000;
+/// Where `.noptrdata` sits.
+pub const NOPTRDATA: u64 = 0x4d_0000;
 /// `go:func.*` inside `.noptrdata`, where the inline tree is.
-pub(crate) const GOFUNC: u64 = NOPTRDATA + 0x200;
+pub const GOFUNC: u64 = NOPTRDATA + 0x200;
 
 fn le32(out: &mut Vec<u8>, values: &[u32]) {
     for v in values {
@@ -27,7 +32,7 @@ fn le64(out: &mut Vec<u8>, values: &[u64]) {
 }
 
 /// The pclntab (from its header).
-pub(crate) fn pclntab() -> Vec<u8> {
+pub fn pclntab() -> Vec<u8> {
     let names = b"main.f\0main.g\0main.h\0";
     let filetab = b"/x/main.go\0";
     // pctab: offset 0 means "no table", so one pad byte first. Each table is
@@ -91,7 +96,7 @@ pub(crate) fn pclntab() -> Vec<u8> {
 }
 
 /// `.noptrdata`: `runtime.firstmoduledata` at its start, the inline tree at [`GOFUNC`].
-pub(crate) fn noptrdata() -> Vec<u8> {
+pub fn noptrdata() -> Vec<u8> {
     let mut out = Vec::new();
     le64(&mut out, &[PCLNTAB, PCLNTAB + 72]);
     out.resize(176, 0);
@@ -106,7 +111,7 @@ pub(crate) fn noptrdata() -> Vec<u8> {
 }
 
 /// The build info blob with the version inline.
-pub(crate) fn buildinfo() -> Vec<u8> {
+pub fn buildinfo() -> Vec<u8> {
     let mut out = b"\xff Go buildinf:".to_vec();
     out.extend_from_slice(&[8, 2]);
     out.resize(32, 0);
@@ -116,7 +121,7 @@ pub(crate) fn buildinfo() -> Vec<u8> {
 }
 
 /// The sections, by name and address (0: not loaded).
-pub(crate) fn sections() -> Vec<(&'static str, u64, Vec<u8>)> {
+pub fn sections() -> Vec<(&'static str, u64, Vec<u8>)> {
     vec![
         (".text", TEXT, vec![0x90; 32]),
         (".gopclntab", PCLNTAB, pclntab()),
@@ -127,7 +132,7 @@ pub(crate) fn sections() -> Vec<(&'static str, u64, Vec<u8>)> {
 
 /// A little-endian ELF64 executable of `sections` and a `.shstrtab` (System V gABI:
 /// header, the sections' bytes, the section header table).
-pub(crate) fn elf(sections: &[(&str, u64, Vec<u8>)]) -> Vec<u8> {
+pub fn elf(sections: &[(&str, u64, Vec<u8>)]) -> Vec<u8> {
     let mut names = vec![0u8];
     let mut name_at = Vec::new();
     for name in sections.iter().map(|s| s.0).chain([".shstrtab"]) {

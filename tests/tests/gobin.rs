@@ -12,15 +12,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// `push` is small enough for the inliner; its `append` calls `runtime.growslice`, so
-/// `work` holds code of `push` inlined at the call on line 15.
-const HELLO: &str = r#"package main
-
-import "fmt"
-
-var sink []int
-
-// push is inlined into work.
+/// The Go both programs share, from line 7 on: `push` is small enough for the inliner and
+/// its `append` calls `runtime.growslice`, so `work` holds code of `push` inlined at the
+/// call on line 15.
+macro_rules! shared_go {
+    () => {
+        r#"// push is inlined into work.
 func push(v int) {
 	sink = append(sink, v*3)
 }
@@ -29,40 +26,44 @@ func push(v int) {
 func work(n int) int {
 	n++
 	push(n)
-	return len(sink) + n
+	return len(sink) + twice(n)
 }
+"#
+    };
+}
+/// Where `push`'s body and its call in `work` are in both programs.
+const PUSH_BODY_LINE: i32 = 9;
+const PUSH_CALL_LINE: i32 = 15;
+
+/// A hello world through fmt, internally linked.
+const HELLO: &str = concat!(
+    "package main\n\nimport \"fmt\"\n\nvar sink []int\n\n",
+    shared_go!(),
+    r#"
+//go:noinline
+func twice(n int) int { return 2 * n }
 
 func main() {
 	fmt.Println("hello", work(40))
 }
-"#;
-/// Where `push`'s body and its call in `work` are in [`HELLO`] and [`CGO`].
-const PUSH_BODY_LINE: i32 = 9;
-const PUSH_CALL_LINE: i32 = 15;
+"#
+);
 
-/// The same functions at the same lines, with C code linked in statically by gcc.
-const CGO: &str = r#"package main
-
-// #include <stdio.h>
-// static int twice(int x) { fflush(stdout); return 2 * x; }
-import "C"
-var sink []int
-// push is inlined into work.
-func push(v int) {
-	sink = append(sink, v*3)
-}
-
+/// The same functions at the same lines, calling C that gcc links in statically.
+const CGO: &str = concat!(
+    "package main\n\n// #include <stdio.h>\n",
+    "// static int twice(int x) { fflush(stdout); return 2 * x; }\n",
+    "import \"C\"\nvar sink []int\n",
+    shared_go!(),
+    r#"
 //go:noinline
-func work(n int) int {
-	n++
-	push(n)
-	return len(sink) + int(C.twice(C.int(n)))
-}
+func twice(n int) int { return int(C.twice(C.int(n))) }
 
 func main() {
 	println("hello", work(40))
 }
-"#;
+"#
+);
 
 /// One program built by one toolchain.
 struct Program {
