@@ -37,7 +37,7 @@ mod tests;
 pub use dwarf::{Field, StructLayout};
 pub use elf::ElfSymbol;
 pub use error::Error;
-pub use pclntab::{Frame, Function, Location, PclnFormat};
+pub use pclntab::{Frame, FuncFlags, Function, Location, PclnFormat};
 
 use elf::Elf;
 use pclntab::Pclntab;

@@ -49,6 +49,11 @@ impl PclnFormat {
         self.func_len() - 1
     }
 
+    /// Where `funcID` sits (`flag` is the byte after it).
+    fn func_id_at(self) -> usize {
+        self.func_len() - 4
+    }
+
     /// The size of one `inlinedCall`, and where its `nameOff` and `parentPc` sit.
     fn inlined_call(self) -> (usize, usize, usize) {
         match self {
@@ -69,8 +74,41 @@ pub struct Function {
     pub entry: u64,
     /// The address after its last byte: the next function's entry (or the end of text).
     pub end: u64,
+    /// The line of its `func` keyword or `TEXT` directive (`_func.startLine`, Go 1.20 and
+    /// later; `None` before).
+    pub start_line: Option<i32>,
+    /// The size of its arguments and results in bytes (`_func.args`).
+    pub args: i32,
+    /// `_func.funcID`: nonzero for the runtime functions tracebacks treat specially
+    /// (`goexit`, `mstart`, `systemstack`, …). The numbering changes between releases
+    /// (internal/abi/symtab.go), so it is given raw.
+    pub func_id: u8,
+    /// `_func.flag`.
+    pub flags: FuncFlags,
     /// Where its `_func` starts in the pclntab data.
     func_at: usize,
+}
+
+/// The bits of `_func.flag` (internal/abi/symtab.go `FuncFlag`; the same bits since Go 1.17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FuncFlags {
+    /// The top of a stack (`goexit`, `mstart`, `rt0_go`): a traceback stops here, done.
+    pub top_frame: bool,
+    /// Writes SP other than by a constant (`gogo`, `systemstack`): pcsp cannot describe
+    /// the frame, so an unwinder cannot go past it.
+    pub sp_write: bool,
+    /// Written in assembly.
+    pub asm: bool,
+}
+
+impl FuncFlags {
+    fn from_bits(bits: u8) -> FuncFlags {
+        FuncFlags {
+            top_frame: bits & 1 != 0,
+            sp_write: bits & 2 != 0,
+            asm: bits & 4 != 0,
+        }
+    }
 }
 
 /// One frame at a PC: an inlined call, or the function the code physically belongs to.
@@ -226,11 +264,21 @@ impl Pclntab {
             bytes(&table.data, func_at, format.func_len(), "_func")?;
             let name_off = u32_at(&table.data, func_at + 4, "_func.nameOff")?;
             let name = table.name(name_off)?;
+            let record = &table.data[func_at..func_at + format.func_len()];
+            let start_line = match format {
+                PclnFormat::Go118 => None,
+                PclnFormat::Go120 => Some(u32_at(record, 36, "_func.startLine")? as i32),
+            };
+            let id_at = format.func_id_at();
             table.by_name.entry(name.clone()).or_default().push(i);
             table.functions.push(Function {
                 name,
                 entry: text_start.wrapping_add(u64::from(entry_off)),
                 end: text_start.wrapping_add(u64::from(end_off)),
+                start_line,
+                args: u32_at(record, 8, "_func.args")? as i32,
+                func_id: record[id_at],
+                flags: FuncFlags::from_bits(record[id_at + 1]),
                 func_at,
             });
         }

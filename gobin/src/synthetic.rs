@@ -5,7 +5,7 @@
 //! `main.f` (0x401000..0x401010) has SP delta 0 at its entry and 8 after; lines 10 for
 //! its first 4 bytes, 20 after; the inline tree says bytes 4..12 are `main.h` inlined,
 //! called from offset 2 (line 10). `main.g` (0x401010..0x401020) reuses the tables with no
-//! inlining.
+//! inlining. `main.f` is flagged a top frame written in assembly.
 //!
 //! Built for the crate's own tests and, with the `synthetic` feature, for the fuzz target
 //! (which writes its inputs into these sections); not part of the API.
@@ -81,7 +81,8 @@ pub fn pclntab() -> Vec<u8> {
     let functab_len = 3 * 8;
     let mut func_f = Vec::new();
     le32(&mut func_f, &[0, 0, 0, 0, pcsp, pcfile, pcln, 3, 0, 9]);
-    func_f.extend_from_slice(&[0, 0, 0, 4]); // funcID, flag, pad, nfuncdata
+    // funcID 0, flag TOPFRAME|ASM, pad, nfuncdata 4.
+    func_f.extend_from_slice(&[0, 5, 0, 4]);
     le32(&mut func_f, &[0, 0, inl]); // pcdata: the inline tree index is the third
     le32(&mut func_f, &[u32::MAX, u32::MAX, u32::MAX, 0]); // funcdata: the tree at gofunc
     let mut func_g = Vec::new();

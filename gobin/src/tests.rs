@@ -26,6 +26,11 @@ fn functions_version_and_text_start() {
             ("main.g", TEXT + 16, TEXT + 32)
         ]
     );
+    let f = &bin.functions()[0];
+    assert_eq!((f.start_line, f.args, f.func_id), (Some(9), 0, 0));
+    assert!(f.flags.top_frame && f.flags.asm && !f.flags.sp_write);
+    assert_eq!(bin.functions()[1].flags, crate::FuncFlags::default());
+    assert_eq!(bin.functions()[1].start_line, Some(12));
     // No .symtab: names resolve through the pclntab.
     assert_eq!(bin.symbol("main.g"), Some(TEXT + 16));
     assert_eq!(bin.symbol("main.g.abi0"), Some(TEXT + 16));

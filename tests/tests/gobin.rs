@@ -259,6 +259,69 @@ fn the_go_version_is_the_toolchains() {
     }
 }
 
+/// The `_func` records' flags and start lines are the ones the runtime's sources declare:
+/// `goexit` and `mstart` are TOPFRAME, `systemstack` and `mcall` are assembly that writes
+/// SP, `gogo` leaves that to `gogo<>` (runtime/asm_amd64.s), and from Go 1.20 on each
+/// function's start line is its `TEXT` line in that file (or `work`'s `func` line).
+#[test]
+fn function_flags_and_start_lines() {
+    for b in built() {
+        let tc = &b.toolchain;
+        let asm = std::fs::read_to_string(tc.root.join("src/runtime/asm_amd64.s"))
+            .expect("the toolchain's asm_amd64.s");
+        let text_line = |name: &str| {
+            // `TEXT runtime·mcall<ABIInternal>(SB)` names its ABI before `(SB)`.
+            let directive = format!("TEXT runtime·{name}");
+            let at = asm.lines().position(|l| {
+                l.strip_prefix(&directive).is_some_and(|rest| {
+                    rest.starts_with("(SB)") || rest.starts_with("<ABIInternal>(SB)")
+                })
+            });
+            at.map(|i| i as i32 + 1)
+                .unwrap_or_else(|| panic!("{}: no {directive}", tc.version))
+        };
+        let records_start_lines = tc.minor.as_str() >= "1.20";
+        for p in &b.programs {
+            let bin = parse(tc, p);
+            let named = |n: &str| {
+                bin.function_named(n)
+                    .unwrap_or_else(|| panic!("{} {}: no {n}", tc.version, p.kind))
+                    .clone()
+            };
+            for (name, top_frame, sp_write) in [
+                ("goexit", true, false),
+                ("mstart", true, false),
+                ("systemstack", false, true),
+                ("mcall", false, true),
+                ("gogo", false, false),
+            ] {
+                let f = named(&format!("runtime.{name}"));
+                let want = gobin::FuncFlags {
+                    top_frame,
+                    sp_write,
+                    asm: true,
+                };
+                assert_eq!(f.flags, want, "{} {}: {name}", tc.version, p.kind);
+                assert_ne!(
+                    f.func_id, 0,
+                    "{name} is one of the runtime's special functions"
+                );
+                let expected = records_start_lines.then(|| text_line(name));
+                assert_eq!(f.start_line, expected, "{} {name}", tc.version);
+            }
+            let work = named("main.work");
+            assert_eq!(work.flags, gobin::FuncFlags::default());
+            assert_eq!(work.func_id, 0);
+            assert_eq!(
+                work.start_line,
+                records_start_lines.then_some(13),
+                "{}",
+                tc.version
+            );
+        }
+    }
+}
+
 /// Every code symbol `go tool nm` lists has its address through `Binary::symbol`, and
 /// every pclntab function starts where nm puts a symbol of its name (the linker's
 /// `.abi0` suffix aside, which the pclntab does not keep).
