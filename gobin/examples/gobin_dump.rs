@@ -26,9 +26,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // The ones without a location are the padding between functions.
     println!("{pcs} pcs, {inlined} with inlined frames, {failed} without a location");
-    for name in ["runtime.gogo", "runtime.systemstack", "runtime.mcall", "runtime.goexit", "runtime.mstart", "runtime.rt0_go", "runtime.morestack"] {
+    for name in [
+        "runtime.gogo",
+        "runtime.systemstack",
+        "runtime.mcall",
+        "runtime.goexit",
+        "runtime.mstart",
+        "runtime.rt0_go",
+        "runtime.morestack",
+    ] {
         if let Some(f) = bin.function_named(name) {
-            println!("{name}: id {} {:?} start line {:?}", f.func_id, f.flags, f.start_line);
+            println!(
+                "{name}: id {} {:?} start line {:?}",
+                f.func_id, f.flags, f.start_line
+            );
         }
     }
     for pc in args {

@@ -19,6 +19,8 @@ pub const NOPTRDATA: u64 = 0x4d_0000;
 /// `go:func.*` inside `.noptrdata`, where the inline tree is.
 pub const GOFUNC: u64 = NOPTRDATA + 0x200;
 
+use crate::PclnFormat;
+
 fn le32(out: &mut Vec<u8>, values: &[u32]) {
     for v in values {
         out.extend_from_slice(&v.to_le_bytes());
@@ -31,8 +33,14 @@ fn le64(out: &mut Vec<u8>, values: &[u64]) {
     }
 }
 
-/// The pclntab (from its header).
+/// The pclntab (from its header), in Go 1.20's format.
 pub fn pclntab() -> Vec<u8> {
+    pclntab_of(PclnFormat::Go120)
+}
+
+/// The pclntab in `format`: Go 1.18's `_func` has no `startLine`.
+pub fn pclntab_of(format: PclnFormat) -> Vec<u8> {
+    let go120 = format == PclnFormat::Go120;
     let names = b"main.f\0main.g\0main.h\0";
     let filetab = b"/x/main.go\0";
     // pctab: offset 0 means "no table", so one pad byte first. Each table is
@@ -56,7 +64,7 @@ pub fn pclntab() -> Vec<u8> {
     let pclntable = (pctab_at + pctab.len() as u64).div_ceil(8) * 8;
 
     let mut out = Vec::new();
-    le32(&mut out, &[0xffff_fff1]);
+    le32(&mut out, &[if go120 { 0xffff_fff1 } else { 0xffff_fff0 }]);
     out.extend_from_slice(&[0, 0, 1, 8]);
     le64(
         &mut out,
@@ -80,13 +88,19 @@ pub fn pclntab() -> Vec<u8> {
     // functab: (entryoff, funcoff) per function, then the end of text.
     let functab_len = 3 * 8;
     let mut func_f = Vec::new();
-    le32(&mut func_f, &[0, 0, 0, 0, pcsp, pcfile, pcln, 3, 0, 9]);
+    le32(&mut func_f, &[0, 0, 0, 0, pcsp, pcfile, pcln, 3, 0]);
+    if go120 {
+        le32(&mut func_f, &[9]); // startLine
+    }
     // funcID 0, flag TOPFRAME|ASM, pad, nfuncdata 4.
     func_f.extend_from_slice(&[0, 5, 0, 4]);
     le32(&mut func_f, &[0, 0, inl]); // pcdata: the inline tree index is the third
     le32(&mut func_f, &[u32::MAX, u32::MAX, u32::MAX, 0]); // funcdata: the tree at gofunc
     let mut func_g = Vec::new();
-    le32(&mut func_g, &[16, 7, 0, 0, pcsp, pcfile, pcln, 0, 0, 12]);
+    le32(&mut func_g, &[16, 7, 0, 0, pcsp, pcfile, pcln, 0, 0]);
+    if go120 {
+        le32(&mut func_g, &[12]);
+    }
     func_g.extend_from_slice(&[0, 0, 0, 0]);
     let f_at = functab_len;
     let g_at = f_at + func_f.len() as u32;
@@ -96,38 +110,61 @@ pub fn pclntab() -> Vec<u8> {
     out
 }
 
-/// `.noptrdata`: `runtime.firstmoduledata` at its start, the inline tree at [`GOFUNC`].
-pub fn noptrdata() -> Vec<u8> {
+/// `.noptrdata`: `runtime.firstmoduledata` at its start (`gofunc` where go1.24 and go1.19
+/// have it), the inline tree at [`GOFUNC`].
+fn noptrdata_of(format: PclnFormat) -> Vec<u8> {
     let mut out = Vec::new();
     le64(&mut out, &[PCLNTAB, PCLNTAB + 72]);
     out.resize(176, 0);
     le64(&mut out, &[TEXT]);
-    out.resize(320, 0);
+    out.resize(
+        if format == PclnFormat::Go120 {
+            320
+        } else {
+            304
+        },
+        0,
+    );
     le64(&mut out, &[GOFUNC]);
     out.resize((GOFUNC - NOPTRDATA) as usize, 0);
-    // One inlinedCall: funcID, pad, nameOff (main.h), parentPc 2, startLine 5.
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    le32(&mut out, &[14, 2, 5]);
+    if format == PclnFormat::Go120 {
+        // One inlinedCall: funcID, pad, nameOff (main.h), parentPc 2, startLine 5.
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        le32(&mut out, &[14, 2, 5]);
+    } else {
+        // parent -1, funcID, pad, file 0, line 10, func_ (main.h), parentPc 2.
+        out.extend_from_slice(&[0xff, 0xff, 0, 0]);
+        le32(&mut out, &[0, 10, 14, 2]);
+    }
     out
 }
 
-/// The build info blob with the version inline.
-pub fn buildinfo() -> Vec<u8> {
+/// The build info blob with `version` inline.
+fn buildinfo_of(version: &str) -> Vec<u8> {
     let mut out = b"\xff Go buildinf:".to_vec();
     out.extend_from_slice(&[8, 2]);
     out.resize(32, 0);
-    out.push(8);
-    out.extend_from_slice(b"go1.24.3");
+    out.push(version.len() as u8);
+    out.extend_from_slice(version.as_bytes());
     out
 }
 
-/// The sections, by name and address (0: not loaded).
+/// The sections of a go1.24.3 binary, by name and address (0: not loaded).
 pub fn sections() -> Vec<(&'static str, u64, Vec<u8>)> {
+    sections_of(PclnFormat::Go120)
+}
+
+/// The sections of a binary in `format` (a go1.19.8 one for Go 1.18's).
+pub fn sections_of(format: PclnFormat) -> Vec<(&'static str, u64, Vec<u8>)> {
+    let version = match format {
+        PclnFormat::Go118 => "go1.19.8",
+        PclnFormat::Go120 => "go1.24.3",
+    };
     vec![
         (".text", TEXT, vec![0x90; 32]),
-        (".gopclntab", PCLNTAB, pclntab()),
-        (".go.buildinfo", 0x4c_0000, buildinfo()),
-        (".noptrdata", NOPTRDATA, noptrdata()),
+        (".gopclntab", PCLNTAB, pclntab_of(format)),
+        (".go.buildinfo", 0x4c_0000, buildinfo_of(version)),
+        (".noptrdata", NOPTRDATA, noptrdata_of(format)),
     ]
 }
 

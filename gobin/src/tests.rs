@@ -84,6 +84,38 @@ fn inlined_frames_come_innermost_first() {
     assert_eq!(bin.location(TEXT + 20).expect("main.g").frames.len(), 1);
 }
 
+/// The Go 1.18 layout of the same binary (no `startLine`, the 20-byte `inlinedCall`,
+/// `gofunc` 16 bytes earlier in moduledata) reads to the same answers.
+#[test]
+fn the_go_1_18_format_reads_the_same() {
+    let bin = Binary::parse(&synthetic::elf(&synthetic::sections_of(PclnFormat::Go118)))
+        .expect("the Go 1.18-format binary parses");
+    assert_eq!(bin.go_version(), Some("go1.19.8"));
+    assert_eq!(bin.pclntab_format(), PclnFormat::Go118);
+    let new = binary();
+    let public = |l: crate::Location| {
+        let f = &l.function;
+        (
+            f.name.clone(),
+            f.entry,
+            f.end,
+            l.file.clone(),
+            l.line,
+            l.sp_delta,
+            l.frames.clone(),
+        )
+    };
+    for pc in TEXT..TEXT + 32 {
+        assert_eq!(
+            bin.location(pc).map(public),
+            new.location(pc).map(public),
+            "at {pc:#x}"
+        );
+    }
+    assert!(bin.functions().iter().all(|f| f.start_line.is_none()));
+    assert!(bin.functions()[0].flags.top_frame);
+}
+
 #[test]
 fn missing_pieces_are_errors() {
     let bin = binary();
@@ -200,12 +232,15 @@ fn varints_read_as_the_runtime_reads_them() {
 fn write_fuzz_seeds() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/gobin_parse");
     std::fs::create_dir_all(dir).expect("the corpus folder");
-    let sections = synthetic::sections();
-    std::fs::write(format!("{dir}/synthetic.elf"), synthetic::elf(&sections)).expect("written");
-    let mut pieces = Vec::new();
-    for (_, _, bytes) in &sections {
-        pieces.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
-        pieces.extend_from_slice(bytes);
+    for (format, name) in [(PclnFormat::Go120, "go1.20"), (PclnFormat::Go118, "go1.18")] {
+        let sections = synthetic::sections_of(format);
+        let elf = synthetic::elf(&sections);
+        std::fs::write(format!("{dir}/synthetic-{name}.elf"), elf).expect("written");
+        let mut pieces = Vec::new();
+        for (_, _, bytes) in &sections {
+            pieces.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+            pieces.extend_from_slice(bytes);
+        }
+        std::fs::write(format!("{dir}/synthetic-{name}-sections"), pieces).expect("written");
     }
-    std::fs::write(format!("{dir}/synthetic-sections"), pieces).expect("written");
 }
