@@ -450,7 +450,8 @@ impl Memory {
     }
 
     /// The highest free, page-aligned range of `size` bytes that ends at or below `below`
-    /// and starts at or above 64 KiB (Linux's default `mmap_min_addr`): where a `mmap`
+    /// (and below the last user page) and starts at or above 64 KiB (Linux's default
+    /// `mmap_min_addr`): where a `mmap`
     /// without `MAP_FIXED` puts a mapping in Linux's default top-down layout, `below` being
     /// its `mmap_base` (mm/mmap.c, `unmapped_area_topdown`). `None` if nothing fits or
     /// `size` is not a positive multiple of the page size.
