@@ -1,10 +1,9 @@
 //! `emu run ./prog [args…]`: a real linux/amd64 executable on the machine, through the
 //! `linux` crate, with host files read-only.
 
-use linux::{Config, Entry, Outcome, Process};
+use linux::{Config, Outcome, Process};
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The options of `emu run` that apply to an executable.
@@ -21,27 +20,6 @@ pub struct Options {
     pub trace_syscalls: bool,
     /// One JSON object instead of the program's output.
     pub json: bool,
-}
-
-/// The host's files, read-only: what the process opens, `stat`s and maps (the dynamic
-/// loader and shared libraries of a cgo program among them).
-struct HostFiles;
-
-impl linux::files::FileView for HostFiles {
-    fn get(&self, path: &str) -> Option<Entry> {
-        let meta = std::fs::symlink_metadata(path).ok()?;
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(path).ok()?;
-            return Some(Entry::Link(target.to_string_lossy().into_owned()));
-        }
-        if meta.is_dir() {
-            return Some(Entry::Dir);
-        }
-        if !meta.is_file() {
-            return None;
-        }
-        std::fs::read(path).ok().map(|b| Entry::File(Arc::new(b)))
-    }
 }
 
 /// Exit status when `--max-steps` runs out, as timeout(1) uses.
@@ -72,7 +50,7 @@ pub fn run(path: &str, o: &Options) -> ExitCode {
         argv,
         envp: o.env.clone(),
         seed: o.seed,
-        files: Box::new(HostFiles),
+        files: Box::new(linux::files::HostFiles),
         exe_path,
         cwd,
         trace_syscalls: o.trace_syscalls,

@@ -1,5 +1,6 @@
 //! The files a process can read: a [`FileView`] answers by path. The CLI gives host files
-//! read-only ([`HostFiles`] lives in `emu`, which may touch the file system); the page
+//! read-only ([`HostFiles`], with the `host` feature: the library itself never touches the
+//! file system, so it builds for the page too); the page
 //! gives an in-memory set ([`MemFiles`]). Nothing is ever written through a view.
 
 use std::collections::BTreeMap;
@@ -103,6 +104,30 @@ pub fn normalise(cwd: &str, path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+/// The host's files, read-only: what the process opens, `stat`s and maps (the dynamic
+/// loader and shared libraries of a cgo program among them).
+#[cfg(feature = "host")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostFiles;
+
+#[cfg(feature = "host")]
+impl FileView for HostFiles {
+    fn get(&self, path: &str) -> Option<Entry> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(path).ok()?;
+            return Some(Entry::Link(target.to_string_lossy().into_owned()));
+        }
+        if meta.is_dir() {
+            return Some(Entry::Dir);
+        }
+        if !meta.is_file() {
+            return None;
+        }
+        std::fs::read(path).ok().map(|b| Entry::File(Arc::new(b)))
+    }
 }
 
 #[cfg(test)]
