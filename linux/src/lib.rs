@@ -118,6 +118,8 @@ pub struct Process {
     slices: Vec<Slice>,
     seed: u64,
     ended: Option<Outcome>,
+    /// The thread whose RIP reached the stop address of [`Process::run_to`], once one has.
+    stopped: Option<usize>,
 }
 
 /// The shortest and longest slice a thread gets before the scheduler may switch.
@@ -213,6 +215,7 @@ impl Process {
             slices: Vec::new(),
             seed: config.seed,
             ended: None,
+            stopped: None,
         })
     }
 
@@ -254,18 +257,39 @@ impl Process {
 
     /// Runs for at most `budget` steps (instructions and kernel steps).
     pub fn run(&mut self, budget: u64) -> Outcome {
+        // Without a stop address no thread stops: only `Err` comes back.
+        self.run_until(budget, None)
+            .err()
+            .unwrap_or(Outcome::Budget)
+    }
+
+    /// Runs for at most `budget` steps, stopping when any thread's RIP is `stop_at` before
+    /// the instruction there runs (a debugger's breakpoint on a function's entry): `Ok` with
+    /// that thread's index, else `Err` with why the run returned. The slice that reached
+    /// the address goes on as planned when the run resumes, so a stop does not change the
+    /// schedule. A thread already at `stop_at` when it is scheduled stops at once: step
+    /// past it first.
+    pub fn run_to(&mut self, budget: u64, stop_at: u64) -> Result<usize, Outcome> {
+        self.run_until(budget, Some(stop_at))
+    }
+
+    fn run_until(&mut self, budget: u64, stop_at: Option<u64>) -> Result<usize, Outcome> {
         let start = self.machine.step_count();
+        self.stopped = None;
         loop {
             if let Some(o) = &self.ended {
-                return o.clone();
+                return Err(o.clone());
             }
             let used = self.machine.step_count() - start;
             if used >= budget {
-                return Outcome::Budget;
+                return Err(Outcome::Budget);
             }
-            if let Some(o) = self.schedule_once(budget - used) {
+            if let Some(o) = self.schedule_once(budget - used, stop_at) {
                 self.ended = Some(o.clone());
-                return o;
+                return Err(o);
+            }
+            if let Some(t) = self.stopped.take() {
+                return Ok(t);
             }
         }
     }
@@ -315,7 +339,7 @@ impl Process {
     }
 
     /// One scheduling decision and one slice. `Some` when the process ended or stopped.
-    fn schedule_once(&mut self, budget: u64) -> Option<Outcome> {
+    fn schedule_once(&mut self, budget: u64, stop_at: Option<u64>) -> Option<Outcome> {
         let now = self.kernel.now(self.machine.step_count());
         // Waits whose time has come end first, in thread order.
         for t in 0..self.kernel.tasks.len() {
@@ -388,11 +412,16 @@ impl Process {
             trace: &mut self.trace,
             snapshots,
         };
-        let r = self
-            .machine
-            .run_with(thread, len.min(budget), None, &mut sys);
+        let cut = len.min(budget);
+        let r = self.machine.run_with(thread, cut, stop_at, &mut sys);
         let taken = self.machine.step_count() - before;
-        let ends = r.steps < len || r.halt != Halt::StepLimit || taken >= len;
+        // A run cut short by the caller (its budget, or the stop address) leaves the slice
+        // to go on as planned: the schedule does not depend on how a front end slices its
+        // work. (A system call that ends the slice on the budget's last step is then taken
+        // as a cut; a blocked thread still ends its slice below, being not runnable.)
+        let paused = matches!(r.halt, Halt::StopAt(_))
+            || (r.halt == Halt::StepLimit && cut < len && r.steps == cut);
+        let ends = !paused && (r.steps < len || r.halt != Halt::StepLimit || taken >= len);
         if let Some(s) = self.slices.last_mut() {
             s.taken += taken;
             s.ended = ends || s.taken >= s.planned;
@@ -409,7 +438,11 @@ impl Process {
             Halt::Stopped(Stop::NotRunnable(t)) => {
                 Some(Outcome::MachineStop(format!("thread {t} is not runnable")))
             }
-            Halt::StepLimit | Halt::StopAt(_) | Halt::ThreadExit(_) => None,
+            Halt::StopAt(_) => {
+                self.stopped = Some(thread);
+                None
+            }
+            Halt::StepLimit | Halt::ThreadExit(_) => None,
         }
     }
 
