@@ -25,6 +25,7 @@
 //! ```
 
 pub mod catalog;
+pub mod program;
 mod session;
 pub mod walkthrough;
 
@@ -36,3 +37,4 @@ pub use course;
 pub use go_model;
 pub use go_release::{self, GoRelease};
 pub use machine;
+pub use {gobin, linux};
