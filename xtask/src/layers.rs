@@ -14,11 +14,23 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("asm", &["go-release"]),
     ("go-model", &["machine", "asm", "go-release"]),
     ("course", &["machine", "go-model"]),
+    // Real executables: the Linux ABI on the machine, and names from the binary itself.
+    ("linux", &["machine"]),
+    ("gobin", &[]),
     (
         "session",
-        &["machine", "asm", "go-release", "go-model", "course"],
+        &[
+            "machine",
+            "asm",
+            "go-release",
+            "go-model",
+            "course",
+            "linux",
+            "gobin",
+        ],
     ),
-    ("emu", &["session"]),
+    // emu names linux itself only to turn on its `host` feature (the host's files).
+    ("emu", &["session", "linux"]),
     ("web", &["session"]),
 ];
 

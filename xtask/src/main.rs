@@ -3,11 +3,15 @@
 //! `cargo xtask build` compiles the `web` crate for `wasm32-unknown-unknown`, generates its
 //! JS glue with wasm-bindgen (used as a library, so nothing is downloaded at build time) into
 //! `pkg/`, and shrinks the wasm with `wasm-opt` when one is available.
+//! It also builds the course's real Go programs for the page's "Open a program" into
+//! `pkg/programs/` ([`programs`]), when a Go toolchain is installed, and says which it left
+//! out and why.
 //! `cargo xtask serve [--port N]` builds, then serves the repository root (the top-level
 //! `index.html` and `pkg/`) on 127.0.0.1 and prints the URL. The result is a static site:
 //! any static host serves it the same way.
 
 mod layers;
+mod programs;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -67,6 +71,9 @@ fn repo_root() -> PathBuf {
 }
 
 fn build(root: &Path) -> Result<(), String> {
+    for line in programs::build(root)? {
+        println!("{line}");
+    }
     let started = Instant::now();
     // The cargo that runs us (`cargo xtask`), so a toolchain override applies to both.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
