@@ -464,8 +464,10 @@ impl ProgramSession {
                     return false;
                 }
                 (Job::StepOver { thread, rsp, .. }, Ok(t)) => {
+                    // RET pops what CALL pushed: back in the caller, RSP is what it was at
+                    // the CALL; a deeper call returning to the same address is below it.
                     let sp = self.process.machine.thread(t).cpu.gpr[RSP];
-                    if t == thread && sp > rsp {
+                    if t == thread && sp >= rsp {
                         self.job = None;
                         self.state = ProgramState::Paused;
                         self.focus = t;

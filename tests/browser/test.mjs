@@ -471,6 +471,120 @@ async function debuggerChecks(page, url, context, shots, errors) {
   check(await shows(page, '.app.presenter', 'hidden'), 'p turns it off');
 }
 
+/** The real-program page (`?program`): a bundled Go program run to a breakpoint, its
+ * stacks named from the binary, step and step back, bad input, and hello world's time. */
+async function programChecks(page, url, shots) {
+  await page.goto(`${url}?program`);
+  const offered = await page.waitForSelector('.program-open[data-name="hello"]', { timeout: 20000 }).then(() => true, () => false);
+  check(offered, 'the program page offers the bundled hello');
+  if (!offered) {
+    console.log(`     ${await page.textContent('#open-program')}`);
+    return;
+  }
+  const names = await page.$$eval('.program-open', (bs) => bs.map((b) => b.dataset.name));
+  check(['hello', 'goroutines', 'stack-overflow', 'go-nil-deref', 'cgo-c-null-write', 'seed-usleep'].every((n) => names.includes(n)),
+        `six bundled programs, cgo ones too (${names.join(', ')})`);
+  const openProgram = async (name) => {
+    await page.click(`.program-open[data-name="${name}"]`);
+    await page.waitForFunction((n) => document.querySelector('#program-name')?.textContent === n &&
+      document.querySelector('#program-state')?.textContent.startsWith('loaded'), name, { timeout: 20000 });
+  };
+  const state = () => page.textContent('#program-state');
+  const stepCount = async () => Number(await page.getAttribute('#program-step-count', 'data-step'));
+  const waitStopped = () => page.waitForFunction(() => !document.querySelector('#program-state')?.textContent.startsWith('running'), null, { timeout: 120000 });
+
+  // hello world to its end at full speed: the figure the issue asks for.
+  await openProgram('hello');
+  await page.fill('#breakpoint', '');
+  await page.click('#program-run');
+  await waitStopped();
+  const ms = Number(await page.getAttribute('#program-last-run', 'data-ms'));
+  const steps = Number(await page.getAttribute('#program-last-run', 'data-steps'));
+  figures.helloMs = ms;
+  figures.helloSteps = steps;
+  console.log(`     hello world (go1.27, static) to its end: ${steps} instructions in ${ms.toFixed(0)} ms`);
+  check((await state()).includes('exited with status 0') && (await page.textContent('#program-output')).includes('hello, world'),
+        `hello runs to exit 0 and prints hello, world (${await state()})`);
+  check(ms < 3000, `hello world runs to its end in under 3 s (${ms.toFixed(0)} ms)`);
+
+  // stack-overflow to runtime.morestack: the stacks named from the binary.
+  await openProgram('stack-overflow');
+  await page.fill('#breakpoint', 'runtime.morestack');
+  await page.click('#program-run');
+  await waitStopped();
+  check((await state()).startsWith('at the breakpoint runtime.morestack'), `Run stops at runtime.morestack (${await state()})`);
+  const kinds = await page.$$eval('#program-stacks .stack', (ks) => ks.map((k) => k.dataset.kind + ': ' + k.querySelector('.name').textContent));
+  check(kinds.length === 3 && kinds[0].startsWith('Goroutine: goroutine 1 stack') && kinds[1].startsWith('G0: g0 stack') && kinds[2].startsWith('Gsignal: gsignal stack'),
+        `the goroutine, g0 and gsignal stacks side by side (${kinds.join(' | ')})`);
+  check((await page.getAttribute('#program-stacks .stack.live', 'data-kind')) === 'Goroutine', 'at morestack RSP is on the goroutine stack');
+  // The first calls of morestack come from the runtime's own start (package inits); Run
+  // goes on to the next hit until main.grow is the one that asks for more stack.
+  const slotsNow = () => page.$$eval('#program-stacks .stack[data-kind="Goroutine"] .slot', (ss) => ss.map((s) => s.textContent));
+  let slots = await slotsNow();
+  let hits = 1;
+  for (; hits < 40 && !slots.includes('return address of main.grow'); hits++) {
+    await page.click('#program-run');
+    await waitStopped();
+    slots = await slotsNow();
+  }
+  check(slots[0] === 'return address of runtime.morestack' && slots.includes('return address of main.grow') && slots.includes('frame of main.grow'),
+        `at hit ${hits} main.grow calls morestack; the goroutine's words are named by frame from pcsp (${[...new Set(slots)].slice(0, 4).join(', ')})`);
+  const place = await page.textContent('#program-listing tr.current .place');
+  check(place.startsWith('runtime.morestack+0x0') && /asm_amd64\.s:\d+/.test(place), `the listing names RIP: ${place}`);
+  check((await page.$$eval('#program-structures .structure', (s) => s.map((x) => x.dataset.type))).join() === 'runtime.g,runtime.m,runtime.p',
+        'g, m and p are shown with their DWARF types');
+  check(await page.isVisible('#program-structures td.name:text-is("stackguard0")'), 'g\'s fields carry the DWARF names (stackguard0)');
+  await page.screenshot({ path: join(shots, 'program-1-morestack.png'), fullPage: true });
+
+  // Step until morestack has switched to g0, then back to the breakpoint.
+  const atBreak = await stepCount();
+  const rip0 = await page.getAttribute('#program-listing tr.current', 'data-addr');
+  let n = 0;
+  for (; n < 60 && (await page.getAttribute('#program-stacks .stack.live', 'data-kind')) !== 'G0'; n++) {
+    await page.keyboard.press('s');
+    await page.waitForFunction((want) => Number(document.querySelector('#program-step-count').dataset.step) === want, atBreak + n + 1);
+  }
+  check((await page.getAttribute('#program-stacks .stack.live', 'data-kind')) === 'G0', `after ${n} steps morestack runs on g0 (the live stack moved)`);
+  await page.screenshot({ path: join(shots, 'program-2-on-g0.png'), fullPage: true });
+  for (let i = 0; i < n; i++) await page.keyboard.press('S');
+  await page.waitForFunction((want) => Number(document.querySelector('#program-step-count').dataset.step) === want, atBreak, { timeout: 5000 }).catch(() => {});
+  check((await stepCount()) === atBreak && (await page.getAttribute('#program-listing tr.current', 'data-addr')) === rip0 &&
+        (await page.getAttribute('#program-stacks .stack.live', 'data-kind')) === 'Goroutine',
+        `${n} steps back return to the breakpoint, on the goroutine stack (step ${await stepCount()})`);
+  await page.keyboard.press('S');
+  check(await shows(page, '#program-error:has-text("start of the stepping window")'), 'step back past the breakpoint says the window starts there');
+  await page.screenshot({ path: join(shots, 'program-3-back.png'), fullPage: true });
+
+  // Step over a CALL in main.main of hello.
+  await openProgram('hello');
+  await page.fill('#breakpoint', 'main.main');
+  await page.click('#program-run');
+  await waitStopped();
+  for (let i = 0; i < 40 && !(await page.textContent('#program-listing tr.current .asm')).startsWith('call'); i++) {
+    const before = await stepCount();
+    await page.click('#program-step');
+    await page.waitForFunction((b) => Number(document.querySelector('#program-step-count').dataset.step) > b, before);
+  }
+  const call = await page.textContent('#program-listing tr.current .asm');
+  const next = await page.getAttribute('#program-listing tr.current + tr', 'data-addr');
+  const beforeOver = await stepCount();
+  await page.click('#program-over');
+  await waitStopped();
+  check((await page.getAttribute('#program-listing tr.current', 'data-addr')) === next && (await stepCount()) > beforeOver + 1,
+        `step over runs \`${call.trim()}\` to its return (${(await stepCount()) - beforeOver} steps)`);
+
+  // Bad input: a symbol that does not exist, a file that is not an ELF, a dynamic one.
+  await openProgram('hello');
+  await page.fill('#breakpoint', 'runtime.nosuchthing');
+  await page.click('#program-run');
+  check(await shows(page, '#program-error:has-text("no symbol `runtime.nosuchthing`")'), 'an unknown symbol is a clear message');
+  await page.setInputFiles('#program-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an executable\n') });
+  check(await shows(page, '#program-error:has-text("cannot run this file")'), 'a file that is not an ELF is a clear message');
+  await page.setInputFiles('#program-file', '/bin/true');
+  check(await shows(page, '#program-error:has-text("dynamically linked")'), 'a dynamically linked executable is a clear message');
+  await page.screenshot({ path: join(shots, 'program-4-dynamic.png'), fullPage: true });
+}
+
 async function main() {
   const { server, url: urlPromise } = serve();
   const profile = mkdtempSync(join(tmpdir(), 'stackswitch-chromium-'));
@@ -560,6 +674,7 @@ async function main() {
 
     await lessonChecks(page);
     await debuggerChecks(page, url, context, shots, errors);
+    await programChecks(page, url, shots);
 
     check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.join(' | ') : ''}`);
   } finally {
@@ -571,12 +686,19 @@ async function main() {
   figures.gzipKB = gzipSync(wasm, { level: 9 }).length / 1024;
   console.log(`     wasm: ${(wasm.length / 1024).toFixed(0)} KB, ${figures.gzipKB.toFixed(0)} KB gzipped`);
   check(figures.gzipKB < 800, `wasm gzipped under 800 KB (${figures.gzipKB.toFixed(0)} KB)`);
+  // The real-program page's own wasm (the Linux kernel and the binary readers are in it).
+  const programWasm = readFileSync(join(root, 'pkg', 'program_bg.wasm'));
+  figures.programGzipKB = gzipSync(programWasm, { level: 9 }).length / 1024;
+  console.log(`     program page wasm: ${(programWasm.length / 1024).toFixed(0)} KB, ${figures.programGzipKB.toFixed(0)} KB gzipped`);
   console.log('FIGURES ' + JSON.stringify({
     run_mode_M_instructions_per_s: Number(figures.mips?.toFixed(1)),
     step_render_p95_ms: figures.stepP95,
     step_render_median_ms: figures.stepMedian,
     wasm_gzip_KB: Math.round(figures.gzipKB),
     time_to_interactive_ms: Math.round(figures.tti),
+    program_hello_ms: Math.round(figures.helloMs),
+    program_hello_instructions: figures.helloSteps,
+    program_wasm_gzip_KB: Math.round(figures.programGzipKB),
   }));
   console.log(`screenshots in ${shots} (lesson end states and the switch also in ${leadShots}/)`);
 }

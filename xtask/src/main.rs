@@ -95,26 +95,38 @@ fn build(root: &Path) -> Result<(), String> {
     }
     let compiled = started.elapsed();
 
+    let out = root.join("pkg");
+    // The web crate's two binaries: the lessons (`web`) and the real-program page
+    // (`program`, `?program`), each a wasm with its own glue.
+    let mut lines = Vec::new();
+    for name in ["web", "program"] {
+        lines.push(bindgen_one(root, &out, name)?);
+    }
+    println!(
+        "xtask: cargo {:.1}s; {}",
+        compiled.as_secs_f64(),
+        lines.join("; ")
+    );
+    Ok(())
+}
+
+/// wasm-bindgen and wasm-opt for one binary of the web crate, unless pkg/ is up to date.
+fn bindgen_one(root: &Path, out: &Path, name: &str) -> Result<String, String> {
     let wasm = root
         .join("target")
         .join(TARGET)
         .join(PROFILE)
-        .join("web.wasm");
-    let out = root.join("pkg");
-    let output = out.join("web_bg.wasm");
-    if newer(&output, &wasm) && newer(&out.join("web.js"), &wasm) {
+        .join(format!("{name}.wasm"));
+    let output = out.join(format!("{name}_bg.wasm"));
+    if newer(&output, &wasm) && newer(&out.join(format!("{name}.js")), &wasm) {
         // wasm-opt takes seconds: skip it, and bindgen, when cargo changed nothing.
-        println!(
-            "xtask: pkg/ is up to date (cargo {:.1}s)",
-            compiled.as_secs_f64()
-        );
-        return Ok(());
+        return Ok(format!("pkg/{name}_bg.wasm is up to date"));
     }
     let bindgen_started = Instant::now();
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
         .input_path(&wasm)
-        .out_name("web")
+        .out_name(name)
         .web(true)
         .map_err(|e| format!("wasm-bindgen: {e}"))?
         // The library, unlike the CLI, leaves out `new URL('web_bg.wasm', import.meta.url)`
@@ -122,16 +134,15 @@ fn build(root: &Path) -> Result<(), String> {
         .omit_default_module_path(false)
         .typescript(false);
     bindgen
-        .generate(&out)
+        .generate(out)
         .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
     let bindgen_time = bindgen_started.elapsed();
 
     let opt_started = Instant::now();
     let optimised = wasm_opt(root, &output);
     let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "xtask: built pkg/ (cargo {:.1}s, wasm-bindgen {:.1}s{}); pkg/web_bg.wasm is {} KB",
-        compiled.as_secs_f64(),
+    Ok(format!(
+        "built pkg/{name}_bg.wasm (wasm-bindgen {:.1}s{}), {} KB",
         bindgen_time.as_secs_f64(),
         if optimised {
             format!(", wasm-opt {:.1}s", opt_started.elapsed().as_secs_f64())
@@ -139,8 +150,7 @@ fn build(root: &Path) -> Result<(), String> {
             String::new()
         },
         size / 1024
-    );
-    Ok(())
+    ))
 }
 
 /// Whether `a` exists and was written after `b`.

@@ -151,10 +151,9 @@ pub fn build(root: &Path) -> Result<Vec<String>, String> {
 
 /// Builds one program in a copy of its folder with a go.mod of its own.
 fn build_one(go: &Go, dir: &Path, name: &str, cgo: bool, out: &Path) -> Result<String, String> {
+    // Built every time (Go's build cache makes a rebuild quick), so the executable is
+    // always the chosen toolchain's.
     let exe = out.join(name);
-    if newer_than_sources(&exe, dir) {
-        return Ok(name.to_string());
-    }
     let work = std::env::temp_dir().join(format!("stackswitch-page-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -204,18 +203,4 @@ fn build_one(go: &Go, dir: &Path, name: &str, cgo: bool, out: &Path) -> Result<S
         ));
     }
     Ok(name.to_string())
-}
-
-/// Whether `exe` was written after every file of `dir`.
-fn newer_than_sources(exe: &Path, dir: &Path) -> bool {
-    let Ok(built) = std::fs::metadata(exe).and_then(|m| m.modified()) else {
-        return false;
-    };
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().all(|e| {
-            e.metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t < built)
-        })
-    })
 }

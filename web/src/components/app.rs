@@ -200,6 +200,7 @@ pub fn App() -> Html {
             <header class="top">
                 <h1>{"stackswitch"}<span class="subtitle">{"Go's stack switches, step by step"}</span>
                     <Picker id={state.config.lesson.clone()} disabled={snapshot.running} on_action={on_action.clone()} />
+                    <a class="to-programs" id="open-program-link" href="?program" title="a real Go executable: the course's own, or one you drop on the page">{"Open a program"}</a>
                 </h1>
                 <Controls can_step={snapshot.can_step} can_back={snapshot.can_back}
                           busy={snapshot.busy} has_cursor={state.cursor.is_some()}
