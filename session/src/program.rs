@@ -901,6 +901,12 @@ impl ProgramSession {
                 // call's, at pc-1.
                 let lookup = if first { pc } else { pc - 1 };
                 let Ok(loc) = b.location(lookup) else { break };
+                // A function that writes SP itself (morestack, systemstack, gogo) has a
+                // pcsp that says nothing of its frame once it has: only at its entry is
+                // the return address known to be at SP.
+                if first && loc.function.flags.sp_write && pc != loc.function.entry {
+                    break;
+                }
                 let delta = u64::try_from(loc.sp_delta).unwrap_or(0);
                 let top = at + delta;
                 if top >= hi {
