@@ -351,3 +351,96 @@ fn how_a_front_end_slices_a_run_does_not_change_the_schedule() {
     assert!(hits > 0);
     assert_eq!((p.machine.step_count(), p.output_of(1)), whole, "{version}");
 }
+
+#[test]
+fn a_static_cgo_binary_finds_g_behind_glibc_tls() {
+    // In an externally linked binary g's TLS slot is `runtime.tlsg`'s offset in the PT_TLS
+    // segment, behind glibc's own thread variables: not FS-8.
+    for tc in toolchains::required("program sessions") {
+        cgo_at_asmcgocall(&tc);
+    }
+}
+
+fn cgo_at_asmcgocall(tc: &toolchains::Toolchain) {
+    let program = realgo::programs()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "cgo-c-null-write")
+        .unwrap();
+    let out = std::env::temp_dir().join(format!(
+        "stackswitch-program-session-{}",
+        std::process::id()
+    ));
+    let exe = realgo::build(tc, &program, Link::CgoStatic, &out).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = open(&exe, "cgo-c-null-write");
+    s.set_breakpoint("runtime.asmcgocall").unwrap();
+    s.run().unwrap();
+    finish(&mut s);
+    // The runtime's own C calls (x_cgo_init, its sigaction and mmap wrappers) go through
+    // asmcgocall on g0 first; main's call of C comes from the goroutine's stack.
+    let mut snap = s.snapshot();
+    for _ in 0..200 {
+        let ProgramState::AtBreakpoint { .. } = *s.state() else {
+            panic!("{}: not at asmcgocall: {:?}", tc.version, s.state())
+        };
+        snap = s.snapshot();
+        // Wherever it is called from, RSP is in one of the m's stacks found through TLS.
+        assert!(
+            snap.stacks.iter().any(|c| c.live),
+            "{}: RSP in no stack: {:?}",
+            tc.version,
+            snap.stacks
+                .iter()
+                .map(|c| (c.kind, c.lo, c.hi))
+                .collect::<Vec<_>>()
+        );
+        if snap
+            .stacks
+            .iter()
+            .any(|c| c.kind == StackKind::Goroutine && c.live)
+        {
+            break;
+        }
+        s.run().unwrap();
+        finish(&mut s);
+    }
+    assert!(snap.linking.contains("cgo"), "{}", snap.linking);
+    let kind = |k: StackKind| snap.stacks.iter().find(|c| c.kind == k);
+    let goroutine = kind(StackKind::Goroutine).expect("the goroutine's stack");
+    let g0 = kind(StackKind::G0).expect("g0's stack");
+    assert!(
+        goroutine.live,
+        "{}: asmcgocall is entered on the goroutine stack",
+        tc.version
+    );
+    assert!(kind(StackKind::Gsignal).is_some());
+    let m = snap.structures.iter().find(|st| st.label == "m").unwrap();
+    let g0_field = m
+        .fields
+        .iter()
+        .find(|f| f.name == "g0")
+        .and_then(|f| f.value);
+    assert_eq!(g0_field, Some(g0.g));
+    let g = snap
+        .structures
+        .iter()
+        .find(|st| st.label == "g (running)")
+        .unwrap();
+    assert_eq!(g.addr, goroutine.g);
+    // The C code runs later on g0: run on to the C function's fault, killed by SIGSEGV's
+    // report (exit 2), the page's own clear end.
+    s.clear_breakpoint();
+    s.run().unwrap();
+    finish(&mut s);
+    assert!(
+        matches!(
+            s.state(),
+            ProgramState::Ended {
+                status: Some(2),
+                ..
+            }
+        ),
+        "{:?}",
+        s.state()
+    );
+}
