@@ -85,6 +85,8 @@ pub struct Task {
     pub wait: Option<Wait>,
     /// set_robust_list's head (kept, not walked: no thread dies holding a robust lock here).
     pub robust_list: u64,
+    /// Whether it has exited.
+    pub exited: bool,
 }
 
 /// `struct sigaction` as `rt_sigaction` takes it on x86-64 (`kernel/signal.c`).
@@ -214,6 +216,23 @@ impl Kernel {
     /// Whether thread `t` is blocked.
     pub fn blocked(&self, t: usize) -> bool {
         self.tasks.get(t).is_some_and(|t| t.wait.is_some())
+    }
+
+    /// Makes signal `n` pending for thread `t`, unless it is ignored and not blocked: then
+    /// it is discarded at once, as prepare_signal/sig_ignored do (kernel/signal.c), so an
+    /// ignored signal never interrupts a wait.
+    pub fn send(&mut self, t: usize, n: u32) {
+        let act = self.actions[n as usize];
+        let ignored = act.handler == crate::abi::sig::SIG_IGN
+            || (act.handler == crate::abi::sig::SIG_DFL
+                && matches!(
+                    crate::abi::default_action(n),
+                    crate::abi::DefaultAction::Ignore | crate::abi::DefaultAction::Stop
+                ));
+        if ignored && self.tasks[t].mask & bit(n) == 0 {
+            return;
+        }
+        self.tasks[t].pending |= bit(n);
     }
 
     /// Index of the thread with this tid.
@@ -1132,9 +1151,9 @@ impl Sys<'_> {
             .k
             .tasks
             .iter()
-            .position(|t| t.mask & bit(s) == 0 && t.tid != 0)
+            .position(|t| t.mask & bit(s) == 0 && !t.exited)
             .unwrap_or(0);
-        self.k.tasks[target].pending |= bit(s);
+        self.k.send(target, s);
         Flow::Yield(0)
     }
 
@@ -1145,13 +1164,13 @@ impl Sys<'_> {
         if tgid as u32 != PID {
             return Flow::Ret(neg(ESRCH));
         }
-        let Some(target) = self.k.task_of(tid as u32) else {
+        let Some(target) = self.k.task_of(tid as u32).filter(|&t| !self.k.tasks[t].exited) else {
             return Flow::Ret(neg(ESRCH));
         };
         if signo == 0 {
             return Flow::Ret(0);
         }
-        self.k.tasks[target].pending |= bit(signo as u32);
+        self.k.send(target, signo as u32);
         Flow::Yield(0)
     }
 
@@ -1218,6 +1237,7 @@ impl Sys<'_> {
             self.k.futex_wake(ctid, u32::MAX, 1);
         }
         self.k.tasks[t].wait = None;
+        self.k.tasks[t].exited = true;
         a.exit_thread(t, (status & 0xff) as i32);
         Flow::Gone
     }

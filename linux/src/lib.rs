@@ -521,6 +521,15 @@ impl Process {
         let task = &self.kernel.tasks[t];
         let alt = (act.flags & SA_ONSTACK != 0 && task.altstack.size != 0)
             .then(|| (task.altstack.sp, task.altstack.sp + task.altstack.size));
+        if self.trace.lines_on {
+            let tid = self.kernel.tasks[t].tid;
+            self.trace.lines.push(format!(
+                "[{tid}] --- {} {{si_code={}, si_addr={:#x}}} ---",
+                abi::signal_name(n),
+                info.code,
+                info.addr
+            ));
+        }
         let how = Delivery {
             handler: act.handler,
             restorer: if act.flags & SA_RESTORER != 0 {

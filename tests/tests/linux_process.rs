@@ -451,6 +451,19 @@ void _start(void) {
         sys(228, 1, (long)t1, 0, 0);
         put(t1[0] - t0[0] >= 1 ? "slept a second\n" : "no time passed\n");
     }
+    if (probe == 'f') {
+        char buf[64];
+        long st[18];
+        long fd = sys(257, -100, (long)"/data/../data/msg", 0, 0);
+        long n = sys(0, fd, (long)buf, sizeof buf, 0);
+        sys(1, 1, (long)buf, n, 0);
+        sys(5, fd, (long)st, 0, 0);
+        put(st[6] == n ? "fstat gives its size\n" : "fstat is wrong\n");
+        n = sys(267, -100, (long)"/proc/self/exe", (long)buf, sizeof buf);
+        sys(1, 1, (long)buf, n, 0);
+        put(sys(257, -100, (long)"/data/none", 0, 0) == -2 ? "\nENOENT\n" : "\nopened?\n");
+        put(sys(3, fd, 0, 0, 0) == 0 && sys(3, fd, 0, 0, 0) == -9 ? "EBADF\n" : "close?\n");
+    }
     sys(231, 0, 0, 0, 0);
 }
 "#;
@@ -517,6 +530,26 @@ fn a_wait_nothing_can_end_is_a_deadlock_and_a_loop_runs_out_of_budget() {
     let (p, outcome) = probe(&exe, "l", 500_000);
     assert_eq!(outcome, Outcome::Budget);
     assert_eq!(p.machine.step_count(), 500_000);
+}
+
+#[test]
+fn files_come_from_the_file_view_and_errors_are_linuxs() {
+    let exe = kernel_probes();
+    let bytes = std::fs::read(&exe).unwrap();
+    let mut files = linux::MemFiles::new();
+    files.add("/data/msg", b"from the view\n".to_vec());
+    let config = Config {
+        argv: vec!["probes".into(), "f".into()],
+        files: Box::new(files),
+        exe_path: "/bin/probes".into(),
+        ..Config::default()
+    };
+    let mut p = Process::load(&bytes, config).unwrap();
+    assert_eq!(p.run(1_000_000), Outcome::Exited(0));
+    assert_eq!(
+        text(&p, 1),
+        "from the view\nfstat gives its size\n/bin/probes\nENOENT\nEBADF\n"
+    );
 }
 
 #[test]
