@@ -20,8 +20,9 @@ fn gpr(idx: usize, size: u8) -> Gpr {
 }
 
 /// CMPXCHG r/m, r: compares the accumulator with the destination (flags as CMP). Equal:
-/// the destination gets the source. Unequal: the accumulator gets the destination, and a
-/// register destination is left as it is (no zero-extension of a 32-bit one).
+/// the destination gets the source. Unequal: the accumulator gets the destination, and the
+/// destination is written back with its own value (SDM Vol. 2A, CMPXCHG, Operation), so a
+/// 32-bit register destination has its upper half cleared either way.
 pub fn cmpxchg(a: &mut Access, d: &Decoded) -> Next {
     let size = d.size;
     let dst = a.locate(&d.ops[0]);
@@ -33,9 +34,7 @@ pub fn cmpxchg(a: &mut Access, d: &Decoded) -> Next {
     if f & ZF != 0 {
         a.write(dst, size, y)?;
     } else {
-        if let Loc::Mem(..) = dst {
-            a.write(dst, size, x)?;
-        }
+        a.write(dst, size, x)?;
         a.cpu.write_gpr(acc, x);
     }
     a.cpu.rflags = flags::merge(a.cpu.rflags, f, STATUS);

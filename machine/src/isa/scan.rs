@@ -12,9 +12,10 @@ use crate::decode::{Access, Decoded, Operand};
 use crate::flags::{self, STATUS};
 
 /// BSF and BSR (and TZCNT, LZCNT as above): a zero source sets ZF and leaves the
-/// destination unchanged (Intel documents it undefined, AMD unchanged, and every Intel
-/// core keeps it); otherwise ZF is cleared and the destination gets the bit index. CF, OF,
-/// SF, AF and PF are undefined; the machine computes them as for a logical result.
+/// destination's value (Intel documents it undefined, AMD unchanged); like Intel cores
+/// and the oracle, a 32-bit destination is still written, so its upper half is cleared.
+/// Otherwise ZF is cleared and the destination gets the bit index. CF, OF, SF, AF and PF
+/// are undefined; the machine computes them as for a logical result.
 pub fn bit_scan(a: &mut Access, d: &Decoded) -> Next {
     let size = d.size;
     let src = a.locate(&d.ops[1]);
@@ -27,6 +28,8 @@ pub fn bit_scan(a: &mut Access, d: &Decoded) -> Next {
         iced_x86::Mnemonic::Bsf | iced_x86::Mnemonic::Tzcnt
     );
     if x == 0 {
+        let old = a.cpu.read_gpr(g);
+        a.cpu.write_gpr(g, old);
         a.cpu.rflags = flags::merge(a.cpu.rflags, ZF, STATUS);
         return Ok(d.next_ip);
     }

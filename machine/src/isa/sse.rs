@@ -368,6 +368,12 @@ pub fn pinsrw(a: &mut Access, d: &Decoded) -> Next {
 
 /// PEXTRW (the SSE2 register form): a word lane, zero-extended into a general register.
 pub fn pextrw(a: &mut Access, d: &Decoded) -> Next {
+    // The 66 0F 3A 15 form (which can store to memory) is SSE4.1, which this CPU lacks.
+    if d.ins.code() == iced_x86::Code::Pextrw_r32m16_xmm_imm8
+        || d.ins.code() == iced_x86::Code::Pextrw_r64m16_xmm_imm8
+    {
+        return Err(Fault::invalid_opcode(d.ip).into());
+    }
     let x = a.cpu.xmm[xreg(d, 1)];
     let v = (x >> ((d.ins.immediate8() as u32 & 7) * 16)) as u64 & 0xffff;
     if let Operand::Reg(g) = d.ops[0] {
