@@ -428,8 +428,30 @@ impl Memory {
         }
     }
 
+    /// Drops the data of the mapped pages in the range (page-aligned), which then read as
+    /// zeros again, keeping the mappings: `madvise(MADV_DONTNEED)` on private anonymous
+    /// memory (mm/madvise.c), which Go's scavenger uses to return heap pages to the OS
+    /// (runtime/mem_linux.go, `sysUnusedOS`; the default advice since Go 1.16). As
+    /// madvise does, it applies to every mapped part of the range and then fails with the
+    /// first unmapped address, if any.
+    pub fn discard(&mut self, start: u64, size: u64) -> Result<(), MemError> {
+        check_range(start, size).map_err(|_| MemError::NonCanonical)?;
+        let end = start + size;
+        if self.mappings.first_overlap(start, end).is_some() {
+            let mappings = self.mappings.clipped(start, end);
+            let pages = self.drop_pages(start, end);
+            self.record_map_change(start, end, mappings, Some(pages));
+            self.flush_tlbs();
+        }
+        match self.mappings.first_hole(start, end) {
+            Some(a) => Err(MemError::Unmapped(a)),
+            None => Ok(()),
+        }
+    }
+
     /// The highest free, page-aligned range of `size` bytes that ends at or below `below`
-    /// and starts at or above 64 KiB (Linux's default `mmap_min_addr`): where a `mmap`
+    /// (and below the last user page) and starts at or above 64 KiB (Linux's default
+    /// `mmap_min_addr`): where a `mmap`
     /// without `MAP_FIXED` puts a mapping in Linux's default top-down layout, `below` being
     /// its `mmap_base` (mm/mmap.c, `unmapped_area_topdown`). `None` if nothing fits or
     /// `size` is not a positive multiple of the page size.
@@ -437,7 +459,8 @@ impl Memory {
         self.mappings.find_free(size, below)
     }
 
-    /// Whether no page of the range is mapped (a `mmap` hint can be used as it is).
+    /// Whether no page of the range is mapped: a `mmap` hint can be used as it is (Linux
+    /// also wants it at or above `mmap_min_addr`, mm/mmap.c `arch_get_unmapped_area`).
     pub fn is_free(&self, start: u64, size: u64) -> bool {
         check_range(start, size).is_ok()
             && self.mappings.first_overlap(start, start + size).is_none()
@@ -917,11 +940,14 @@ impl Memory {
         std::mem::take(&mut self.code_invalidated)
     }
 
-    /// Starts or stops journaling stores and map changes for [`Memory::rollback_to`];
-    /// stopping frees the journal. The machine keeps it on while history is on.
+    /// Starts or stops journaling stores and map changes for [`Memory::rollback_to`],
+    /// emptying the journal either way (stopping frees it). The machine keeps it on while
+    /// history is on.
     pub fn set_journal(&mut self, on: bool) {
         self.journal_on = on;
-        if !on {
+        if on {
+            self.clear_journal();
+        } else {
             self.journal = Vec::new();
             self.map_journal = Vec::new();
             self.map_journal_bytes = 0;

@@ -1,7 +1,8 @@
 //! The address space as a Go process needs it: huge sparse mappings that cost nothing until
 //! touched, Linux's mmap/munmap/mprotect semantics (splits, MAP_FIXED replacement, top-down
 //! search), and map changes that roll back exactly with the journal, checked against a
-//! page-by-page reference model on random operation sequences.
+//! page-by-page reference model on random operation sequences; discarded pages
+//! (`madvise(MADV_DONTNEED)`) read as zeros again.
 
 use machine::memory::{MapError, MemError, Memory, Perm, Region, MMAP_MIN_ADDR, PAGE_SIZE};
 use std::collections::BTreeMap;
@@ -177,6 +178,31 @@ fn protect_over_a_hole_changes_the_pages_below_it_as_mprotect_does() {
 }
 
 #[test]
+fn discard_zeroes_pages_keeps_mappings_and_rolls_back() {
+    let mut m = Memory::new();
+    m.map(0x70_0000, 0x3000, Perm::RW, "heap").unwrap();
+    m.map(0x70_4000, 0x1000, Perm::RW, "heap").unwrap();
+    for a in [0x70_0000, 0x70_1000, 0x70_4000] {
+        m.write(a + 16, 8, a).unwrap();
+    }
+    m.set_journal(true);
+    let before = names(&m);
+    assert_eq!(
+        m.discard(0x70_1000, 0x4000),
+        Err(MemError::Unmapped(0x70_3000)),
+        "madvise reports the hole after doing the rest"
+    );
+    assert_eq!(m.read(0x70_1010, 8), Ok(0));
+    assert_eq!(m.read(0x70_4010, 8), Ok(0));
+    assert_eq!(m.read(0x70_0010, 8), Ok(0x70_0000), "outside the range");
+    assert_eq!(m.materialised_pages(), 1);
+    assert_eq!(names(&m), before, "the mappings stay");
+    m.rollback_to(0);
+    assert_eq!(m.read(0x70_1010, 8), Ok(0x70_1000));
+    assert_eq!(m.read(0x70_4010, 8), Ok(0x70_4000));
+}
+
+#[test]
 fn find_free_goes_top_down_and_skips_mappings() {
     let mut m = Memory::new();
     let base = 0x7f00_0000_0000;
@@ -274,6 +300,19 @@ impl Model {
         }
         Ok(())
     }
+    /// madvise(MADV_DONTNEED): mapped pages of the range become zero; the first hole is
+    /// the error, after the whole range was done.
+    fn discard(&mut self, start: u64, n: u64) -> Result<(), MemError> {
+        let mut hole = None;
+        for p in 0..n {
+            let a = start + p * PAGE_SIZE;
+            match self.pages.get_mut(&a) {
+                Some(page) => page.2.fill(0),
+                None => hole = hole.or(Some(MemError::Unmapped(a))),
+            }
+        }
+        hole.map_or(Ok(()), Err)
+    }
     fn check(&self, addr: u64, size: u64, write: bool) -> Result<(), MemError> {
         for page in [
             addr & !(PAGE_SIZE - 1),
@@ -338,7 +377,7 @@ fn random_step(m: &mut Memory, model: &mut Model, rng: &mut Rng) -> String {
     let perm = PERMS[rng.below(5) as usize];
     let name = NAMES[rng.below(2) as usize];
     let size = n * PAGE_SIZE;
-    match rng.below(10) {
+    match rng.below(11) {
         0 => {
             let got = m.map(start, size, perm, name);
             let first = (0..n)
@@ -367,6 +406,10 @@ fn random_step(m: &mut Memory, model: &mut Model, rng: &mut Rng) -> String {
             assert_eq!(m.protect(start, size, perm), model.protect(start, n, perm));
             format!("protect {start:#x}+{n} {perm}")
         }
+        4 => {
+            assert_eq!(m.discard(start, size), model.discard(start, n));
+            format!("discard {start:#x}+{n}")
+        }
         k => {
             // A store or load, often near a page end so that some straddle two pages.
             let width = [1u64, 2, 4, 8][rng.below(4) as usize];
@@ -377,7 +420,7 @@ fn random_step(m: &mut Memory, model: &mut Model, rng: &mut Rng) -> String {
             };
             let addr = start + off;
             let value = rng.next();
-            if k < 8 {
+            if k < 9 {
                 let want = model.check(addr, width, true);
                 assert_eq!(
                     m.write(addr, width as usize, value),

@@ -14,6 +14,10 @@ use super::{Region, PAGE_SIZE};
 /// `unmapped_area_topdown` (mm/mmap.c) never goes below.
 pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
 
+/// The end of user space for a search: x86-64's `TASK_SIZE_MAX`, 2^47 less one page
+/// (arch/x86/include/asm/page_64_types.h), so a found range never reaches the last page.
+const TASK_SIZE_MAX: u64 = (1 << 47) - PAGE_SIZE;
+
 /// Sorted, non-overlapping, maximally merged ranges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mappings {
@@ -115,7 +119,7 @@ impl Mappings {
         if size == 0 || size % PAGE_SIZE != 0 {
             return None;
         }
-        let mut hi = below & !(PAGE_SIZE - 1);
+        let mut hi = below.min(TASK_SIZE_MAX) & !(PAGE_SIZE - 1);
         for r in self.list.iter().rev() {
             if r.start >= hi {
                 continue;
