@@ -925,22 +925,10 @@ impl Sys<'_> {
             return neg(EINVAL);
         };
         if advice == abi::mman::MADV_DONTNEED {
-            // mm/madvise.c: private anonymous pages read back as zeros afterwards. Mapping
-            // the same range again, with its own rights and name, drops its pages' data
-            // (journaled, so step back brings it back).
-            let end = addr.saturating_add(len);
-            let parts: Vec<machine::Region> = a
-                .mem
-                .regions()
-                .iter()
-                .filter(|r| r.start < end && r.end > addr)
-                .cloned()
-                .collect();
-            for r in parts {
-                let (s, e) = (r.start.max(addr), r.end.min(end));
-                if r.perm.writable() && a.mem.map_replace(s, e - s, r.perm, &r.name).is_err() {
-                    return neg(EINVAL);
-                }
+            // mm/madvise.c: private anonymous pages read back as zeros afterwards; a hole
+            // in the range is ENOMEM, after the mapped part before it was dropped.
+            if a.mem.discard(addr, len).is_err() {
+                return neg(ENOMEM);
             }
         }
         // Every other advice is a hint the machine may ignore.
