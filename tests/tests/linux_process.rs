@@ -129,6 +129,36 @@ func main() {
 }
 "#;
 
+/// A NULL write in C code called from Go: Go's signal handler reports the SIGSEGV that
+/// arrived during cgo execution and the goroutine's stack, and exits with 2.
+const CGO_NULL: &str = r#"package main
+
+/*
+static void crash(void) { *(volatile int *)0 = 1; }
+*/
+import "C"
+import "fmt"
+
+func main() {
+	fmt.Println("calling C")
+	C.crash()
+}
+"#;
+
+/// A report with its hexadecimal numbers written as `0x…`, for comparing reports whose
+/// heap and stack addresses depend on the environment.
+fn without_hex(report: &str) -> String {
+    let mut out = String::new();
+    let mut rest = report;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        out.push_str("0x…");
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Builds `source` with `tc` into a temporary folder and returns the executable's path.
 fn build(tc: &Toolchain, name: &str, source: &str, link: Link) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stackswitch-linux-{}-{name}", tc.version));
@@ -299,6 +329,36 @@ fn a_spinning_goroutine_is_preempted_by_sigurg_and_sleep_uses_the_poller() {
         // Ten milliseconds of virtual time passed: at least 10^7 instructions or a jump.
         let now = p.kernel().now(p.machine.step_count());
         assert!(now >= linux::kernel::BOOT_NS + 10_000_000, "{}", tc.version);
+    }
+}
+
+#[test]
+fn a_null_write_in_c_is_gos_own_report_as_natively() {
+    for tc in toolchains::required("the cgo NULL-write report in the machine") {
+        let exe = build(&tc, "cgo-null", CGO_NULL, Link::DynamicCgo);
+        let (p, outcome) = run(&exe, 0);
+        let (status, stdout, stderr) = native(&exe);
+        assert_eq!(status, 2);
+        assert_eq!(outcome, Outcome::Exited(2), "{}", tc.version);
+        assert_eq!(text(&p, 1), stdout);
+        let got = text(&p, 2);
+        // The head is exact: the signal, its pc and code, where it arrived.
+        let head = |s: &str| s.lines().take(3).collect::<Vec<_>>().join("\n");
+        assert_eq!(head(&got), head(&stderr), "{}", tc.version);
+        // Which words depend on the release ("SIGSEGV: segmentation violation" from
+        // go1.24 on, "fatal error: unexpected signal during runtime execution" before).
+        assert!(got.contains("SIGSEGV: segmentation violation"), "{got}");
+        // The crashing goroutine's stack differs only in addresses. (The other goroutines'
+        // ids and states vary from one native run to the next: ids come from per-P
+        // caches, so they depend on which P ran what.)
+        let first_goroutine = |s: &str| without_hex(s.split("\n\n").nth(1).unwrap_or(""));
+        assert_eq!(
+            first_goroutine(&got),
+            first_goroutine(&stderr),
+            "{}",
+            tc.version
+        );
+        assert!(got.contains("main._Cfunc_crash()"), "{got}");
     }
 }
 
