@@ -511,6 +511,14 @@ void _start(void) {
         sys(228, 1, (long)t1, 0, 0);
         put(t1[0] - t0[0] >= 1 ? "slept a second\n" : "no time passed\n");
     }
+    if (probe == 'b') {
+        /* A fault while its signal is blocked cannot be held off: the process dies. */
+        u64 segv = 1ul << 10;
+        sys(14, 0, (long)&segv, 0, 8);
+        put("blocked\n");
+        *(volatile int *)0 = 1;
+        put("survived\n");
+    }
     if (probe == 'f') {
         char buf[64];
         long st[18];
@@ -580,6 +588,19 @@ fn signals_follow_their_sigaction_and_the_default_action_kills_as_natively() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(10));
+}
+
+#[test]
+fn a_fault_whose_signal_is_blocked_kills_the_process_as_natively() {
+    let exe = kernel_probes();
+    let (p, outcome) = probe(&exe, "b", 1_000_000);
+    assert_eq!(text(&p, 1), "blocked\n");
+    assert_eq!(outcome, Outcome::Killed { signal: 11 });
+    assert_eq!(outcome.status(), Some(139));
+    let out = Command::new(&exe).arg("b").output().expect("runs natively");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "blocked\n");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(11));
 }
 
 #[test]
