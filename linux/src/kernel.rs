@@ -318,6 +318,8 @@ pub struct Sys<'a> {
     pub trace: &'a mut Trace,
     /// `(step, state before it)` for step back, when history is on.
     pub snapshots: Option<&'a mut Vec<(u64, Kernel)>>,
+    /// Set when a call ended the slice (blocked, yielded, signalled, exited).
+    pub ended_slice: bool,
 }
 
 /// What a handler asks of the run.
@@ -378,6 +380,7 @@ impl SyscallHandler for Sys<'_> {
             result: ret,
         });
         if end {
+            self.ended_slice = true;
             SyscallFlow::EndSlice
         } else {
             SyscallFlow::Continue
@@ -1152,7 +1155,11 @@ impl Sys<'_> {
         if tgid as u32 != PID {
             return Flow::Ret(neg(ESRCH));
         }
-        let Some(target) = self.k.task_of(tid as u32).filter(|&t| !self.k.tasks[t].exited) else {
+        let Some(target) = self
+            .k
+            .task_of(tid as u32)
+            .filter(|&t| !self.k.tasks[t].exited)
+        else {
             return Flow::Ret(neg(ESRCH));
         };
         if signo == 0 {

@@ -387,15 +387,18 @@ impl Process {
             files: &*self.files,
             trace: &mut self.trace,
             snapshots,
+            ended_slice: false,
         };
         let r = self
             .machine
             .run_with(thread, len.min(budget), None, &mut sys);
+        let ended_by_call = sys.ended_slice;
         let taken = self.machine.step_count() - before;
-        let ends = r.steps < len || r.halt != Halt::StepLimit || taken >= len;
         if let Some(s) = self.slices.last_mut() {
             s.taken += taken;
-            s.ended = ends || s.taken >= s.planned;
+            // A slice the budget cut short is not over: the next run goes on with it, so
+            // a run in pieces schedules exactly as a run in one go.
+            s.ended = ended_by_call || r.halt != Halt::StepLimit || s.taken >= s.planned;
         }
         match r.halt {
             Halt::ProcessExit(status) => Some(match self.kernel.killed_by {

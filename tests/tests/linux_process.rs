@@ -423,6 +423,17 @@ fn the_same_seed_gives_the_same_run_step_for_step() {
     assert_eq!(oa, ob);
     assert_eq!(fingerprint(&a), fingerprint(&b));
     assert_eq!(a.syscall_counts(), b.syscall_counts());
+    // A run in pieces is the same run.
+    let mut d = load(&exe, 11);
+    d.set_history(false);
+    let od = loop {
+        match d.run(77_777) {
+            Outcome::Budget => continue,
+            o => break o,
+        }
+    };
+    assert_eq!(od, oa);
+    assert_eq!(fingerprint(&d), fingerprint(&a));
     // Another seed schedules differently (here: a different count of steps to the end).
     let (c, _) = run(&exe, 12);
     assert_eq!(text(&c, 1), text(&a, 1));
