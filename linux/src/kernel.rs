@@ -511,6 +511,15 @@ impl Sys<'_> {
         if path == "/proc/self/exe" {
             return Some(Entry::Link(self.k.exe_path.clone()));
         }
+        // /proc, /sys and /dev describe the kernel and the machine the process runs on:
+        // here that is this kernel, not the host a view may read from, so they are not
+        // looked up in the view (a run must not depend on the host's THP setting or CPUs).
+        if ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|d| path == *d || path.starts_with(&format!("{d}/")))
+        {
+            return None;
+        }
         crate::files::follow(self.files, path)
     }
 
@@ -759,6 +768,8 @@ impl Sys<'_> {
         };
         let target = if path == "/proc/self/exe" {
             self.k.exe_path.clone()
+        } else if self.lookup(&path).is_none() {
+            return neg(ENOENT);
         } else {
             match self.files.get(&path) {
                 Some(Entry::Link(t)) => t,

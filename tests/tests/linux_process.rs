@@ -602,6 +602,29 @@ fn signals_follow_their_sigaction_and_the_default_action_kills_as_natively() {
 }
 
 #[test]
+fn step_back_across_a_signal_delivery_and_the_kill_is_exact() {
+    let exe = kernel_probes();
+    let bytes = std::fs::read(&exe).unwrap();
+    let config = Config {
+        argv: vec!["probes".into(), "s".into()],
+        ..Config::default()
+    };
+    let mut p = Process::load(&bytes, config).unwrap();
+    let start = fingerprint(&p);
+    let first = p.run(1_000_000);
+    assert_eq!(first, Outcome::Killed { signal: 10 });
+    let end = fingerprint(&p);
+    assert!(p.go_back_to(0));
+    assert_eq!(fingerprint(&p), start);
+    assert!(
+        p.kernel().actions[10] == Default::default(),
+        "the handler is gone too"
+    );
+    assert_eq!(p.run(1_000_000), first);
+    assert_eq!(fingerprint(&p), end);
+}
+
+#[test]
 fn a_fault_whose_signal_is_blocked_kills_the_process_as_natively() {
     let exe = kernel_probes();
     let (p, outcome) = probe(&exe, "b", 1_000_000);
