@@ -5,7 +5,7 @@
 use crate::abi::{self, errno::*, nr, sig::*};
 use crate::files::{normalise, Entry, FileView};
 use crate::user;
-use crate::vm::{self, page_up, Vmas, MMAP_BASE, MMAP_MIN, TASK_SIZE};
+use crate::vm::{self, page_up, MMAP_BASE, MMAP_MIN, TASK_SIZE};
 use machine::cpu::{R10, R8, R9, RAX, RDI, RDX, RSI};
 use machine::memory::PAGE_SIZE;
 use machine::{ModelAccess, SyscallFlow, SyscallHandler};
@@ -145,8 +145,6 @@ pub struct Kernel {
     pub fds: BTreeMap<u32, Fd>,
     /// Per-signal dispositions, index = signal number (0 unused).
     pub actions: Vec<SigAction>,
-    /// The mappings.
-    pub vmas: Vmas,
     /// Where the heap starts.
     pub brk_start: u64,
     /// The current break.
@@ -862,20 +860,17 @@ impl Sys<'_> {
             if addr & (PAGE_SIZE - 1) != 0 || addr < MMAP_MIN || addr + len > TASK_SIZE {
                 return neg(EINVAL);
             }
-            if flags & MAP_FIXED_NOREPLACE != 0 && self.k.vmas.overlaps(addr, addr + len) {
+            if flags & MAP_FIXED_NOREPLACE != 0 && !a.mem.is_free(addr, len) {
                 return neg(EEXIST);
             }
             addr
         } else {
             // A hint is taken when the range is free (mm/mmap.c get_unmapped_area).
             let hint = addr & !(PAGE_SIZE - 1);
-            if hint >= MMAP_MIN
-                && hint + len <= TASK_SIZE
-                && !self.k.vmas.overlaps(hint, hint + len)
-            {
+            if hint >= MMAP_MIN && hint + len <= TASK_SIZE && a.mem.is_free(hint, len) {
                 hint
             } else {
-                match self.k.vmas.find_free(len, MMAP_BASE) {
+                match a.mem.find_free(len, MMAP_BASE) {
                     Some(s) => s,
                     None => return neg(ENOMEM),
                 }
@@ -893,7 +888,6 @@ impl Sys<'_> {
                 return neg(ENOMEM);
             }
         }
-        self.k.vmas.insert(start, start + len, prot, &name);
         start
     }
 
@@ -907,7 +901,6 @@ impl Sys<'_> {
         if a.mem.unmap(addr, len).is_err() {
             return neg(EINVAL);
         }
-        self.k.vmas.remove(addr, addr + len);
         0
     }
 
@@ -921,13 +914,10 @@ impl Sys<'_> {
         if len == 0 {
             return 0;
         }
-        if !self.k.vmas.covers(addr, addr + len) {
-            return neg(ENOMEM);
-        }
+        // mm/mprotect.c: a hole in the range is ENOMEM, after the pages below it changed.
         if !vm::mirror_protect(a.mem, addr, addr + len, prot & 7) {
             return neg(ENOMEM);
         }
-        self.k.vmas.protect(addr, addr + len, prot & 7);
         0
     }
 
@@ -959,15 +949,13 @@ impl Sys<'_> {
             return k.brk;
         };
         if new_end > old_end {
-            if k.vmas.overlaps(old_end, new_end)
+            if !a.mem.is_free(old_end, new_end - old_end)
                 || !vm::mirror_map(a.mem, old_end, new_end, 3, "[heap]")
             {
                 return k.brk;
             }
-            k.vmas.insert(old_end, new_end, 3, "[heap]");
         } else if new_end < old_end {
             let _ = a.mem.unmap(new_end, old_end - new_end);
-            k.vmas.remove(new_end, old_end);
         }
         k.brk = want;
         want

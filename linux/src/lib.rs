@@ -127,8 +127,7 @@ impl Process {
     /// Loads an executable as `execve` would and makes its main thread.
     pub fn load(elf: &[u8], config: Config) -> Result<Process, LoadError> {
         let mut m = Machine::new();
-        let mut vmas = vm::Vmas::default();
-        let exe = load::load_image(&mut m, &mut vmas, elf, load::PIE_BASE, &config.exe_path)?;
+        let exe = load::load_image(&mut m, elf, load::PIE_BASE, &config.exe_path)?;
         let mut interp_base = 0;
         let mut entry = exe.entry;
         if let Some(path) = &exe.interp {
@@ -136,8 +135,8 @@ impl Process {
                 Some(Entry::File(b)) => b,
                 _ => return Err(LoadError::Interpreter(path.clone())),
             };
-            let base = load::interp_base(&vmas, &bytes)?;
-            let ld = load::load_image(&mut m, &mut vmas, &bytes, base, path)?;
+            let base = load::interp_base(m.memory(), &bytes)?;
+            let ld = load::load_image(&mut m, &bytes, base, path)?;
             interp_base = ld.base;
             entry = ld.entry;
         }
@@ -148,7 +147,6 @@ impl Process {
                 addr: stack_lo,
                 why: e.to_string(),
             })?;
-        vmas.insert(stack_lo, load::STACK_TOP, stack_prot, "[stack]");
         let mut rng = config.seed ^ 0x006c_696e_7578; // "linux"
         let mut random = [0u8; 16];
         random[..8].copy_from_slice(&splitmix(&mut rng).to_le_bytes());
@@ -186,7 +184,6 @@ impl Process {
             }],
             fds,
             actions: vec![SigAction::default(); 65],
-            vmas,
             brk_start: brk,
             brk,
             next_tid: kernel::PID + 1,
