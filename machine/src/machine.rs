@@ -463,7 +463,8 @@ impl Machine {
             let flow = kernel.syscall(a, thread);
             (flow, a.exit)
         });
-        if let Some(status) = ended {
+        if let Some(status) = ended.or(self.exit_status) {
+            // exit_group, or the exit of the last thread.
             return Some(Halt::ProcessExit(status));
         }
         match self.threads[thread].state {

@@ -70,6 +70,11 @@ pub enum Quirk {
     /// Linux reports as SIGSEGV/SI_KERNEL. The QEMU under unicorn 2 does not check it; the
     /// oracle raises the #GP itself before unicorn runs the instruction.
     SseAlignmentUnchecked,
+    /// Unicorn calls the code hook once per iteration of a REP string instruction. The
+    /// oracle counts the repeated instruction as one step, and, as the machine does, a
+    /// fault after some iterations as one more (the step that did those iterations; the
+    /// hardware's state at the fault is the same).
+    RepIterationHooks,
 }
 
 impl Quirk {
@@ -79,6 +84,9 @@ impl Quirk {
             Quirk::PrivilegedAtCpl0 => "unicorn runs at CPL 0; oracle raises the CPL-3 #GP itself",
             Quirk::NonCanonicalDataUnchecked => {
                 "unicorn does not #GP/#SS on non-canonical data addresses; oracle checks them"
+            }
+            Quirk::RepIterationHooks => {
+                "unicorn hooks each REP iteration; oracle counts the instruction once"
             }
             Quirk::SseAlignmentUnchecked => {
                 "unicorn does not #GP on a misaligned 16-byte SSE operand; oracle raises it"
@@ -136,6 +144,8 @@ struct State {
     straddles: Vec<(u64, u64, Vec<u8>)>,
     /// The flag update of the in-flight instruction: (bits it writes, bits it leaves undefined).
     pending: (u64, u64),
+    /// The in-flight instruction is a REP string instruction that has done an iteration.
+    rep_partial: bool,
     info: OracleInfo,
 }
 
@@ -283,6 +293,9 @@ struct MemAccess {
 /// The data accesses an instruction will make, from iced's used-memory list evaluated on
 /// the current registers.
 fn accesses(uc: &Unicorn<State>, ins: &Instruction) -> Vec<MemAccess> {
+    if is_rep_string(ins) {
+        return rep_accesses(uc, ins);
+    }
     let mut factory = InstructionInfoFactory::new();
     let info = factory.info(ins);
     let mut out = Vec::new();
@@ -379,7 +392,75 @@ fn branch_target(uc: &Unicorn<State>, ins: &Instruction) -> Option<u64> {
     }
 }
 
+/// Accesses that cross a page boundary: keeps the bytes of their first page, to undo a
+/// partial store if the second page faults (see `Quirk::StraddlingStore`).
+fn record_straddles(uc: &mut Unicorn<State>, accesses: &[MemAccess]) {
+    let mut straddles = Vec::new();
+    for m in accesses {
+        let last = m.addr.wrapping_add(m.size.max(1) - 1);
+        if m.size > 1 && is_canonical(m.addr) && m.addr >> 12 != last >> 12 {
+            let first_len = (0x1000 - (m.addr & 0xfff)) as usize;
+            let mut b = vec![0u8; first_len];
+            if uc.mem_read(m.addr, &mut b).is_ok() {
+                straddles.push((m.addr, m.size, b));
+            }
+        }
+    }
+    uc.get_data_mut().straddles = straddles;
+}
+
+/// The accesses of the next iteration of a REP string instruction (iced lists none for
+/// the repeated forms): the element at RSI and/or RDI, none once RCX is zero.
+fn rep_accesses(uc: &Unicorn<State>, ins: &Instruction) -> Vec<MemAccess> {
+    if read_reg(uc, Register::RCX) == 0 {
+        return Vec::new();
+    }
+    let size = ins.memory_size().size() as u64;
+    let base = match ins.memory_segment() {
+        Register::FS => uc.reg_read(RegisterX86::FS_BASE).unwrap_or(0),
+        Register::GS => uc.reg_read(RegisterX86::GS_BASE).unwrap_or(0),
+        _ => 0,
+    };
+    let mut out = Vec::new();
+    for i in 0..ins.op_count() {
+        let addr = match ins.op_kind(i) {
+            OpKind::MemorySegRSI => read_reg(uc, Register::RSI).wrapping_add(base),
+            OpKind::MemoryESRDI => read_reg(uc, Register::RDI),
+            _ => continue,
+        };
+        out.push(MemAccess {
+            addr,
+            size,
+            ss: false,
+        });
+    }
+    out
+}
+
+fn is_rep_string(ins: &Instruction) -> bool {
+    ins.is_string_instruction()
+        && (ins.has_rep_prefix() || ins.has_repe_prefix() || ins.has_repne_prefix())
+}
+
 fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
+    let flags_now = uc.reg_read(RegisterX86::RFLAGS).unwrap_or(0);
+    let st = uc.get_data_mut();
+    match st.in_flight {
+        // Another iteration of the same REP instruction (see `Quirk::RepIterationHooks`).
+        Some(ins) if ins.ip() == addr && is_rep_string(&ins) && st.outcome.is_none() => {
+            if !st.rep_partial {
+                st.info.quirks.push(Quirk::RepIterationHooks);
+            }
+            st.rep_partial = true;
+            st.flags_before = flags_now;
+            // This iteration's RSI/RDI: its own page-crossing accesses.
+            let accesses = accesses(uc, &ins);
+            record_straddles(uc, &accesses);
+            return;
+        }
+        _ => {}
+    }
+    uc.get_data_mut().rep_partial = false;
     finish_in_flight(uc.get_data_mut());
     let st = uc.get_data();
     if st.outcome.is_some() {
@@ -398,20 +479,7 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
     }
     let ins = decode_at(uc, addr, size);
     let accesses = accesses(uc, &ins);
-    // Accesses that cross a page boundary: keep the bytes of their first page, to undo a
-    // partial store if the second page faults (see `Quirk::StraddlingStore`).
-    let mut straddles = Vec::new();
-    for m in &accesses {
-        let last = m.addr.wrapping_add(m.size.max(1) - 1);
-        if m.size > 1 && is_canonical(m.addr) && m.addr >> 12 != last >> 12 {
-            let first_len = (0x1000 - (m.addr & 0xfff)) as usize;
-            let mut b = vec![0u8; first_len];
-            if uc.mem_read(m.addr, &mut b).is_ok() {
-                straddles.push((m.addr, m.size, b));
-            }
-        }
-    }
-    uc.get_data_mut().straddles = straddles;
+    record_straddles(uc, &accesses);
     let mut quirk = None;
     let mut gp = false;
     if ins.mnemonic() == Mnemonic::Hlt || ins.is_privileged() {
@@ -553,6 +621,7 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     let state = State {
         steps: 0,
         in_flight: None,
+        rep_partial: false,
         max_steps: case.max_steps.map_or(DEFAULT_MAX_STEPS, |n| n.0),
         stop_at: case.stop_at.map(|n| n.0),
         outcome: None,
@@ -754,6 +823,17 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     let st = uc.get_data_mut();
     if stop != "fault" {
         finish_in_flight(st);
+    }
+    let mut signal = signal;
+    let mut stop = stop;
+    if stop == "fault" && st.rep_partial {
+        // The machine's step with the completed iterations (`Quirk::RepIterationHooks`);
+        // when it is the last one the budget allows, the run ends there, before the fault.
+        st.steps += 1;
+        if st.steps >= st.max_steps {
+            stop = "max_steps";
+            signal = None;
+        }
     }
     let mut info = std::mem::take(&mut st.info);
     info.undefined_flags = st.undefined;

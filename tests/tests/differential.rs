@@ -279,6 +279,21 @@ fn family(m: &str) -> &'static str {
         "JMP" | "CALL" | "RET" => "jmp/call/ret",
         "NOP" | "ENDBR64" => "nop",
         "HLT" | "INT3" | "UD2" => "trapping",
+        "MOVSB" | "MOVSW" | "MOVSQ" | "STOSB" | "STOSW" | "STOSD" | "STOSQ" | "LODSB" | "LODSW"
+        | "LODSD" | "LODSQ" | "CMPSB" | "CMPSW" | "CMPSQ" | "SCASB" | "SCASW" | "SCASD"
+        | "SCASQ" => "string",
+        "BSF" | "BSR" | "POPCNT" => "bit scan",
+        "SHLD" | "SHRD" | "RCL" | "RCR" => "shift/rotate",
+        "CMPXCHG" | "XADD" => "exchange",
+        "CLD" | "STD" | "CLC" | "STC" | "CMC" => "flags",
+        "MFENCE" | "LFENCE" | "SFENCE" | "PREFETCHT0" | "PREFETCHNTA" => "fence/hint",
+        "ADDSD" | "SUBSD" | "MULSD" | "DIVSD" | "SQRTSD" | "MINSD" | "MAXSD" | "ADDSS"
+        | "MULSS" | "DIVSS" | "UCOMISD" | "COMISD" | "UCOMISS" | "CVTSI2SD" | "CVTSI2SS"
+        | "CVTTSD2SI" | "CVTSD2SI" | "CVTTSS2SI" | "CVTSD2SS" | "CVTSS2SD" => "sse float",
+        // MOVSD is both the string move and the SSE scalar move.
+        "MOVSD" => "string / sse move",
+        m if m.starts_with("MOV") => "sse move",
+        m if m.starts_with('P') || m.ends_with("PS") || m.ends_with("PD") => "sse integer/logic",
         m if m.starts_with("CMOV") => "cmovcc",
         m if m.starts_with("SET") => "setcc",
         m if m.starts_with('J') => "jcc",
