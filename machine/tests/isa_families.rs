@@ -331,3 +331,30 @@ fn bit_scans_shld_and_popcnt() {
     assert_eq!((after.gpr[2], after.gpr[6], after.gpr[7]), (4, 63, 16));
     assert_eq!(after.gpr[0], 0x0000_0000_0000_10ff);
 }
+
+#[test]
+fn loop_and_jrcxz_count_rcx() {
+    let mut cpu = Cpu::default();
+    cpu.gpr[1] = 4;
+    let (mut m, t) = machine(
+        |a| {
+            let mut top = a.create_label();
+            let mut done = a.create_label();
+            a.set_label(&mut top).unwrap();
+            a.add(rax, 1).unwrap();
+            a.loop_(top).unwrap();
+            a.jrcxz(done).unwrap();
+            a.ud2().unwrap();
+            a.set_label(&mut done).unwrap();
+            a.nop().unwrap();
+        },
+        cpu,
+    );
+    // Four rounds of ADD and LOOP, then JRCXZ jumps over UD2 to the NOP.
+    let after = forwards_and_back(&mut m, t, 9);
+    assert_eq!((after.gpr[0], after.gpr[1]), (4, 0));
+    assert_eq!(
+        m.disassemble(after.rip).unwrap().instruction.mnemonic(),
+        iced_x86::Mnemonic::Nop
+    );
+}
