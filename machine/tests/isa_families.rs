@@ -358,3 +358,42 @@ fn loop_and_jrcxz_count_rcx() {
         iced_x86::Mnemonic::Nop
     );
 }
+
+#[test]
+fn an_unmasked_simd_exception_is_sigfpe_and_changes_nothing() {
+    let mut cpu = Cpu::default();
+    cpu.xmm[0] = 1.0f64.to_bits() as u128;
+    cpu.mxcsr = 0x1f80 & !(1 << 9); // ZM clear: divide by zero unmasked
+    let (mut m, t) = machine(|a| a.divsd(xmm0, xmm1).unwrap(), cpu);
+    let before = m.thread(t).cpu;
+    assert_eq!(
+        m.step(t),
+        Err(Stop::Fault(Fault {
+            signal: machine::Signal::Sigfpe,
+            code: 3, // FPE_FLTDIV
+            addr: TEXT,
+            pc: TEXT,
+        }))
+    );
+    assert_eq!(m.thread(t).cpu, before);
+}
+
+#[test]
+fn daz_reads_denormals_as_zero_and_fz_flushes_tiny_results() {
+    let mut cpu = Cpu::default();
+    cpu.xmm[0] = 1; // the smallest denormal
+    cpu.xmm[1] = 2f64.to_bits() as u128;
+    cpu.xmm[2] = f64::MIN_POSITIVE.to_bits() as u128;
+    cpu.xmm[3] = 0.25f64.to_bits() as u128;
+    cpu.mxcsr = 0x1f80 | 0x40 | 0x8000;
+    let (mut m, t) = machine(
+        |a| {
+            a.mulsd(xmm0, xmm1).unwrap(); // DAZ: 0 * 2
+            a.mulsd(xmm2, xmm3).unwrap(); // tiny: FZ gives 0
+        },
+        cpu,
+    );
+    let after = forwards_and_back(&mut m, t, 2);
+    assert_eq!((after.xmm[0], after.xmm[2] as u64), (0, 0));
+    assert_eq!(after.mxcsr & 0x3f, 0x30, "UE and PE from the flush");
+}
