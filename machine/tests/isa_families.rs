@@ -397,3 +397,20 @@ fn daz_reads_denormals_as_zero_and_fz_flushes_tiny_results() {
     assert_eq!((after.xmm[0], after.xmm[2] as u64), (0, 0));
     assert_eq!(after.mxcsr & 0x3f, 0x30, "UE and PE from the flush");
 }
+
+#[test]
+fn a_conversion_from_memory_steps_back_its_mxcsr_flags() {
+    let mut cpu = Cpu::default();
+    cpu.gpr[3] = DATA;
+    let (mut m, t) = machine(
+        |a| {
+            a.mov(rax, f64::NAN.to_bits()).unwrap();
+            a.mov(qword_ptr(rbx), rax).unwrap();
+            a.cvttsd2si(rcx, qword_ptr(rbx)).unwrap(); // no XMM register: IE all the same
+        },
+        cpu,
+    );
+    let after = forwards_and_back(&mut m, t, 3);
+    assert_eq!(after.mxcsr & 1, 1, "IE");
+    assert_eq!(after.gpr[1], 1 << 63);
+}
