@@ -1,5 +1,5 @@
 //! The files a process can read: a [`FileView`] answers by path. The CLI gives host files
-//! read-only ([`HostFiles`] lives in `emu`, which may touch the file system); the page
+//! read-only (its `HostFiles` lives in `emu`, which may touch the file system); the page
 //! gives an in-memory set ([`MemFiles`]). Nothing is ever written through a view.
 
 use std::collections::BTreeMap;
