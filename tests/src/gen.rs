@@ -380,6 +380,15 @@ const TABLE_MNEMONICS: &[Mnemonic] = &[
     Mnemonic::Cvttss2si,
     Mnemonic::Cvtsd2ss,
     Mnemonic::Cvtss2sd,
+    Mnemonic::Cmpxchg8b,
+    Mnemonic::Cmpxchg16b,
+    Mnemonic::Movnti,
+    Mnemonic::Comiss,
+    Mnemonic::Cvtss2si,
+    Mnemonic::Subss,
+    Mnemonic::Minss,
+    Mnemonic::Maxss,
+    Mnemonic::Sqrtss,
     Mnemonic::Lfence,
     Mnemonic::Mfence,
     Mnemonic::Sfence,
@@ -1681,7 +1690,7 @@ pub fn registers(rng: &mut Rng) -> serde_json::Map<String, Value> {
     regs.insert("gs_base".into(), json!(format!("{GS_BASE:#x}")));
     // XMM registers and MXCSR: lanes of doubles, pairs of singles (normal, tiny, huge,
     // NaN) or interesting integers; any rounding mode, every exception masked (as Linux
-    // starts a process; an unmasked one is #XM). FZ and DAZ have focused tests only.
+    // starts a process; an unmasked one is #XM).
     for name in machine::cpu::XMM_NAMES {
         let lane = |rng: &mut Rng| -> u64 {
             match rng.below(4) {
@@ -1702,7 +1711,11 @@ pub fn registers(rng: &mut Rng) -> serde_json::Map<String, Value> {
         let v = (lane(rng) as u128) | (lane(rng) as u128) << 64;
         regs.insert(name.into(), json!(format!("{v:#x}")));
     }
-    let mxcsr = 0x1f80 | (rng.below(4) << 13);
+    let mut mxcsr = 0x1f80 | (rng.below(4) << 13);
+    // DAZ sometimes; FZ never (`oracle::Quirk::FlushToZeroIgnored`).
+    if rng.chance(1, 8) {
+        mxcsr |= 0x40;
+    }
     regs.insert("mxcsr".into(), json!(format!("{mxcsr:#x}")));
     regs
 }
