@@ -192,9 +192,11 @@ pub mod at {
     pub const EXECFN: u64 = 31;
 }
 
-/// `AT_HWCAP` on x86 is CPUID leaf 1's EDX (`arch/x86/include/asm/elf.h` ELF_HWCAP): the
-/// SSE2 baseline the machine's CPUID reports — FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2.
-pub const HWCAP: u64 = 1 | 1 << 4 | 1 << 8 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
+/// `AT_HWCAP` on x86 is CPUID leaf 1's EDX (`arch/x86/include/asm/elf.h` ELF_HWCAP): what
+/// the machine's own CPUID reports.
+pub fn hwcap() -> u64 {
+    machine::machine::cpuid(1, 0)[3] as u64
+}
 /// `AT_CLKTCK`: `USER_HZ`.
 pub const CLKTCK: u64 = 100;
 /// The user and group ids the process has.
@@ -264,7 +266,7 @@ pub fn build_stack(
         .map_err(|_| LoadError::TooBig)?;
     let exe = info.exe;
     let auxv: Vec<(u64, u64)> = vec![
-        (at::HWCAP, HWCAP),
+        (at::HWCAP, hwcap()),
         (at::PAGESZ, PAGE_SIZE),
         (at::CLKTCK, CLKTCK),
         (at::PHDR, exe.phdr),
@@ -313,4 +315,16 @@ pub fn interp_base(mem: &machine::Memory, bytes: &[u8]) -> Result<u64, LoadError
         .ok_or_else(|| not_elf("interpreter has no PT_LOAD"))?;
     mem.find_free(span, MMAP_BASE)
         .ok_or_else(|| not_elf("no room for the interpreter"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hwcap_is_the_machines_sse2_baseline() {
+        let h = super::hwcap();
+        // FPU, CMOV, FXSR, SSE, SSE2 (CPUID.1:EDX bits 0, 15, 24, 25, 26).
+        for bit in [0, 15, 24, 25, 26] {
+            assert_ne!(h & 1 << bit, 0, "bit {bit} of {h:#x}");
+        }
+    }
 }

@@ -886,6 +886,12 @@ fn inner<const HISTORY: bool>(
     }
 }
 
+/// What CPUID returns for `leaf` and `sub` (EAX, EBX, ECX, EDX): the one fixed CPU the
+/// machine is, so a kernel can tell a program the same (Linux's AT_HWCAP is leaf 1 EDX).
+pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    crate::isa::cpuid::leaf(leaf, sub)
+}
+
 /// The register names in [`Cpu::named`] order.
 pub fn register_names() -> Vec<&'static str> {
     let mut v = GPR_NAMES.to_vec();

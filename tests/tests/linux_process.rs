@@ -416,7 +416,7 @@ fn the_same_seed_gives_the_same_run_step_for_step() {
     let Some(tc) = toolchains::required("determinism of real runs").pop() else {
         return;
     };
-    let exe = build(&tc, "goroutines", GOROUTINES, Link::Static);
+    let exe = build(&tc, "goroutines-seeds", GOROUTINES, Link::Static);
     let (a, oa) = run(&exe, 11);
     let (b, ob) = run(&exe, 11);
     assert_eq!(oa, Outcome::Exited(0));
@@ -445,7 +445,7 @@ fn step_back_across_system_calls_and_thread_creation_is_exact() {
     let Some(tc) = toolchains::required("step back across a real run").pop() else {
         return;
     };
-    let exe = build(&tc, "hello", HELLO, Link::Static);
+    let exe = build(&tc, "hello-step-back", HELLO, Link::Static);
     let mut p = load(&exe, 5);
     // Run to a point before any thread is created, remember it, run on to the end.
     let k = 20_000;
@@ -547,7 +547,13 @@ void _start(void) {
 }
 "#;
 
+/// The probes, built once for all the tests that run them (in parallel).
 fn kernel_probes() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_kernel_probes).clone()
+}
+
+fn build_kernel_probes() -> PathBuf {
     let dir = std::env::temp_dir().join("stackswitch-linux-probes");
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("probes.c"), KERNEL_PROBES).expect("write probes.c");
