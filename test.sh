@@ -74,7 +74,7 @@ step "the session and everything under it build for wasm32-unknown-unknown (no t
 cargo build -q -p session --target wasm32-unknown-unknown
 
 step "docs build without warnings"
-RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p machine -p asm -p go-release -p go-model -p course -p session
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p machine -p linux -p gobin -p asm -p go-release -p go-model -p course -p session
 
 step "tests (unit, doc, integration, step back, exec contract, differential against unicorn, assembler against Go)"
 log=$(mktemp)
@@ -95,12 +95,12 @@ passed=$((passed + $(grep -c '^ok ' "$log" || true)))
 failed=$((failed + $(grep -c '^FAIL' "$log" || true)))
 rm -f "$log"
 
-step "fuzz the parsers and loaders briefly (assemblers, emu exec, scenario and lesson files)"
+step "fuzz the parsers and loaders briefly (assemblers, emu exec, scenario and lesson files, the address space, Go binaries)"
 if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   # New inputs go to a scratch corpus; the committed seeds are only read.
   scratch=$(mktemp -d)
-  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/asm-seeds"
+  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/memory" "$scratch/gobin_parse" "$scratch/asm-seeds"
   # Go's own runtime assembly seeds the assembler's fuzzing; it is copied from the installed
   # GOROOTs into the scratch folder at fuzz time and never kept in the repository.
   n=0
@@ -114,7 +114,9 @@ if cargo +nightly --version >/dev/null 2>&1; then
   (cd fuzz && cargo +nightly fuzz run asm "$scratch/asm" ../tests/asm-corpus "$scratch/asm-seeds" -- -max_total_time=60 -timeout=10 \
            && cargo +nightly fuzz run exec "$scratch/exec" corpus/exec -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run scenario "$scratch/scenario" corpus/scenario -- -max_total_time=20 -timeout=10 \
-           && cargo +nightly fuzz run lesson "$scratch/lesson" corpus/lesson -- -max_total_time=20 -timeout=10)
+           && cargo +nightly fuzz run lesson "$scratch/lesson" corpus/lesson -- -max_total_time=20 -timeout=10 \
+           && cargo +nightly fuzz run memory "$scratch/memory" -- -max_total_time=20 -timeout=10 \
+           && cargo +nightly fuzz run gobin_parse "$scratch/gobin_parse" corpus/gobin_parse -- -max_total_time=30 -timeout=10)
   rm -rf "$scratch"
 else
   echo "no nightly toolchain here, so the fuzz targets did not run (rustup toolchain install nightly)"

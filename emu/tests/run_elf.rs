@@ -25,7 +25,13 @@ void _start(void) {
 }
 "#;
 
+/// The program, built once for all the tests (which run in parallel).
 fn echo() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_echo).clone()
+}
+
+fn build_echo() -> PathBuf {
     let dir = std::env::temp_dir().join("stackswitch-emu-run-elf");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("echo.c"), ECHO).unwrap();

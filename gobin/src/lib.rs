@@ -42,7 +42,7 @@ pub use pclntab::{Frame, FuncFlags, Function, Location, PclnFormat};
 use elf::Elf;
 use pclntab::Pclntab;
 
-/// A parsed Go executable (ELF, x86-64 or any other 64-bit little-endian machine Go targets).
+/// A parsed Go executable: a 64-bit little-endian ELF file (linux/amd64 is the one tested).
 #[derive(Debug, Clone)]
 pub struct Binary {
     elf: Elf,

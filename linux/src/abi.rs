@@ -7,22 +7,23 @@ pub mod nr {
     macro_rules! calls {
         ($($name:ident = $n:expr),* $(,)?) => {
             $(#[allow(missing_docs)] pub const $name: u64 = $n;)*
-            /// The name of a system call number, as strace prints it.
-            pub fn name(n: u64) -> Option<&'static str> {
-                // Names are the constants' names in lower case.
-                match n {
-                    $($n => Some(const_name::lower(stringify!($name))),)*
-                    _ => None,
-                }
-            }
+            /// Every number the kernel knows, with its constant's name.
+            const TABLE: &[(&str, u64)] = &[$((stringify!($name), $n)),*];
         };
     }
-    mod const_name {
-        /// Leaks nothing: the lower-case names are interned once in a table.
-        pub fn lower(upper: &'static str) -> &'static str {
-            super::super::names::lower(upper)
-        }
+
+    /// The name of a system call number, as strace prints it (the constant's name in
+    /// lower case).
+    pub fn name(n: u64) -> Option<&'static str> {
+        use std::collections::BTreeMap;
+        use std::sync::OnceLock;
+        static NAMES: OnceLock<BTreeMap<u64, String>> = OnceLock::new();
+        NAMES
+            .get_or_init(|| TABLE.iter().map(|&(s, n)| (n, s.to_lowercase())).collect())
+            .get(&n)
+            .map(String::as_str)
     }
+
     calls! {
         READ = 0, WRITE = 1, OPEN = 2, CLOSE = 3, STAT = 4, FSTAT = 5, LSTAT = 6, POLL = 7,
         LSEEK = 8, MMAP = 9, MPROTECT = 10, MUNMAP = 11, BRK = 12, RT_SIGACTION = 13,
@@ -42,21 +43,6 @@ pub mod nr {
         EPOLL_PWAIT = 281, EVENTFD2 = 290, EPOLL_CREATE1 = 291, DUP3 = 292, PIPE2 = 293,
         PRLIMIT64 = 302, GETCPU = 309, GETRANDOM = 318, MEMBARRIER = 324, STATX = 332,
         RSEQ = 334, CLONE3 = 435, FACCESSAT2 = 439,
-    }
-}
-
-mod names {
-    /// `"RT_SIGACTION"` → `"rt_sigaction"`, interned so the names stay `&'static str`.
-    pub fn lower(upper: &'static str) -> &'static str {
-        use std::collections::HashMap;
-        use std::sync::{Mutex, OnceLock};
-        static TABLE: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
-        let mut t = TABLE
-            .get_or_init(|| Mutex::new(HashMap::new()))
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        t.entry(upper)
-            .or_insert_with(|| Box::leak(upper.to_lowercase().into_boxed_str()))
     }
 }
 
@@ -214,5 +200,26 @@ pub fn default_action(n: u32) -> DefaultAction {
         // SIG_KERNEL_STOP_MASK
         19..=22 => DefaultAction::Stop,
         _ => DefaultAction::Terminate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_calls_have_strace_names_and_unknown_numbers_none() {
+        assert_eq!(nr::name(nr::RT_SIGACTION), Some("rt_sigaction"));
+        assert_eq!(nr::name(nr::EXIT_GROUP), Some("exit_group"));
+        assert_eq!(nr::name(999), None);
+    }
+
+    #[test]
+    fn default_actions_are_linuxs() {
+        assert_eq!(default_action(11), DefaultAction::Core);
+        assert_eq!(default_action(23), DefaultAction::Ignore); // SIGURG
+        assert_eq!(default_action(15), DefaultAction::Terminate);
+        assert_eq!(signal_name(23), "SIGURG");
+        assert_eq!(signal_name(34), "SIGRT34");
     }
 }

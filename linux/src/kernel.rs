@@ -5,7 +5,7 @@
 use crate::abi::{self, errno::*, nr, sig::*};
 use crate::files::{normalise, Entry, FileView};
 use crate::user;
-use crate::vm::{self, page_up, Vmas, MMAP_BASE, MMAP_MIN, TASK_SIZE};
+use crate::vm::{self, page_up, MMAP_BASE, MMAP_MIN, TASK_SIZE};
 use machine::cpu::{R10, R8, R9, RAX, RDI, RDX, RSI};
 use machine::memory::PAGE_SIZE;
 use machine::{ModelAccess, SyscallFlow, SyscallHandler};
@@ -85,6 +85,8 @@ pub struct Task {
     pub wait: Option<Wait>,
     /// set_robust_list's head (kept, not walked: no thread dies holding a robust lock here).
     pub robust_list: u64,
+    /// Whether it has exited.
+    pub exited: bool,
 }
 
 /// `struct sigaction` as `rt_sigaction` takes it on x86-64 (`kernel/signal.c`).
@@ -143,8 +145,6 @@ pub struct Kernel {
     pub fds: BTreeMap<u32, Fd>,
     /// Per-signal dispositions, index = signal number (0 unused).
     pub actions: Vec<SigAction>,
-    /// The mappings.
-    pub vmas: Vmas,
     /// Where the heap starts.
     pub brk_start: u64,
     /// The current break.
@@ -214,6 +214,23 @@ impl Kernel {
     /// Whether thread `t` is blocked.
     pub fn blocked(&self, t: usize) -> bool {
         self.tasks.get(t).is_some_and(|t| t.wait.is_some())
+    }
+
+    /// Makes signal `n` pending for thread `t`, unless it is ignored and not blocked: then
+    /// it is discarded at once, as prepare_signal/sig_ignored do (kernel/signal.c), so an
+    /// ignored signal never interrupts a wait.
+    pub fn send(&mut self, t: usize, n: u32) {
+        let act = self.actions[n as usize];
+        let ignored = act.handler == crate::abi::sig::SIG_IGN
+            || (act.handler == crate::abi::sig::SIG_DFL
+                && matches!(
+                    crate::abi::default_action(n),
+                    crate::abi::DefaultAction::Ignore | crate::abi::DefaultAction::Stop
+                ));
+        if ignored && self.tasks[t].mask & bit(n) == 0 {
+            return;
+        }
+        self.tasks[t].pending |= bit(n);
     }
 
     /// Index of the thread with this tid.
@@ -299,6 +316,8 @@ pub struct Sys<'a> {
     pub trace: &'a mut Trace,
     /// `(step, state before it)` for step back, when history is on.
     pub snapshots: Option<&'a mut Vec<(u64, Kernel)>>,
+    /// Set when a call ended the slice (blocked, yielded, signalled, exited).
+    pub ended_slice: bool,
 }
 
 /// What a handler asks of the run.
@@ -359,6 +378,7 @@ impl SyscallHandler for Sys<'_> {
             result: ret,
         });
         if end {
+            self.ended_slice = true;
             SyscallFlow::EndSlice
         } else {
             SyscallFlow::Continue
@@ -488,6 +508,15 @@ impl Sys<'_> {
         // /proc/self/exe is the executable's path (fs/proc/base.c proc_exe_link).
         if path == "/proc/self/exe" {
             return Some(Entry::Link(self.k.exe_path.clone()));
+        }
+        // /proc, /sys and /dev describe the kernel and the machine the process runs on:
+        // here that is this kernel, not the host a view may read from, so they are not
+        // looked up in the view (a run must not depend on the host's THP setting or CPUs).
+        if ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|d| path == *d || path.starts_with(&format!("{d}/")))
+        {
+            return None;
         }
         crate::files::follow(self.files, path)
     }
@@ -737,6 +766,8 @@ impl Sys<'_> {
         };
         let target = if path == "/proc/self/exe" {
             self.k.exe_path.clone()
+        } else if self.lookup(&path).is_none() {
+            return neg(ENOENT);
         } else {
             match self.files.get(&path) {
                 Some(Entry::Link(t)) => t,
@@ -829,20 +860,17 @@ impl Sys<'_> {
             if addr & (PAGE_SIZE - 1) != 0 || addr < MMAP_MIN || addr + len > TASK_SIZE {
                 return neg(EINVAL);
             }
-            if flags & MAP_FIXED_NOREPLACE != 0 && self.k.vmas.overlaps(addr, addr + len) {
+            if flags & MAP_FIXED_NOREPLACE != 0 && !a.mem.is_free(addr, len) {
                 return neg(EEXIST);
             }
             addr
         } else {
             // A hint is taken when the range is free (mm/mmap.c get_unmapped_area).
             let hint = addr & !(PAGE_SIZE - 1);
-            if hint >= MMAP_MIN
-                && hint + len <= TASK_SIZE
-                && !self.k.vmas.overlaps(hint, hint + len)
-            {
+            if hint >= MMAP_MIN && hint + len <= TASK_SIZE && a.mem.is_free(hint, len) {
                 hint
             } else {
-                match self.k.vmas.find_free(len, MMAP_BASE) {
+                match a.mem.find_free(len, MMAP_BASE) {
                     Some(s) => s,
                     None => return neg(ENOMEM),
                 }
@@ -860,7 +888,6 @@ impl Sys<'_> {
                 return neg(ENOMEM);
             }
         }
-        self.k.vmas.insert(start, start + len, prot, &name);
         start
     }
 
@@ -874,7 +901,6 @@ impl Sys<'_> {
         if a.mem.unmap(addr, len).is_err() {
             return neg(EINVAL);
         }
-        self.k.vmas.remove(addr, addr + len);
         0
     }
 
@@ -888,13 +914,10 @@ impl Sys<'_> {
         if len == 0 {
             return 0;
         }
-        if !self.k.vmas.covers(addr, addr + len) {
-            return neg(ENOMEM);
-        }
+        // mm/mprotect.c: a hole in the range is ENOMEM, after the pages below it changed.
         if !vm::mirror_protect(a.mem, addr, addr + len, prot & 7) {
             return neg(ENOMEM);
         }
-        self.k.vmas.protect(addr, addr + len, prot & 7);
         0
     }
 
@@ -906,22 +929,10 @@ impl Sys<'_> {
             return neg(EINVAL);
         };
         if advice == abi::mman::MADV_DONTNEED {
-            // mm/madvise.c: private anonymous pages read back as zeros afterwards. Mapping
-            // the same range again, with its own rights and name, drops its pages' data
-            // (journaled, so step back brings it back).
-            let end = addr.saturating_add(len);
-            let parts: Vec<machine::Region> = a
-                .mem
-                .regions()
-                .iter()
-                .filter(|r| r.start < end && r.end > addr)
-                .cloned()
-                .collect();
-            for r in parts {
-                let (s, e) = (r.start.max(addr), r.end.min(end));
-                if r.perm.writable() && a.mem.map_replace(s, e - s, r.perm, &r.name).is_err() {
-                    return neg(EINVAL);
-                }
+            // mm/madvise.c: private anonymous pages read back as zeros afterwards; a hole
+            // in the range is ENOMEM, after the mapped part before it was dropped.
+            if a.mem.discard(addr, len).is_err() {
+                return neg(ENOMEM);
             }
         }
         // Every other advice is a hint the machine may ignore.
@@ -938,15 +949,13 @@ impl Sys<'_> {
             return k.brk;
         };
         if new_end > old_end {
-            if k.vmas.overlaps(old_end, new_end)
+            if !a.mem.is_free(old_end, new_end - old_end)
                 || !vm::mirror_map(a.mem, old_end, new_end, 3, "[heap]")
             {
                 return k.brk;
             }
-            k.vmas.insert(old_end, new_end, 3, "[heap]");
         } else if new_end < old_end {
             let _ = a.mem.unmap(new_end, old_end - new_end);
-            k.vmas.remove(new_end, old_end);
         }
         k.brk = want;
         want
@@ -1132,9 +1141,9 @@ impl Sys<'_> {
             .k
             .tasks
             .iter()
-            .position(|t| t.mask & bit(s) == 0 && t.tid != 0)
+            .position(|t| t.mask & bit(s) == 0 && !t.exited)
             .unwrap_or(0);
-        self.k.tasks[target].pending |= bit(s);
+        self.k.send(target, s);
         Flow::Yield(0)
     }
 
@@ -1145,13 +1154,17 @@ impl Sys<'_> {
         if tgid as u32 != PID {
             return Flow::Ret(neg(ESRCH));
         }
-        let Some(target) = self.k.task_of(tid as u32) else {
+        let Some(target) = self
+            .k
+            .task_of(tid as u32)
+            .filter(|&t| !self.k.tasks[t].exited)
+        else {
             return Flow::Ret(neg(ESRCH));
         };
         if signo == 0 {
             return Flow::Ret(0);
         }
-        self.k.tasks[target].pending |= bit(signo as u32);
+        self.k.send(target, signo as u32);
         Flow::Yield(0)
     }
 
@@ -1218,6 +1231,7 @@ impl Sys<'_> {
             self.k.futex_wake(ctid, u32::MAX, 1);
         }
         self.k.tasks[t].wait = None;
+        self.k.tasks[t].exited = true;
         a.exit_thread(t, (status & 0xff) as i32);
         Flow::Gone
     }

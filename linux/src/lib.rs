@@ -129,8 +129,7 @@ impl Process {
     /// Loads an executable as `execve` would and makes its main thread.
     pub fn load(elf: &[u8], config: Config) -> Result<Process, LoadError> {
         let mut m = Machine::new();
-        let mut vmas = vm::Vmas::default();
-        let exe = load::load_image(&mut m, &mut vmas, elf, load::PIE_BASE, &config.exe_path)?;
+        let exe = load::load_image(&mut m, elf, load::PIE_BASE, &config.exe_path)?;
         let mut interp_base = 0;
         let mut entry = exe.entry;
         if let Some(path) = &exe.interp {
@@ -138,8 +137,8 @@ impl Process {
                 Some(Entry::File(b)) => b,
                 _ => return Err(LoadError::Interpreter(path.clone())),
             };
-            let base = load::interp_base(&vmas, &bytes)?;
-            let ld = load::load_image(&mut m, &mut vmas, &bytes, base, path)?;
+            let base = load::interp_base(m.memory(), &bytes)?;
+            let ld = load::load_image(&mut m, &bytes, base, path)?;
             interp_base = ld.base;
             entry = ld.entry;
         }
@@ -150,7 +149,6 @@ impl Process {
                 addr: stack_lo,
                 why: e.to_string(),
             })?;
-        vmas.insert(stack_lo, load::STACK_TOP, stack_prot, "[stack]");
         let mut rng = config.seed ^ 0x006c_696e_7578; // "linux"
         let mut random = [0u8; 16];
         random[..8].copy_from_slice(&splitmix(&mut rng).to_le_bytes());
@@ -188,7 +186,6 @@ impl Process {
             }],
             fds,
             actions: vec![SigAction::default(); 65],
-            vmas,
             brk_start: brk,
             brk,
             next_tid: kernel::PID + 1,
@@ -411,20 +408,21 @@ impl Process {
             files: &*self.files,
             trace: &mut self.trace,
             snapshots,
+            ended_slice: false,
         };
-        let cut = len.min(budget);
-        let r = self.machine.run_with(thread, cut, stop_at, &mut sys);
+        let r = self
+            .machine
+            .run_with(thread, len.min(budget), stop_at, &mut sys);
+        let ended_by_call = sys.ended_slice;
         let taken = self.machine.step_count() - before;
-        // A run cut short by the caller (its budget, or the stop address) leaves the slice
-        // to go on as planned: the schedule does not depend on how a front end slices its
-        // work. (A system call that ends the slice on the budget's last step is then taken
-        // as a cut; a blocked thread still ends its slice below, being not runnable.)
-        let paused = matches!(r.halt, Halt::StopAt(_))
-            || (r.halt == Halt::StepLimit && cut < len && r.steps == cut);
-        let ends = !paused && (r.steps < len || r.halt != Halt::StepLimit || taken >= len);
+        // A stop address reached is a pause, as a budget cut is: the slice goes on.
+        let paused = matches!(r.halt, Halt::StopAt(_));
         if let Some(s) = self.slices.last_mut() {
             s.taken += taken;
-            s.ended = ends || s.taken >= s.planned;
+            // A slice the budget cut short is not over: the next run goes on with it, so
+            // a run in pieces schedules exactly as a run in one go.
+            s.ended =
+                ended_by_call || (r.halt != Halt::StepLimit && !paused) || s.taken >= s.planned;
         }
         match r.halt {
             Halt::ProcessExit(status) => Some(match self.kernel.killed_by {
@@ -554,6 +552,15 @@ impl Process {
         let task = &self.kernel.tasks[t];
         let alt = (act.flags & SA_ONSTACK != 0 && task.altstack.size != 0)
             .then(|| (task.altstack.sp, task.altstack.sp + task.altstack.size));
+        if self.trace.lines_on {
+            let tid = self.kernel.tasks[t].tid;
+            self.trace.lines.push(format!(
+                "[{tid}] --- {} {{si_code={}, si_addr={:#x}}} ---",
+                abi::signal_name(n),
+                info.code,
+                info.addr
+            ));
+        }
         let how = Delivery {
             handler: act.handler,
             restorer: if act.flags & SA_RESTORER != 0 {

@@ -3,7 +3,7 @@
 //! program (PT_INTERP), and the initial stack `create_elf_tables` builds: argc, argv,
 //! envp and the auxiliary vector.
 
-use crate::vm::{page_up, Vmas, MMAP_BASE};
+use crate::vm::{page_up, MMAP_BASE};
 use machine::memory::PAGE_SIZE;
 use machine::Machine;
 use object::elf::{self, FileHeader64, ProgramHeader64};
@@ -66,7 +66,6 @@ fn not_elf(e: impl std::fmt::Display) -> LoadError {
 /// Loads the image in `bytes`; `dyn_base` is where an ET_DYN image goes.
 pub fn load_image(
     m: &mut Machine,
-    vmas: &mut Vmas,
     bytes: &[u8],
     dyn_base: u64,
     name: &str,
@@ -97,7 +96,7 @@ pub fn load_image(
         match ph.p_type(e) {
             elf::PT_LOAD => {
                 first_load.get_or_insert(ph);
-                mapped_to = load_segment(m, vmas, bytes, ph, base, mapped_to, name)?;
+                mapped_to = load_segment(m, bytes, ph, base, mapped_to, name)?;
                 image.end = image.end.max(mapped_to);
             }
             elf::PT_INTERP => {
@@ -129,7 +128,6 @@ pub fn load_image(
 /// segments share is mapped once with both permissions. Returns where this one ends.
 fn load_segment(
     m: &mut Machine,
-    vmas: &mut Vmas,
     bytes: &[u8],
     ph: &ProgramHeader64<LE>,
     base: u64,
@@ -158,19 +156,13 @@ fn load_segment(
     let start = lo.max(mapped_to);
     if start > lo {
         // The shared page keeps the union of both segments' rights.
-        let shared_prot = prot
-            | vmas
-                .iter()
-                .find(|(_, v)| v.end == start)
-                .map_or(0, |(_, v)| v.prot);
+        let shared_prot = prot | m.memory().perm_of(lo).map_or(0, crate::vm::prot);
         m.protect(lo, PAGE_SIZE, crate::vm::perm(shared_prot))
             .map_err(|e| seg_err(format!("{e:?}")))?;
-        vmas.protect(lo, lo + PAGE_SIZE, shared_prot);
     }
     if hi > start {
         m.map(start, hi - start, crate::vm::perm(prot), name)
             .map_err(|e| seg_err(e.to_string()))?;
-        vmas.insert(start, hi, prot, name);
     }
     m.poke(vaddr, data).map_err(|e| seg_err(format!("{e:?}")))?;
     Ok(hi.max(mapped_to))
@@ -200,9 +192,11 @@ pub mod at {
     pub const EXECFN: u64 = 31;
 }
 
-/// `AT_HWCAP` on x86 is CPUID leaf 1's EDX (`arch/x86/include/asm/elf.h` ELF_HWCAP): the
-/// SSE2 baseline the machine's CPUID reports — FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2.
-pub const HWCAP: u64 = 1 | 1 << 4 | 1 << 8 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
+/// `AT_HWCAP` on x86 is CPUID leaf 1's EDX (`arch/x86/include/asm/elf.h` ELF_HWCAP): what
+/// the machine's own CPUID reports.
+pub fn hwcap() -> u64 {
+    machine::machine::cpuid(1, 0)[3] as u64
+}
 /// `AT_CLKTCK`: `USER_HZ`.
 pub const CLKTCK: u64 = 100;
 /// The user and group ids the process has.
@@ -272,7 +266,7 @@ pub fn build_stack(
         .map_err(|_| LoadError::TooBig)?;
     let exe = info.exe;
     let auxv: Vec<(u64, u64)> = vec![
-        (at::HWCAP, HWCAP),
+        (at::HWCAP, hwcap()),
         (at::PAGESZ, PAGE_SIZE),
         (at::CLKTCK, CLKTCK),
         (at::PHDR, exe.phdr),
@@ -309,7 +303,7 @@ pub fn build_stack(
 
 /// Where the interpreter of a dynamically linked program goes: top-down below
 /// [`MMAP_BASE`], as `load_elf_interp` maps it with a non-fixed mmap.
-pub fn interp_base(vmas: &Vmas, bytes: &[u8]) -> Result<u64, LoadError> {
+pub fn interp_base(mem: &machine::Memory, bytes: &[u8]) -> Result<u64, LoadError> {
     let h = FileHeader64::<LE>::parse(bytes).map_err(not_elf)?;
     let phs: &[ProgramHeader64<LE>] = h.program_headers(LE, bytes).map_err(not_elf)?;
     let span = phs
@@ -319,6 +313,18 @@ pub fn interp_base(vmas: &Vmas, bytes: &[u8]) -> Result<u64, LoadError> {
         .max()
         .and_then(page_up)
         .ok_or_else(|| not_elf("interpreter has no PT_LOAD"))?;
-    vmas.find_free(span, MMAP_BASE)
+    mem.find_free(span, MMAP_BASE)
         .ok_or_else(|| not_elf("no room for the interpreter"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hwcap_is_the_machines_sse2_baseline() {
+        let h = super::hwcap();
+        // FPU, CMOV, FXSR, SSE, SSE2 (CPUID.1:EDX bits 0, 15, 24, 25, 26).
+        for bit in [0, 15, 24, 25, 26] {
+            assert_ne!(h & 1 << bit, 0, "bit {bit} of {h:#x}");
+        }
+    }
 }

@@ -263,6 +263,14 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
             }
         }
     }
+    // An SSE instruction may change MXCSR's flags even when no XMM register is named
+    // (CVTTSD2SI RAX, [mem] raises IE or PE).
+    vector |= ins.cpuid_features().iter().any(|f| {
+        matches!(
+            f,
+            iced_x86::CpuidFeature::SSE | iced_x86::CpuidFeature::SSE2
+        )
+    });
     // iced lists no registers for the whole-state instructions: FXRSTOR loads every XMM
     // register and MXCSR, LDMXCSR and STMXCSR use MXCSR only.
     match ins.mnemonic() {

@@ -128,6 +128,7 @@ pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
         | M::Jp
         | M::Js => control::jcc(a, d),
         M::Call => control::call(a, d),
+        M::Jrcxz | M::Jecxz | M::Loop | M::Loope | M::Loopne => control::counter_branch(a, d),
         M::Ret => control::ret(a, d),
         M::Rcl | M::Rcr => shift::rotate_through_carry(a, d),
         M::Shld | M::Shrd => shift::double_shift(a, d),

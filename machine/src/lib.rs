@@ -6,6 +6,13 @@
 //! for the system calls runtime start-up code makes, per-step events for a UI, and exact
 //! step back. It knows nothing of Go.
 //!
+//! The built-in kernel is the lessons' default. A caller with a kernel of its own (the
+//! `linux` crate, which runs real executables) runs threads with
+//! [`Machine::run_with`] and a [`SyscallHandler`]: each SYSCALL becomes one recorded step
+//! in which the handler may change the caller's registers, memory and its mappings, output,
+//! and start or end threads through [`ModelAccess`]; [`Machine::deliver`] delivers any
+//! signal with the blocked mask and SSE state saved in the frame. Step back undoes all of it.
+//!
 //! The crate has no threads, clock or filesystem, so it also builds for
 //! `wasm32-unknown-unknown`.
 //!

@@ -463,7 +463,8 @@ impl Machine {
             let flow = kernel.syscall(a, thread);
             (flow, a.exit)
         });
-        if let Some(status) = ended {
+        if let Some(status) = ended.or(self.exit_status) {
+            // exit_group, or the exit of the last thread.
             return Some(Halt::ProcessExit(status));
         }
         match self.threads[thread].state {
@@ -883,6 +884,12 @@ fn inner<const HISTORY: bool>(
             }
         }
     }
+}
+
+/// What CPUID returns for `leaf` and `sub` (EAX, EBX, ECX, EDX): the one fixed CPU the
+/// machine is, so a kernel can tell a program the same (Linux's AT_HWCAP is leaf 1 EDX).
+pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    crate::isa::cpuid::leaf(leaf, sub)
 }
 
 /// The register names in [`Cpu::named`] order.

@@ -331,3 +331,86 @@ fn bit_scans_shld_and_popcnt() {
     assert_eq!((after.gpr[2], after.gpr[6], after.gpr[7]), (4, 63, 16));
     assert_eq!(after.gpr[0], 0x0000_0000_0000_10ff);
 }
+
+#[test]
+fn loop_and_jrcxz_count_rcx() {
+    let mut cpu = Cpu::default();
+    cpu.gpr[1] = 4;
+    let (mut m, t) = machine(
+        |a| {
+            let mut top = a.create_label();
+            let mut done = a.create_label();
+            a.set_label(&mut top).unwrap();
+            a.add(rax, 1).unwrap();
+            a.loop_(top).unwrap();
+            a.jrcxz(done).unwrap();
+            a.ud2().unwrap();
+            a.set_label(&mut done).unwrap();
+            a.nop().unwrap();
+        },
+        cpu,
+    );
+    // Four rounds of ADD and LOOP, then JRCXZ jumps over UD2 to the NOP.
+    let after = forwards_and_back(&mut m, t, 9);
+    assert_eq!((after.gpr[0], after.gpr[1]), (4, 0));
+    assert_eq!(
+        m.disassemble(after.rip).unwrap().instruction.mnemonic(),
+        iced_x86::Mnemonic::Nop
+    );
+}
+
+#[test]
+fn an_unmasked_simd_exception_is_sigfpe_and_changes_nothing() {
+    let mut cpu = Cpu::default();
+    cpu.xmm[0] = 1.0f64.to_bits() as u128;
+    cpu.mxcsr = 0x1f80 & !(1 << 9); // ZM clear: divide by zero unmasked
+    let (mut m, t) = machine(|a| a.divsd(xmm0, xmm1).unwrap(), cpu);
+    let before = m.thread(t).cpu;
+    assert_eq!(
+        m.step(t),
+        Err(Stop::Fault(Fault {
+            signal: machine::Signal::Sigfpe,
+            code: 3, // FPE_FLTDIV
+            addr: TEXT,
+            pc: TEXT,
+        }))
+    );
+    assert_eq!(m.thread(t).cpu, before);
+}
+
+#[test]
+fn daz_reads_denormals_as_zero_and_fz_flushes_tiny_results() {
+    let mut cpu = Cpu::default();
+    cpu.xmm[0] = 1; // the smallest denormal
+    cpu.xmm[1] = 2f64.to_bits() as u128;
+    cpu.xmm[2] = f64::MIN_POSITIVE.to_bits() as u128;
+    cpu.xmm[3] = 0.25f64.to_bits() as u128;
+    cpu.mxcsr = 0x1f80 | 0x40 | 0x8000;
+    let (mut m, t) = machine(
+        |a| {
+            a.mulsd(xmm0, xmm1).unwrap(); // DAZ: 0 * 2
+            a.mulsd(xmm2, xmm3).unwrap(); // tiny: FZ gives 0
+        },
+        cpu,
+    );
+    let after = forwards_and_back(&mut m, t, 2);
+    assert_eq!((after.xmm[0], after.xmm[2] as u64), (0, 0));
+    assert_eq!(after.mxcsr & 0x3f, 0x30, "UE and PE from the flush");
+}
+
+#[test]
+fn a_conversion_from_memory_steps_back_its_mxcsr_flags() {
+    let mut cpu = Cpu::default();
+    cpu.gpr[3] = DATA;
+    let (mut m, t) = machine(
+        |a| {
+            a.mov(rax, f64::NAN.to_bits()).unwrap();
+            a.mov(qword_ptr(rbx), rax).unwrap();
+            a.cvttsd2si(rcx, qword_ptr(rbx)).unwrap(); // no XMM register: IE all the same
+        },
+        cpu,
+    );
+    let after = forwards_and_back(&mut m, t, 3);
+    assert_eq!(after.mxcsr & 1, 1, "IE");
+    assert_eq!(after.gpr[1], 1 << 63);
+}

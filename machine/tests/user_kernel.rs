@@ -106,7 +106,8 @@ fn a_system_call_that_creates_a_thread_is_undone_by_one_step_back() {
     assert_eq!(m.run_with(t, 100, None, &mut k).halt, Halt::StepLimit);
     assert_eq!(m.run_with(t, 100, None, &mut k).halt, Halt::ThreadExit(3));
     assert_eq!(m.exit_status(), None);
-    assert_eq!(m.run_with(1, 100, None, &mut k).halt, Halt::ThreadExit(4));
+    // The last thread's exit ends the process.
+    assert_eq!(m.run_with(1, 100, None, &mut k).halt, Halt::ProcessExit(4));
     assert_eq!(m.thread(1).state, ThreadState::Exited(4));
     assert_eq!(m.exit_status(), Some(4));
     assert_eq!(k.calls, 4);

@@ -380,6 +380,15 @@ const TABLE_MNEMONICS: &[Mnemonic] = &[
     Mnemonic::Cvttss2si,
     Mnemonic::Cvtsd2ss,
     Mnemonic::Cvtss2sd,
+    Mnemonic::Cmpxchg8b,
+    Mnemonic::Cmpxchg16b,
+    Mnemonic::Movnti,
+    Mnemonic::Comiss,
+    Mnemonic::Cvtss2si,
+    Mnemonic::Subss,
+    Mnemonic::Minss,
+    Mnemonic::Maxss,
+    Mnemonic::Sqrtss,
     Mnemonic::Lfence,
     Mnemonic::Mfence,
     Mnemonic::Sfence,
@@ -1193,6 +1202,65 @@ impl Gen {
         true
     }
 
+    /// A string instruction (MOVS, STOS, LODS, CMPS, SCAS; every size), without or with
+    /// REP/REPE/REPNE, after CLD or STD, with RSI and RDI in the data page and a small
+    /// count; near the page's ends the repeat runs off it and faults part way.
+    fn string(&mut self) {
+        use iced_x86::RepPrefixKind as P;
+        let size = self.rng.pick(&[1u64, 2, 4, 8]);
+        let near_end = |g: &mut Gen| {
+            if g.rng.chance(1, 4) {
+                DATA + PAGE - g.rng.below(48)
+            } else if g.rng.chance(1, 8) {
+                DATA + g.rng.below(48)
+            } else {
+                DATA + g.rng.below(PAGE)
+            }
+        };
+        let (source, destination) = (near_end(self), near_end(self));
+        self.mov_imm(Register::RSI, source);
+        self.mov_imm(Register::RDI, destination);
+        let count = self.rng.below(20);
+        self.mov_imm(Register::RCX, count);
+        let direction = if self.rng.chance(1, 3) {
+            Code::Std
+        } else {
+            Code::Cld
+        };
+        self.emit(Instruction::with(direction));
+        let kind = self.rng.below(5);
+        let rep = match (kind, self.rng.below(3)) {
+            (_, 0) => P::None,
+            (3 | 4, 1) => P::Repe,
+            (3 | 4, _) => P::Repne,
+            _ => P::Repe,
+        };
+        let seg = Register::None;
+        let ins = match (kind, size) {
+            (0, 1) => Instruction::with_movsb(64, seg, rep),
+            (0, 2) => Instruction::with_movsw(64, seg, rep),
+            (0, 4) => Instruction::with_movsd(64, seg, rep),
+            (0, _) => Instruction::with_movsq(64, seg, rep),
+            (1, 1) => Instruction::with_stosb(64, rep),
+            (1, 2) => Instruction::with_stosw(64, rep),
+            (1, 4) => Instruction::with_stosd(64, rep),
+            (1, _) => Instruction::with_stosq(64, rep),
+            (2, 1) => Instruction::with_lodsb(64, seg, rep),
+            (2, 2) => Instruction::with_lodsw(64, seg, rep),
+            (2, 4) => Instruction::with_lodsd(64, seg, rep),
+            (2, _) => Instruction::with_lodsq(64, seg, rep),
+            (3, 1) => Instruction::with_cmpsb(64, seg, rep),
+            (3, 2) => Instruction::with_cmpsw(64, seg, rep),
+            (3, 4) => Instruction::with_cmpsd(64, seg, rep),
+            (3, _) => Instruction::with_cmpsq(64, seg, rep),
+            (_, 1) => Instruction::with_scasb(64, rep),
+            (_, 2) => Instruction::with_scasw(64, rep),
+            (_, 4) => Instruction::with_scasd(64, rep),
+            (_, _) => Instruction::with_scasq(64, rep),
+        };
+        self.emit(ins.expect("string instruction"));
+    }
+
     /// POPF/POPFQ of a sanitised image: any status flags, DF, NT, AC, ID and the ignored
     /// bits, but TF clear (the machine does not model single-step traps) and IF set with
     /// IOPL 0 (what a CPL-3 POPF cannot change; unicorn runs at CPL 0 and would change them).
@@ -1381,6 +1449,7 @@ impl Gen {
             0..=1 => self.branch(),
             2 => self.popf(),
             3 => self.leave(),
+            4 => self.string(),
             _ => {
                 self.table_instruction(Target::Ok);
             }
@@ -1621,7 +1690,7 @@ pub fn registers(rng: &mut Rng) -> serde_json::Map<String, Value> {
     regs.insert("gs_base".into(), json!(format!("{GS_BASE:#x}")));
     // XMM registers and MXCSR: lanes of doubles, pairs of singles (normal, tiny, huge,
     // NaN) or interesting integers; any rounding mode, every exception masked (as Linux
-    // starts a process; an unmasked one is #XM). FZ and DAZ have focused tests only.
+    // starts a process; an unmasked one is #XM).
     for name in machine::cpu::XMM_NAMES {
         let lane = |rng: &mut Rng| -> u64 {
             match rng.below(4) {
@@ -1642,7 +1711,11 @@ pub fn registers(rng: &mut Rng) -> serde_json::Map<String, Value> {
         let v = (lane(rng) as u128) | (lane(rng) as u128) << 64;
         regs.insert(name.into(), json!(format!("{v:#x}")));
     }
-    let mxcsr = 0x1f80 | (rng.below(4) << 13);
+    let mut mxcsr = 0x1f80 | (rng.below(4) << 13);
+    // DAZ sometimes; FZ never (`oracle::Quirk::FlushToZeroIgnored`).
+    if rng.chance(1, 8) {
+        mxcsr |= 0x40;
+    }
     regs.insert("mxcsr".into(), json!(format!("{mxcsr:#x}")));
     regs
 }

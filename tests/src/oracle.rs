@@ -70,6 +70,34 @@ pub enum Quirk {
     /// Linux reports as SIGSEGV/SI_KERNEL. The QEMU under unicorn 2 does not check it; the
     /// oracle raises the #GP itself before unicorn runs the instruction.
     SseAlignmentUnchecked,
+    /// Unicorn calls the code hook once per iteration of a REP string instruction. The
+    /// oracle counts the repeated instruction as one step, and, as the machine does, a
+    /// fault after some iterations as one more (the step that did those iterations; the
+    /// hardware's state at the fault is the same).
+    RepIterationHooks,
+    /// The QEMU under unicorn never gathers SSE exception flags (IE, DE, ZE, OE, UE, PE)
+    /// into MXCSR: reading the register and STMXCSR both give the flags as last loaded.
+    /// `diff` compares MXCSR without them, and STMXCSR is not generated; the machine's
+    /// flags have their own tests (the variant names the rule; no case is adjusted).
+    MxcsrFlagsNotGathered,
+    /// A CMPXCHG8B/CMPXCHG16B whose compare fails writes the old value back on hardware
+    /// (SDM Vol. 2A, CMPXCHG8B: "the destination operand is written back"), so a read-only
+    /// destination faults either way; QEMU only reads it. The oracle raises the write
+    /// fault itself for a mapped destination without write permission.
+    Cmpxchg8bNoWriteBack,
+    /// With two NaN operands an SSE arithmetic instruction returns the first source (the
+    /// destination), quieted (SDM Vol. 1, Table 4-7); QEMU 5's soft-float picks the NaN
+    /// with the larger significand, as x87 does. The oracle puts the first source's NaN
+    /// in the result lane.
+    NanPickLarger,
+    /// CMPXCHG8B/CMPXCHG16B change only ZF, but QEMU's helper recomputes the other flags
+    /// from lazily kept state that can be stale (after a 16-bit CMPXCHG it gave CF=1 where
+    /// the compare had cleared it). The oracle keeps the other flags as they were.
+    Cmpxchg8bStaleFlags,
+    /// QEMU 5 applies MXCSR.FZ to the x87 status instead of the SSE one, so SSE results
+    /// are never flushed to zero. Random programs set DAZ but not FZ; the machine's FZ has
+    /// its own tests (the variant names the rule; no case is adjusted).
+    FlushToZeroIgnored,
 }
 
 impl Quirk {
@@ -79,6 +107,22 @@ impl Quirk {
             Quirk::PrivilegedAtCpl0 => "unicorn runs at CPL 0; oracle raises the CPL-3 #GP itself",
             Quirk::NonCanonicalDataUnchecked => {
                 "unicorn does not #GP/#SS on non-canonical data addresses; oracle checks them"
+            }
+            Quirk::Cmpxchg8bStaleFlags => {
+                "QEMU's CMPXCHG8B/16B helper can change flags other than ZF; oracle keeps them"
+            }
+            Quirk::FlushToZeroIgnored => "QEMU 5 ignores MXCSR.FZ for SSE; FZ is not generated",
+            Quirk::NanPickLarger => {
+                "QEMU picks the larger-significand NaN of two; SSE returns the first; oracle fixes it"
+            }
+            Quirk::MxcsrFlagsNotGathered => {
+                "QEMU does not gather SSE exception flags into MXCSR; diff ignores them"
+            }
+            Quirk::Cmpxchg8bNoWriteBack => {
+                "QEMU does not write back a failed CMPXCHG8B/16B; oracle raises the write fault"
+            }
+            Quirk::RepIterationHooks => {
+                "unicorn hooks each REP iteration; oracle counts the instruction once"
             }
             Quirk::SseAlignmentUnchecked => {
                 "unicorn does not #GP on a misaligned 16-byte SSE operand; oracle raises it"
@@ -136,6 +180,14 @@ struct State {
     straddles: Vec<(u64, u64, Vec<u8>)>,
     /// The flag update of the in-flight instruction: (bits it writes, bits it leaves undefined).
     pending: (u64, u64),
+    /// The in-flight instruction is a REP string instruction that has done an iteration.
+    rep_partial: bool,
+    /// The result lane of the in-flight SSE arithmetic with two NaN operands: (XMM
+    /// register, lane bytes, the NaN the hardware returns) (`Quirk::NanPickLarger`).
+    nan_fix: Option<(usize, u64, u64)>,
+    /// RFLAGS before an in-flight CMPXCHG8B/16B (`Quirk::Cmpxchg8bStaleFlags`).
+    zf_only: Option<u64>,
+
     info: OracleInfo,
 }
 
@@ -283,6 +335,9 @@ struct MemAccess {
 /// The data accesses an instruction will make, from iced's used-memory list evaluated on
 /// the current registers.
 fn accesses(uc: &Unicorn<State>, ins: &Instruction) -> Vec<MemAccess> {
+    if is_rep_string(ins) {
+        return rep_accesses(uc, ins);
+    }
     let mut factory = InstructionInfoFactory::new();
     let info = factory.info(ins);
     let mut out = Vec::new();
@@ -379,7 +434,171 @@ fn branch_target(uc: &Unicorn<State>, ins: &Instruction) -> Option<u64> {
     }
 }
 
+/// Accesses that cross a page boundary: keeps the bytes of their first page, to undo a
+/// partial store if the second page faults (see `Quirk::StraddlingStore`).
+fn record_straddles(uc: &mut Unicorn<State>, accesses: &[MemAccess]) {
+    let mut straddles = Vec::new();
+    for m in accesses {
+        let last = m.addr.wrapping_add(m.size.max(1) - 1);
+        if m.size > 1 && is_canonical(m.addr) && m.addr >> 12 != last >> 12 {
+            let first_len = (0x1000 - (m.addr & 0xfff)) as usize;
+            let mut b = vec![0u8; first_len];
+            if uc.mem_read(m.addr, &mut b).is_ok() {
+                straddles.push((m.addr, m.size, b));
+            }
+        }
+    }
+    uc.get_data_mut().straddles = straddles;
+}
+
+/// The accesses of the next iteration of a REP string instruction (iced lists none for
+/// the repeated forms): the element at RSI and/or RDI, none once RCX is zero.
+fn rep_accesses(uc: &Unicorn<State>, ins: &Instruction) -> Vec<MemAccess> {
+    if read_reg(uc, Register::RCX) == 0 {
+        return Vec::new();
+    }
+    let size = ins.memory_size().size() as u64;
+    let base = match ins.memory_segment() {
+        Register::FS => uc.reg_read(RegisterX86::FS_BASE).unwrap_or(0),
+        Register::GS => uc.reg_read(RegisterX86::GS_BASE).unwrap_or(0),
+        _ => 0,
+    };
+    let mut out = Vec::new();
+    for i in 0..ins.op_count() {
+        let addr = match ins.op_kind(i) {
+            OpKind::MemorySegRSI => read_reg(uc, Register::RSI).wrapping_add(base),
+            OpKind::MemoryESRDI => read_reg(uc, Register::RDI),
+            _ => continue,
+        };
+        out.push(MemAccess {
+            addr,
+            size,
+            ss: false,
+        });
+    }
+    out
+}
+
+fn read_xmm(uc: &Unicorn<State>, i: usize) -> u128 {
+    let b = uc.reg_read_long(xmm_id(i)).unwrap_or_default();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&b[..16]);
+    u128::from_le_bytes(bytes)
+}
+
+fn is_nan(v: u64, width: u64) -> bool {
+    if width == 8 {
+        v & 0x7ff0_0000_0000_0000 == 0x7ff0_0000_0000_0000 && v & 0xf_ffff_ffff_ffff != 0
+    } else {
+        v & 0x7f80_0000 == 0x7f80_0000 && v & 0x7f_ffff != 0
+    }
+}
+
+/// Before a scalar SSE arithmetic instruction: the NaN it must return when both of its
+/// operands are NaNs (`Quirk::NanPickLarger`).
+fn nan_pick(
+    uc: &Unicorn<State>,
+    ins: &Instruction,
+    accesses: &[MemAccess],
+) -> Option<(usize, u64, u64)> {
+    let width = match ins.mnemonic() {
+        Mnemonic::Addsd | Mnemonic::Subsd | Mnemonic::Mulsd | Mnemonic::Divsd => 8,
+        Mnemonic::Addss | Mnemonic::Subss | Mnemonic::Mulss | Mnemonic::Divss => 4,
+        _ => return None,
+    };
+    let mask = if width == 8 { u64::MAX } else { 0xffff_ffff };
+    let dst = ins.op0_register().number();
+    let x = read_xmm(uc, dst) as u64 & mask;
+    let y = match ins.op1_kind() {
+        OpKind::Register => read_xmm(uc, ins.op1_register().number()) as u64 & mask,
+        _ => {
+            let m = accesses.first()?;
+            let mut b = [0u8; 8];
+            uc.mem_read(m.addr, &mut b[..width as usize]).ok()?;
+            u64::from_le_bytes(b)
+        }
+    };
+    let quiet = if width == 8 { 1 << 51 } else { 1 << 22 };
+    (is_nan(x, width) && is_nan(y, width)).then_some((dst, width, x | quiet))
+}
+
+/// After an instruction completed: the corrections `nan_pick` and `zf_only` prepared.
+fn fix_completed(uc: &mut Unicorn<State>) {
+    let zf_only = uc.get_data_mut().zf_only.take();
+    let nan_fix = uc.get_data_mut().nan_fix.take();
+    if uc.get_data().in_flight.is_none() {
+        return;
+    }
+    if let Some(before) = zf_only {
+        let now = uc.reg_read(RegisterX86::RFLAGS).unwrap_or(0);
+        let fixed = (before & !ZF) | (now & ZF);
+        if fixed != now {
+            let _ = uc.reg_write(RegisterX86::RFLAGS, fixed);
+            uc.get_data_mut()
+                .info
+                .quirks
+                .push(Quirk::Cmpxchg8bStaleFlags);
+        }
+    }
+    let Some((r, width, nan)) = nan_fix else {
+        return;
+    };
+    let mask: u128 = if width == 8 {
+        u64::MAX as u128
+    } else {
+        0xffff_ffff
+    };
+    let v = read_xmm(uc, r);
+    let fixed = (v & !mask) | nan as u128;
+    if fixed != v {
+        let _ = uc.reg_write_long(xmm_id(r), &fixed.to_le_bytes());
+        uc.get_data_mut().info.quirks.push(Quirk::NanPickLarger);
+    }
+}
+
+/// A mapped destination of CMPXCHG8B/16B that cannot be written (`Quirk::Cmpxchg8bNoWriteBack`).
+fn read_only_destination(
+    uc: &Unicorn<State>,
+    ins: &Instruction,
+    accesses: &[MemAccess],
+) -> Option<u64> {
+    if !matches!(ins.mnemonic(), Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b) {
+        return None;
+    }
+    let regions = uc.mem_regions().ok()?;
+    let m = accesses.first()?;
+    (0..m.size).map(|i| m.addr.wrapping_add(i)).find(|&a| {
+        regions
+            .iter()
+            .any(|r| (r.begin..=r.end).contains(&a) && r.perms & Prot::WRITE.0 == 0)
+    })
+}
+
+fn is_rep_string(ins: &Instruction) -> bool {
+    ins.is_string_instruction()
+        && (ins.has_rep_prefix() || ins.has_repe_prefix() || ins.has_repne_prefix())
+}
+
 fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
+    let flags_now = uc.reg_read(RegisterX86::RFLAGS).unwrap_or(0);
+    let st = uc.get_data_mut();
+    match st.in_flight {
+        // Another iteration of the same REP instruction (see `Quirk::RepIterationHooks`).
+        Some(ins) if ins.ip() == addr && is_rep_string(&ins) && st.outcome.is_none() => {
+            if !st.rep_partial {
+                st.info.quirks.push(Quirk::RepIterationHooks);
+            }
+            st.rep_partial = true;
+            st.flags_before = flags_now;
+            // This iteration's RSI/RDI: its own page-crossing accesses.
+            let accesses = accesses(uc, &ins);
+            record_straddles(uc, &accesses);
+            return;
+        }
+        _ => {}
+    }
+    uc.get_data_mut().rep_partial = false;
+    fix_completed(uc);
     finish_in_flight(uc.get_data_mut());
     let st = uc.get_data();
     if st.outcome.is_some() {
@@ -398,20 +617,7 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
     }
     let ins = decode_at(uc, addr, size);
     let accesses = accesses(uc, &ins);
-    // Accesses that cross a page boundary: keep the bytes of their first page, to undo a
-    // partial store if the second page faults (see `Quirk::StraddlingStore`).
-    let mut straddles = Vec::new();
-    for m in &accesses {
-        let last = m.addr.wrapping_add(m.size.max(1) - 1);
-        if m.size > 1 && is_canonical(m.addr) && m.addr >> 12 != last >> 12 {
-            let first_len = (0x1000 - (m.addr & 0xfff)) as usize;
-            let mut b = vec![0u8; first_len];
-            if uc.mem_read(m.addr, &mut b).is_ok() {
-                straddles.push((m.addr, m.size, b));
-            }
-        }
-    }
-    uc.get_data_mut().straddles = straddles;
+    record_straddles(uc, &accesses);
     let mut quirk = None;
     let mut gp = false;
     if ins.mnemonic() == Mnemonic::Hlt || ins.is_privileged() {
@@ -436,6 +642,16 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
     } else if needs_alignment(&ins) && accesses.iter().any(|m| m.size == 16 && m.addr % 16 != 0) {
         quirk = Some(Quirk::SseAlignmentUnchecked);
         gp = true;
+    } else if let Some(fault_at) = read_only_destination(uc, &ins, &accesses) {
+        let st = uc.get_data_mut();
+        st.info.mnemonics.push(ins.mnemonic());
+        st.info.quirks.push(Quirk::Cmpxchg8bNoWriteBack);
+        st.flags_before = flags_now;
+        st.data_fault = true;
+        st.outcome = Some(Outcome::Signal("SIGSEGV", 2, fault_at, addr));
+        st.in_flight = None;
+        let _ = uc.emu_stop();
+        return;
     } else if let Some(t) = branch_target(uc, &ins) {
         if !is_canonical(t) {
             quirk = Some(Quirk::NonCanonicalBranchCompletes);
@@ -456,6 +672,7 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
         _ => None,
     };
     let flags_before = uc.reg_read(RegisterX86::RFLAGS).unwrap_or(0);
+    let nan = nan_pick(uc, &ins, &accesses);
     let st = uc.get_data_mut();
     st.flags_before = flags_before;
     st.info.mnemonics.push(ins.mnemonic());
@@ -467,6 +684,10 @@ fn code_hook(uc: &mut Unicorn<State>, addr: u64, size: u32) {
         return;
     }
     st.pending = flag_effect(&ins, count);
+    st.nan_fix = nan;
+    st.zf_only = matches!(ins.mnemonic(), Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b)
+        .then_some(flags_before);
+
     st.in_flight = Some(ins);
 }
 
@@ -553,6 +774,10 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     let state = State {
         steps: 0,
         in_flight: None,
+        rep_partial: false,
+        nan_fix: None,
+        zf_only: None,
+
         max_steps: case.max_steps.map_or(DEFAULT_MAX_STEPS, |n| n.0),
         stop_at: case.stop_at.map(|n| n.0),
         outcome: None,
@@ -620,6 +845,16 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     .map_err(|e| format!("{e:?}"))?;
 
     let res = uc.emu_start(rip, u64::MAX, 0, 0);
+    // The last instruction, if it completed without faulting.
+    if uc.get_data().invalid.is_none()
+        && matches!(
+            uc.get_data().outcome,
+            None | Some(Outcome::StopAt) | Some(Outcome::MaxSteps)
+        )
+    {
+        fix_completed(&mut uc);
+    }
+
     let uc_rip = uc
         .reg_read(RegisterX86::RIP)
         .map_err(|e| format!("{e:?}"))?;
@@ -754,6 +989,17 @@ fn run_inner(case: &Case) -> Result<(CaseResult, OracleInfo), String> {
     let st = uc.get_data_mut();
     if stop != "fault" {
         finish_in_flight(st);
+    }
+    let mut signal = signal;
+    let mut stop = stop;
+    if stop == "fault" && st.rep_partial {
+        // The machine's step with the completed iterations (`Quirk::RepIterationHooks`);
+        // when it is the last one the budget allows, the run ends there, before the fault.
+        st.steps += 1;
+        if st.steps >= st.max_steps {
+            stop = "max_steps";
+            signal = None;
+        }
     }
     let mut info = std::mem::take(&mut st.info);
     info.undefined_flags = st.undefined;

@@ -262,13 +262,24 @@ fn static_note(m: &str) -> &'static str {
         "SHLD" | "SHRD" => "RIP-relative imm8 forms not generated: QEMU's address is one byte low (focused test)",
         "BSF" | "BSR" => "TZCNT/LZCNT not generated: unicorn's CPU has BMI1/LZCNT, this one runs them as BSF/BSR (focused test)",
         "PEXTRW" => "SSE4.1 form (66 0F 3A 15) not generated: #UD on this CPU",
+        "ADDSD" | "SUBSD" | "MULSD" | "DIVSD" | "SQRTSD" | "MINSD" | "MAXSD" | "ADDSS"
+        | "SUBSS" | "MULSS" | "DIVSS" | "SQRTSS" | "MINSS" | "MAXSS" | "UCOMISD" | "COMISD"
+        | "UCOMISS" | "COMISS" | "CVTSI2SD" | "CVTSI2SS" | "CVTTSD2SI" | "CVTSD2SI"
+        | "CVTTSS2SI" | "CVTSS2SI" | "CVTSD2SS" | "CVTSS2SD" => {
+            "MXCSR flags 0x3f not compared (QEMU does not gather them); FZ not generated (QEMU 5 ignores it for SSE); unit tests cover both"
+        }
+        "STMXCSR" | "LDMXCSR" | "FXSAVE" | "FXRSTOR" | "CPUID" | "RDTSC" => {
+            "not generated (MXCSR flags, CPU model, clock differ from unicorn's): focused tests in machine/tests/isa_families.rs"
+        }
         _ => "",
     }
 }
 
 fn family(m: &str) -> &'static str {
     match m {
-        "MOV" | "MOVZX" | "MOVSX" | "MOVSXD" | "LEA" | "XCHG" | "BSWAP" => "data movement",
+        "MOV" | "MOVZX" | "MOVSX" | "MOVSXD" | "LEA" | "XCHG" | "BSWAP" | "MOVNTI" => {
+            "data movement"
+        }
         "PUSH" | "POP" | "PUSHF" | "PUSHFQ" | "POPF" | "POPFQ" | "LEAVE" => "stack",
         "CBW" | "CWDE" | "CDQE" | "CWD" | "CDQ" | "CQO" => "sign extension",
         "ADD" | "ADC" | "SUB" | "SBB" | "CMP" | "INC" | "DEC" | "NEG" => "add/sub",
@@ -279,6 +290,21 @@ fn family(m: &str) -> &'static str {
         "JMP" | "CALL" | "RET" => "jmp/call/ret",
         "NOP" | "ENDBR64" => "nop",
         "HLT" | "INT3" | "UD2" => "trapping",
+        "MOVSB" | "MOVSW" | "MOVSQ" | "STOSB" | "STOSW" | "STOSD" | "STOSQ" | "LODSB" | "LODSW"
+        | "LODSD" | "LODSQ" | "CMPSB" | "CMPSW" | "CMPSQ" | "SCASB" | "SCASW" | "SCASD"
+        | "SCASQ" => "string",
+        "BSF" | "BSR" | "POPCNT" => "bit scan",
+        "SHLD" | "SHRD" | "RCL" | "RCR" => "shift/rotate",
+        "CMPXCHG" | "XADD" | "CMPXCHG8B" | "CMPXCHG16B" => "exchange",
+        "CLD" | "STD" | "CLC" | "STC" | "CMC" => "flags",
+        "MFENCE" | "LFENCE" | "SFENCE" | "PREFETCHT0" | "PREFETCHNTA" => "fence/hint",
+        "ADDSD" | "SUBSD" | "MULSD" | "DIVSD" | "SQRTSD" | "MINSD" | "MAXSD" | "ADDSS"
+        | "MULSS" | "DIVSS" | "UCOMISD" | "COMISD" | "UCOMISS" | "CVTSI2SD" | "CVTSI2SS"
+        | "CVTTSD2SI" | "CVTSD2SI" | "CVTTSS2SI" | "CVTSD2SS" | "CVTSS2SD" => "sse float",
+        // MOVSD is both the string move and the SSE scalar move.
+        "MOVSD" => "string / sse move",
+        m if m.starts_with("MOV") => "sse move",
+        m if m.starts_with('P') || m.ends_with("PS") || m.ends_with("PD") => "sse integer/logic",
         m if m.starts_with("CMOV") => "cmovcc",
         m if m.starts_with("SET") => "setcc",
         m if m.starts_with('J') => "jcc",

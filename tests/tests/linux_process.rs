@@ -129,6 +129,36 @@ func main() {
 }
 "#;
 
+/// A NULL write in C code called from Go: Go's signal handler reports the SIGSEGV that
+/// arrived during cgo execution and the goroutine's stack, and exits with 2.
+const CGO_NULL: &str = r#"package main
+
+/*
+static void crash(void) { *(volatile int *)0 = 1; }
+*/
+import "C"
+import "fmt"
+
+func main() {
+	fmt.Println("calling C")
+	C.crash()
+}
+"#;
+
+/// A report with its hexadecimal numbers written as `0x…`, for comparing reports whose
+/// heap and stack addresses depend on the environment.
+fn without_hex(report: &str) -> String {
+    let mut out = String::new();
+    let mut rest = report;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        out.push_str("0x…");
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Builds `source` with `tc` into a temporary folder and returns the executable's path.
 fn build(tc: &Toolchain, name: &str, source: &str, link: Link) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stackswitch-linux-{}-{name}", tc.version));
@@ -303,6 +333,36 @@ fn a_spinning_goroutine_is_preempted_by_sigurg_and_sleep_uses_the_poller() {
 }
 
 #[test]
+fn a_null_write_in_c_is_gos_own_report_as_natively() {
+    for tc in toolchains::required("the cgo NULL-write report in the machine") {
+        let exe = build(&tc, "cgo-null", CGO_NULL, Link::DynamicCgo);
+        let (p, outcome) = run(&exe, 0);
+        let (status, stdout, stderr) = native(&exe);
+        assert_eq!(status, 2);
+        assert_eq!(outcome, Outcome::Exited(2), "{}", tc.version);
+        assert_eq!(text(&p, 1), stdout);
+        let got = text(&p, 2);
+        // The head is exact: the signal, its pc and code, where it arrived.
+        let head = |s: &str| s.lines().take(3).collect::<Vec<_>>().join("\n");
+        assert_eq!(head(&got), head(&stderr), "{}", tc.version);
+        // Which words depend on the release ("SIGSEGV: segmentation violation" from
+        // go1.24 on, "fatal error: unexpected signal during runtime execution" before).
+        assert!(got.contains("SIGSEGV: segmentation violation"), "{got}");
+        // The crashing goroutine's stack differs only in addresses. (The other goroutines'
+        // ids and states vary from one native run to the next: ids come from per-P
+        // caches, so they depend on which P ran what.)
+        let first_goroutine = |s: &str| without_hex(s.split("\n\n").nth(1).unwrap_or(""));
+        assert_eq!(
+            first_goroutine(&got),
+            first_goroutine(&stderr),
+            "{}",
+            tc.version
+        );
+        assert!(got.contains("main._Cfunc_crash()"), "{got}");
+    }
+}
+
+#[test]
 fn static_cgo_starts_glibc_and_creates_a_pthread() {
     for tc in toolchains::required("static cgo in the machine") {
         let exe = build(&tc, "cgo-static", CGO, Link::StaticCgo);
@@ -356,13 +416,24 @@ fn the_same_seed_gives_the_same_run_step_for_step() {
     let Some(tc) = toolchains::required("determinism of real runs").pop() else {
         return;
     };
-    let exe = build(&tc, "goroutines", GOROUTINES, Link::Static);
+    let exe = build(&tc, "goroutines-seeds", GOROUTINES, Link::Static);
     let (a, oa) = run(&exe, 11);
     let (b, ob) = run(&exe, 11);
     assert_eq!(oa, Outcome::Exited(0));
     assert_eq!(oa, ob);
     assert_eq!(fingerprint(&a), fingerprint(&b));
     assert_eq!(a.syscall_counts(), b.syscall_counts());
+    // A run in pieces is the same run.
+    let mut d = load(&exe, 11);
+    d.set_history(false);
+    let od = loop {
+        match d.run(77_777) {
+            Outcome::Budget => continue,
+            o => break o,
+        }
+    };
+    assert_eq!(od, oa);
+    assert_eq!(fingerprint(&d), fingerprint(&a));
     // Another seed schedules differently (here: a different count of steps to the end).
     let (c, _) = run(&exe, 12);
     assert_eq!(text(&c, 1), text(&a, 1));
@@ -374,7 +445,7 @@ fn step_back_across_system_calls_and_thread_creation_is_exact() {
     let Some(tc) = toolchains::required("step back across a real run").pop() else {
         return;
     };
-    let exe = build(&tc, "hello", HELLO, Link::Static);
+    let exe = build(&tc, "hello-step-back", HELLO, Link::Static);
     let mut p = load(&exe, 5);
     // Run to a point before any thread is created, remember it, run on to the end.
     let k = 20_000;
@@ -451,11 +522,38 @@ void _start(void) {
         sys(228, 1, (long)t1, 0, 0);
         put(t1[0] - t0[0] >= 1 ? "slept a second\n" : "no time passed\n");
     }
+    if (probe == 'b') {
+        /* A fault while its signal is blocked cannot be held off: the process dies. */
+        u64 segv = 1ul << 10;
+        sys(14, 0, (long)&segv, 0, 8);
+        put("blocked\n");
+        *(volatile int *)0 = 1;
+        put("survived\n");
+    }
+    if (probe == 'f') {
+        char buf[64];
+        long st[18];
+        long fd = sys(257, -100, (long)"/data/../data/msg", 0, 0);
+        long n = sys(0, fd, (long)buf, sizeof buf, 0);
+        sys(1, 1, (long)buf, n, 0);
+        sys(5, fd, (long)st, 0, 0);
+        put(st[6] == n ? "fstat gives its size\n" : "fstat is wrong\n");
+        n = sys(267, -100, (long)"/proc/self/exe", (long)buf, sizeof buf);
+        sys(1, 1, (long)buf, n, 0);
+        put(sys(257, -100, (long)"/data/none", 0, 0) == -2 ? "\nENOENT\n" : "\nopened?\n");
+        put(sys(3, fd, 0, 0, 0) == 0 && sys(3, fd, 0, 0, 0) == -9 ? "EBADF\n" : "close?\n");
+    }
     sys(231, 0, 0, 0, 0);
 }
 "#;
 
+/// The probes, built once for all the tests that run them (in parallel).
 fn kernel_probes() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_kernel_probes).clone()
+}
+
+fn build_kernel_probes() -> PathBuf {
     let dir = std::env::temp_dir().join("stackswitch-linux-probes");
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("probes.c"), KERNEL_PROBES).expect("write probes.c");
@@ -510,6 +608,42 @@ fn signals_follow_their_sigaction_and_the_default_action_kills_as_natively() {
 }
 
 #[test]
+fn step_back_across_a_signal_delivery_and_the_kill_is_exact() {
+    let exe = kernel_probes();
+    let bytes = std::fs::read(&exe).unwrap();
+    let config = Config {
+        argv: vec!["probes".into(), "s".into()],
+        ..Config::default()
+    };
+    let mut p = Process::load(&bytes, config).unwrap();
+    let start = fingerprint(&p);
+    let first = p.run(1_000_000);
+    assert_eq!(first, Outcome::Killed { signal: 10 });
+    let end = fingerprint(&p);
+    assert!(p.go_back_to(0));
+    assert_eq!(fingerprint(&p), start);
+    assert!(
+        p.kernel().actions[10] == Default::default(),
+        "the handler is gone too"
+    );
+    assert_eq!(p.run(1_000_000), first);
+    assert_eq!(fingerprint(&p), end);
+}
+
+#[test]
+fn a_fault_whose_signal_is_blocked_kills_the_process_as_natively() {
+    let exe = kernel_probes();
+    let (p, outcome) = probe(&exe, "b", 1_000_000);
+    assert_eq!(text(&p, 1), "blocked\n");
+    assert_eq!(outcome, Outcome::Killed { signal: 11 });
+    assert_eq!(outcome.status(), Some(139));
+    let out = Command::new(&exe).arg("b").output().expect("runs natively");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "blocked\n");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(11));
+}
+
+#[test]
 fn a_wait_nothing_can_end_is_a_deadlock_and_a_loop_runs_out_of_budget() {
     let exe = kernel_probes();
     let (_, outcome) = probe(&exe, "d", 1_000_000);
@@ -517,6 +651,26 @@ fn a_wait_nothing_can_end_is_a_deadlock_and_a_loop_runs_out_of_budget() {
     let (p, outcome) = probe(&exe, "l", 500_000);
     assert_eq!(outcome, Outcome::Budget);
     assert_eq!(p.machine.step_count(), 500_000);
+}
+
+#[test]
+fn files_come_from_the_file_view_and_errors_are_linuxs() {
+    let exe = kernel_probes();
+    let bytes = std::fs::read(&exe).unwrap();
+    let mut files = linux::MemFiles::new();
+    files.add("/data/msg", b"from the view\n".to_vec());
+    let config = Config {
+        argv: vec!["probes".into(), "f".into()],
+        files: Box::new(files),
+        exe_path: "/bin/probes".into(),
+        ..Config::default()
+    };
+    let mut p = Process::load(&bytes, config).unwrap();
+    assert_eq!(p.run(1_000_000), Outcome::Exited(0));
+    assert_eq!(
+        text(&p, 1),
+        "from the view\nfstat gives its size\n/bin/probes\nENOENT\nEBADF\n"
+    );
 }
 
 #[test]

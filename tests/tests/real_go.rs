@@ -24,7 +24,10 @@ struct Built {
 fn built() -> &'static [Built] {
     static ALL: OnceLock<Vec<Built>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("stackswitch-real-go-{}", std::process::id()));
+        // One folder, emptied at the start of each run, so runs leave one set of
+        // executables behind (to replay by hand with `emu run`), not one per run.
+        let out = std::env::temp_dir().join("stackswitch-real-go");
+        let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out).unwrap();
         let programs = realgo::programs().expect("the program specs read");
         let tcs: Vec<Toolchain> = toolchains::required("real Go programs");

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 const MODELLED: &[(&str, &str)] = &[
     (
         "runtime·cgocallback",
-        "the model's C-to-Go entry does crosscall2's, cgocallback's and cgocallbackg's steps in one function: Go's cgocallback clears X15 with XORPS on the needm path (go1.24.3 asm_amd64.s), and the machine runs no SSE yet",
+        "the model's C-to-Go entry does crosscall2's, cgocallback's and cgocallbackg's steps in one function, where Go's cgocallback calls needm and cgocallbackg, which are Go code the model runs as named steps (real executables under `emu run ./prog` run Go's own)",
     ),
     (
         "runtime·sigtramp",

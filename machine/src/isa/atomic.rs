@@ -8,7 +8,6 @@ use super::Next;
 use crate::cpu::flag::ZF;
 use crate::cpu::{Gpr, RAX, RBX, RCX, RDX};
 use crate::decode::{Access, Decoded, Loc, Operand};
-use crate::fault::Fault;
 use crate::flags::{self, STATUS};
 
 fn gpr(idx: usize, size: u8) -> Gpr {
@@ -71,9 +70,7 @@ pub fn cmpxchg_wide(a: &mut Access, d: &Decoded) -> Next {
     let addr = m.linear(a.cpu);
     let wide = d.mnemonic == iced_x86::Mnemonic::Cmpxchg16b;
     let half = if wide { 8 } else { 4 };
-    if wide && addr % 16 != 0 {
-        return Err(Fault::general_protection(d.ip).into());
-    }
+    a.check_aligned(addr, m.seg, wide)?;
     a.mem
         .check_write(addr, 2 * half as usize)
         .map_err(|e| crate::decode::mem_fault(e, addr, m.seg, a.pc))?;

@@ -52,3 +52,46 @@ pub fn ret(a: &mut Access, d: &Decoded) -> Next {
     a.cpu.gpr[RSP] = a.cpu.gpr[RSP].wrapping_add(8 + extra);
     Ok(t)
 }
+
+/// JRCXZ/JECXZ (branch when RCX/ECX is zero) and LOOP/LOOPE/LOOPNE (decrement RCX, or ECX
+/// with a 0x67 prefix, then branch while it is not zero, and for LOOPE/LOOPNE while ZF is
+/// set/clear). None of them changes flags (SDM Vol. 2A, Jcc; Vol. 2B, LOOP/LOOPcc).
+pub fn counter_branch(a: &mut Access, d: &Decoded) -> Next {
+    use crate::cpu::{flag::ZF, Gpr, RCX};
+    use iced_x86::Mnemonic as M;
+    // With a 0x67 prefix the counter is ECX.
+    let width = match d.ins.code() {
+        iced_x86::Code::Jecxz_rel8_64
+        | iced_x86::Code::Loop_rel8_64_ECX
+        | iced_x86::Code::Loope_rel8_64_ECX
+        | iced_x86::Code::Loopne_rel8_64_ECX => 4,
+        _ => 8,
+    };
+    let rcx = Gpr {
+        idx: RCX as u8,
+        size: width,
+        high: false,
+    };
+    let zf = a.cpu.rflags & ZF != 0;
+    let take = match d.mnemonic {
+        M::Jrcxz | M::Jecxz => a.cpu.read_gpr(rcx) == 0,
+        _ => {
+            let count = a.cpu.read_gpr(rcx).wrapping_sub(1) & crate::flags::mask(width);
+            let more = count != 0
+                && match d.mnemonic {
+                    M::Loope => zf,
+                    M::Loopne => !zf,
+                    _ => true,
+                };
+            // The target is checked first: a #GP leaves RCX as it was.
+            let t = if more { Some(target(a, d)?) } else { None };
+            a.cpu.write_gpr(rcx, count);
+            return Ok(t.unwrap_or(d.next_ip));
+        }
+    };
+    if take {
+        Ok(target(a, d)?)
+    } else {
+        Ok(d.next_ip)
+    }
+}

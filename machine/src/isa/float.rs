@@ -190,7 +190,14 @@ fn compute<F: Format>(op: Op, xb: u64, yb: u64, mxcsr: u32) -> (u64, u32) {
         // residual y - r*r says on which side of the true root r lies, which gives the
         // directed roundings and the precision flag.
         let r = value::<F>(F::host_sqrt(bits(y)));
-        let residual = (-r).mul_add_r(r, y, Round::NearestTiesToEven).value;
+        // For a small y the residual lies below the smallest denormal; scaling y by 2^100
+        // and r by 2^50 (both exact) keeps its sign.
+        let (ys, rs) = if y.ilogb() < 0 {
+            (y.scalbn(100), r.scalbn(50))
+        } else {
+            (y, r)
+        };
+        let residual = (-rs).mul_add_r(rs, ys, Round::NearestTiesToEven).value;
         if residual.is_zero() {
             return (bits(r), flags);
         }
@@ -622,5 +629,10 @@ mod tests {
         let (up, _) = compute::<Double>(Op::Sqrt, 0, d(2.0), DEFAULT | 2 << 13);
         assert_eq!(up - down, 1);
         assert_eq!(compute::<Double>(Op::Sqrt, 0, d(9.0), DEFAULT), (d(3.0), 0));
+        // A root near 1e-155, whose residual underflows unless scaled.
+        let y = d(2e-310);
+        let (down, _) = compute::<Double>(Op::Sqrt, 0, y, DEFAULT | 1 << 13);
+        let (up, _) = compute::<Double>(Op::Sqrt, 0, y, DEFAULT | 2 << 13);
+        assert_eq!(up - down, 1);
     }
 }

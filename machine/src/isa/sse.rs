@@ -28,9 +28,7 @@ fn place(a: &Access, op: &Operand) -> Place {
 impl Access<'_> {
     /// Loads 16 bytes; with `aligned`, a misaligned address is `#GP(0)`.
     pub fn load128(&mut self, addr: u64, seg: Seg, aligned: bool) -> Result<u128, Fault> {
-        if aligned && addr % 16 != 0 {
-            return Err(Fault::general_protection(self.pc));
-        }
+        self.check_aligned(addr, seg, aligned)?;
         let low = self.load(addr, seg, 8)?;
         let high = self.load(addr.wrapping_add(8), seg, 8)?;
         Ok((high as u128) << 64 | low as u128)
@@ -38,14 +36,29 @@ impl Access<'_> {
 
     /// Stores 16 bytes, checking the whole access first so a fault stores nothing.
     pub fn store128(&mut self, addr: u64, seg: Seg, aligned: bool, v: u128) -> Result<(), Fault> {
-        if aligned && addr % 16 != 0 {
-            return Err(Fault::general_protection(self.pc));
-        }
+        self.check_aligned(addr, seg, aligned)?;
         self.mem
             .check_write(addr, 16)
             .map_err(|e| crate::decode::mem_fault(e, addr, seg, self.pc))?;
         self.store(addr, seg, 8, v as u64)?;
         self.store(addr.wrapping_add(8), seg, 8, (v >> 64) as u64)
+    }
+
+    /// The 16-byte alignment rule: a misaligned address is #GP(0), after the canonical
+    /// check (a non-canonical stack address is #SS, as for any access).
+    pub fn check_aligned(&mut self, addr: u64, seg: Seg, aligned: bool) -> Result<(), Fault> {
+        if aligned && addr % 16 != 0 {
+            if !crate::memory::is_canonical(addr) {
+                return Err(crate::decode::mem_fault(
+                    crate::memory::MemError::NonCanonical,
+                    addr,
+                    seg,
+                    self.pc,
+                ));
+            }
+            return Err(Fault::general_protection(self.pc));
+        }
+        Ok(())
     }
 
     /// Operand `i` as 128 bits: an XMM register or a 16-byte memory operand.
