@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod lesson_cli;
+mod program_cli;
 mod run_elf;
 
 /// Whether `path` names a file that starts with the ELF magic.
@@ -90,6 +91,12 @@ enum Command {
         /// Executable: print each system call, strace-like, on standard error.
         #[arg(long = "trace-syscalls")]
         trace_syscalls: bool,
+        /// Executable: run at full speed until a thread reaches this symbol's entry
+        /// (`runtime.asmcgocall`, `main.main`…), show the threads, code, registers and
+        /// stacks there, then take commands from standard input: `s` step, `n` step over,
+        /// `b` back, `c` continue, `t N` follow thread N, `q` quit.
+        #[arg(long = "break", value_name = "SYMBOL")]
+        break_at: Option<String>,
         /// Go release (the newest when absent).
         #[arg(long = "go")]
         go: Option<String>,
@@ -154,10 +161,18 @@ fn main() -> ExitCode {
             max_steps,
             env,
             trace_syscalls,
+            break_at,
             go,
             json,
             list,
         } => match scenario.as_deref().filter(|s| is_elf(s)) {
+            Some(path) if break_at.is_some() => program_cli::walk(
+                path,
+                break_at.as_deref().unwrap_or_default(),
+                &args,
+                &env,
+                seed,
+            ),
             Some(path) => run_elf::run(
                 path,
                 &run_elf::Options {

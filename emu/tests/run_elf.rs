@@ -120,3 +120,98 @@ fn trace_syscalls_prints_strace_like_lines_on_stderr() {
         "{err}"
     );
 }
+
+/// `emu run --break SYMBOL ./prog` with `commands` on standard input.
+fn walk(symbol: &str, commands: &str) -> (String, String, Option<i32>) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emu"))
+        .args(["run", "--break", symbol])
+        .arg(echo())
+        .arg("x")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("emu runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(commands.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn break_stops_at_the_symbol_then_steps_and_steps_back_to_the_window_start() {
+    let (out, err, status) = walk("_start", "s\ns\nb\nb\nb\nq\n");
+    assert_eq!(status, Some(0), "{err}");
+    let shows: Vec<&str> = out.lines().filter(|l| l.contains(" · step ")).collect();
+    // The stop, two steps, two steps back; the third back is refused at the window's start.
+    assert_eq!(shows.len(), 5, "{out}");
+    assert!(
+        shows[0].ends_with("at the breakpoint _start on thread 1000"),
+        "{}",
+        shows[0]
+    );
+    let step = |l: &str| -> u64 {
+        l.split(" · step ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let at = step(shows[0]);
+    assert_eq!(
+        shows.iter().map(|l| step(l)).collect::<Vec<_>>(),
+        [at, at + 1, at + 2, at + 1, at]
+    );
+    assert!(
+        out.contains("this is the start of the stepping window"),
+        "{out}"
+    );
+    // At the stop, the followed thread's RIP is the listing's marked instruction.
+    let first: Vec<&str> = out.split(" · step ").nth(1).unwrap().lines().collect();
+    let rip = first
+        .iter()
+        .find(|l| l.trim_start().starts_with("▶ [0]"))
+        .and_then(|l| l.split("rip ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the followed thread's line");
+    assert!(
+        first
+            .iter()
+            .any(|l| l.trim_start().starts_with(&format!("▶ {rip} "))),
+        "{out}"
+    );
+}
+
+#[test]
+fn break_on_a_symbol_the_binary_lacks_is_a_clear_error() {
+    let (_, err, status) = walk("runtime.nosuch", "q\n");
+    assert_eq!(status, Some(2));
+    assert!(
+        err.contains("--break runtime.nosuch") && err.contains("no symbol"),
+        "{err}"
+    );
+}
+
+#[test]
+fn continuing_past_the_breakpoint_runs_to_the_end_with_the_programs_status() {
+    let (out, err, status) = walk("_start", "c\n");
+    // argc is 2 (the path and "x"): the program exits with it.
+    assert_eq!(status, Some(2), "{err}");
+    assert!(out.contains("ended: exited with status 2"), "{out}");
+    assert!(
+        out.contains("| x"),
+        "the output so far shows what it printed:\n{out}"
+    );
+}

@@ -175,12 +175,24 @@ pub struct ProgramSession {
     message: Option<String>,
     sources: Option<SourceReader>,
     source_cache: std::cell::RefCell<BTreeMap<String, Option<Vec<String>>>>,
+    /// The ELF symbol table's code and data symbols by name, for breakpoints in a binary
+    /// without Go's tables (gobin names those of a Go binary itself).
+    elf_symbols: BTreeMap<String, u64>,
 }
 
 impl ProgramSession {
     /// Loads the executable as `execve` would; names come from the binary where it is a Go
     /// binary (a non-Go static executable runs too, named by its ELF symbols only).
     pub fn open(config: ProgramConfig) -> Result<ProgramSession, ProgramError> {
+        Self::open_with_files(config, Box::new(linux::NoFiles))
+    }
+
+    /// Opens a program that reads its files through `files` (the CLI gives the host's,
+    /// read-only): a dynamically linked one loads its interpreter and libraries from there.
+    pub fn open_with_files(
+        config: ProgramConfig,
+        files: Box<dyn linux::files::FileView>,
+    ) -> Result<ProgramSession, ProgramError> {
         let argv = if config.argv.is_empty() {
             vec![config.name.clone()]
         } else {
@@ -189,6 +201,13 @@ impl ProgramSession {
         let elf = object::read::elf::ElfFile64::<object::LittleEndian>::parse(&*config.elf)
             .map_err(|e| ProgramError::NotExecutable(format!("not a 64-bit ELF file ({e})")))?;
         let tls = tls_segment(&elf);
+        let elf_symbols = {
+            use object::{Object, ObjectSymbol};
+            elf.symbols()
+                .filter(|sym| sym.is_definition() && sym.address() != 0)
+                .filter_map(|sym| Some((sym.name().ok()?.to_string(), sym.address())))
+                .collect()
+        };
         let process = Process::load(
             &config.elf,
             linux::Config {
@@ -196,6 +215,7 @@ impl ProgramSession {
                 envp: config.envp.clone(),
                 seed: config.seed,
                 exe_path: format!("/{}", config.name.trim_start_matches('/')),
+                files,
                 ..linux::Config::default()
             },
         )
@@ -253,6 +273,7 @@ impl ProgramSession {
             message: None,
             sources: None,
             source_cache: Default::default(),
+            elf_symbols,
         })
     }
 
@@ -289,6 +310,7 @@ impl ProgramSession {
                     .map(|f| f.entry)
                     .or(b.symbol(symbol))
             })
+            .or_else(|| self.elf_symbols.get(symbol).copied())
             .ok_or_else(|| ProgramError::UnknownSymbol(symbol.to_string()))?;
         self.breakpoint = Some(Breakpoint {
             symbol: symbol.to_string(),
