@@ -521,6 +521,21 @@ impl Sys<'_> {
         crate::files::follow(self.files, path)
     }
 
+    /// The /proc files the kernel makes from the process's state: its mappings
+    /// (`/proc/self/maps`, fs/proc/task_mmu.c). Made when the file is opened: Linux's
+    /// seq_file makes them as they are read, which is the same for a reader that reads
+    /// it through before it maps anything (glibc's `pthread_getattr_np` does).
+    fn proc_file(&self, a: &ModelAccess, path: &str) -> Option<Entry> {
+        let task = path.strip_prefix("/proc/")?.strip_suffix("/maps")?;
+        let own = [
+            "self".to_string(),
+            "thread-self".to_string(),
+            PID.to_string(),
+        ];
+        own.contains(&task.to_string())
+            .then(|| Entry::File(Arc::new(vm::proc_maps(a.mem).into_bytes())))
+    }
+
     fn openat(&mut self, a: &mut ModelAccess, dirfd: u64, path: u64, flags: u64) -> u64 {
         const O_ACCMODE: u64 = 3;
         const O_CREAT: u64 = 0o100;
@@ -534,7 +549,8 @@ impl Sys<'_> {
         if flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
             return neg(EACCES);
         }
-        let fd = match self.lookup(&path) {
+        let proc = self.proc_file(a, &path);
+        let fd = match proc.or_else(|| self.lookup(&path)) {
             Some(Entry::File(_)) if flags & O_DIRECTORY != 0 => return neg(ENOTDIR),
             Some(Entry::File(data)) => Fd::File {
                 path,
@@ -685,6 +701,8 @@ impl Sys<'_> {
         let st = match self.k.fds.get(&(fd as u32)) {
             None => return neg(EBADF),
             Some(Fd::Stdin | Fd::Out(_)) => Stat::char_device(fd),
+            // A /proc file has no size (proc_reg_fops: st_size 0); readers read to its end.
+            Some(Fd::File { path, data, .. }) if path.starts_with("/proc/") => Stat::file(path, 0),
             Some(Fd::File { path, data, .. }) => Stat::file(path, data.len() as u64),
             Some(Fd::Dir(path)) => Stat::dir(path),
             Some(Fd::Epoll(_) | Fd::EventFd(_) | Fd::Pipe { .. }) => Stat::char_device(fd),

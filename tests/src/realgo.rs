@@ -36,8 +36,15 @@ pub struct Spec {
     pub stderr_starts: Option<String>,
     /// Why the goroutine sections may come in another order: set for a program where which
     /// goroutine takes which part is a race (natively too), so Go prints the same sections
-    /// in another order. Sections are then compared as a set.
+    /// in another order. Sections are then compared as a set, and the states (M and status
+    /// word) of the goroutines other than the crashing one are not compared: where a
+    /// bystander had got to when the crash came is the same race.
     pub racy: Option<String>,
+    /// Seeds besides 0 the machine runs the program with (`linux::Config::seed`): set for a
+    /// program whose threads interleave, where another seed is another interleaving and
+    /// the output must still be the native one.
+    #[serde(default)]
+    pub other_seeds: Vec<u64>,
     /// The environment, exactly (nothing of the test's own reaches the program).
     /// `GOTRACEBACK=single` when absent.
     pub env: Option<BTreeMap<String, String>>,
@@ -305,6 +312,34 @@ pub fn sections(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// In a racy program's report, what each goroutine section's header says of where the
+/// goroutine had got to (its M, `m=M mp=0x…` or `m=nil`, and its status word, `[syscall]`,
+/// `[runnable]`…) becomes `…`; the crashing goroutine's (the first one Go prints:
+/// runtime/traceback.go prints the current goroutine, then `tracebackothers` the rest) is
+/// returned, to be compared on its own. Where a bystander had got to when the crash came
+/// (`[runnable]` before it first ran, `[syscall]` once parked in a blocking call) is the
+/// race; its stack is still compared, as is everything of the crashing goroutine. Only
+/// header lines (`goroutine N [status]:`, `goroutine N gp=0x… m=M mp=0x… [status]:`) change.
+fn take_goroutine_states(sections: &mut [String]) -> Option<String> {
+    const HEAD: &str = "goroutine N ";
+    let mut crashing = None;
+    for s in sections.iter_mut().filter(|s| s.starts_with(HEAD)) {
+        let head_end = s.find('\n').unwrap_or(s.len());
+        let head = &s[..head_end];
+        // The state starts at ` m=` (go1.23 and later print gp, m and mp) or at ` [`.
+        let Some(at) = head.find(" m=").or_else(|| head.find(" [")) else {
+            continue;
+        };
+        if !head.ends_with("]:") {
+            continue;
+        }
+        let state = head[at..].to_string();
+        s.replace_range(at..head_end, " …:");
+        crashing.get_or_insert(state);
+    }
+    crashing
+}
+
 /// The differences between two outcomes of one executable, section by section; empty when
 /// they agree.
 pub fn compare(native: &Outcome, emulated: &Outcome, racy: bool) -> Vec<String> {
@@ -323,6 +358,12 @@ pub fn compare(native: &Outcome, emulated: &Outcome, racy: bool) -> Vec<String> 
     }
     let (mut a, mut b) = (sections(&native.stderr), sections(&emulated.stderr));
     if racy {
+        let (x, y) = (take_goroutine_states(&mut a), take_goroutine_states(&mut b));
+        if x != y {
+            diffs.push(format!(
+                "the crashing goroutine's state: native {x:?}, emu {y:?}"
+            ));
+        }
         a.sort();
         b.sort();
     }
@@ -404,6 +445,30 @@ mod tests {
             "{}",
             d[1]
         );
+    }
+
+    #[test]
+    fn a_racy_report_ignores_only_the_bystanders_states() {
+        let native = Outcome {
+            stdout: String::new(),
+            stderr: "fatal error: x\n\ngoroutine 1 [running]:\nmain.main()\n\n\
+                     goroutine 5 gp=0xc000100000 m=6 mp=0xc000070808 [syscall]:\nos/signal.signal_recv()\n"
+                .into(),
+            status: 2,
+        };
+        let mut emu = native.clone();
+        emu.stderr = emu
+            .stderr
+            .replace("m=6 mp=0xc000070808 [syscall]", "m=nil [runnable]");
+        assert!(compare(&native, &emu, true).is_empty());
+        assert_eq!(compare(&native, &emu, false).len(), 1, "not racy: compared");
+        // The crashing goroutine's status, and a bystander's stack, still count.
+        let mut crashing = native.clone();
+        crashing.stderr = crashing.stderr.replace("[running]", "[syscall]");
+        assert_eq!(compare(&native, &crashing, true).len(), 1);
+        let mut stack = native.clone();
+        stack.stderr = stack.stderr.replace("signal_recv", "signal_wait");
+        assert_eq!(compare(&native, &stack, true).len(), 1);
     }
 
     #[test]
