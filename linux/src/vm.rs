@@ -110,7 +110,7 @@ mod tests {
             lines[0],
             format!(
                 "00400000-00402000 r-xp 00000000 00:00 0{}/bin/prog",
-                " ".repeat(54)
+                " ".repeat(34)
             )
         );
         assert_eq!(lines[0].find('/'), Some(73), "the name is at column 73");
