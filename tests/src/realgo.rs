@@ -36,13 +36,14 @@ pub struct Spec {
     pub stderr_starts: Option<String>,
     /// Why the goroutine sections may come in another order: set for a program where which
     /// goroutine takes which part is a race (natively too), so Go prints the same sections
-    /// in another order. Sections are then compared as a set, and the states (M and status
-    /// word) of the goroutines other than the crashing one are not compared: where a
-    /// bystander had got to when the crash came is the same race.
+    /// in another order. Sections are then compared as a set, their `created by` lines as
+    /// a set of their own, and of the goroutines other than the crashing one only their
+    /// headers without their state: where a bystander had got to when the crash came is
+    /// the same race (see `cut_racers`).
     pub racy: Option<String>,
-    /// Seeds besides 0 the machine runs the program with (`linux::Config::seed`): set for a
-    /// program whose threads interleave, where another seed is another interleaving and
-    /// the output must still be the native one.
+    /// Seeds besides 0 the machine runs the program with (`linux::Config::seed`). Every Go
+    /// program has several threads (sysmon, the Ms for its Ps), so another seed is another
+    /// interleaving, and the output must still be the native one.
     #[serde(default)]
     pub other_seeds: Vec<u64>,
     /// The environment, exactly (nothing of the test's own reaches the program).
@@ -312,17 +313,33 @@ pub fn sections(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// In a racy program's report, what each goroutine section's header says of where the
-/// goroutine had got to (its M, `m=M mp=0x…` or `m=nil`, and its status word, `[syscall]`,
-/// `[runnable]`…) becomes `…`; the crashing goroutine's (the first one Go prints:
-/// runtime/traceback.go prints the current goroutine, then `tracebackothers` the rest) is
-/// returned, to be compared on its own. Where a bystander had got to when the crash came
-/// (`[runnable]` before it first ran, `[syscall]` once parked in a blocking call) is the
-/// race; its stack is still compared, as is everything of the crashing goroutine. Only
-/// header lines (`goroutine N [status]:`, `goroutine N gp=0x… m=M mp=0x… [status]:`) change.
-fn take_goroutine_states(sections: &mut [String]) -> Option<String> {
+/// What a racy program's report says of its goroutines besides their sections: the
+/// crashing goroutine's state, and every goroutine's `created by` lines, sorted.
+#[derive(Debug, PartialEq, Eq)]
+struct Racers {
+    crashing_state: Option<String>,
+    created_by: Vec<String>,
+}
+
+/// Cuts a racy program's goroutine sections down to what the race does not change. The
+/// crashing goroutine is the first one Go prints (runtime/traceback.go prints the current
+/// goroutine, then `tracebackothers` the rest); every other one is a bystander.
+///
+/// - Which goroutine crashes may be the race itself (seed-concurrent-cgo), so every
+///   section loses its `created by` lines, which are compared as a set instead.
+/// - The crashing goroutine's state (its M, `m=M mp=0x…` or `m=nil`, and its status word)
+///   is compared on its own; the rest of its section stays.
+/// - A bystander keeps only its header without its state: where it had got to when the
+///   crash came is the race. One that had not run yet is `[runnable]` with only its entry
+///   frame, one that had is parked (`[syscall]` in signal_recv's notetsleepg, `[select]`,
+///   `[finalizer wait]`) with the frames that got it there, so its frames change with its
+///   status. Native runs of one no-onstack executable differ in exactly this.
+fn cut_racers(sections: &mut [String]) -> Racers {
     const HEAD: &str = "goroutine N ";
-    let mut crashing = None;
+    let mut racers = Racers {
+        crashing_state: None,
+        created_by: Vec::new(),
+    };
     for s in sections.iter_mut().filter(|s| s.starts_with(HEAD)) {
         let head_end = s.find('\n').unwrap_or(s.len());
         let head = &s[..head_end];
@@ -334,10 +351,25 @@ fn take_goroutine_states(sections: &mut [String]) -> Option<String> {
             continue;
         }
         let state = head[at..].to_string();
-        s.replace_range(at..head_end, " …:");
-        crashing.get_or_insert(state);
+        let mut cut = format!("{} …:", &head[..at]);
+        let crashing = racers.crashing_state.is_none();
+        let mut lines = s[head_end..].lines().skip(1);
+        while let Some(line) = lines.next() {
+            if line.starts_with("created by ") {
+                let at = lines.next().unwrap_or("");
+                racers.created_by.push(format!("{line}\n{at}"));
+            } else if crashing {
+                cut.push('\n');
+                cut.push_str(line);
+            }
+        }
+        if crashing {
+            racers.crashing_state = Some(state);
+        }
+        *s = cut;
     }
-    crashing
+    racers.created_by.sort();
+    racers
 }
 
 /// The differences between two outcomes of one executable, section by section; empty when
@@ -358,10 +390,17 @@ pub fn compare(native: &Outcome, emulated: &Outcome, racy: bool) -> Vec<String> 
     }
     let (mut a, mut b) = (sections(&native.stderr), sections(&emulated.stderr));
     if racy {
-        let (x, y) = (take_goroutine_states(&mut a), take_goroutine_states(&mut b));
-        if x != y {
+        let (x, y) = (cut_racers(&mut a), cut_racers(&mut b));
+        if x.crashing_state != y.crashing_state {
             diffs.push(format!(
-                "the crashing goroutine's state: native {x:?}, emu {y:?}"
+                "the crashing goroutine's state: native {:?}, emu {:?}",
+                x.crashing_state, y.crashing_state
+            ));
+        }
+        if x.created_by != y.created_by {
+            diffs.push(format!(
+                "the goroutines' creators:\n  native: {:?}\n  emu:    {:?}",
+                x.created_by, y.created_by
             ));
         }
         a.sort();
@@ -448,27 +487,39 @@ mod tests {
     }
 
     #[test]
-    fn a_racy_report_ignores_only_the_bystanders_states() {
+    fn a_racy_report_compares_bystanders_by_who_created_them() {
         let native = Outcome {
             stdout: String::new(),
             stderr: "fatal error: x\n\ngoroutine 1 [running]:\nmain.main()\n\n\
-                     goroutine 5 gp=0xc000100000 m=6 mp=0xc000070808 [syscall]:\nos/signal.signal_recv()\n"
+                     goroutine 5 gp=0xc000100000 m=6 mp=0xc000070808 [syscall]:\n\
+                     runtime.notetsleepg()\nos/signal.signal_recv()\n\
+                     created by os/signal.Notify.func1.1 in goroutine 1\n\tsignal.go:151 +0x1f\n"
                 .into(),
             status: 2,
         };
-        let mut emu = native.clone();
-        emu.stderr = emu
-            .stderr
-            .replace("m=6 mp=0xc000070808 [syscall]", "m=nil [runnable]");
+        let not_yet_run = native.stderr.replace(
+            "m=6 mp=0xc000070808 [syscall]:\nruntime.notetsleepg()\nos/signal.signal_recv()",
+            "m=nil [runnable]:\nos/signal.loop()",
+        );
+        let emu = Outcome {
+            stderr: not_yet_run,
+            ..native.clone()
+        };
         assert!(compare(&native, &emu, true).is_empty());
         assert_eq!(compare(&native, &emu, false).len(), 1, "not racy: compared");
-        // The crashing goroutine's status, and a bystander's stack, still count.
-        let mut crashing = native.clone();
-        crashing.stderr = crashing.stderr.replace("[running]", "[syscall]");
-        assert_eq!(compare(&native, &crashing, true).len(), 1);
-        let mut stack = native.clone();
-        stack.stderr = stack.stderr.replace("signal_recv", "signal_wait");
-        assert_eq!(compare(&native, &stack, true).len(), 1);
+        // The crashing goroutine's state and stack, and who created a bystander, count.
+        for (from, to) in [
+            ("[running]", "[syscall]"),
+            ("main.main()", "main.f()"),
+            ("Notify.func1.1", "Notify.func1.2"),
+            ("signal.go:151", "signal.go:152"),
+        ] {
+            let other = Outcome {
+                stderr: native.stderr.replace(from, to),
+                ..native.clone()
+            };
+            assert_eq!(compare(&native, &other, true).len(), 1, "{from} → {to}");
+        }
     }
 
     #[test]

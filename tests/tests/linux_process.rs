@@ -686,3 +686,69 @@ fn sleeping_moves_the_virtual_clock_without_running_instructions() {
         p.machine.step_count()
     );
 }
+
+/// A glibc program that asks for its main thread's stack as cgo's `x_cgo_getstackbound`
+/// does (`pthread_getattr_np`, which for the initial thread reads /proc/self/maps and
+/// RLIMIT_STACK), and finds the [stack] line of /proc/self/maps itself.
+const STACK_BOUNDS: &str = r#"
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    int local = 0;
+    unsigned long lo, hi, at = (unsigned long)&local, end = 0;
+    char line[512], name[256];
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) { puts("no /proc/self/maps"); return 1; }
+    while (fgets(line, sizeof line, f)) {
+        name[0] = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &lo, &hi, name) >= 2
+            && lo <= at && at < hi) {
+            printf("the stack's line: %s\n", name);
+            end = hi;
+        }
+    }
+    fclose(f);
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) { puts("pthread_getattr_np failed"); return 1; }
+    pthread_attr_getstack(&attr, &addr, &size);
+    unsigned long top = (unsigned long)addr + size;
+    // glibc's top is the page above __libc_stack_end (where argc is), inside the line;
+    // natively arch_align_stack moves argc down by up to 8 KiB more (fs/binfmt_elf.c).
+    printf("top is in the line's last pages: %d\n", top <= end && end - top <= 2 * 4096);
+    printf("size is RLIMIT_STACK's 8 MiB less a few pages: %d\n",
+           size <= (8ul << 20) && size > (8ul << 20) - (64ul << 10));
+    return 0;
+}
+"#;
+
+#[test]
+fn glibc_finds_the_main_threads_stack_in_proc_self_maps_as_natively() {
+    let dir = std::env::temp_dir().join(format!("stackswitch-linux-maps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("maps.c"), STACK_BOUNDS).expect("write maps.c");
+    let exe = dir.join("maps");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args(["-O1", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg("maps.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = "the stack's line: [stack]\ntop is in the line's last pages: 1\n\
+                size is RLIMIT_STACK's 8 MiB less a few pages: 1\n";
+    let (status, stdout, _) = native(&exe);
+    assert_eq!((status, stdout.as_str()), (0, want), "natively");
+    let (p, outcome) = run(&exe, 0);
+    assert_eq!(outcome, Outcome::Exited(0), "{}", text(&p, 2));
+    assert_eq!(text(&p, 1), want, "in the machine");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -150,7 +150,7 @@ fn every_program_prints_in_the_machine_what_it_prints_natively() {
 }
 
 #[test]
-fn programs_whose_threads_interleave_print_the_same_under_other_seeds() {
+fn every_program_prints_the_same_under_other_seeds() {
     let mut wrong = Vec::new();
     let mut runs = 0;
     for b in built() {
