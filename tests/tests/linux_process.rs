@@ -752,3 +752,81 @@ fn glibc_finds_the_main_threads_stack_in_proc_self_maps_as_natively() {
     assert_eq!(text(&p, 1), want, "in the machine");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A thread waits on a futex; another sends it SIGUSR1, then wakes the futex. With
+/// SA_RESTART the wait is made again after the handler and ends with the wake (0); without,
+/// it ends with EINTR (arch/x86/kernel/signal.c handle_signal, -ERESTARTSYS).
+const RESTART: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+static int word;
+static volatile int handled;
+static pid_t waiter;
+static void on_usr1(int sig) { handled++; }
+static void *waker(void *arg) {
+    struct timespec t = { 0, 20 * 1000 * 1000 };
+    nanosleep(&t, 0);
+    syscall(SYS_tgkill, getpid(), waiter, SIGUSR1);
+    nanosleep(&t, 0);
+    __atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &word, FUTEX_WAKE, 1, 0, 0, 0);
+    return 0;
+}
+static void wait_once(const char *what, int flags) {
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = flags;
+    sigaction(SIGUSR1, &sa, 0);
+    word = 0;
+    handled = 0;
+    waiter = gettid();
+    pthread_t t;
+    pthread_create(&t, 0, waker, 0);
+    long r = syscall(SYS_futex, &word, FUTEX_WAIT, 0, 0, 0, 0);
+    printf("%s: futex %ld%s after %d handler\n", what, r, r < 0 && errno == EINTR ? " EINTR" : "", handled);
+    pthread_join(t, 0);
+}
+int main(void) {
+    wait_once("SA_RESTART", SA_RESTART);
+    wait_once("no SA_RESTART", 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn sa_restart_makes_an_interrupted_futex_wait_again_as_natively() {
+    let dir =
+        std::env::temp_dir().join(format!("stackswitch-linux-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("restart.c"), RESTART).expect("write restart.c");
+    let exe = dir.join("restart");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args(["-O1", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg("restart.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want =
+        "SA_RESTART: futex 0 after 1 handler\nno SA_RESTART: futex -1 EINTR after 1 handler\n";
+    let (status, stdout, _) = native(&exe);
+    assert_eq!((status, stdout.as_str()), (0, want), "natively");
+    for seed in [0, 1, 2] {
+        let (p, outcome) = run(&exe, seed);
+        assert_eq!(outcome, Outcome::Exited(0), "seed {seed}: {}", text(&p, 2));
+        assert_eq!(text(&p, 1), want, "in the machine, seed {seed}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
