@@ -830,3 +830,75 @@ fn sa_restart_makes_an_interrupted_futex_wait_again_as_natively() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// FUTEX_CMP_REQUEUE and FUTEX_WAKE_OP (kernel/futex/requeue.c, waitwake.c), as natively:
+/// two threads wait on `a`; one is woken and the other moved to `b`, where a plain wake
+/// finds it; a stale expected value is EAGAIN; WAKE_OP adds to `c` and, its old value
+/// being 0, wakes the thread waiting there.
+const REQUEUE: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+static int a, b, c;
+static long futex(int *w, int op, int val, long val2, int *w2, int val3) {
+    return syscall(SYS_futex, w, op, val, val2, w2, val3);
+}
+static void *wait_on(void *w) { futex(w, FUTEX_WAIT, 0, 0, 0, 0); return 0; }
+static void pause_a_while(void) { struct timespec t = { 0, 50 * 1000 * 1000 }; nanosleep(&t, 0); }
+int main(void) {
+    pthread_t t[3];
+    pthread_create(&t[0], 0, wait_on, &a);
+    pthread_create(&t[1], 0, wait_on, &a);
+    pause_a_while();
+    long r = futex(&a, FUTEX_CMP_REQUEUE, 1, 1, &b, 1);
+    printf("cmp_requeue with a stale value: %s\n", r < 0 && errno == EAGAIN ? "EAGAIN" : "?");
+    printf("cmp_requeue: %ld woken or moved\n", futex(&a, FUTEX_CMP_REQUEUE, 1, 1, &b, 0));
+    pause_a_while();
+    printf("wake on a: %ld\n", futex(&a, FUTEX_WAKE, 1, 0, 0, 0));
+    printf("wake on b: %ld\n", futex(&b, FUTEX_WAKE, 1, 0, 0, 0));
+    pthread_create(&t[2], 0, wait_on, &c);
+    pause_a_while();
+    r = futex(&a, FUTEX_WAKE_OP, 1, 1, &c, FUTEX_OP(FUTEX_OP_ADD, 5, FUTEX_OP_CMP_EQ, 0));
+    printf("wake_op: %ld woken, c = %d\n", r, c);
+    r = futex(&a, FUTEX_WAKE_OP, 1, 1, &c, FUTEX_OP(7, 0, 0, 0));
+    printf("an unknown op: %s\n", r < 0 && errno == ENOSYS ? "ENOSYS" : "?");
+    for (int i = 0; i < 3; i++) pthread_join(t[i], 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn futex_requeue_and_wake_op_move_and_wake_waiters_as_natively() {
+    let dir =
+        std::env::temp_dir().join(format!("stackswitch-linux-requeue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("requeue.c"), REQUEUE).expect("write requeue.c");
+    let exe = dir.join("requeue");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args(["-O1", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg("requeue.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = "cmp_requeue with a stale value: EAGAIN\ncmp_requeue: 2 woken or moved\n\
+                wake on a: 0\nwake on b: 1\nwake_op: 1 woken, c = 5\nan unknown op: ENOSYS\n";
+    let (status, stdout, _) = native(&exe);
+    assert_eq!((status, stdout.as_str()), (0, want), "natively");
+    for seed in [0, 1, 2] {
+        let (p, outcome) = run(&exe, seed);
+        assert_eq!(outcome, Outcome::Exited(0), "seed {seed}: {}", text(&p, 2));
+        assert_eq!(text(&p, 1), want, "in the machine, seed {seed}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
