@@ -102,6 +102,9 @@ pub mod clone {
 pub mod futex {
     pub const WAIT: u64 = 0;
     pub const WAKE: u64 = 1;
+    pub const REQUEUE: u64 = 3;
+    pub const CMP_REQUEUE: u64 = 4;
+    pub const WAKE_OP: u64 = 5;
     pub const WAIT_BITSET: u64 = 9;
     pub const WAKE_BITSET: u64 = 10;
     pub const PRIVATE_FLAG: u64 = 128;

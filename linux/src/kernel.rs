@@ -279,9 +279,31 @@ impl Kernel {
             .collect()
     }
 
-    /// Wakes up to `n` futex waiters on `addr` whose bitset meets `bits`, first come first
-    /// served (`kernel/futex/waitwake.c` futex_wake). Their RAX already holds 0.
-    pub fn futex_wake(&mut self, addr: u64, bits: u32, n: u64) -> u64 {
+    /// FUTEX_REQUEUE: wakes up to `wake` waiters on `addr` (first come first), and moves
+    /// up to `requeue` more to `addr2`, behind the waiters already there (requeue_futex
+    /// puts them at the end of its queue). Returns how many were woken or moved.
+    pub fn futex_requeue(&mut self, addr: u64, wake: u64, addr2: u64, requeue: u64) -> u64 {
+        let woken = self.futex_wake(addr, u32::MAX, wake);
+        let mut waiters = self.futex_waiters(addr, u32::MAX);
+        waiters.truncate(requeue.min(u32::MAX as u64) as usize);
+        for &i in &waiters {
+            self.wait_seq += 1;
+            if let Some(w) = self.tasks[i].wait.as_mut() {
+                w.kind = WaitKind::Futex {
+                    addr: addr2,
+                    bitset: match w.kind {
+                        WaitKind::Futex { bitset, .. } => bitset,
+                        _ => u32::MAX,
+                    },
+                };
+                w.seq = self.wait_seq;
+            }
+        }
+        woken + waiters.len() as u64
+    }
+
+    /// The threads waiting on `addr` for any of `bits`, in order of arrival.
+    fn futex_waiters(&self, addr: u64, bits: u32) -> Vec<usize> {
         let mut waiters: Vec<(u64, usize)> = self
             .tasks
             .iter()
@@ -296,8 +318,17 @@ impl Kernel {
             })
             .collect();
         waiters.sort();
+        waiters.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// Wakes up to `n` futex waiters on `addr` whose bitset meets `bits`, first come first
+    /// served (`kernel/futex/waitwake.c` futex_wake). Their RAX already holds 0.
+    pub fn futex_wake(&mut self, addr: u64, bits: u32, n: u64) -> u64 {
         let mut woken = 0;
-        for (_, i) in waiters.into_iter().take(n.min(u32::MAX as u64) as usize) {
+        for i in self.futex_waiters(addr, bits) {
+            if woken == n {
+                break;
+            }
             self.tasks[i].wait = None;
             woken += 1;
         }
@@ -428,7 +459,7 @@ impl Sys<'_> {
             nr::CLONE => Ret(self.clone(a, t, x[0], x[1], x[2], x[3], x[4])),
             // clone3 is newer than what we model; glibc falls back to clone on ENOSYS.
             nr::CLONE3 | nr::FORK | nr::VFORK | nr::EXECVE | nr::WAIT4 => Ret(neg(ENOSYS)),
-            nr::FUTEX => self.futex(a, t, x[0], x[1], x[2], x[3], x[5]),
+            nr::FUTEX => self.futex(a, t, x[0], x[1], x[2], x[3], x[4], x[5]),
             nr::EXIT => self.exit(a, t, x[0]),
             nr::EXIT_GROUP => {
                 // kernel/exit.c do_group_exit: the status is the low byte.
@@ -521,6 +552,21 @@ impl Sys<'_> {
         crate::files::follow(self.files, path)
     }
 
+    /// The /proc files the kernel makes from the process's state: its mappings
+    /// (`/proc/self/maps`, fs/proc/task_mmu.c). Made when the file is opened: Linux's
+    /// seq_file makes them as they are read, which is the same for a reader that reads
+    /// it through before it maps anything (glibc's `pthread_getattr_np` does).
+    fn proc_file(&self, a: &ModelAccess, path: &str) -> Option<Entry> {
+        let task = path.strip_prefix("/proc/")?.strip_suffix("/maps")?;
+        let own = [
+            "self".to_string(),
+            "thread-self".to_string(),
+            PID.to_string(),
+        ];
+        own.contains(&task.to_string())
+            .then(|| Entry::File(Arc::new(vm::proc_maps(a.mem).into_bytes())))
+    }
+
     fn openat(&mut self, a: &mut ModelAccess, dirfd: u64, path: u64, flags: u64) -> u64 {
         const O_ACCMODE: u64 = 3;
         const O_CREAT: u64 = 0o100;
@@ -534,7 +580,8 @@ impl Sys<'_> {
         if flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0 {
             return neg(EACCES);
         }
-        let fd = match self.lookup(&path) {
+        let proc = self.proc_file(a, &path);
+        let fd = match proc.or_else(|| self.lookup(&path)) {
             Some(Entry::File(_)) if flags & O_DIRECTORY != 0 => return neg(ENOTDIR),
             Some(Entry::File(data)) => Fd::File {
                 path,
@@ -685,6 +732,8 @@ impl Sys<'_> {
         let st = match self.k.fds.get(&(fd as u32)) {
             None => return neg(EBADF),
             Some(Fd::Stdin | Fd::Out(_)) => Stat::char_device(fd),
+            // A /proc file has no size (proc_reg_fops: st_size 0); readers read to its end.
+            Some(Fd::File { path, data, .. }) if path.starts_with("/proc/") => Stat::file(path, 0),
             Some(Fd::File { path, data, .. }) => Stat::file(path, data.len() as u64),
             Some(Fd::Dir(path)) => Stat::dir(path),
             Some(Fd::Epoll(_) | Fd::EventFd(_) | Fd::Pipe { .. }) => Stat::char_device(fd),
@@ -1245,6 +1294,7 @@ impl Sys<'_> {
         op: u64,
         val: u64,
         timeout: u64,
+        addr2: u64,
         val3: u64,
     ) -> Flow {
         use abi::futex::*;
@@ -1288,6 +1338,48 @@ impl Sys<'_> {
                     return Flow::Ret(neg(EINVAL));
                 }
                 let n = self.k.futex_wake(addr, bits, val);
+                if n > 0 {
+                    Flow::Yield(n)
+                } else {
+                    Flow::Ret(0)
+                }
+            }
+            REQUEUE | CMP_REQUEUE => {
+                // kernel/futex/requeue.c futex_requeue: the fourth argument is nr_requeue.
+                let requeue = timeout as u32 as i32;
+                if (val as u32 as i32) < 0 || requeue < 0 {
+                    return Flow::Ret(neg(EINVAL));
+                }
+                if cmd == CMP_REQUEUE {
+                    match user::read_u32(a.mem, addr) {
+                        None => return Flow::Ret(neg(EFAULT)),
+                        Some(cur) if cur != val3 as u32 => return Flow::Ret(neg(EAGAIN)),
+                        Some(_) => {}
+                    }
+                }
+                let n = self.k.futex_requeue(addr, val, addr2, requeue as u64);
+                if n > 0 {
+                    Flow::Yield(n)
+                } else {
+                    Flow::Ret(0)
+                }
+            }
+            WAKE_OP => {
+                let Some(old) = user::read_u32(a.mem, addr2) else {
+                    return Flow::Ret(neg(EFAULT));
+                };
+                let Some((new, wake2)) = futex_op(val3 as u32, old) else {
+                    return Flow::Ret(neg(ENOSYS));
+                };
+                if user::write_u32(a.mem, addr2, new).is_none() {
+                    return Flow::Ret(neg(EFAULT));
+                }
+                // futex_wake_op: up to val waiters on the first word, then, when the
+                // comparison of the second word's old value held, up to val2 on it.
+                let mut n = self.k.futex_wake(addr, u32::MAX, val);
+                if wake2 {
+                    n += self.k.futex_wake(addr2, u32::MAX, timeout as u32 as u64);
+                }
                 if n > 0 {
                     Flow::Yield(n)
                 } else {
@@ -1639,6 +1731,42 @@ fn write_timespec(a: &mut ModelAccess, addr: u64, ns: u64) -> Option<()> {
     user::write(a.mem, addr, &b)
 }
 
+/// FUTEX_WAKE_OP's operation on the second word (kernel/futex/waitwake.c
+/// futex_atomic_op_inuser; include/uapi/linux/futex.h FUTEX_OP): the new value of the word
+/// and whether the comparison of its old value held. `encoded` is op (bits 28-30, bit 31
+/// making the operand a shift count), cmp (24-27), a 12-bit signed operand (12-23) and a
+/// 12-bit signed comparand (0-11). `None` for an op or cmp Linux does not know (ENOSYS).
+fn futex_op(encoded: u32, old: u32) -> Option<(u32, bool)> {
+    let sign_extend_12 = |v: u32| ((v << 20) as i32) >> 20;
+    let op = (encoded >> 28) & 7;
+    let cmp = (encoded >> 24) & 15;
+    let mut oparg = sign_extend_12(encoded >> 12 & 0xfff) as u32;
+    let cmparg = sign_extend_12(encoded & 0xfff);
+    if encoded & (8 << 28) != 0 {
+        // An out-of-range shift is masked to 0..31 (the kernel warns once).
+        oparg = 1 << (oparg & 31);
+    }
+    let new = match op {
+        0 => oparg,                   // FUTEX_OP_SET
+        1 => old.wrapping_add(oparg), // FUTEX_OP_ADD
+        2 => old | oparg,             // FUTEX_OP_OR
+        3 => old & !oparg,            // FUTEX_OP_ANDN
+        4 => old ^ oparg,             // FUTEX_OP_XOR
+        _ => return None,
+    };
+    let old = old as i32;
+    let holds = match cmp {
+        0 => old == cmparg, // FUTEX_OP_CMP_EQ
+        1 => old != cmparg, // FUTEX_OP_CMP_NE
+        2 => old < cmparg,  // FUTEX_OP_CMP_LT
+        3 => old <= cmparg, // FUTEX_OP_CMP_LE
+        4 => old > cmparg,  // FUTEX_OP_CMP_GT
+        5 => old >= cmparg, // FUTEX_OP_CMP_GE
+        _ => return None,
+    };
+    Some((new, holds))
+}
+
 /// arch/x86/kernel/process_64.c do_arch_prctl_64.
 fn arch_prctl(a: &mut ModelAccess, code: u64, addr: u64) -> u64 {
     use machine::kernel::arch::*;
@@ -1729,5 +1857,89 @@ impl Stat {
             put(&mut b, off, &t.to_le_bytes());
         }
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FUTEX_OP(op, oparg, cmp, cmparg) of include/uapi/linux/futex.h.
+    fn encode(op: u32, oparg: i32, cmp: u32, cmparg: i32) -> u32 {
+        (op & 0xf) << 28
+            | (cmp & 0xf) << 24
+            | (oparg as u32 & 0xfff) << 12
+            | (cmparg as u32 & 0xfff)
+    }
+
+    #[test]
+    fn wake_op_decodes_its_operation_as_linux_does() {
+        assert_eq!(futex_op(encode(1, 5, 0, 0), 0), Some((5, true)), "ADD, EQ");
+        assert_eq!(
+            futex_op(encode(0, -1, 2, -2), 7),
+            Some((u32::MAX, false)),
+            "SET -1; 7 < -2"
+        );
+        assert_eq!(
+            futex_op(encode(3, 1, 5, -2), 3),
+            Some((2, true)),
+            "ANDN; 3 >= -2"
+        );
+        // FUTEX_OP_OPARG_SHIFT: the operand is a shift count.
+        assert_eq!(
+            futex_op(encode(8 | 2, 4, 1, 0), 1),
+            Some((0x11, true)),
+            "OR 1 << 4"
+        );
+        assert_eq!(futex_op(encode(5, 0, 0, 0), 0), None, "op 5 is unknown");
+        assert_eq!(futex_op(encode(0, 0, 6, 0), 0), None, "cmp 6 is unknown");
+    }
+
+    #[test]
+    fn requeued_waiters_queue_behind_those_already_there() {
+        let mut k = Kernel {
+            tasks: vec![Task::default(); 4],
+            fds: BTreeMap::new(),
+            actions: vec![SigAction::default(); 65],
+            brk_start: 0,
+            brk: 0,
+            next_tid: 0,
+            clock_jump: 0,
+            rng: 0,
+            wait_seq: 0,
+            cwd: "/".into(),
+            exe_path: String::new(),
+            killed_by: None,
+            epolls: BTreeMap::new(),
+            eventfds: BTreeMap::new(),
+            pipes: BTreeMap::new(),
+            next_object: 0,
+        };
+        let wait = |addr, seq| Wait {
+            kind: WaitKind::Futex {
+                addr,
+                bitset: u32::MAX,
+            },
+            deadline: None,
+            seq,
+        };
+        // Threads 0 and 1 wait on 0x100, 2 on 0x200 (it came last), 3 on 0x100 too.
+        k.tasks[0].wait = Some(wait(0x100, 1));
+        k.tasks[1].wait = Some(wait(0x100, 2));
+        k.tasks[3].wait = Some(wait(0x100, 3));
+        k.tasks[2].wait = Some(wait(0x200, 4));
+        k.wait_seq = 4;
+        assert_eq!(
+            k.futex_requeue(0x100, 1, 0x200, 1),
+            2,
+            "one woken, one moved"
+        );
+        assert!(k.tasks[0].wait.is_none(), "the first waiter is woken");
+        assert_eq!(
+            k.futex_waiters(0x200, u32::MAX),
+            vec![2, 1],
+            "moved behind 2"
+        );
+        assert_eq!(k.futex_waiters(0x100, u32::MAX), vec![3], "3 stays");
     }
 }

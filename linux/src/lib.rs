@@ -394,6 +394,11 @@ impl Process {
         if let Some(o) = self.deliver_pending(thread) {
             return Some(o);
         }
+        if self.kernel.blocked(thread) {
+            // The signal did not end the wait (it was ignored by the time it came).
+            self.end_slice();
+            return None;
+        }
         if !self.runnable(thread) {
             self.end_slice();
             return None;
@@ -444,8 +449,12 @@ impl Process {
         }
     }
 
+    /// Whether `t` can take a slice: it is not waiting, or a signal it does not block is
+    /// pending, which wakes it (kernel/signal.c signal_wake_up: the wait ends as
+    /// [`Process::interrupt`] says, and the handler runs).
     fn runnable(&self, t: usize) -> bool {
-        self.live(t) && !self.kernel.blocked(t)
+        let woken = |task: &Task| task.wait.is_none() || task.pending & !task.mask != 0;
+        self.live(t) && self.kernel.tasks.get(t).is_none_or(woken)
     }
 
     fn end_slice(&mut self) {
@@ -495,13 +504,8 @@ impl Process {
             return None;
         }
         let signo = ready.trailing_zeros() + 1;
-        if self.kernel.blocked(t) {
-            // A signal interrupts the wait: the call returns -EINTR (futex_wait,
-            // hrtimer_nanosleep without restart), then the handler runs.
-            self.snapshot();
-            self.kernel.tasks[t].wait = None;
-            let eintr = abi::errno::EINTR.wrapping_neg();
-            self.machine.model_step(t, |a| a.cpu.gpr[RAX] = eintr);
+        if let Some(wait) = self.kernel.tasks[t].wait.clone() {
+            self.interrupt(t, &wait, signo);
         }
         let info = SigInfo {
             signo,
@@ -512,6 +516,44 @@ impl Process {
             fault: false,
         };
         self.signal(t, &info, false)
+    }
+
+    /// Signal `signo` comes to `t` while it waits in a system call: the call ends as Linux
+    /// ends it (arch/x86/kernel/signal.c handle_signal and arch_do_signal_or_restart).
+    ///
+    /// The wait says what the call returned when the signal woke it: an untimed
+    /// `futex_wait` -ERESTARTSYS (kernel/futex/waitwake.c), a timed one and `nanosleep`
+    /// -ERESTART_RESTARTBLOCK, `epoll_wait` -EINTR (fs/eventpoll.c ep_poll). A handler with
+    /// SA_RESTART restarts the first: RAX is the call's number again and RIP the SYSCALL,
+    /// so the thread makes the call again when the handler returns. Every other one
+    /// returns -EINTR to a handler. A signal that would be ignored never wakes the waiter
+    /// (kernel/signal.c sig_ignored drops it when sent), so the wait goes on.
+    fn interrupt(&mut self, t: usize, wait: &kernel::Wait, signo: u32) {
+        let act = self.kernel.actions[signo as usize];
+        let ignored = act.handler == SIG_IGN
+            || (act.handler == SIG_DFL
+                && matches!(
+                    default_action(signo),
+                    DefaultAction::Ignore | DefaultAction::Stop
+                ));
+        if ignored {
+            return;
+        }
+        let restartsys =
+            matches!(wait.kind, kernel::WaitKind::Futex { .. }) && wait.deadline.is_none();
+        let restart = restartsys && act.handler != SIG_DFL && act.flags & SA_RESTART != 0;
+        self.snapshot();
+        self.kernel.tasks[t].wait = None;
+        let eintr = abi::errno::EINTR.wrapping_neg();
+        self.machine.model_step(t, |a| {
+            if restart {
+                // SYSCALL is two bytes (0F 05); its arguments are still in their registers.
+                a.cpu.gpr[RAX] = abi::nr::FUTEX;
+                a.cpu.rip -= 2;
+            } else {
+                a.cpu.gpr[RAX] = eintr;
+            }
+        });
     }
 
     /// A fault of the machine: a synchronous signal (arch/x86/kernel/traps.c,

@@ -51,9 +51,74 @@ pub fn mirror_protect(mem: &mut Memory, start: u64, end: u64, prot: u64) -> bool
     mem.protect(start, end - start, perm(prot)).is_ok()
 }
 
+/// `/proc/self/maps` of the machine's mappings, a line each in address order, as
+/// fs/proc/task_mmu.c `show_map_vma` prints them: `start-end perms offset dev:dev inode`,
+/// then, for a named mapping, spaces to column 73 and the name. glibc's
+/// `pthread_getattr_np` reads it to find the initial thread's stack (the line holding
+/// `__libc_stack_end`, and the end of the line before it).
+///
+/// Every mapping is private (`p`). The machine keeps neither file offsets nor device and
+/// inode numbers, so those fields are 0 (as for an anonymous mapping); a file mapping
+/// still shows its path. Anonymous mappings (named `anon` by mmap, or named by the loader
+/// for the UI) have no name, as in Linux, but for `[stack]` and `[heap]`.
+pub fn proc_maps(mem: &Memory) -> String {
+    use std::fmt::Write;
+    // show_vma_header_prefix: seq_setwidth(m, 25 + sizeof(void *) * 6 - 1).
+    const NAME_COLUMN: usize = 25 + 8 * 6 - 1;
+    let mut out = String::new();
+    for r in mem.regions() {
+        let line_start = out.len();
+        let _ = write!(
+            out,
+            "{:08x}-{:08x} {}{}{}p 00000000 00:00 0 ",
+            r.start,
+            r.end,
+            if r.perm.readable() { 'r' } else { '-' },
+            if r.perm.writable() { 'w' } else { '-' },
+            if r.perm.executable() { 'x' } else { '-' },
+        );
+        let named = r.name.starts_with('/') || r.name == "[stack]" || r.name == "[heap]";
+        if named {
+            // seq_pad: spaces up to the width, then one more before the name.
+            let width = out.len() - line_start;
+            out.extend(std::iter::repeat_n(
+                ' ',
+                NAME_COLUMN.saturating_sub(width) + 1,
+            ));
+            out.push_str(&r.name);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_maps_lines_are_linux_s_format() {
+        let mut mem = Memory::new();
+        mem.map(0x40_0000, 0x2000, Perm::RX, "/bin/prog").unwrap();
+        mem.map(0x7fff_f000_0000, 0x1000, Perm::RW, "anon").unwrap();
+        mem.map(0x7fff_ff7f_f000, 8 << 20, Perm::RW, "[stack]")
+            .unwrap();
+        let maps = proc_maps(&mem);
+        let lines: Vec<&str> = maps.lines().collect();
+        assert_eq!(lines.len(), 3, "{maps}");
+        assert_eq!(
+            lines[0],
+            format!(
+                "00400000-00402000 r-xp 00000000 00:00 0{}/bin/prog",
+                " ".repeat(34)
+            )
+        );
+        assert_eq!(lines[0].find('/'), Some(73), "the name is at column 73");
+        assert_eq!(lines[1], "7ffff0000000-7ffff0001000 rw-p 00000000 00:00 0 ");
+        assert!(lines[2].starts_with("7fffff7ff000-7ffffffff000 rw-p "));
+        assert!(lines[2].ends_with(" [stack]"));
+        assert!(maps.ends_with('\n'));
+    }
 
     #[test]
     fn any_right_implies_read_as_x86_page_tables_do() {

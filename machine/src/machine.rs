@@ -292,7 +292,6 @@ impl Machine {
         stop_at: Option<u64>,
         mut kernel: Option<&mut dyn SyscallHandler>,
     ) -> RunResult {
-        let stop_at = stop_at.unwrap_or(u64::MAX);
         let mut steps = 0;
         if self.exit_status.is_some()
             || self.threads.get(thread).map(|t| t.state) != Some(ThreadState::Runnable)
@@ -322,7 +321,7 @@ impl Machine {
             self.steps += exit.steps;
             let halt = match exit.why {
                 Why::Limit => Halt::StepLimit,
-                Why::StopAt => Halt::StopAt(stop_at),
+                Why::StopAt => Halt::StopAt(stop_at.unwrap_or_default()),
                 Why::Fault(f) => Halt::Stopped(Stop::Fault(f)),
                 Why::Unimplemented(text, addr) => Halt::Stopped(Stop::Unimplemented { text, addr }),
                 // The time-stamp counter is the machine's virtual clock: one tick per step
@@ -819,7 +818,7 @@ fn inner<const HISTORY: bool>(
     history: &mut History,
     thread: usize,
     max_steps: u64,
-    stop_at: u64,
+    stop_at: Option<u64>,
 ) -> Exit {
     let mut steps = 0;
     loop {
@@ -829,7 +828,9 @@ fn inner<const HISTORY: bool>(
                 why: Why::Limit,
             };
         }
-        if cpu.rip == stop_at {
+        // An Option, not a sentinel address: every RIP can be reached (a jump to
+        // 0xffff_ffff_ffff_ffff must fault there, not look like a requested stop).
+        if Some(cpu.rip) == stop_at {
             return Exit {
                 steps,
                 why: Why::StopAt,
@@ -902,4 +903,37 @@ pub fn register_names() -> Vec<&'static str> {
 /// An instruction's name as errors give it (`cpuid`): the machine prints no syntax of its own.
 fn mnemonic_name(ins: &Instruction) -> String {
     format!("{:?}", ins.mnemonic()).to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::Perm;
+    use iced_x86::code_asm::*;
+
+    #[test]
+    fn a_jump_to_the_last_address_faults_there_and_is_no_stop() {
+        // The run had no stop address; RIP = u64::MAX once looked like one, so a run
+        // returned at once, forever (found by fuzzing the ELF loader).
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.mov(rax, -1i64).unwrap();
+        a.jmp(rax).unwrap();
+        let code = a.assemble(0x40_0000).unwrap();
+        let mut m = Machine::new();
+        m.map(0x40_0000, 0x1000, Perm::RX, "text").unwrap();
+        m.poke(0x40_0000, &code).unwrap();
+        let t = m.spawn(
+            "thread 1",
+            Cpu {
+                rip: 0x40_0000,
+                ..Cpu::default()
+            },
+        );
+        let r = m.run(t, 10, None);
+        assert_eq!(r.steps, 2);
+        assert_eq!(
+            r.halt,
+            Halt::Stopped(Stop::Fault(Fault::unmapped(u64::MAX, u64::MAX)))
+        );
+    }
 }

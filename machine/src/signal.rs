@@ -34,6 +34,18 @@ pub const RED_ZONE: u64 = 128;
 /// sigcontext order of the general registers, by index into `Cpu::gpr`.
 const MCONTEXT_GPRS: [usize; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 7, 6, 5, 3, 2, 0, 1, 4];
 
+/// RFLAGS.RF, the resume flag (SDM Vol. 1, 3.4.3.3). The machine never holds it set (it
+/// has no instruction breakpoints, and the processor clears RF as each instruction
+/// completes); it exists only in the EFLAGS image a fault saves.
+pub const RF: u64 = 1 << 16;
+
+/// The flags `rt_sigreturn` takes from the frame (restore_sigcontext's FIX_EFLAGS, which on
+/// x86-64 is `__FIX_EFLAGS`, arch/x86/include/asm/sighandling.h): the status flags, DF and
+/// AC (and TF, which the machine does not model). RF is not among them (only 32-bit
+/// kernels add it), so a fault's RF in the frame is dropped and the thread runs on with RF
+/// clear; NT and ID, which POPFQ can change, are not either.
+const FIX_EFLAGS: u64 = crate::cpu::flag::STATUS | crate::cpu::flag::DF | crate::cpu::flag::AC;
+
 /// Size of the FPU state saved below the frame: the FXSAVE area (SDM Vol. 1, 10.5.1).
 pub const FXSAVE_SIZE: u64 = 512;
 
@@ -170,7 +182,7 @@ pub(crate) fn deliver(
         store(mem, mc + 8 * k as u64, cpu.gpr[r], pc)?;
     }
     store(mem, mc + 128, cpu.rip, pc)?;
-    store(mem, mc + 136, cpu.rflags, pc)?;
+    store(mem, mc + 136, saved_rflags(cpu.rflags, info), pc)?;
     // cs = 0x33 (user code segment), the rest of that word 0.
     store(mem, mc + 144, 0x33, pc)?;
     // sigcontext_64 (arch/x86/include/uapi/asm/sigcontext.h): err +152, trapno +160,
@@ -206,6 +218,23 @@ pub(crate) fn deliver(
         ucontext: uc,
         on_altstack: on_alt,
     })
+}
+
+/// The EFLAGS image the frame holds: what Linux's `setup_sigcontext` copies from
+/// `regs->flags`. For a fault-class exception that is the image the processor pushed on
+/// entry, in which it sets RF so that returning re-executes the faulting instruction
+/// without re-triggering an instruction breakpoint on it (SDM Vol. 3A, 17.3.1.1; 6.6:
+/// faults report the faulting instruction). A trap (`INT3`, SDM Vol. 3A 6.5) completes its
+/// instruction first, and RF is clear again by then; so is it at a system call's return
+/// (SYSCALL saves RFLAGS in R11 during normal execution, where RF is 0) and between
+/// instructions, where a sent signal (`tgkill`) is delivered.
+fn saved_rflags(rflags: u64, info: &SigInfo) -> u64 {
+    let fault_class = info.fault && info.signo != crate::Signal::Sigtrap.number();
+    if fault_class {
+        rflags | RF
+    } else {
+        rflags
+    }
 }
 
 /// `rt_sigreturn`: the handler returned to the restorer, so RSP points at the ucontext.
@@ -244,8 +273,84 @@ pub fn restore(cpu: &mut Cpu, mem: &Memory) -> Option<u64> {
     cpu.mxcsr = mxcsr;
     cpu.gpr = regs;
     cpu.rip = rip;
-    cpu.rflags = (cpu.rflags & !crate::cpu::flag::USER_WRITABLE)
-        | (flags & crate::cpu::flag::USER_WRITABLE)
-        | crate::cpu::flag::FIXED;
+    cpu.rflags = (cpu.rflags & !FIX_EFLAGS) | (flags & FIX_EFLAGS) | crate::cpu::flag::FIXED;
     Some(mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Fault;
+    use crate::memory::Perm;
+
+    const STACK: (u64, u64) = (0x7000_0000, 0x7001_0000);
+
+    fn thread() -> (Cpu, Memory) {
+        let mut mem = Memory::new();
+        mem.map(STACK.0, STACK.1 - STACK.0, Perm::RW, "stack")
+            .unwrap();
+        let mut cpu = Cpu {
+            rip: 0x40_1000,
+            rflags: 0x246,
+            ..Cpu::default()
+        };
+        cpu.gpr[4] = STACK.1 - 0x100;
+        (cpu, mem)
+    }
+
+    const HOW: Delivery = Delivery {
+        handler: 0x40_2000,
+        restorer: 0x40_3000,
+        altstack: None,
+        saved_mask: 0,
+    };
+
+    /// The EFLAGS word the frame at `f` holds.
+    fn saved_eflags(mem: &Memory, f: &Frame) -> u64 {
+        mem.peek_u64(f.ucontext + MCONTEXT + 136).unwrap()
+    }
+
+    #[test]
+    fn a_fault_saves_rf_a_trap_and_a_sent_signal_do_not() {
+        let sent = SigInfo {
+            signo: 10,
+            code: -6,
+            addr: 0,
+            pid: 1,
+            uid: 0,
+            fault: false,
+        };
+        let cases = [
+            (SigInfo::from(&Fault::unmapped(0x30, 0x40_1000)), 0x10246),
+            (
+                SigInfo::from(&Fault::general_protection(0x40_1000)),
+                0x10246,
+            ),
+            (SigInfo::from(&Fault::divide(0x40_1000)), 0x10246),
+            (SigInfo::from(&Fault::invalid_opcode(0x40_1000)), 0x10246),
+            (SigInfo::from(&Fault::breakpoint(0x40_1001)), 0x246),
+            (sent, 0x246),
+        ];
+        for (info, want) in cases {
+            let (mut cpu, mut mem) = thread();
+            let f = deliver(&mut cpu, &mut mem, &info, &HOW).unwrap();
+            assert_eq!(saved_eflags(&mem, &f), want, "{info:?}");
+            // The handler itself runs with RF clear: only the saved image has it.
+            assert_eq!(cpu.rflags & RF, 0);
+        }
+    }
+
+    #[test]
+    fn sigreturn_drops_the_frames_rf_and_takes_only_fix_eflags() {
+        let (mut cpu, mut mem) = thread();
+        let info = SigInfo::from(&Fault::unmapped(0x30, 0x40_1000));
+        let f = deliver(&mut cpu, &mut mem, &info, &HOW).unwrap();
+        // A handler that sets CF, NT and ID in the saved image (RF is there already).
+        let at = f.ucontext + MCONTEXT + 136;
+        let image = mem.peek_u64(at).unwrap() | 1 | crate::cpu::flag::NT | crate::cpu::flag::ID;
+        mem.write(at, 8, image).unwrap();
+        cpu.gpr[4] = f.ucontext; // the restorer's SYSCALL: RSP at the ucontext
+        restore(&mut cpu, &mem).unwrap();
+        assert_eq!(cpu.rflags, 0x247, "CF back, RF, NT and ID not taken");
+    }
 }

@@ -36,8 +36,16 @@ pub struct Spec {
     pub stderr_starts: Option<String>,
     /// Why the goroutine sections may come in another order: set for a program where which
     /// goroutine takes which part is a race (natively too), so Go prints the same sections
-    /// in another order. Sections are then compared as a set.
+    /// in another order. Sections are then compared as a set, their `created by` lines as
+    /// a set of their own, and of the goroutines other than the crashing one only their
+    /// headers without their state: where a bystander had got to when the crash came is
+    /// the same race (see `cut_racers`).
     pub racy: Option<String>,
+    /// Seeds besides 0 the machine runs the program with (`linux::Config::seed`). Every Go
+    /// program has several threads (sysmon, the Ms for its Ps), so another seed is another
+    /// interleaving, and the output must still be the native one.
+    #[serde(default)]
+    pub other_seeds: Vec<u64>,
     /// The environment, exactly (nothing of the test's own reaches the program).
     /// `GOTRACEBACK=single` when absent.
     pub env: Option<BTreeMap<String, String>>,
@@ -305,6 +313,65 @@ pub fn sections(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a racy program's report says of its goroutines besides their sections: the
+/// crashing goroutine's state, and every goroutine's `created by` lines, sorted.
+#[derive(Debug, PartialEq, Eq)]
+struct Racers {
+    crashing_state: Option<String>,
+    created_by: Vec<String>,
+}
+
+/// Cuts a racy program's goroutine sections down to what the race does not change. The
+/// crashing goroutine is the first one Go prints (runtime/traceback.go prints the current
+/// goroutine, then `tracebackothers` the rest); every other one is a bystander.
+///
+/// - Which goroutine crashes may be the race itself (seed-concurrent-cgo), so every
+///   section loses its `created by` lines, which are compared as a set instead.
+/// - The crashing goroutine's state (its M, `m=M mp=0x…` or `m=nil`, and its status word)
+///   is compared on its own; the rest of its section stays.
+/// - A bystander keeps only its header without its state: where it had got to when the
+///   crash came is the race. One that had not run yet is `[runnable]` with only its entry
+///   frame, one that had is parked (`[syscall]` in signal_recv's notetsleepg, `[select]`,
+///   `[finalizer wait]`) with the frames that got it there, so its frames change with its
+///   status. Native runs of one no-onstack executable differ in exactly this.
+fn cut_racers(sections: &mut [String]) -> Racers {
+    const HEAD: &str = "goroutine N ";
+    let mut racers = Racers {
+        crashing_state: None,
+        created_by: Vec::new(),
+    };
+    for s in sections.iter_mut().filter(|s| s.starts_with(HEAD)) {
+        let head_end = s.find('\n').unwrap_or(s.len());
+        let head = &s[..head_end];
+        // The state starts at ` m=` (go1.23 and later print gp, m and mp) or at ` [`.
+        let Some(at) = head.find(" m=").or_else(|| head.find(" [")) else {
+            continue;
+        };
+        if !head.ends_with("]:") {
+            continue;
+        }
+        let state = head[at..].to_string();
+        let mut cut = format!("{} …:", &head[..at]);
+        let crashing = racers.crashing_state.is_none();
+        let mut lines = s[head_end..].lines().skip(1);
+        while let Some(line) = lines.next() {
+            if line.starts_with("created by ") {
+                let at = lines.next().unwrap_or("");
+                racers.created_by.push(format!("{line}\n{at}"));
+            } else if crashing {
+                cut.push('\n');
+                cut.push_str(line);
+            }
+        }
+        if crashing {
+            racers.crashing_state = Some(state);
+        }
+        *s = cut;
+    }
+    racers.created_by.sort();
+    racers
+}
+
 /// The differences between two outcomes of one executable, section by section; empty when
 /// they agree.
 pub fn compare(native: &Outcome, emulated: &Outcome, racy: bool) -> Vec<String> {
@@ -323,6 +390,19 @@ pub fn compare(native: &Outcome, emulated: &Outcome, racy: bool) -> Vec<String> 
     }
     let (mut a, mut b) = (sections(&native.stderr), sections(&emulated.stderr));
     if racy {
+        let (x, y) = (cut_racers(&mut a), cut_racers(&mut b));
+        if x.crashing_state != y.crashing_state {
+            diffs.push(format!(
+                "the crashing goroutine's state: native {:?}, emu {:?}",
+                x.crashing_state, y.crashing_state
+            ));
+        }
+        if x.created_by != y.created_by {
+            diffs.push(format!(
+                "the goroutines' creators:\n  native: {:?}\n  emu:    {:?}",
+                x.created_by, y.created_by
+            ));
+        }
         a.sort();
         b.sort();
     }
@@ -404,6 +484,42 @@ mod tests {
             "{}",
             d[1]
         );
+    }
+
+    #[test]
+    fn a_racy_report_compares_bystanders_by_who_created_them() {
+        let native = Outcome {
+            stdout: String::new(),
+            stderr: "fatal error: x\n\ngoroutine 1 [running]:\nmain.main()\n\n\
+                     goroutine 5 gp=0xc000100000 m=6 mp=0xc000070808 [syscall]:\n\
+                     runtime.notetsleepg()\nos/signal.signal_recv()\n\
+                     created by os/signal.Notify.func1.1 in goroutine 1\n\tsignal.go:151 +0x1f\n"
+                .into(),
+            status: 2,
+        };
+        let not_yet_run = native.stderr.replace(
+            "m=6 mp=0xc000070808 [syscall]:\nruntime.notetsleepg()\nos/signal.signal_recv()",
+            "m=nil [runnable]:\nos/signal.loop()",
+        );
+        let emu = Outcome {
+            stderr: not_yet_run,
+            ..native.clone()
+        };
+        assert!(compare(&native, &emu, true).is_empty());
+        assert_eq!(compare(&native, &emu, false).len(), 1, "not racy: compared");
+        // The crashing goroutine's state and stack, and who created a bystander, count.
+        for (from, to) in [
+            ("[running]", "[syscall]"),
+            ("main.main()", "main.f()"),
+            ("Notify.func1.1", "Notify.func1.2"),
+            ("signal.go:151", "signal.go:152"),
+        ] {
+            let other = Outcome {
+                stderr: native.stderr.replace(from, to),
+                ..native.clone()
+            };
+            assert_eq!(compare(&native, &other, true).len(), 1, "{from} → {to}");
+        }
     }
 
     #[test]

@@ -686,3 +686,219 @@ fn sleeping_moves_the_virtual_clock_without_running_instructions() {
         p.machine.step_count()
     );
 }
+
+/// A glibc program that asks for its main thread's stack as cgo's `x_cgo_getstackbound`
+/// does (`pthread_getattr_np`, which for the initial thread reads /proc/self/maps and
+/// RLIMIT_STACK), and finds the [stack] line of /proc/self/maps itself.
+const STACK_BOUNDS: &str = r#"
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    int local = 0;
+    unsigned long lo, hi, at = (unsigned long)&local, end = 0;
+    char line[512], name[256];
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) { puts("no /proc/self/maps"); return 1; }
+    while (fgets(line, sizeof line, f)) {
+        name[0] = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &lo, &hi, name) >= 2
+            && lo <= at && at < hi) {
+            printf("the stack's line: %s\n", name);
+            end = hi;
+        }
+    }
+    fclose(f);
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) { puts("pthread_getattr_np failed"); return 1; }
+    pthread_attr_getstack(&attr, &addr, &size);
+    unsigned long top = (unsigned long)addr + size;
+    // glibc's top is the page above __libc_stack_end (where argc is), inside the line;
+    // natively arch_align_stack moves argc down by up to 8 KiB more (fs/binfmt_elf.c).
+    printf("top is in the line's last pages: %d\n", top <= end && end - top <= 2 * 4096);
+    printf("size is RLIMIT_STACK's 8 MiB less a few pages: %d\n",
+           size <= (8ul << 20) && size > (8ul << 20) - (64ul << 10));
+    return 0;
+}
+"#;
+
+#[test]
+fn glibc_finds_the_main_threads_stack_in_proc_self_maps_as_natively() {
+    let dir = std::env::temp_dir().join(format!("stackswitch-linux-maps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("maps.c"), STACK_BOUNDS).expect("write maps.c");
+    let exe = dir.join("maps");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args(["-O1", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg("maps.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = "the stack's line: [stack]\ntop is in the line's last pages: 1\n\
+                size is RLIMIT_STACK's 8 MiB less a few pages: 1\n";
+    let (status, stdout, _) = native(&exe);
+    assert_eq!((status, stdout.as_str()), (0, want), "natively");
+    let (p, outcome) = run(&exe, 0);
+    assert_eq!(outcome, Outcome::Exited(0), "{}", text(&p, 2));
+    assert_eq!(text(&p, 1), want, "in the machine");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A thread waits on a futex; another sends it SIGUSR1, then wakes the futex. With
+/// SA_RESTART the wait is made again after the handler and ends with the wake (0); without,
+/// it ends with EINTR (arch/x86/kernel/signal.c handle_signal, -ERESTARTSYS).
+const RESTART: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+static int word;
+static volatile int handled;
+static pid_t waiter;
+static void on_usr1(int sig) { handled++; }
+static void *waker(void *arg) {
+    struct timespec t = { 0, 20 * 1000 * 1000 };
+    nanosleep(&t, 0);
+    syscall(SYS_tgkill, getpid(), waiter, SIGUSR1);
+    nanosleep(&t, 0);
+    __atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &word, FUTEX_WAKE, 1, 0, 0, 0);
+    return 0;
+}
+static void wait_once(const char *what, int flags) {
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = flags;
+    sigaction(SIGUSR1, &sa, 0);
+    word = 0;
+    handled = 0;
+    waiter = gettid();
+    pthread_t t;
+    pthread_create(&t, 0, waker, 0);
+    long r = syscall(SYS_futex, &word, FUTEX_WAIT, 0, 0, 0, 0);
+    printf("%s: futex %ld%s after %d handler\n", what, r, r < 0 && errno == EINTR ? " EINTR" : "", handled);
+    pthread_join(t, 0);
+}
+int main(void) {
+    wait_once("SA_RESTART", SA_RESTART);
+    wait_once("no SA_RESTART", 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn sa_restart_makes_an_interrupted_futex_wait_again_as_natively() {
+    let dir =
+        std::env::temp_dir().join(format!("stackswitch-linux-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("restart.c"), RESTART).expect("write restart.c");
+    let exe = dir.join("restart");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args(["-O1", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg("restart.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want =
+        "SA_RESTART: futex 0 after 1 handler\nno SA_RESTART: futex -1 EINTR after 1 handler\n";
+    let (status, stdout, _) = native(&exe);
+    assert_eq!((status, stdout.as_str()), (0, want), "natively");
+    for seed in [0, 1, 2] {
+        let (p, outcome) = run(&exe, seed);
+        assert_eq!(outcome, Outcome::Exited(0), "seed {seed}: {}", text(&p, 2));
+        assert_eq!(text(&p, 1), want, "in the machine, seed {seed}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// FUTEX_CMP_REQUEUE and FUTEX_WAKE_OP (kernel/futex/requeue.c, waitwake.c), as natively:
+/// two threads wait on `a`; one is woken and the other moved to `b`, where a plain wake
+/// finds it; a stale expected value is EAGAIN; WAKE_OP adds to `c` and, its old value
+/// being 0, wakes the thread waiting there.
+const REQUEUE: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+static int a, b, c;
+static long futex(int *w, int op, int val, long val2, int *w2, int val3) {
+    return syscall(SYS_futex, w, op, val, val2, w2, val3);
+}
+static void *wait_on(void *w) { futex(w, FUTEX_WAIT, 0, 0, 0, 0); return 0; }
+static void pause_a_while(void) { struct timespec t = { 0, 50 * 1000 * 1000 }; nanosleep(&t, 0); }
+int main(void) {
+    pthread_t t[3];
+    pthread_create(&t[0], 0, wait_on, &a);
+    pthread_create(&t[1], 0, wait_on, &a);
+    pause_a_while();
+    long r = futex(&a, FUTEX_CMP_REQUEUE, 1, 1, &b, 1);
+    printf("cmp_requeue with a stale value: %s\n", r < 0 && errno == EAGAIN ? "EAGAIN" : "?");
+    printf("cmp_requeue: %ld woken or moved\n", futex(&a, FUTEX_CMP_REQUEUE, 1, 1, &b, 0));
+    pause_a_while();
+    printf("wake on a: %ld\n", futex(&a, FUTEX_WAKE, 1, 0, 0, 0));
+    printf("wake on b: %ld\n", futex(&b, FUTEX_WAKE, 1, 0, 0, 0));
+    pthread_create(&t[2], 0, wait_on, &c);
+    pause_a_while();
+    r = futex(&a, FUTEX_WAKE_OP, 1, 1, &c, FUTEX_OP(FUTEX_OP_ADD, 5, FUTEX_OP_CMP_EQ, 0));
+    printf("wake_op: %ld woken, c = %d\n", r, c);
+    r = futex(&a, FUTEX_WAKE_OP, 1, 1, &c, FUTEX_OP(7, 0, 0, 0));
+    printf("an unknown op: %s\n", r < 0 && errno == ENOSYS ? "ENOSYS" : "?");
+    for (int i = 0; i < 3; i++) pthread_join(t[i], 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn futex_requeue_and_wake_op_move_and_wake_waiters_as_natively() {
+    let dir =
+        std::env::temp_dir().join(format!("stackswitch-linux-requeue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("requeue.c"), REQUEUE).expect("write requeue.c");
+    let exe = dir.join("requeue");
+    let out = Command::new("cc")
+        .current_dir(&dir)
+        .args(["-O1", "-static", "-pthread", "-o"])
+        .arg(&exe)
+        .arg("requeue.c")
+        .output()
+        .expect("cc runs (test.sh installs gcc)");
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = "cmp_requeue with a stale value: EAGAIN\ncmp_requeue: 2 woken or moved\n\
+                wake on a: 0\nwake on b: 1\nwake_op: 1 woken, c = 5\nan unknown op: ENOSYS\n";
+    let (status, stdout, _) = native(&exe);
+    assert_eq!((status, stdout.as_str()), (0, want), "natively");
+    for seed in [0, 1, 2] {
+        let (p, outcome) = run(&exe, seed);
+        assert_eq!(outcome, Outcome::Exited(0), "seed {seed}: {}", text(&p, 2));
+        assert_eq!(text(&p, 1), want, "in the machine, seed {seed}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -153,6 +153,42 @@ fn every_program_prints_in_the_machine_what_it_prints_natively() {
 }
 
 #[test]
+fn every_program_prints_the_same_under_other_seeds() {
+    let mut wrong = Vec::new();
+    let mut runs = 0;
+    for b in built() {
+        for &seed in &b.program.spec.other_seeds {
+            let what = format!(
+                "{} {} ({}) seed {seed}",
+                b.version,
+                b.program.name,
+                b.link.name()
+            );
+            let (emulated, _) = run_emulated(&b.exe, &b.program.env(), seed);
+            runs += 1;
+            let diffs = realgo::compare(&b.native, &emulated, b.program.spec.racy.is_some());
+            if !diffs.is_empty() {
+                wrong.push(format!(
+                    "{what}:\n{}\n--- emu stderr:\n{}",
+                    diffs.join("\n"),
+                    emulated.stderr
+                ));
+            }
+        }
+    }
+    assert!(
+        runs > 0 || built().is_empty(),
+        "no program names other seeds"
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} of {runs} differ:\n\n{}",
+        wrong.len(),
+        wrong.join("\n\n")
+    );
+}
+
+#[test]
 fn a_run_is_the_same_for_the_same_seed_and_the_same_program_for_another() {
     // The goroutines program has the most scheduling: several Ms, parking, a select.
     let Some(b) = built().iter().find(|b| b.program.name == "goroutines") else {
