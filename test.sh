@@ -100,7 +100,7 @@ if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   # New inputs go to a scratch corpus; the committed seeds are only read.
   scratch=$(mktemp -d)
-  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/memory" "$scratch/gobin_parse" "$scratch/asm-seeds"
+  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/memory" "$scratch/gobin_parse" "$scratch/elf_load" "$scratch/asm-seeds"
   # Go's own runtime assembly seeds the assembler's fuzzing; it is copied from the installed
   # GOROOTs into the scratch folder at fuzz time and never kept in the repository.
   n=0
@@ -116,7 +116,8 @@ if cargo +nightly --version >/dev/null 2>&1; then
            && cargo +nightly fuzz run scenario "$scratch/scenario" corpus/scenario -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run lesson "$scratch/lesson" corpus/lesson -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run memory "$scratch/memory" -- -max_total_time=20 -timeout=10 \
-           && cargo +nightly fuzz run gobin_parse "$scratch/gobin_parse" corpus/gobin_parse -- -max_total_time=30 -timeout=10)
+           && cargo +nightly fuzz run gobin_parse "$scratch/gobin_parse" corpus/gobin_parse -- -max_total_time=30 -timeout=10 \
+           && cargo +nightly fuzz run elf_load "$scratch/elf_load" -- -max_total_time=30 -timeout=10)
   rm -rf "$scratch"
 else
   echo "no nightly toolchain here, so the fuzz targets did not run (rustup toolchain install nightly)"
