@@ -1,5 +1,5 @@
 //! The files a process can read: a [`FileView`] answers by path. The CLI gives host files
-//! read-only ([`HostFiles`], with the `host` feature: the library itself never touches the
+//! read-only (`HostFiles`, with the `host` feature: the library itself never touches the
 //! file system, so it builds for the page too); the page
 //! gives an in-memory set ([`MemFiles`]). Nothing is ever written through a view.
 

@@ -9,7 +9,7 @@
 
 use super::{Region, PAGE_SIZE};
 
-/// Lowest address a mapping found by [`Mappings::find_free`] may start at: Linux's
+/// Lowest address a mapping found by `Mappings::find_free` may start at: Linux's
 /// default `vm.mmap_min_addr` (CONFIG_DEFAULT_MMAP_MIN_ADDR, 64 KiB on x86), which
 /// `unmapped_area_topdown` (mm/mmap.c) never goes below.
 pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
