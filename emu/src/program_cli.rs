@@ -40,6 +40,16 @@ pub fn walk(path: &str, symbol: &str, args: &[String], env: &[String], seed: u64
             return ExitCode::from(2);
         }
     };
+    // The Go source beside each instruction: the files the pclntab names, read from the
+    // host where they are (the toolchain's GOROOT and the build's folder); a path Go wrote
+    // as `$GOROOT/…` (a -trimpath build) is read under $GOROOT when that is set.
+    s.set_sources(Box::new(|file: &str| {
+        let path = match file.strip_prefix("$GOROOT/") {
+            Some(rest) => format!("{}/{rest}", std::env::var("GOROOT").ok()?),
+            None => file.to_string(),
+        };
+        std::fs::read_to_string(path).ok()
+    }));
     if let Err(e) = s.set_breakpoint(symbol) {
         eprintln!("emu run: --break {symbol}: {e}");
         return ExitCode::from(2);
