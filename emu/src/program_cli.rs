@@ -117,6 +117,17 @@ fn hex_or_dash(v: Option<u64>) -> String {
     v.map_or("-".into(), |v| format!("{v:#x}"))
 }
 
+/// `function+offset file:line` of a code name.
+fn place(c: &session::program::CodeName) -> String {
+    format!(
+        "{}+{:#x} {}:{}",
+        c.function,
+        c.offset,
+        c.file.as_deref().unwrap_or("?"),
+        c.line.unwrap_or(0)
+    )
+}
+
 /// Prints what the program shows now.
 fn show(out: &mut impl Write, snap: &ProgramSnapshot) {
     let _ = writeln!(out, "\n{}", "─".repeat(100));
@@ -147,15 +158,7 @@ fn show(out: &mut impl Write, snap: &ProgramSnapshot) {
     }
     let _ = writeln!(out, "threads:");
     for t in &snap.threads {
-        let code = t.code.as_ref().map_or(String::new(), |c| {
-            format!(
-                "{}+{:#x} {}:{}",
-                c.function,
-                c.offset,
-                c.file.as_deref().unwrap_or("?"),
-                c.line.unwrap_or(0)
-            )
-        });
+        let code = t.code.as_ref().map_or(String::new(), place);
         let mark = if t.followed { "▶" } else { " " };
         let _ = writeln!(
             out,
@@ -171,15 +174,7 @@ fn show(out: &mut impl Write, snap: &ProgramSnapshot) {
         .skip(cur.saturating_sub(AROUND))
         .take(2 * AROUND + 1)
     {
-        let place = i.code.as_ref().map_or(String::new(), |c| {
-            format!(
-                "{}+{:#x} {}:{}",
-                c.function,
-                c.offset,
-                c.file.as_deref().unwrap_or("?"),
-                c.line.unwrap_or(0)
-            )
-        });
+        let place = i.code.as_ref().map_or(String::new(), place);
         let target = i
             .target
             .as_deref()

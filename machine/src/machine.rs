@@ -167,12 +167,7 @@ impl Machine {
         assert!(self.threads.len() < 0x7fff, "at most 32767 threads");
         self.forget_history();
         let tid = kernel::PID + self.threads.len() as u32;
-        self.threads.push(Thread {
-            tid,
-            name: name.to_string(),
-            cpu,
-            state: ThreadState::Runnable,
-        });
+        self.threads.push(Thread::runnable(name, tid, cpu));
         self.threads.len() - 1
     }
 
@@ -749,12 +744,7 @@ impl ModelAccess<'_> {
     /// Starts a new thread with these registers and tid; returns its index. Step back
     /// removes it again.
     pub fn spawn(&mut self, name: &str, tid: u32, cpu: Cpu) -> usize {
-        self.threads.push(Thread {
-            tid,
-            name: name.to_string(),
-            cpu,
-            state: ThreadState::Runnable,
-        });
+        self.threads.push(Thread::runnable(name, tid, cpu));
         self.threads.len() - 1
     }
 

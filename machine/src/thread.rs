@@ -26,3 +26,15 @@ pub struct Thread {
     /// Runnable or exited.
     pub state: ThreadState,
 }
+
+impl Thread {
+    /// A new runnable thread.
+    pub fn runnable(name: &str, tid: u32, cpu: Cpu) -> Thread {
+        Thread {
+            tid,
+            name: name.to_string(),
+            cpu,
+            state: ThreadState::Runnable,
+        }
+    }
+}

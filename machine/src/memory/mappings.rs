@@ -137,16 +137,7 @@ impl Mappings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::Perm;
-
-    fn region(start: u64, end: u64, perm: Perm, name: &str) -> Region {
-        Region {
-            name: name.to_string(),
-            start,
-            end,
-            perm,
-        }
-    }
+    use crate::memory::{region, Perm};
 
     #[test]
     fn adjacent_equal_mappings_merge_and_carving_splits() {
