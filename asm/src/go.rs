@@ -24,7 +24,7 @@
 use super::error::{AsmError, Pos};
 use super::lex::{Tok, Token};
 use super::preprocess::Line;
-use super::program::{Item, ItemKind, Op, Target};
+use super::program::{Item, ItemKind, Op, Target, TextDecl};
 use super::select::{Mem, Operand};
 use iced_x86::{Code, Mnemonic as M, Register as R};
 use std::collections::HashMap;
@@ -1155,6 +1155,7 @@ enum Stmt {
         name: String,
         flags: i64,
         frame: i64,
+        args: Option<i64>,
         internal: bool,
     },
     Ins {
@@ -1291,10 +1292,14 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 };
                 fr.expect("$")?;
                 let frame = fr.unary()?;
-                // `-args` after the frame size is the argument size; it does not change code.
-                if fr.eat("-") {
-                    fr.unary()?;
-                }
+                // `-args` after the frame size is the argument size; it does not change code,
+                // but tools that check calls (asmtest, `go vet`) compare it with the Go
+                // declaration.
+                let args = if fr.eat("-") {
+                    Some(fr.unary()?)
+                } else {
+                    None
+                };
                 if fr.peek().is_some() {
                     return fr.fail(format!("unexpected {} after the frame size", fr.found()));
                 }
@@ -1302,6 +1307,7 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                     name,
                     flags,
                     frame,
+                    args,
                     internal,
                 }
             }
@@ -1444,6 +1450,8 @@ struct Function {
     name: String,
     flags: i64,
     frame: i64,
+    /// The argument size after the frame size (`$16-24`), when written.
+    args: Option<i64>,
     /// `TEXT name<ABIInternal>(SB)`: g is already in R14.
     internal: bool,
     pos: Pos,
@@ -1530,11 +1538,13 @@ pub(crate) fn lower(lines: &[Line], options: &GoOptions) -> Result<Vec<Item>, As
                 name,
                 flags,
                 frame,
+                args,
                 internal,
             } => functions.push(Function {
                 name,
                 flags,
                 frame,
+                args,
                 internal,
                 pos: p.pos,
                 line: p.line,
@@ -1666,6 +1676,24 @@ fn lower_function(f: &Function, abi: &GoAbi, items: &mut Vec<Item>) -> Result<()
     }
     let frame = f.frame(abi);
     let auto = frame.auto;
+    items.push(item(
+        ItemKind::Text(TextDecl {
+            name: f.name.clone(),
+            file: tp.file.clone(),
+            line: tp.line,
+            flags: f.flags,
+            frame: f.frame,
+            args: f.args,
+            internal: f.internal,
+            auto,
+            saves_bp: frame.bp > 0,
+            split: frame.split,
+        }),
+        tp,
+        tl,
+        &scope,
+        None,
+    ));
     let morestack = format!("{}:morestack", f.name);
     let mut prologue = Emitter {
         items,

@@ -27,7 +27,7 @@ pub use error::{AsmError, Pos};
 pub use go::{FramePointer, GoAbi, GoOptions};
 pub use go_release::GoRelease;
 pub use preprocess::Loader;
-pub use program::{Listed, Program, Symbol};
+pub use program::{Listed, Program, Symbol, TextDecl};
 
 /// Which syntax a source file is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -47,6 +47,8 @@ pub(crate) enum ItemKind {
     /// A statement that encodes to nothing (`PCDATA`, `get_tls`, `NOP`), kept so that Go's
     /// `n(PC)` counts it.
     Nothing,
+    /// A Go `TEXT` directive as laid out (encodes to nothing).
+    Text(TextDecl),
     /// NOPs up to the next multiple of `to` bytes from the label `from` (Go's `PCALIGN`,
     /// counted from the function's start; `asm6.go`, `span6` and `fillnop`).
     Align { to: u64, from: String },
@@ -128,6 +130,40 @@ pub struct Symbol {
     pub size: u64,
 }
 
+/// A Go-syntax `TEXT` directive: what it declares and the frame Go's assembler gave the
+/// function (`cmd/internal/obj/x86/obj6.go`, `preprocess`), for tools that check what the
+/// function does against what it declared.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TextDecl {
+    /// The symbol (`main·sum`, `runtime·asmcgocall`).
+    pub name: String,
+    /// The file of the `TEXT` line.
+    pub file: String,
+    /// The `TEXT` line.
+    pub line: u32,
+    /// The flags (`textflag.h`: NOSPLIT = 4, NOFRAME = 512, …).
+    pub flags: i64,
+    /// The frame size as written (`$24` of `$24-16`; -8 is Go's "no frame at all").
+    pub frame: i64,
+    /// The argument size as written (`16` of `$24-16`), if written.
+    pub args: Option<i64>,
+    /// Declared `<ABIInternal>`.
+    pub internal: bool,
+    /// Bytes below the return address once the prologue ran: the frame plus the saved BP.
+    pub auto: i64,
+    /// Whether the prologue saves BP (a frame or a call, and not NOFRAME).
+    pub saves_bp: bool,
+    /// Whether the prologue has the stack-split check (which calls `runtime·morestack`).
+    pub split: bool,
+}
+
+impl TextDecl {
+    /// Whether the function is `NOSPLIT`.
+    pub fn nosplit(&self) -> bool {
+        self.flags & crate::go::textflag::NOSPLIT != 0
+    }
+}
+
 /// An assembled program.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Program {
@@ -141,6 +177,8 @@ pub struct Program {
     /// Symbols referenced but not defined (only when linking a listing, where they resolve
     /// to address 0, as an object file leaves them to the linker).
     pub undefined: Vec<String>,
+    /// The Go `TEXT` directives, in source order.
+    pub texts: Vec<TextDecl>,
 }
 
 impl Program {
@@ -168,6 +206,11 @@ impl Program {
     /// The address of a symbol.
     pub fn symbol(&self, name: &str) -> Option<u64> {
         self.symbols.iter().find(|s| s.name == name).map(|s| s.addr)
+    }
+
+    /// The `TEXT` directive of a Go function.
+    pub fn text(&self, name: &str) -> Option<&TextDecl> {
+        self.texts.iter().find(|t| t.name == name)
     }
 }
 
@@ -604,6 +647,10 @@ fn listing(
     for (u, unit) in units.iter().enumerate() {
         let (bytes, spans) = &encoded[u];
         p.segments.push((unit.base, bytes.clone()));
+        p.texts.extend(unit.items.iter().filter_map(|item| match &item.kind {
+            ItemKind::Text(t) => Some(t.clone()),
+            _ => None,
+        }));
         for (i, item) in unit.items.iter().enumerate() {
             let Some((off, len)) = spans[i] else { continue };
             let addr = unit.base + off as u64;
