@@ -92,6 +92,16 @@ pub fn assemble_listing_with(
     assemble_with(sources, options, loader, true)
 }
 
+/// Like [`assemble`], with Go's assembler run as `options` say (its package, include
+/// folders, `go_asm.h` and inserted-code rules); a symbol no file defines is an error.
+pub fn assemble_with_options(
+    sources: &[Source],
+    options: &GoOptions,
+    loader: &dyn Loader,
+) -> Result<Program, AsmError> {
+    assemble_with(sources, options, loader, false)
+}
+
 fn assemble_with(
     sources: &[Source],
     options: &GoOptions,
