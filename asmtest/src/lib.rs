@@ -140,7 +140,10 @@ pub fn run_text(
         (Some(r), _) => r,
         (None, Some(name)) => GoRelease::named(name).ok_or_else(|| {
             let known: Vec<String> = GoRelease::all().iter().map(|r| r.to_string()).collect();
-            let line = text.lines().position(|l| l.trim_start().starts_with("go")).map_or(0, |i| i + 1);
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("go"))
+                .map_or(0, |i| i + 1);
             spec_error(
                 path,
                 line,
@@ -195,7 +198,9 @@ pub fn run_text(
                 text_decl.internal,
                 &c.args,
             )
-            .map_err(|e| spec_error(path, f.line, "func", format!("cannot set up the call: {e}")))?;
+            .map_err(|e| {
+                spec_error(path, f.line, "func", format!("cannot set up the call: {e}"))
+            })?;
             let budget = options
                 .max_steps
                 .or(c.max_steps)
@@ -277,7 +282,11 @@ fn assemble(
         } else {
             Syntax::Go
         };
-        sources.push(Source::new(path, syntax, CODE_BASE + i as u64 * CODE_SPACING));
+        sources.push(Source::new(
+            path,
+            syntax,
+            CODE_BASE + i as u64 * CODE_SPACING,
+        ));
     }
     let listing = asm::assemble_listing_with(&sources, &options, loader).map_err(LoadError::Asm)?;
     let stubs: Vec<&str> = MORESTACK
@@ -304,7 +313,10 @@ fn assemble(
     let program = asm::assemble_with_options(&sources, &options, &with_stub).map_err(|e| {
         if e.message.starts_with("undefined symbol") {
             LoadError::Asm(AsmError {
-                message: format!("{}: no source defines it (the sources are the test file's `sources`)", e.message),
+                message: format!(
+                    "{}: no source defines it (the sources are the test file's `sources`)",
+                    e.message
+                ),
                 ..e
             })
         } else {
@@ -339,7 +351,9 @@ fn coverage(
     }
     let mut out = Vec::new();
     for (path, _) in &file.sources {
-        let Some(text) = loader.load(path) else { continue };
+        let Some(text) = loader.load(path) else {
+            continue;
+        };
         for (i, line) in text.lines().enumerate() {
             let n = i as u32 + 1;
             out.push(CoveredLine {

@@ -10,7 +10,10 @@ fn finding_line(c: &CaseReport, f: &crate::Finding) -> String {
     if f.check == Check::Result {
         format!("--- FAIL: {}/{}: {}", c.func, c.case, f.message)
     } else {
-        format!("--- FAIL: {}/{}: {}:{}: {}", c.func, c.case, f.file, f.line, f.message)
+        format!(
+            "--- FAIL: {}/{}: {}:{}: {}",
+            c.func, c.case, f.file, f.line, f.message
+        )
     }
 }
 
@@ -125,10 +128,8 @@ pub fn junit(reports: &[FileReport]) -> String {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                let failure = BytesStart::new("failure").with_attributes([
-                    ("message", f.message.as_str()),
-                    ("type", check.as_str()),
-                ]);
+                let failure = BytesStart::new("failure")
+                    .with_attributes([("message", f.message.as_str()), ("type", check.as_str())]);
                 let body = format!("{}:{}: {}", f.file, f.line, f.message);
                 result = result.and(w.write_event(Event::Start(failure)));
                 result = result.and(w.write_event(Event::Text(BytesText::new(&body))));

@@ -296,15 +296,18 @@ pub fn run_case(
             break false;
         }
         let after: Cpu = world.machine.thread(t).cpu;
-        if after.gpr[5] != before.gpr[5] {
-            bp_write = Some(pc);
-        }
-        if after.gpr[14] != before.gpr[14] {
-            r14_write = Some(pc);
-        }
-        if after.xmm[15] != before.xmm[15] {
-            x15_write = Some(pc);
-        }
+        // Blame the instruction that last moved each register away from the value it must
+        // have at RET: the clobber itself, not later arithmetic on the clobbered value (what
+        // `go vet`'s framepointer check also points at).
+        moved_away(
+            &mut bp_write,
+            before.gpr[5],
+            after.gpr[5],
+            world.entry_bp,
+            pc,
+        );
+        moved_away(&mut r14_write, before.gpr[14], after.gpr[14], world.g, pc);
+        moved_away(&mut x15_write, before.xmm[15], after.xmm[15], 0, pc);
         if after.gpr[4] < min_sp.0 {
             min_sp = (after.gpr[4], pc);
         }
@@ -326,7 +329,9 @@ pub fn run_case(
                         run.report(
                             Check::StoreReturnAddress,
                             pc,
-                            format!("stores {len} bytes at {lo:#x}, over the return address at {s:#x}"),
+                            format!(
+                                "stores {len} bytes at {lo:#x}, over the return address at {s:#x}"
+                            ),
                         );
                     } else if hi > args_end {
                         run.report(
@@ -353,7 +358,11 @@ pub fn run_case(
                     }
                 }
                 AccessKind::Read => {
-                    let floor = if c_frame { sp0.saturating_sub(RED_ZONE) } else { sp0 };
+                    let floor = if c_frame {
+                        sp0.saturating_sub(RED_ZONE)
+                    } else {
+                        sp0
+                    };
                     if lo < floor {
                         run.report(
                             Check::ReadBelowSp,
@@ -477,6 +486,19 @@ pub fn run_case(
     }
 }
 
+/// Tracks where a register left the value it must keep: set when it moves away from
+/// `keep`, cleared when it comes back.
+fn moved_away<T: PartialEq>(at: &mut Option<u64>, before: T, after: T, keep: T, pc: u64) {
+    if before == after {
+        return;
+    }
+    if after == keep {
+        *at = None;
+    } else if before == keep || at.is_none() {
+        *at = Some(pc);
+    }
+}
+
 fn regs_bytes(cpu: &Cpu, parts: &[(u64, u64, Reg)], size: u64) -> Vec<u8> {
     let mut out = vec![0u8; size as usize];
     for &(off, len, reg) in parts {
@@ -508,7 +530,9 @@ fn read(mem: &Memory, t: &Type, bytes: &[u8], depth: u32) -> Result<Value, Strin
     }
     let peek = |addr: u64, len: u64| -> Result<Vec<u8>, String> {
         if len > MAX_READ {
-            return Err(format!("{len} bytes at {addr:#x} is more than it reads back"));
+            return Err(format!(
+                "{len} bytes at {addr:#x} is more than it reads back"
+            ));
         }
         mem.peek(addr, len as usize)
             .ok_or_else(|| format!("{len} bytes at {addr:#x} are not mapped"))
@@ -550,7 +574,12 @@ fn read(mem: &Memory, t: &Type, bytes: &[u8], depth: u32) -> Result<Value, Strin
         ),
         Type::Pointer(e) => match word(bytes, 0) {
             0 => Value::Ptr(None),
-            p => Value::Ptr(Some(Box::new(read(mem, e, &peek(p, e.size())?, depth + 1)?))),
+            p => Value::Ptr(Some(Box::new(read(
+                mem,
+                e,
+                &peek(p, e.size())?,
+                depth + 1,
+            )?))),
         },
     })
 }
@@ -581,7 +610,9 @@ pub fn show(v: &Value, t: &Type) -> String {
         }
         (Value::List(items), Type::Struct(fields)) => format!(
             "{{{}}}",
-            join(items, &|i| fields.get(i).map_or(Type::Bool, |f| f.1.clone()))
+            join(items, &|i| fields
+                .get(i)
+                .map_or(Type::Bool, |f| f.1.clone()))
         ),
         (Value::List(items), _) => format!("{items:?}"),
         (Value::Ptr(None), _) => "nil".into(),

@@ -375,7 +375,8 @@ fn parse_params(lx: &mut Lexer, unnamed: &str) -> Result<Vec<Param>, SigError> {
             lx.expect(',')?;
         }
     }
-    let any_named = entries.iter().any(|(_, t)| t.is_some()) && entries.iter().any(|e| e.0.is_some());
+    let any_named =
+        entries.iter().any(|(_, t)| t.is_some()) && entries.iter().any(|e| e.0.is_some());
     let mut params = Vec::new();
     if any_named {
         // Grouped names take the type of the next typed entry.
@@ -518,7 +519,12 @@ pub fn abi0(sig: &Signature) -> Layout {
 /// Register assignment of one value (`abi-internal.md`, "Function call argument and result
 /// passing"): `None` when it does not fit in the registers left or holds an array of more
 /// than one element, in which case it goes to the stack whole.
-fn assign(t: &Type, base: u64, ints: &mut usize, floats: &mut usize) -> Option<Vec<(u64, u64, Reg)>> {
+fn assign(
+    t: &Type,
+    base: u64,
+    ints: &mut usize,
+    floats: &mut usize,
+) -> Option<Vec<(u64, u64, Reg)>> {
     let mut parts = Vec::new();
     let int = |off: u64, size: u64, ints: &mut usize| -> Option<(u64, u64, Reg)> {
         let r = *INT_REGS.get(*ints)?;
@@ -641,10 +647,21 @@ mod tests {
     #[test]
     fn signatures_name_unnamed_parameters_as_asmdecl_does() {
         let s = parse("func f(int64, bool) (uint8, uint8)").unwrap();
-        let names: Vec<_> = s.params.iter().chain(&s.results).map(|p| p.name.as_str()).collect();
+        let names: Vec<_> = s
+            .params
+            .iter()
+            .chain(&s.results)
+            .map(|p| p.name.as_str())
+            .collect();
         assert_eq!(names, ["arg", "arg1", "ret", "ret1"]);
         let s = parse("func f(a, b int32, p *[4]uint64, q struct{x, y int8; z uint64})").unwrap();
-        assert_eq!(s.params[1].ty, Type::Int { size: 4, signed: true });
+        assert_eq!(
+            s.params[1].ty,
+            Type::Int {
+                size: 4,
+                signed: true
+            }
+        );
         assert_eq!(s.params[2].ty.to_string(), "*[4]uint64");
         assert_eq!(s.params[3].ty.size(), 16);
     }
@@ -653,12 +670,22 @@ mod tests {
     fn signature_errors_point_at_the_mistake() {
         let e = parse("func f(x uint65) int").unwrap_err();
         assert_eq!(e.at, 9);
-        assert!(e.message.starts_with("unknown type `uint65`"), "{}", e.message);
+        assert!(
+            e.message.starts_with("unknown type `uint65`"),
+            "{}",
+            e.message
+        );
         let e = parse("func f(x int").unwrap_err();
-        assert_eq!((e.at, e.message.as_str()), (12, "expected `,`, found the end"));
+        assert_eq!(
+            (e.at, e.message.as_str()),
+            (12, "expected `,`, found the end")
+        );
         assert!(parse("fn f()").is_err());
         let deep = format!("func f(x {}int)", "[]".repeat(100));
-        assert!(parse(&deep).unwrap_err().message.contains("nested too deeply"));
+        assert!(parse(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested too deeply"));
     }
 
     #[test]

@@ -224,7 +224,11 @@ pub fn parse(path: &str, text: &str) -> Result<TestFile, SpecError> {
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '_' || c == '/' || c == '.');
             if !ok {
-                return Err(cx.error(p.span(), "package", format!("`{name}` is not a Go package path")));
+                return Err(cx.error(
+                    p.span(),
+                    "package",
+                    format!("`{name}` is not a Go package path"),
+                ));
             }
             name.clone()
         }
@@ -236,7 +240,11 @@ pub fn parse(path: &str, text: &str) -> Result<TestFile, SpecError> {
         let field = format!("func[{}]", fi + 1);
         let name = f.name.get_ref();
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(cx.error(f.name.span(), &format!("{field}.name"), "expected a function name"));
+            return Err(cx.error(
+                f.name.span(),
+                &format!("{field}.name"),
+                "expected a function name",
+            ));
         }
         if funcs.iter().any(|g| &g.name == name) {
             return Err(cx.error(
@@ -257,15 +265,33 @@ pub fn parse(path: &str, text: &str) -> Result<TestFile, SpecError> {
                     return Err(cx.error(
                         c.span(),
                         &format!("{case_field}.args"),
-                        format!("missing: `{}` takes {} arguments", name, signature.params.len()),
+                        format!(
+                            "missing: `{}` takes {} arguments",
+                            name,
+                            signature.params.len()
+                        ),
                     ))
                 }
             };
-            let args = values(&cx, args, &signature.params, &format!("{case_field}.args"), "arguments")?;
+            let args = values(
+                &cx,
+                args,
+                &signature.params,
+                &format!("{case_field}.args"),
+                "arguments",
+            )?;
             let want = c_ref
                 .want
                 .as_ref()
-                .map(|w| values(&cx, w, &signature.results, &format!("{case_field}.want"), "results"))
+                .map(|w| {
+                    values(
+                        &cx,
+                        w,
+                        &signature.results,
+                        &format!("{case_field}.want"),
+                        "results",
+                    )
+                })
                 .transpose()?;
             let case_name = match &c_ref.name {
                 Some(n) if n.get_ref().is_empty() || n.get_ref().contains(char::is_whitespace) => {
@@ -344,7 +370,11 @@ fn values(
         .enumerate()
         .map(|(i, (v, p))| {
             value(v.get_ref(), &p.ty, 0).map_err(|m| {
-                cx.error(v.span(), &format!("{field}[{i}]"), format!("{} {}: {m}", p.name, p.ty))
+                cx.error(
+                    v.span(),
+                    &format!("{field}[{i}]"),
+                    format!("{} {}: {m}", p.name, p.ty),
+                )
             })
         })
         .collect()
@@ -397,7 +427,12 @@ fn value(v: &toml::Value, t: &Type, depth: u32) -> Result<Value, String> {
             toml::Value::Boolean(b) => Value::Word(*b as u64),
             toml::Value::Integer(0) => Value::Word(0),
             toml::Value::Integer(1) => Value::Word(1),
-            other => return Err(format!("expected true or false, found {}", other.type_str())),
+            other => {
+                return Err(format!(
+                    "expected true or false, found {}",
+                    other.type_str()
+                ))
+            }
         },
         Type::Int { size, signed } => Value::Word(integer(v, *size, *signed)?),
         Type::UnsafePointer => Value::Word(integer(v, 8, false)?),
@@ -475,7 +510,10 @@ mod tests {
         let c = &f.funcs[0].cases;
         assert_eq!(
             c[0].args,
-            vec![Value::List(vec![Value::Word(1), Value::Word(16)]), Value::Word(0xff)]
+            vec![
+                Value::List(vec![Value::Word(1), Value::Word(16)]),
+                Value::Word(0xff)
+            ]
         );
         assert_eq!(c[0].want, Some(vec![Value::Word(17)]));
         assert_eq!((c[0].name.as_str(), c[1].name.as_str()), ("case-1", "none"));
@@ -509,9 +547,13 @@ mod tests {
             )),
             "t.toml:5:31: func[1].cases[1].want: 0 results given, the signature has 1"
         );
-        assert!(err("sources = [\"a.s\"]\nbogus = 1\n").starts_with("t.toml:2:1: field: unknown field `bogus`"));
+        assert!(err("sources = [\"a.s\"]\nbogus = 1\n")
+            .starts_with("t.toml:2:1: field: unknown field `bogus`"));
         assert!(err("sources = [\"a.s\"\n").starts_with("t.toml:"));
-        assert_eq!(err("sources = []\n"), "t.toml:1:11: sources: names no source file");
+        assert_eq!(
+            err("sources = []\n"),
+            "t.toml:1:11: sources: names no source file"
+        );
         assert_eq!(
             err("sources = [\"a.s\"]\nmax_steps = 0\n"),
             "t.toml:2:13: max_steps: 0: expected 1 to 1000000000"

@@ -86,7 +86,8 @@ impl Heap {
                 }
             }
             (Value::List(items), Type::Struct(fields)) => {
-                for ((x, (_, ft)), off) in items.iter().zip(fields).zip(Type::field_offsets(fields)) {
+                for ((x, (_, ft)), off) in items.iter().zip(fields).zip(Type::field_offsets(fields))
+                {
                     let b = self.encode(x, ft);
                     out[off as usize..off as usize + b.len()].copy_from_slice(&b);
                 }
@@ -141,7 +142,13 @@ pub fn build(
             continue;
         }
         let start = base & !(PAGE - 1);
-        map(&mut m, start, base + bytes.len() as u64 - start, Perm::RX, "code")?;
+        map(
+            &mut m,
+            start,
+            base + bytes.len() as u64 - start,
+            Perm::RX,
+            "code",
+        )?;
         m.poke(*base, bytes).map_err(|e| format!("code: {e:?}"))?;
     }
     map(&mut m, RETURN_STUB, PAGE, Perm::RX, "return stub")?;
@@ -153,7 +160,13 @@ pub fn build(
     let stackguard0 = STACK_LO + off("const__StackGuard").unwrap_or(928);
     map(&mut m, FS_BASE & !(PAGE - 1), PAGE, Perm::RW, "TLS")?;
     map(&mut m, G_ADDR, PAGE, Perm::RW, "g")?;
-    map(&mut m, M_ADDR, off("m__size").unwrap_or(PAGE).max(PAGE), Perm::RW, "m")?;
+    map(
+        &mut m,
+        M_ADDR,
+        off("m__size").unwrap_or(PAGE).max(PAGE),
+        Perm::RW,
+        "m",
+    )?;
     map(&mut m, G0_ADDR, PAGE, Perm::RW, "g0")?;
     let mut words: Vec<(u64, u64)> = vec![(FS_BASE - 8, G_ADDR)];
     if let (Some(s), Some(lo), Some(hi)) = (off("g_stack"), off("stack_lo"), off("stack_hi")) {
@@ -173,7 +186,8 @@ pub fn build(
         }
     }
     for (a, v) in words {
-        m.poke(a, &v.to_le_bytes()).map_err(|e| format!("g: {e:?}"))?;
+        m.poke(a, &v.to_le_bytes())
+            .map_err(|e| format!("g: {e:?}"))?;
     }
 
     // The arguments: the stack area (ABI0 all of it; ABIInternal what is not in registers).
@@ -195,7 +209,13 @@ pub fn build(
             Place::Regs(parts) => set_regs(&mut cpu, parts, &bytes),
         }
     }
-    map(&mut m, STACK_LO, STACK_HI - STACK_LO, Perm::RW, "goroutine stack")?;
+    map(
+        &mut m,
+        STACK_LO,
+        STACK_HI - STACK_LO,
+        Perm::RW,
+        "goroutine stack",
+    )?;
     on_stack.push((entry_sp, RETURN_STUB.to_le_bytes().to_vec()));
     for (at, bytes) in on_stack {
         m.poke(at, &bytes)

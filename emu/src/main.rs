@@ -1,5 +1,6 @@
 //! The `emu` command line: `emu exec` (the JSON-lines contract), `emu asm` (listings),
-//! `emu run` (scenarios of Go's runtime, to the end Go gives them) and `emu lesson`. A thin
+//! `emu run` (scenarios of Go's runtime, to the end Go gives them), `emu test` (Go assembly
+//! functions with the ABI checked) and `emu lesson`. A thin
 //! shell over the session crate and the crates it re-exports.
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 mod lesson_cli;
 mod program_cli;
 mod run_elf;
+mod test_cli;
 
 /// Whether `path` names a file that starts with the ELF magic.
 fn is_elf(path: &str) -> bool {
@@ -109,6 +111,33 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Run the Go assembly functions a test file names, each case in a goroutine's
+    /// surroundings with the ABI checked at every instruction, and print the verdicts as
+    /// `go test` does. Exit 0 when every case passes, 1 when one fails, 2 when a file is
+    /// malformed (a located error `file:line:col: field: …`).
+    Test {
+        /// Test files (`funcs_test.toml`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per line: each finding, each case, each file.
+        #[arg(long)]
+        json: bool,
+        /// Also write a JUnit XML report to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print each source line with how many times it ran.
+        #[arg(long)]
+        coverage: bool,
+        /// Go release (over the file's `go`; the newest when neither says).
+        #[arg(long = "go")]
+        go: Option<String>,
+        /// Each case's step budget (over the file's; 1,000,000 when neither says).
+        #[arg(long = "max-steps")]
+        max_steps: Option<u64>,
+        /// Print a `--- PASS:` line for each passing case too.
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Lessons: list them, check them, or step through one in the terminal.
     Lesson {
         #[command(subcommand)]
@@ -186,6 +215,23 @@ fn main() -> ExitCode {
             ),
             None => run(scenario.as_deref(), go, json, list),
         },
+        Command::Test {
+            files,
+            json,
+            junit,
+            coverage,
+            go,
+            max_steps,
+            verbose,
+        } => test_cli::main(&test_cli::Args {
+            files,
+            json,
+            junit,
+            coverage,
+            go,
+            max_steps,
+            verbose,
+        }),
         Command::Lesson { action } => lesson_cli::main(action),
     }
 }

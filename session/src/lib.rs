@@ -33,6 +33,7 @@ pub use session::*;
 
 /// The model's crates, for front ends that read a type of theirs through a snapshot.
 pub use asm;
+pub use asmtest;
 pub use course;
 pub use go_model;
 pub use go_release::{self, GoRelease};

@@ -12,6 +12,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("machine", &[]),
     ("go-release", &[]),
     ("asm", &["go-release"]),
+    // `emu test`: Go assembly functions run on the machine with the ABI checked.
+    ("asmtest", &["machine", "asm", "go-release"]),
     ("go-model", &["machine", "asm", "go-release"]),
     ("course", &["machine", "go-model"]),
     // Real executables: the Linux ABI on the machine, and names from the binary itself.
@@ -22,6 +24,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         &[
             "machine",
             "asm",
+            "asmtest",
             "go-release",
             "go-model",
             "course",

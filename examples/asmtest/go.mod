@@ -1,0 +1,3 @@
+module example.com/asmtest
+
+go 1.19
