@@ -1295,11 +1295,7 @@ fn parse_line(line: &Line, package: &str, out: &mut Vec<Parsed>) -> Result<(), A
                 // `-args` after the frame size is the argument size; it does not change code,
                 // but tools that check calls (asmtest, `go vet`) compare it with the Go
                 // declaration.
-                let args = if fr.eat("-") {
-                    Some(fr.unary()?)
-                } else {
-                    None
-                };
+                let args = if fr.eat("-") { Some(fr.unary()?) } else { None };
                 if fr.peek().is_some() {
                     return fr.fail(format!("unexpected {} after the frame size", fr.found()));
                 }

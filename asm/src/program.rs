@@ -647,10 +647,11 @@ fn listing(
     for (u, unit) in units.iter().enumerate() {
         let (bytes, spans) = &encoded[u];
         p.segments.push((unit.base, bytes.clone()));
-        p.texts.extend(unit.items.iter().filter_map(|item| match &item.kind {
-            ItemKind::Text(t) => Some(t.clone()),
-            _ => None,
-        }));
+        p.texts
+            .extend(unit.items.iter().filter_map(|item| match &item.kind {
+                ItemKind::Text(t) => Some(t.clone()),
+                _ => None,
+            }));
         for (i, item) in unit.items.iter().enumerate() {
             let Some((off, len)) = spans[i] else { continue };
             let addr = unit.base + off as u64;

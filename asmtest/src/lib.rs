@@ -174,7 +174,8 @@ pub fn run_text(
             ));
         };
         let entry = program.symbol(&symbol).unwrap_or(0);
-        let layout = if text_decl.internal {
+        let internal = text_decl.internal && release.abi.register_abi;
+        let layout = if internal {
             sig::abi_internal(&f.signature)
         } else {
             sig::abi0(&f.signature)
@@ -187,6 +188,7 @@ pub fn run_text(
             morestack: &built.morestack,
             c_code: &built.c_code,
             nosplit_limit,
+            internal,
         };
         for (i, c) in f.cases.iter().enumerate() {
             let world = world::build(
@@ -195,7 +197,7 @@ pub fn run_text(
                 entry,
                 &f.signature,
                 &layout,
-                text_decl.internal,
+                internal,
                 &c.args,
             )
             .map_err(|e| {

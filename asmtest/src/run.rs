@@ -99,6 +99,9 @@ pub struct Target<'a> {
     pub c_code: &'a [(u64, u64)],
     /// Bytes of stack a NOSPLIT chain may use (Go's `stackNosplit`).
     pub nosplit_limit: u64,
+    /// Called by the register ABI: `<ABIInternal>` under a release that has it (from
+    /// go1.17; before, ABIInternal is ABI0).
+    pub internal: bool,
 }
 
 /// The System V red zone: C code may use 128 bytes below SP.
@@ -163,7 +166,7 @@ pub fn run_case(
     let s = world.entry_sp;
     // Arguments and results end here (the caller reserves whole words).
     let args_end = s + 8 + target.layout.size.div_ceil(8) * 8;
-    let internal = target.text.internal;
+    let internal = target.internal;
     let mut frames = vec![Frame {
         lo: Some(s - target.text.auto as u64),
     }];

@@ -142,6 +142,9 @@ struct WrittenCase {
     max_steps: Option<Spanned<i64>>,
 }
 
+/// The most source files a test file may name (each has 1 MiB of the address space).
+pub const MAX_SOURCES: usize = 64;
+
 /// The most steps a case may ask for.
 pub const MAX_STEPS_LIMIT: u64 = 1_000_000_000;
 
@@ -194,6 +197,13 @@ pub fn parse(path: &str, text: &str) -> Result<TestFile, SpecError> {
         .collect::<Vec<_>>();
     if sources.is_empty() {
         return Err(cx.error(written.sources.span(), "sources", "names no source file"));
+    }
+    if sources.len() > MAX_SOURCES {
+        return Err(cx.error(
+            written.sources.span(),
+            "sources",
+            format!("{} files: at most {MAX_SOURCES}", sources.len()),
+        ));
     }
     for (s, (name, _)) in written.sources.get_ref().iter().zip(&sources) {
         if name.trim().is_empty() {

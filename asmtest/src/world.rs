@@ -12,13 +12,13 @@ use machine::{Cpu, Machine, Perm};
 pub const RETURN_STUB: u64 = 0x30_0000;
 /// The TLS block: FS base points here; Go keeps g at `fs:-8` on linux/amd64
 /// (`runtime/go_tls.h`, `cmd/internal/obj/x86`: the TLS slot is at -8 from FS).
-pub const FS_BASE: u64 = 0x50_0800;
+pub const FS_BASE: u64 = 0x1000_0800;
 /// The page holding g, and the one holding its m.
-pub const G_ADDR: u64 = 0x60_0000;
+pub const G_ADDR: u64 = 0x1001_0000;
 /// The goroutine's m.
-pub const M_ADDR: u64 = 0x61_0000;
+pub const M_ADDR: u64 = 0x1002_0000;
 /// The m's g0.
-pub const G0_ADDR: u64 = 0x62_0000;
+pub const G0_ADDR: u64 = 0x1003_0000;
 /// The heap region for slices' arrays, strings and pointed-at values; Go's own heap
 /// starts its arenas at 0xc000000000 on linux/amd64 (`runtime/malloc.go`, the arena hints).
 pub const HEAP: u64 = 0xc0_0000_0000;
