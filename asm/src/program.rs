@@ -157,13 +157,6 @@ pub struct TextDecl {
     pub split: bool,
 }
 
-impl TextDecl {
-    /// Whether the function is `NOSPLIT`.
-    pub fn nosplit(&self) -> bool {
-        self.flags & crate::go::textflag::NOSPLIT != 0
-    }
-}
-
 /// An assembled program.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Program {

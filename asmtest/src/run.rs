@@ -411,7 +411,7 @@ pub fn run_case(
             _ => {}
         }
     };
-    if target.text.nosplit() {
+    if target.text.flags & asm::go::textflag::NOSPLIT != 0 {
         let used = s + 8 - min_sp.0;
         if used > target.nosplit_limit {
             run.report(

@@ -47,7 +47,7 @@ struct Heap {
 
 impl Heap {
     fn alloc(&mut self, data: &[u8], align: u64) -> u64 {
-        while !(self.bytes.len() as u64).is_multiple_of(align.max(8)) {
+        while self.bytes.len() as u64 % align.max(8) != 0 {
             self.bytes.push(0);
         }
         let at = HEAP + self.bytes.len() as u64;
