@@ -95,7 +95,7 @@ passed=$((passed + $(grep -c '^ok ' "$log" || true)))
 failed=$((failed + $(grep -c '^FAIL' "$log" || true)))
 rm -f "$log"
 
-step "fuzz the parsers and loaders briefly (assemblers, emu exec, scenario and lesson files, the address space, Go binaries)"
+step "fuzz the parsers and loaders briefly (assemblers, emu exec, emu test files, scenario and lesson files, the address space, Go binaries)"
 if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   # New inputs go to a scratch corpus; the committed seeds are only read.
@@ -117,6 +117,7 @@ if cargo +nightly --version >/dev/null 2>&1; then
            && cargo +nightly fuzz run lesson "$scratch/lesson" corpus/lesson -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run memory "$scratch/memory" -- -max_total_time=20 -timeout=10 \
            && cargo +nightly fuzz run gobin_parse "$scratch/gobin_parse" corpus/gobin_parse -- -max_total_time=30 -timeout=10 \
+           && cargo +nightly fuzz run asmtest "$scratch/asmtest" corpus/asmtest -- -max_total_time=30 -timeout=10 \
            && cargo +nightly fuzz run elf_load "$scratch/elf_load" -- -max_total_time=30 -timeout=10)
   rm -rf "$scratch"
 else
