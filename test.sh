@@ -100,7 +100,7 @@ if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   # New inputs go to a scratch corpus; the committed seeds are only read.
   scratch=$(mktemp -d)
-  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/memory" "$scratch/gobin_parse" "$scratch/elf_load" "$scratch/asm-seeds"
+  mkdir -p "$scratch/asm" "$scratch/exec" "$scratch/scenario" "$scratch/lesson" "$scratch/memory" "$scratch/gobin_parse" "$scratch/elf_load" "$scratch/asmtest" "$scratch/asm-seeds"
   # Go's own runtime assembly seeds the assembler's fuzzing; it is copied from the installed
   # GOROOTs into the scratch folder at fuzz time and never kept in the repository.
   n=0
