@@ -7,6 +7,7 @@
 
 use crate::cpu::{Cpu, Gpr};
 use crate::fault::Fault;
+use crate::flags::{Lazy, LazyOp};
 use crate::memory::{MemError, Memory};
 use iced_x86::{
     ConditionCode, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register,
@@ -96,6 +97,15 @@ impl MemRef {
         a
     }
 
+    /// Whether the operand is `[base + disp]` with a 64-bit base and no segment base: the
+    /// form whose address the fast handlers compute in one add.
+    pub fn is_base_disp(&self) -> bool {
+        self.base != NO_REG
+            && self.index == NO_REG
+            && !self.addr32
+            && matches!(self.seg, Seg::Flat | Seg::Stack)
+    }
+
     /// The linear address: the offset plus the FS or GS base when the operand names them.
     #[inline(always)]
     pub fn linear(&self, cpu: &Cpu) -> u64 {
@@ -158,6 +168,14 @@ pub(crate) struct Decoded {
     pub privileged: bool,
     /// The handler chosen for this instruction's form (the code cache asks `isa::select`).
     pub handler: Handler,
+    /// The operands again, pre-resolved for the fast handlers (which are chosen only for
+    /// forms where these are what `ops` says): the register index of operand 0 and of
+    /// operand 1, the immediate (operand 1's, or operand 0's branch target), and the
+    /// memory operand, if any.
+    pub r0: u8,
+    pub r1: u8,
+    pub imm: u64,
+    pub mem: MemRef,
 }
 
 /// Maps an iced register to the machine's general register, if it is one.
@@ -283,8 +301,34 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         }
         _ => {}
     }
+    let reg_of = |op: &Operand| match op {
+        Operand::Reg(g) => g.idx,
+        _ => 0,
+    };
+    let imm = match (ops[1], ops[0]) {
+        (Operand::Imm(v), _) | (_, Operand::Imm(v)) => v,
+        _ => 0,
+    };
+    let mem = ops
+        .iter()
+        .find_map(|op| match op {
+            Operand::Mem(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap_or(MemRef {
+            base: NO_REG,
+            index: NO_REG,
+            scale: 0,
+            addr32: false,
+            seg: Seg::Flat,
+            disp: 0,
+        });
     Decoded {
         handler: unselected,
+        r0: reg_of(&ops[0]),
+        r1: reg_of(&ops[1]),
+        imm,
+        mem,
         mnemonic: ins.mnemonic(),
         ip: ins.ip(),
         next_ip: ins.next_ip(),
@@ -354,14 +398,37 @@ pub(crate) fn mem_fault(e: MemError, addr: u64, seg: Seg, pc: u64) -> Fault {
     }
 }
 
-/// Memory access through a located operand, with faults already converted.
+/// What a handler works on: the registers, memory (through located operands, with faults
+/// already converted), the address of the instruction, and the status flags that are
+/// still pending (`cpu.rflags` is exact only together with `lazy`).
 pub(crate) struct Access<'a> {
     pub cpu: &'a mut Cpu,
     pub mem: &'a mut Memory,
     pub pc: u64,
+    pub lazy: Lazy,
 }
 
 impl Access<'_> {
+    /// Computes pending status flags into `cpu.rflags`, so that it is exact.
+    #[inline(always)]
+    pub fn flush_flags(&mut self) {
+        if self.lazy.op != LazyOp::None {
+            self.flush_flags_now();
+        }
+    }
+
+    #[inline(never)]
+    fn flush_flags_now(&mut self) {
+        self.cpu.rflags = self.lazy.rflags(self.cpu.rflags);
+        self.lazy = Lazy::NONE;
+    }
+
+    /// The exact RFLAGS, pending flags included, without computing them into `cpu`.
+    #[inline(always)]
+    pub fn rflags(&self) -> u64 {
+        self.lazy.rflags(self.cpu.rflags)
+    }
+
     #[inline]
     pub fn locate(&self, op: &Operand) -> Loc {
         match *op {

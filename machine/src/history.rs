@@ -63,10 +63,12 @@ pub(crate) struct History {
 impl History {
     /// Records the state an instruction may change, before it runs.
     #[inline]
-    pub fn begin(&mut self, thread: usize, cpu: &Cpu, d: &Decoded, journal: usize) {
+    /// `rip` is the instruction's address (the interpreter writes `cpu.rip` only when it
+    /// leaves a block); `cpu.rflags` must be exact if the instruction keeps flags.
+    pub fn begin(&mut self, thread: usize, rip: u64, cpu: &Cpu, d: &Decoded, journal: usize) {
         let writes = d.writes;
         if d.keep & KEEP_RIP != 0 {
-            self.values.push(cpu.rip);
+            self.values.push(rip);
         }
         if d.keep & KEEP_FLAGS != 0 {
             self.values.push(cpu.rflags);
@@ -208,7 +210,7 @@ mod tests {
         };
         let before = cpu;
         let mut h = History::default();
-        h.begin(0, &cpu, &d, 0);
+        h.begin(0, cpu.rip, &cpu, &d, 0);
         // What ADD RCX, RDX does: RCX, RFLAGS and RIP change.
         cpu.gpr[1] = 12;
         cpu.rflags = 0x6;
@@ -223,7 +225,7 @@ mod tests {
     fn an_aborted_step_leaves_no_values_behind() {
         let mut h = History::default();
         let d = decoded(|a| a.push(rax));
-        h.begin(0, &Cpu::default(), &d, 0);
+        h.begin(0, 0, &Cpu::default(), &d, 0);
         assert_eq!(h.values.len(), 1, "PUSH keeps RSP only");
         h.abort();
         assert!(h.records.is_empty() && h.values.is_empty());

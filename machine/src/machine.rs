@@ -3,9 +3,11 @@
 
 use crate::code_cache::CodeCache;
 use crate::cpu::{Cpu, GPR_NAMES, R11, RAX, RCX};
+use crate::decode::{self, Decoded, KEEP_FLAGS};
 use crate::fault::{Fault, Signal, Stop};
+use crate::flags::Lazy;
 use crate::history::{Full, History};
-use crate::isa::{self, Trap};
+use crate::isa::Trap;
 use crate::kernel::{self, Effect, Output, SyscallEvent};
 use crate::memory::{Access, MapError, MemError, Memory, Perm};
 use crate::signal::{Delivery, SigInfo};
@@ -800,6 +802,14 @@ struct Exit {
 /// The interpreter loop for one thread, over split borrows of the machine so that
 /// everything it touches stays in registers. `HISTORY` is a constant so that the
 /// history-off loop has no recording code at all.
+///
+/// It runs a block (code_cache.rs) at a time. The step budget and the stop address are
+/// checked once per block when the whole block fits the budget and the stop address is
+/// not inside it, else before each of its instructions, so a run stops exactly where a
+/// one-instruction-at-a-time loop would. Within a block, RIP is written only when the
+/// block is left (the handlers never read it); status flags stay pending in the
+/// `Access` (flags.rs) and are computed before anything outside the fast handlers can
+/// see RFLAGS, and before the loop returns.
 #[inline(never)]
 fn inner<const HISTORY: bool>(
     cpu: &mut Cpu,
@@ -810,24 +820,45 @@ fn inner<const HISTORY: bool>(
     max_steps: u64,
     stop_at: Option<u64>,
 ) -> Exit {
+    let mut a = decode::Access {
+        cpu,
+        mem,
+        pc: 0,
+        lazy: Lazy::NONE,
+    };
+    let exit = run_blocks::<HISTORY>(&mut a, code, history, thread, max_steps, stop_at);
+    a.flush_flags();
+    exit
+}
+
+#[inline(always)]
+fn run_blocks<const HISTORY: bool>(
+    a: &mut decode::Access,
+    code: &mut CodeCache,
+    history: &mut History,
+    thread: usize,
+    max_steps: u64,
+    stop_at: Option<u64>,
+) -> Exit {
     let mut steps = 0;
-    loop {
+    'blocks: loop {
         if steps == max_steps {
             return Exit {
                 steps,
                 why: Why::Limit,
             };
         }
+        let rip = a.cpu.rip;
         // An Option, not a sentinel address: every RIP can be reached (a jump to
         // 0xffff_ffff_ffff_ffff must fault there, not look like a requested stop).
-        if Some(cpu.rip) == stop_at {
+        if Some(rip) == stop_at {
             return Exit {
                 steps,
                 why: Why::StopAt,
             };
         }
-        let d = match code.fetch(mem, cpu.rip) {
-            Ok(d) => d,
+        let block = match code.block(a.mem, rip) {
+            Ok(b) => b,
             Err(f) => {
                 return Exit {
                     steps,
@@ -835,46 +866,83 @@ fn inner<const HISTORY: bool>(
                 }
             }
         };
-        if HISTORY {
-            history.begin(thread, cpu, d, mem.journal_len());
-        }
-        match isa::execute(cpu, mem, d) {
-            Ok(next) => {
-                cpu.rip = next;
-                steps += 1;
+        // In step with the code cache: the lookup has just taken in every invalidation.
+        let epoch = a.mem.code_epoch();
+        let end = block[block.len() - 1].next_ip;
+        let careful = max_steps - steps < block.len() as u64
+            || stop_at.is_some_and(|s| s.wrapping_sub(rip) < end.wrapping_sub(rip));
+        for (i, d) in block.iter().enumerate() {
+            if careful && i > 0 {
+                if steps == max_steps || Some(d.ip) == stop_at {
+                    a.cpu.rip = d.ip;
+                    continue 'blocks;
+                }
             }
-            Err(trap) => {
-                if let Trap::Fault(f) = *trap {
-                    if f.signal == Signal::Sigtrap {
-                        // A trap completes the instruction: RIP moves past it.
-                        cpu.rip = f.pc;
-                        return Exit {
-                            steps: steps + 1,
-                            why: Why::Fault(f),
-                        };
+            if HISTORY {
+                if d.keep & KEEP_FLAGS != 0 {
+                    a.flush_flags();
+                }
+                history.begin(thread, d.ip, a.cpu, d, a.mem.journal_len());
+            }
+            a.pc = d.ip;
+            match (d.handler)(a, d) {
+                Ok(next) => {
+                    steps += 1;
+                    // A branch taken, a string instruction ending its step on itself, or
+                    // a store into cached code: the rest of the block is not what runs.
+                    if next != d.next_ip || a.mem.code_epoch() != epoch {
+                        a.cpu.rip = next;
+                        continue 'blocks;
                     }
                 }
-                if let Trap::ReadTsc = *trap {
-                    // RDTSC completes in `Machine::run`, which knows the step count; the
-                    // record begun above (RAX, RDX, RIP) stays.
-                    return Exit {
-                        steps,
-                        why: Why::ReadTsc(d.next_ip),
-                    };
+                Err(trap) => {
+                    a.cpu.rip = d.ip;
+                    return trapped::<HISTORY>(*trap, d, history, steps, a);
                 }
-                if HISTORY {
-                    history.abort();
-                }
-                let why = match *trap {
-                    Trap::Fault(f) => Why::Fault(f),
-                    Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
-                    Trap::Syscall => Why::Syscall(d.next_ip),
-                    Trap::ReadTsc => unreachable!("returned above"),
-                };
-                return Exit { steps, why };
             }
         }
+        a.cpu.rip = end;
     }
+}
+
+/// Ends a run at an instruction that did not return a next RIP.
+#[cold]
+#[inline(never)]
+fn trapped<const HISTORY: bool>(
+    trap: Trap,
+    d: &Decoded,
+    history: &mut History,
+    steps: u64,
+    a: &mut decode::Access,
+) -> Exit {
+    if let Trap::Fault(f) = trap {
+        if f.signal == Signal::Sigtrap {
+            // A trap completes the instruction: RIP moves past it.
+            a.cpu.rip = f.pc;
+            return Exit {
+                steps: steps + 1,
+                why: Why::Fault(f),
+            };
+        }
+    }
+    if let Trap::ReadTsc = trap {
+        // RDTSC completes in `Machine::run`, which knows the step count; the record begun
+        // above (RAX, RDX, RIP) stays.
+        return Exit {
+            steps,
+            why: Why::ReadTsc(d.next_ip),
+        };
+    }
+    if HISTORY {
+        history.abort();
+    }
+    let why = match trap {
+        Trap::Fault(f) => Why::Fault(f),
+        Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
+        Trap::Syscall => Why::Syscall(d.next_ip),
+        Trap::ReadTsc => unreachable!("returned above"),
+    };
+    Exit { steps, why }
 }
 
 /// What CPUID returns for `leaf` and `sub` (EAX, EBX, ECX, EDX): the one fixed CPU the
