@@ -23,6 +23,13 @@ const CMP: u8 = 5;
 const TEST: u8 = 6;
 const MOV: u8 = 7;
 
+/// A register index as an index into `Cpu::gpr`: masked, so that the compiler sees it in
+/// range (decode.rs gives only 0..=15 here).
+#[inline(always)]
+fn reg(r: u8) -> usize {
+    (r & 15) as usize
+}
+
 /// The result of `x OP y` (both masked to the size) and the pending flags it leaves.
 #[inline(always)]
 fn alu<const OP: u8, const SIZE: u8>(a: &mut Access, x: u64, y: u64) -> u64 {
@@ -49,9 +56,9 @@ fn alu<const OP: u8, const SIZE: u8>(a: &mut Access, x: u64, y: u64) -> u64 {
 /// `op reg, reg` or `op reg, imm` (`IMM`) with a 64- or 32-bit register destination.
 fn binary<const OP: u8, const SIZE: u8, const IMM: bool>(a: &mut Access, d: &Decoded) -> Next {
     let m = flags::mask(SIZE);
-    let dst = d.r0 as usize;
+    let dst = reg(d.r0);
     let x = a.cpu.gpr[dst] & m;
-    let y = if IMM { d.imm } else { a.cpu.gpr[d.r1 as usize] } & m;
+    let y = if IMM { d.imm } else { a.cpu.gpr[reg(d.r1)] } & m;
     let r = alu::<OP, SIZE>(a, x, y);
     if OP != CMP && OP != TEST {
         // A 32-bit destination zero-extends: `r` is already masked to 32 bits.
@@ -63,7 +70,7 @@ fn binary<const OP: u8, const SIZE: u8, const IMM: bool>(a: &mut Access, d: &Dec
 /// INC/DEC of a 64- or 32-bit register (CF unchanged, SDM Vol. 2A INC).
 fn step_by_one<const UP: bool, const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
     let m = flags::mask(SIZE);
-    let dst = d.r0 as usize;
+    let dst = reg(d.r0);
     let x = a.cpu.gpr[dst] & m;
     let carry = a.lazy.carry_flag(a.cpu.rflags);
     let (r, op) = if UP {
@@ -86,27 +93,65 @@ fn step_by_one<const UP: bool, const SIZE: u8>(a: &mut Access, d: &Decoded) -> N
 /// The address of a `[base + disp]` operand.
 #[inline(always)]
 fn base_disp(a: &Access, d: &Decoded) -> u64 {
-    a.cpu.gpr[d.mem.base as usize].wrapping_add(d.mem.disp)
+    a.cpu.gpr[reg(d.mem.base)].wrapping_add(d.mem.disp)
 }
+
+// The memory handlers try the TLB's fast path first and tail-call a slow path that does
+// the whole instruction again through `Access` (faults, tracing, the journal): the fast
+// path then calls nothing, so it saves no registers.
 
 /// MOV of a 64- or 32-bit value from memory to a register.
 fn load<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
+    match a.mem.read_fast(base_disp(a, d), SIZE as usize) {
+        Some(v) => {
+            a.cpu.gpr[reg(d.r0)] = v;
+            Ok(d.next_ip)
+        }
+        None => load_slow::<SIZE>(a, d),
+    }
+}
+
+#[inline(never)]
+fn load_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
     let v = a.load(base_disp(a, d), d.mem.seg, SIZE)?;
-    a.cpu.gpr[d.r0 as usize] = v;
+    a.cpu.gpr[reg(d.r0)] = v;
     Ok(d.next_ip)
 }
 
 /// MOV of a 64- or 32-bit register to memory.
 fn store<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
-    let v = a.cpu.gpr[d.r1 as usize] & flags::mask(SIZE);
+    let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
+    if a.mem.write_fast(base_disp(a, d), SIZE as usize, v) {
+        Ok(d.next_ip)
+    } else {
+        store_slow::<SIZE>(a, d)
+    }
+}
+
+#[inline(never)]
+fn store_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
+    let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
     a.store(base_disp(a, d), d.mem.seg, SIZE, v)?;
     Ok(d.next_ip)
 }
 
 /// `op reg, [base + disp]` for the flag-setting binary operations, 64-bit.
 fn binary_load<const OP: u8>(a: &mut Access, d: &Decoded) -> Next {
+    match a.mem.read_fast(base_disp(a, d), 8) {
+        Some(y) => binary_with::<OP>(a, d, y),
+        None => binary_load_slow::<OP>(a, d),
+    }
+}
+
+#[inline(never)]
+fn binary_load_slow<const OP: u8>(a: &mut Access, d: &Decoded) -> Next {
     let y = a.load(base_disp(a, d), d.mem.seg, 8)?;
-    let dst = d.r0 as usize;
+    binary_with::<OP>(a, d, y)
+}
+
+#[inline(always)]
+fn binary_with<const OP: u8>(a: &mut Access, d: &Decoded, y: u64) -> Next {
+    let dst = reg(d.r0);
     let x = a.cpu.gpr[dst];
     let r = alu::<OP, 8>(a, x, y);
     if OP != CMP && OP != TEST {
