@@ -36,6 +36,11 @@ pub(crate) enum Trap {
     /// RDTSC: the machine loads EDX:EAX from its step counter (the handler has no clock),
     /// then continues at the next instruction.
     ReadTsc,
+    /// The instruction completed, and a store of it changed code the code cache holds: the
+    /// run goes on at this RIP with freshly decoded code (self-modifying code). Only the
+    /// handlers that can store through the slow path say so, which is what keeps the
+    /// interpreter loop free of a check after every instruction.
+    CodeChanged(u64),
 }
 
 impl From<Fault> for Trap {

@@ -28,9 +28,19 @@ pub(crate) use crate::decode::{Handler, Next, Trap};
 pub(crate) use fast::select;
 
 /// The generic dispatch: every implemented instruction, every form. Its handlers read and
-/// write `cpu.rflags` directly, so pending flags are computed first.
+/// write `cpu.rflags` directly, so pending flags are computed first; a store into cached
+/// code becomes [`Trap::CodeChanged`].
 pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
     a.flush_flags();
+    let epoch = a.mem.code_epoch();
+    let next = dispatch(a, d)?;
+    if a.mem.code_epoch() != epoch {
+        return Err(Trap::CodeChanged(next).into());
+    }
+    Ok(next)
+}
+
+fn dispatch(a: &mut Access, d: &Decoded) -> Next {
     match d.mnemonic {
         M::Mov => data::mov(a, d),
         M::Movzx => data::movzx(a, d),

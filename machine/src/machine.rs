@@ -866,8 +866,6 @@ fn run_blocks<const HISTORY: bool>(
                 }
             }
         };
-        // In step with the code cache: the lookup has just taken in every invalidation.
-        let epoch = a.mem.code_epoch();
         let end = block[block.len() - 1].next_ip;
         let careful = max_steps - steps < block.len() as u64
             || stop_at.is_some_and(|s| s.wrapping_sub(rip) < end.wrapping_sub(rip));
@@ -888,12 +886,20 @@ fn run_blocks<const HISTORY: bool>(
             match (d.handler)(a, d) {
                 Ok(next) => {
                     steps += 1;
-                    // A branch taken, a string instruction ending its step on itself, or
-                    // a store into cached code: the rest of the block is not what runs.
-                    if next != d.next_ip || a.mem.code_epoch() != epoch {
+                    // A branch taken, or a string instruction ending its step on itself:
+                    // the rest of the block is not what runs.
+                    if next != d.next_ip {
                         a.cpu.rip = next;
                         continue 'blocks;
                     }
+                }
+                Err(trap) if matches!(*trap, Trap::CodeChanged(_)) => {
+                    // The instruction completed; the rest of the block may have changed.
+                    if let Trap::CodeChanged(next) = *trap {
+                        a.cpu.rip = next;
+                    }
+                    steps += 1;
+                    continue 'blocks;
                 }
                 Err(trap) => {
                     a.cpu.rip = d.ip;
@@ -940,7 +946,7 @@ fn trapped<const HISTORY: bool>(
         Trap::Fault(f) => Why::Fault(f),
         Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
         Trap::Syscall => Why::Syscall(d.next_ip),
-        Trap::ReadTsc => unreachable!("returned above"),
+        Trap::ReadTsc | Trap::CodeChanged(_) => unreachable!("handled by the caller"),
     };
     Exit { steps, why }
 }

@@ -131,7 +131,13 @@ fn store<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 #[inline(never)]
 fn store_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
     let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
+    // Only this path can reach a page with cached code (such pages are never in the write
+    // TLB), so only it says when the store changed code.
+    let epoch = a.mem.code_epoch();
     a.store(base_disp(a, d), d.mem.seg, SIZE, v)?;
+    if a.mem.code_epoch() != epoch {
+        return Err(super::Trap::CodeChanged(d.next_ip).into());
+    }
     Ok(d.next_ip)
 }
 
