@@ -17,6 +17,12 @@ use iced_x86::{
 pub(crate) const KEEP_RIP: u8 = 1;
 /// A step-back record keeps the old RFLAGS (the instruction may change flags).
 pub(crate) const KEEP_FLAGS: u8 = 2;
+/// With [`KEEP_FLAGS`]: the instruction changes no RFLAGS bit but the six status flags,
+/// so a step-back record may keep just those.
+pub(crate) const STATUS_ONLY: u8 = 8;
+/// With [`KEEP_RIP`]: a direct branch that writes no general register and whose target is
+/// within 32 KiB, so a step-back record may keep only the low 16 bits of the old RIP.
+pub(crate) const SHORT_BRANCH: u8 = 16;
 /// A step-back record keeps the old MXCSR and the XMM registers in `Decoded::xmm_writes`
 /// (the instruction uses the SSE state).
 pub(crate) const KEEP_VECTOR: u8 = 4;
@@ -355,11 +361,43 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
             KEEP_FLAGS
         } else {
             0
+        }) | (if ins.rflags_modified() != 0 && ins.rflags_modified() & !STATUS_BITS == 0 {
+            STATUS_ONLY
+        } else {
+            0
+        }) | (if short_branch(&ins) && writes == 0 {
+            SHORT_BRANCH
+        } else {
+            0
         }),
         len: ins.len() as u8,
         privileged: ins.is_privileged(),
         ins,
     }
+}
+
+/// iced's bits for CF, PF, AF, ZF, SF and OF.
+const STATUS_BITS: u32 = iced_x86::RflagsBits::CF
+    | iced_x86::RflagsBits::PF
+    | iced_x86::RflagsBits::AF
+    | iced_x86::RflagsBits::ZF
+    | iced_x86::RflagsBits::SF
+    | iced_x86::RflagsBits::OF;
+
+/// A JMP rel or Jcc rel whose target is within 32 KiB of the instruction: its new RIP is
+/// either that target or the next instruction.
+fn short_branch(ins: &Instruction) -> bool {
+    use iced_x86::FlowControl::{ConditionalBranch, UnconditionalBranch};
+    matches!(ins.flow_control(), ConditionalBranch | UnconditionalBranch)
+        && matches!(
+            ins.op0_kind(),
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+        )
+        && ins
+            .near_branch_target()
+            .wrapping_sub(ins.ip())
+            .wrapping_add(0x8000)
+            < 0x10000
 }
 
 /// The handler of a decoded instruction before the code cache has chosen one: it runs
@@ -532,7 +570,16 @@ pub(crate) mod tests {
         assert_eq!(mov.writes, 1 << 0, "writes RAX only");
         assert_eq!(mov.keep, 0, "no branch, no flags");
         let add = decoded(|a| a.add(rcx, 1));
-        assert_eq!((add.writes, add.keep), (1 << 1, KEEP_FLAGS));
+        assert_eq!(
+            (add.writes, add.keep),
+            (1 << 1, KEEP_FLAGS | STATUS_ONLY),
+            "ADD changes the status flags only"
+        );
+        let cld = decoded(|a| a.cld());
+        assert_eq!(
+            cld.keep, KEEP_FLAGS,
+            "CLD changes DF: all of RFLAGS is kept"
+        );
         let push = decoded(|a| a.push(rdx));
         assert_eq!(push.writes, 1 << 4, "PUSH writes RSP");
         let jnz = decoded(|a| {
@@ -541,8 +588,18 @@ pub(crate) mod tests {
             a.jne(l)
         });
         assert_eq!(
-            jnz.keep, KEEP_RIP,
-            "a branch keeps RIP; JNE reads flags only"
+            jnz.keep,
+            KEEP_RIP | SHORT_BRANCH,
+            "a short branch keeps the low bits of RIP; JNE reads flags only"
+        );
+        let call = decoded(|a| {
+            let mut l = a.create_label();
+            a.set_label(&mut l)?;
+            a.call(l)
+        });
+        assert_eq!(
+            call.keep, KEEP_RIP,
+            "CALL writes RSP: its old RIP is kept whole"
         );
     }
 

@@ -654,11 +654,10 @@ impl Machine {
     /// Undoes the last step of any thread: registers, memory, FS base, output, thread
     /// states. Returns false when there is nothing to undo.
     pub fn step_back(&mut self) -> bool {
-        let Some(r) = self.history.records.pop() else {
+        let Some((r, thread)) = self.history.pop() else {
             return false;
         };
         self.mem.rollback_to(r.journal());
-        let thread = r.thread();
         if r.full() {
             let f = self.history.fulls.pop().expect("full record");
             self.threads[thread].cpu = f.cpu;
@@ -681,7 +680,7 @@ impl Machine {
 
     /// The thread that ran the most recent step that can be undone.
     pub fn last_thread(&self) -> Option<usize> {
-        self.history.records.last().map(|r| r.thread())
+        self.history.last_thread()
     }
 
     /// Steps back until `step_count() == step` (or history runs out). Returns whether it
