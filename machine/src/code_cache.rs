@@ -23,11 +23,22 @@ pub(crate) const MAX_BLOCK: usize = 32;
 /// Entries of the direct-mapped table of recent blocks.
 const RECENT: usize = 1024;
 
-/// One block: `len` instructions from `arena[first]`.
+/// One block: `len` instructions from `arena[first]`, and what its instructions may
+/// change together (for a step-back record of the whole block, history.rs).
 #[derive(Clone, Copy)]
 struct Block {
     first: u32,
     len: u32,
+    info: BlockInfo,
+}
+
+/// What the instructions of a block may write, together: the union of their
+/// `Decoded::writes` and `Decoded::xmm_writes`, and whether any uses the SSE state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BlockInfo {
+    pub writes: u16,
+    pub xmm_writes: u16,
+    pub vector: bool,
 }
 
 pub(crate) struct CodeCache {
@@ -72,18 +83,21 @@ impl CodeCache {
     /// The block that starts at `rip`, decoding it if needed. Its first instruction is at
     /// `rip`; a fault is that instruction's fetch fault.
     #[inline(always)]
-    pub fn block(&mut self, mem: &mut Memory, rip: u64) -> Result<&[Decoded], Fault> {
+    pub fn block(&mut self, mem: &mut Memory, rip: u64) -> Result<(&[Decoded], BlockInfo), Fault> {
         let (start, b) = self.recent[slot(rip)];
         if start == rip && self.epoch == mem.code_epoch() {
             let b = self.blocks[b as usize];
-            return Ok(&self.arena[b.first as usize..(b.first + b.len) as usize]);
+            return Ok((
+                &self.arena[b.first as usize..(b.first + b.len) as usize],
+                b.info,
+            ));
         }
         self.block_slow(mem, rip)
     }
 
     #[cold]
     #[inline(never)]
-    fn block_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<&[Decoded], Fault> {
+    fn block_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<(&[Decoded], BlockInfo), Fault> {
         if self.epoch != mem.code_epoch() {
             for page in mem.take_code_invalidated() {
                 self.drop_page(page);
@@ -100,7 +114,10 @@ impl CodeCache {
         };
         self.recent[slot(rip)] = (rip, b);
         let b = self.blocks[b as usize];
-        Ok(&self.arena[b.first as usize..(b.first + b.len) as usize])
+        Ok((
+            &self.arena[b.first as usize..(b.first + b.len) as usize],
+            b.info,
+        ))
     }
 
     /// Decodes the block at `rip`. Only the first instruction's fetch fault is an error:
@@ -125,9 +142,16 @@ impl CodeCache {
             }
         }
         let b = self.blocks.len() as u32;
+        let mut info = BlockInfo::default();
+        for d in &self.arena[first..] {
+            info.writes |= d.writes;
+            info.xmm_writes |= d.xmm_writes;
+            info.vector |= d.keep & crate::decode::KEEP_VECTOR != 0;
+        }
         self.blocks.push(Block {
             first: first as u32,
             len: (self.arena.len() - first) as u32,
+            info,
         });
         self.index.insert(rip, b);
         let last_byte = at.wrapping_sub(1);

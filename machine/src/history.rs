@@ -11,6 +11,7 @@
 //! which may change anything (FS base, output, which threads are alive), records a full
 //! snapshot instead.
 
+use crate::code_cache::BlockInfo;
 use crate::cpu::Cpu;
 use crate::decode::{Decoded, KEEP_FLAGS, KEEP_RIP, KEEP_VECTOR, SHORT_BRANCH, STATUS_ONLY};
 use crate::flags::STATUS;
@@ -27,10 +28,10 @@ pub(crate) struct Record {
     pub writes: u16,
     /// Bits 0..3: `KEEP_RIP`, `KEEP_FLAGS`, `KEEP_VECTOR` (which of RIP, RFLAGS and the SSE
     /// state `values` holds) and [`FULL`]; bits 4..7: the instruction's length (without
-    /// `KEEP_RIP`, the old RIP is the new one minus it).
+    /// `KEEP_RIP`, the old RIP is the new one minus it), 0 for a block record.
     keep_len: u8,
     /// The old status flags, packed (see [`pack_status`]), with [`OLD_STATUS`]; and the
-    /// [`OLD_RIP_LOW`] mark.
+    /// [`OLD_RIP_LOW`] mark. In a block record: how many steps it covers.
     status: u8,
     /// Length of the memory write journal before the step (4 G entries would need 64 GB).
     journal: u32,
@@ -59,6 +60,24 @@ impl Record {
     pub fn full(&self) -> bool {
         self.keep_len & FULL != 0
     }
+    /// A record of the first steps of a block (see [`History::begin_block`]).
+    pub fn block(&self) -> bool {
+        !self.full() && self.len() == 0
+    }
+    /// How many steps the record covers.
+    pub fn count(&self) -> usize {
+        if self.block() {
+            self.status as usize
+        } else {
+            1
+        }
+    }
+    fn old_status(&self) -> bool {
+        !self.block() && self.status & OLD_STATUS != 0
+    }
+    fn old_rip_low(&self) -> bool {
+        !self.block() && self.status & OLD_RIP_LOW != 0
+    }
     pub fn journal(&self) -> usize {
         self.journal as usize
     }
@@ -70,7 +89,7 @@ impl Record {
     }
     /// The general registers `values` holds.
     fn saved_gprs(&self) -> u16 {
-        if self.status & OLD_RIP_LOW != 0 {
+        if self.old_rip_low() {
             0
         } else {
             self.writes
@@ -79,8 +98,8 @@ impl Record {
     /// How many words of `values` the record's RIP and RFLAGS and registers take.
     fn words(&self) -> usize {
         let keep = self.keep();
-        (keep & KEEP_RIP != 0 && self.status & OLD_RIP_LOW == 0) as usize
-            + (keep & KEEP_FLAGS != 0 && self.status & OLD_STATUS == 0) as usize
+        (keep & KEEP_RIP != 0 && !self.old_rip_low()) as usize
+            + (keep & KEEP_FLAGS != 0 && !self.old_status()) as usize
             + self.saved_gprs().count_ones() as usize
     }
 }
@@ -102,6 +121,8 @@ pub(crate) struct History {
     pub fulls: Vec<Full>,
     /// (index of the first record, thread) for each run of records of one thread.
     threads: Vec<(u32, u16)>,
+    /// The steps the records cover (a block record covers several).
+    pub steps: usize,
 }
 
 impl History {
@@ -129,7 +150,53 @@ impl History {
         if self.threads.last().map(|t| t.0 as usize) == Some(self.records.len()) {
             self.threads.pop();
         }
+        self.steps -= r.count();
         Some((r, thread))
+    }
+
+    /// The newest record.
+    pub fn newest(&self) -> Option<&Record> {
+        self.records.last()
+    }
+
+    /// Begins the record of a run of steps through one block, before its first
+    /// instruction: the old RIP, RFLAGS (exact: the caller computes pending flags) and
+    /// every register an instruction of the block may write. [`History::end_block`] says
+    /// how many steps it covers. Step back of its last step restores the block's start
+    /// and replays the others (the machine is deterministic), so a loop costs one record
+    /// per pass through a block instead of one per instruction.
+    #[inline]
+    pub fn begin_block(&mut self, thread: usize, cpu: &Cpu, info: BlockInfo, journal: usize) {
+        self.values.push(cpu.rip);
+        self.values.push(cpu.rflags);
+        let mut m = info.writes;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            self.values.push(cpu.gpr[i]);
+            m &= m - 1;
+        }
+        if info.vector {
+            self.begin_vector(cpu, info.xmm_writes);
+        }
+        self.note_thread(thread);
+        self.records.push(Record {
+            writes: info.writes,
+            keep_len: KEEP_RIP | KEEP_FLAGS | if info.vector { KEEP_VECTOR } else { 0 },
+            status: 0,
+            journal: journal as u32,
+        });
+    }
+
+    /// Ends the block record begun last: it covers `count` steps (at most a block's
+    /// length); with none, it goes.
+    #[inline]
+    pub fn end_block(&mut self, count: usize) {
+        if count == 0 {
+            self.abort();
+        } else if let Some(r) = self.records.last_mut() {
+            r.status = count as u8;
+            self.steps += count;
+        }
     }
 
     /// Records the state an instruction may change, before it runs.
@@ -170,6 +237,7 @@ impl History {
             status,
             journal: journal as u32,
         });
+        self.steps += 1;
     }
 
     /// Keeps MXCSR and the XMM registers in `xmm_writes` (low half, then high half of
@@ -218,6 +286,7 @@ impl History {
             status: 0,
             journal: journal as u32,
         });
+        self.steps += 1;
     }
 
     /// Undoes the register part of a partial record on `cpu`.
@@ -245,7 +314,7 @@ impl History {
             cpu.gpr[i] = self.values.pop().expect("history value");
         }
         if keep & KEEP_FLAGS != 0 {
-            cpu.rflags = if r.status & OLD_STATUS != 0 {
+            cpu.rflags = if r.old_status() {
                 (cpu.rflags & !STATUS) | unpack_status(r.status)
             } else {
                 self.values.pop().expect("history rflags")
@@ -253,7 +322,7 @@ impl History {
         }
         cpu.rip = if keep & KEEP_RIP == 0 {
             cpu.rip.wrapping_sub(r.len() as u64)
-        } else if r.status & OLD_RIP_LOW != 0 {
+        } else if r.old_rip_low() {
             let delta = r.writes.wrapping_sub(cpu.rip as u16) as i16;
             cpu.rip.wrapping_add(delta as i64 as u64)
         } else {
@@ -266,6 +335,7 @@ impl History {
         self.values = Vec::new();
         self.fulls = Vec::new();
         self.threads = Vec::new();
+        self.steps = 0;
     }
 
     /// Bytes held, excluding the memory journal.

@@ -3,7 +3,7 @@
 
 use crate::code_cache::CodeCache;
 use crate::cpu::{Cpu, GPR_NAMES, R11, RAX, RCX};
-use crate::decode::{self, Decoded, KEEP_FLAGS};
+use crate::decode::{self, Decoded};
 use crate::fault::{Fault, Signal, Stop};
 use crate::flags::Lazy;
 use crate::history::{Full, History};
@@ -642,7 +642,7 @@ impl Machine {
 
     /// How many steps can be undone.
     pub fn history_len(&self) -> usize {
-        self.history.records.len()
+        self.history.steps
     }
 
     /// Bytes the history holds (records, register values, the memory write journal), not
@@ -654,6 +654,14 @@ impl Machine {
     /// Undoes the last step of any thread: registers, memory, FS base, output, thread
     /// states. Returns false when there is nothing to undo.
     pub fn step_back(&mut self) -> bool {
+        self.undo_newest(false)
+    }
+
+    /// Undoes the newest record: one step, or with `whole` all the steps of a block
+    /// record. A block record's last step is undone by going back to the block's start
+    /// and running the block's other steps again, recorded anew: the machine is
+    /// deterministic, and memory and registers are as they were when they first ran.
+    fn undo_newest(&mut self, whole: bool) -> bool {
         let Some((r, thread)) = self.history.pop() else {
             return false;
         };
@@ -674,8 +682,41 @@ impl Machine {
             self.history
                 .restore_partial(r, &mut self.threads[thread].cpu);
         }
-        self.steps -= 1;
+        let count = r.count() as u64;
+        if whole || count == 1 {
+            self.steps -= count;
+        } else {
+            self.steps -= count;
+            self.replay(thread, count - 1);
+        }
         true
+    }
+
+    /// Runs `n` steps of `thread` again after a step back into the middle of a block
+    /// record, recording them; none of them can fault, trap or branch (each ended no
+    /// block when it first ran).
+    fn replay(&mut self, thread: usize, n: u64) {
+        let journal = self.mem.journal_len();
+        let steps = self.steps;
+        let cpu = self.threads[thread].cpu;
+        let r = inner::<true>(
+            &mut self.threads[thread].cpu,
+            &mut self.mem,
+            &mut self.code,
+            &mut self.history,
+            thread,
+            n,
+            None,
+        );
+        self.steps += r.steps;
+        if r.steps != n || !matches!(r.why, Why::Limit) {
+            // Cannot happen in a deterministic machine; if it did, undo the replay so the
+            // machine stays at a state it really had (the block's start).
+            while self.steps > steps && self.undo_newest(true) {}
+            self.mem.rollback_to(journal);
+            self.threads[thread].cpu = cpu;
+            debug_assert!(false, "replay after step back diverged: {}", r.steps);
+        }
     }
 
     /// The thread that ran the most recent step that can be undone.
@@ -687,7 +728,12 @@ impl Machine {
     /// got there.
     pub fn go_back_to(&mut self, step: u64) -> bool {
         while self.steps > step {
-            if !self.step_back() {
+            // A block record that ends at or after `step` goes whole, without a replay.
+            let whole = self
+                .history
+                .newest()
+                .is_some_and(|r| self.steps - r.count() as u64 >= step);
+            if !self.undo_newest(whole) {
                 return false;
             }
         }
@@ -840,7 +886,7 @@ fn run_blocks<const HISTORY: bool>(
     stop_at: Option<u64>,
 ) -> Exit {
     let mut steps = 0;
-    'blocks: loop {
+    loop {
         if steps == max_steps {
             return Exit {
                 steps,
@@ -856,7 +902,7 @@ fn run_blocks<const HISTORY: bool>(
                 why: Why::StopAt,
             };
         }
-        let block = match code.block(a.mem, rip) {
+        let (block, info) = match code.block(a.mem, rip) {
             Ok(b) => b,
             Err(f) => {
                 return Exit {
@@ -868,60 +914,71 @@ fn run_blocks<const HISTORY: bool>(
         let end = block[block.len() - 1].next_ip;
         let careful = max_steps - steps < block.len() as u64
             || stop_at.is_some_and(|s| s.wrapping_sub(rip) < end.wrapping_sub(rip));
-        for (i, d) in block.iter().enumerate() {
-            if careful && i > 0 {
-                if steps == max_steps || Some(d.ip) == stop_at {
-                    a.cpu.rip = d.ip;
-                    continue 'blocks;
-                }
-            }
-            if HISTORY {
-                if d.keep & KEEP_FLAGS != 0 {
-                    a.flush_flags();
-                }
-                history.begin(thread, d.ip, a.cpu, d, a.mem.journal_len());
-            }
-            a.pc = d.ip;
-            match (d.handler)(a, d) {
-                Ok(next) => {
-                    steps += 1;
-                    // A branch taken, or a string instruction ending its step on itself:
-                    // the rest of the block is not what runs.
-                    if next != d.next_ip {
-                        a.cpu.rip = next;
-                        continue 'blocks;
-                    }
-                }
-                Err(trap) if matches!(*trap, Trap::CodeChanged(_)) => {
-                    // The instruction completed; the rest of the block may have changed.
-                    if let Trap::CodeChanged(next) = *trap {
-                        a.cpu.rip = next;
-                    }
-                    steps += 1;
-                    continue 'blocks;
-                }
-                Err(trap) => {
-                    a.cpu.rip = d.ip;
-                    return trapped::<HISTORY>(*trap, d, history, steps, a);
-                }
-            }
+        let first_step = steps;
+        if HISTORY {
+            // One record for this pass through the block (history.rs), from exact state.
+            a.flush_flags();
+            history.begin_block(thread, a.cpu, info, a.mem.journal_len());
         }
-        a.cpu.rip = end;
+        let exit = 'block: {
+            for (i, d) in block.iter().enumerate() {
+                if careful && i > 0 && (steps == max_steps || Some(d.ip) == stop_at) {
+                    a.cpu.rip = d.ip;
+                    break 'block None;
+                }
+                a.pc = d.ip;
+                match (d.handler)(a, d) {
+                    Ok(next) => {
+                        steps += 1;
+                        // A branch taken, or a string instruction ending its step on
+                        // itself: the rest of the block is not what runs.
+                        if next != d.next_ip {
+                            a.cpu.rip = next;
+                            break 'block None;
+                        }
+                    }
+                    Err(trap) if matches!(*trap, Trap::CodeChanged(_)) => {
+                        // The instruction completed; the rest of the block may have
+                        // changed.
+                        if let Trap::CodeChanged(next) = *trap {
+                            a.cpu.rip = next;
+                        }
+                        steps += 1;
+                        break 'block None;
+                    }
+                    Err(trap) => {
+                        a.cpu.rip = d.ip;
+                        let exit = trapped(*trap, d, steps, a);
+                        if HISTORY {
+                            history.end_block((exit.steps - first_step) as usize);
+                            if let Why::ReadTsc(_) = exit.why {
+                                // RDTSC completes in `Machine::run`, which knows the step
+                                // count: its own record keeps what it changes.
+                                history.begin(thread, d.ip, a.cpu, d, a.mem.journal_len());
+                            }
+                        }
+                        return exit;
+                    }
+                }
+            }
+            a.cpu.rip = end;
+            None
+        };
+        if HISTORY {
+            history.end_block((steps - first_step) as usize);
+        }
+        if let Some(exit) = exit {
+            return exit;
+        }
     }
 }
 
-/// Ends a run at an instruction that did not return a next RIP.
+/// Ends a run at an instruction that did not return a next RIP (RIP names it).
 #[cold]
 #[inline(never)]
-fn trapped<const HISTORY: bool>(
-    trap: Trap,
-    d: &Decoded,
-    history: &mut History,
-    steps: u64,
-    a: &mut decode::Access,
-) -> Exit {
-    if let Trap::Fault(f) = trap {
-        if f.signal == Signal::Sigtrap {
+fn trapped(trap: Trap, d: &Decoded, steps: u64, a: &mut decode::Access) -> Exit {
+    let why = match trap {
+        Trap::Fault(f) if f.signal == Signal::Sigtrap => {
             // A trap completes the instruction: RIP moves past it.
             a.cpu.rip = f.pc;
             return Exit {
@@ -929,23 +986,11 @@ fn trapped<const HISTORY: bool>(
                 why: Why::Fault(f),
             };
         }
-    }
-    if let Trap::ReadTsc = trap {
-        // RDTSC completes in `Machine::run`, which knows the step count; the record begun
-        // above (RAX, RDX, RIP) stays.
-        return Exit {
-            steps,
-            why: Why::ReadTsc(d.next_ip),
-        };
-    }
-    if HISTORY {
-        history.abort();
-    }
-    let why = match trap {
         Trap::Fault(f) => Why::Fault(f),
+        Trap::ReadTsc => Why::ReadTsc(d.next_ip),
         Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
         Trap::Syscall => Why::Syscall(d.next_ip),
-        Trap::ReadTsc | Trap::CodeChanged(_) => unreachable!("handled by the caller"),
+        Trap::CodeChanged(_) => unreachable!("handled by the caller"),
     };
     Exit { steps, why }
 }
