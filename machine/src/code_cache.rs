@@ -1,102 +1,165 @@
-//! Decoded instructions cached by address, per 4 KiB page.
+//! Decoded instructions cached as basic blocks.
 //!
-//! Each instruction is decoded by iced once; later executions look it up by RIP. A store to
-//! a page (or a permission change) drops the decoded instructions of that page and of the
-//! page before it, whose last instruction may extend into it. The lookup for the page the
-//! thread ran last is a compare and two indexed loads, which is what keeps the interpreter
-//! loop fast.
+//! A block is the run of instructions from an address up to the first one that may change
+//! the flow (a branch, call, return, interrupt or system call), at most [`MAX_BLOCK`] long
+//! and never starting an instruction on a new page. Each instruction is decoded by iced
+//! once; the interpreter then runs a block's instructions from one array, with one lookup
+//! per block instead of one per instruction.
+//!
+//! A store to a page with cached code (or a permission or map change) drops the blocks
+//! whose bytes touch that page: the memory tells which pages through its code epoch. The
+//! lookup of a block the thread ran recently is a compare in a small direct-mapped table.
 
 use crate::decode::{prepare, Decoded};
 use crate::fault::Fault;
-use crate::memory::{MemError, Memory, PAGE_SIZE};
-use iced_x86::{Decoder, DecoderError, DecoderOptions, InstructionInfoFactory};
+use crate::memory::{MemError, Memory};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, InstructionInfoFactory};
 use rustc_hash::FxHashMap;
 
-const EMPTY: u32 = u32::MAX;
+/// The longest block: long enough that the per-block costs (lookup, budget and stop
+/// checks) vanish, short enough that decoding ahead stays cheap.
+pub(crate) const MAX_BLOCK: usize = 32;
 
-/// Decoded instructions live in one arena; each cached page has a map from page offset to
-/// arena index. Dropped pages leave their entries behind as garbage until the arena is
-/// rebuilt, which keeps the lookup for the current page at two dependent loads.
+/// Entries of the direct-mapped table of recent blocks.
+const RECENT: usize = 1024;
+
+/// One block: `len` instructions from `arena[first]`, and what its instructions may
+/// change together (for a step-back record of the whole block, history.rs).
+#[derive(Clone, Copy)]
+struct Block {
+    first: u32,
+    len: u32,
+    info: BlockInfo,
+}
+
+/// What the instructions of a block may write, together: the union of their
+/// `Decoded::writes` and `Decoded::xmm_writes`, and whether any uses the SSE state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BlockInfo {
+    pub writes: u16,
+    pub xmm_writes: u16,
+    pub vector: bool,
+}
+
 pub(crate) struct CodeCache {
+    /// Block start address → index in `blocks`.
     index: FxHashMap<u64, u32>,
-    maps: Vec<Box<[u32; PAGE_SIZE as usize]>>,
-    free: Vec<u32>,
+    blocks: Vec<Block>,
+    /// Page number → the blocks whose bytes touch it.
+    pages: FxHashMap<u64, Vec<u32>>,
     arena: Vec<Decoded>,
+    /// Instructions in `arena` that belong to dropped blocks.
     garbage: usize,
-    current_page: u64,
-    current_map: u32,
+    /// (start address, block) by [`slot`]; an empty entry holds an address that does not
+    /// map to its own slot, so no address matches it.
+    recent: Box<[(u64, u32)]>,
     epoch: u64,
     info: InstructionInfoFactory,
+}
+
+#[inline(always)]
+fn slot(rip: u64) -> usize {
+    ((rip ^ (rip >> 10)) as usize) & (RECENT - 1)
+}
+
+fn empty_recent() -> Box<[(u64, u32)]> {
+    (0..RECENT).map(|i| ((i ^ 1) as u64, 0)).collect()
 }
 
 impl CodeCache {
     pub fn new() -> CodeCache {
         CodeCache {
             index: FxHashMap::default(),
-            maps: Vec::new(),
-            free: Vec::new(),
+            blocks: Vec::new(),
+            pages: FxHashMap::default(),
             arena: Vec::new(),
             garbage: 0,
-            current_page: u64::MAX,
-            current_map: 0,
+            recent: empty_recent(),
             epoch: 0,
             info: InstructionInfoFactory::new(),
         }
     }
 
-    /// The decoded instruction at `rip`, decoding it if needed.
+    /// The block that starts at `rip`, decoding it if needed. Its first instruction is at
+    /// `rip`; a fault is that instruction's fetch fault.
     #[inline(always)]
-    pub fn fetch(&mut self, mem: &mut Memory, rip: u64) -> Result<&Decoded, Fault> {
-        if rip >> 12 == self.current_page && self.epoch == mem.code_epoch() {
-            let i = self.maps[self.current_map as usize][(rip & 0xfff) as usize];
-            if i != EMPTY {
-                return Ok(&self.arena[i as usize]);
-            }
+    pub fn block(&mut self, mem: &mut Memory, rip: u64) -> Result<(&[Decoded], BlockInfo), Fault> {
+        let (start, b) = self.recent[slot(rip)];
+        if start == rip && self.epoch == mem.code_epoch() {
+            let b = self.blocks[b as usize];
+            return Ok((
+                &self.arena[b.first as usize..(b.first + b.len) as usize],
+                b.info,
+            ));
         }
-        self.fetch_slow(mem, rip)
+        self.block_slow(mem, rip)
     }
 
     #[cold]
     #[inline(never)]
-    fn fetch_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<&Decoded, Fault> {
+    fn block_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<(&[Decoded], BlockInfo), Fault> {
         if self.epoch != mem.code_epoch() {
             for page in mem.take_code_invalidated() {
                 self.drop_page(page);
-                self.drop_page(page.wrapping_sub(1));
             }
             self.epoch = mem.code_epoch();
-            self.current_page = u64::MAX;
+            self.recent = empty_recent();
             if self.garbage > 4096 && self.garbage > self.arena.len() / 2 {
                 self.clear();
             }
         }
-        let pn = rip >> 12;
-        let map = match self.index.get(&pn) {
-            Some(&m) => m,
-            None => {
-                let m = match self.free.pop() {
-                    Some(m) => {
-                        self.maps[m as usize].fill(EMPTY);
-                        m
-                    }
-                    None => {
-                        self.maps.push(Box::new([EMPTY; PAGE_SIZE as usize]));
-                        (self.maps.len() - 1) as u32
-                    }
-                };
-                self.index.insert(pn, m);
-                m
-            }
+        let b = match self.index.get(&rip) {
+            Some(&b) => b,
+            None => self.build(mem, rip)?,
         };
-        let off = (rip & 0xfff) as usize;
-        if self.maps[map as usize][off] == EMPTY {
-            let d = self.decode(mem, rip)?;
-            self.maps[map as usize][off] = self.arena.len() as u32;
+        self.recent[slot(rip)] = (rip, b);
+        let b = self.blocks[b as usize];
+        Ok((
+            &self.arena[b.first as usize..(b.first + b.len) as usize],
+            b.info,
+        ))
+    }
+
+    /// Decodes the block at `rip`. Only the first instruction's fetch fault is an error:
+    /// a later instruction that cannot be fetched ends the block before it, and faults
+    /// when (if ever) it is reached.
+    fn build(&mut self, mem: &mut Memory, rip: u64) -> Result<u32, Fault> {
+        let first = self.arena.len();
+        let mut at = rip;
+        loop {
+            let d = match self.decode(mem, at) {
+                Ok(d) => d,
+                Err(f) if at == rip => return Err(f),
+                Err(_) => break,
+            };
+            let ends = d.ins.flow_control() != FlowControl::Next;
+            at = d.next_ip;
             self.arena.push(d);
+            // A block stays on its first page, except for a last instruction that runs
+            // into the next one.
+            if ends || self.arena.len() - first == MAX_BLOCK || at >> 12 != rip >> 12 {
+                break;
+            }
         }
-        self.current_page = pn;
-        self.current_map = map;
-        Ok(&self.arena[self.maps[map as usize][off] as usize])
+        let b = self.blocks.len() as u32;
+        let mut info = BlockInfo::default();
+        for d in &self.arena[first..] {
+            info.writes |= d.writes;
+            info.xmm_writes |= d.xmm_writes;
+            info.vector |= d.keep & crate::decode::KEEP_VECTOR != 0;
+        }
+        self.blocks.push(Block {
+            first: first as u32,
+            len: (self.arena.len() - first) as u32,
+            info,
+        });
+        self.index.insert(rip, b);
+        let last_byte = at.wrapping_sub(1);
+        self.pages.entry(rip >> 12).or_default().push(b);
+        if last_byte >> 12 != rip >> 12 {
+            self.pages.entry(last_byte >> 12).or_default().push(b);
+        }
+        Ok(b)
     }
 
     fn decode(&mut self, mem: &mut Memory, rip: u64) -> Result<Decoded, Fault> {
@@ -116,24 +179,34 @@ impl CodeCache {
         Ok(d)
     }
 
+    /// Drops every block whose bytes touch page `pn`.
     fn drop_page(&mut self, pn: u64) {
-        if let Some(m) = self.index.remove(&pn) {
-            self.garbage += self.maps[m as usize]
-                .iter()
-                .filter(|&&i| i != EMPTY)
-                .count();
-            self.free.push(m);
+        let Some(blocks) = self.pages.remove(&pn) else {
+            return;
+        };
+        for b in blocks {
+            let block = &mut self.blocks[b as usize];
+            if block.len == 0 {
+                // Already dropped through the other page it touches.
+                continue;
+            }
+            let start = self.arena[block.first as usize].ip;
+            self.garbage += block.len as usize;
+            block.len = 0;
+            if self.index.get(&start) == Some(&b) {
+                self.index.remove(&start);
+            }
         }
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.index.clear();
-        self.maps.clear();
-        self.free.clear();
+        self.blocks.clear();
+        self.pages.clear();
         self.arena.clear();
         self.garbage = 0;
-        self.current_page = u64::MAX;
+        self.recent = empty_recent();
     }
 }
 

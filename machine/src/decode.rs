@@ -7,6 +7,7 @@
 
 use crate::cpu::{Cpu, Gpr};
 use crate::fault::Fault;
+use crate::flags::{Lazy, LazyOp};
 use crate::memory::{MemError, Memory};
 use iced_x86::{
     ConditionCode, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register,
@@ -16,6 +17,12 @@ use iced_x86::{
 pub(crate) const KEEP_RIP: u8 = 1;
 /// A step-back record keeps the old RFLAGS (the instruction may change flags).
 pub(crate) const KEEP_FLAGS: u8 = 2;
+/// With [`KEEP_FLAGS`]: the instruction changes no RFLAGS bit but the six status flags,
+/// so a step-back record may keep just those.
+pub(crate) const STATUS_ONLY: u8 = 8;
+/// With [`KEEP_RIP`]: a direct branch that writes no general register and whose target is
+/// within 32 KiB, so a step-back record may keep only the low 16 bits of the old RIP.
+pub(crate) const SHORT_BRANCH: u8 = 16;
 /// A step-back record keeps the old MXCSR and the XMM registers in `Decoded::xmm_writes`
 /// (the instruction uses the SSE state).
 pub(crate) const KEEP_VECTOR: u8 = 4;
@@ -35,6 +42,11 @@ pub(crate) enum Trap {
     /// RDTSC: the machine loads EDX:EAX from its step counter (the handler has no clock),
     /// then continues at the next instruction.
     ReadTsc,
+    /// The instruction completed, and a store of it changed code the code cache holds: the
+    /// run goes on at this RIP with freshly decoded code (self-modifying code). Only the
+    /// handlers that can store through the slow path say so, which is what keeps the
+    /// interpreter loop free of a check after every instruction.
+    CodeChanged(u64),
 }
 
 impl From<Fault> for Trap {
@@ -94,6 +106,15 @@ impl MemRef {
             a &= 0xffff_ffff;
         }
         a
+    }
+
+    /// Whether the operand is `[base + disp]` with a 64-bit base and no segment base: the
+    /// form whose address the fast handlers compute in one add.
+    pub fn is_base_disp(&self) -> bool {
+        self.base != NO_REG
+            && self.index == NO_REG
+            && !self.addr32
+            && matches!(self.seg, Seg::Flat | Seg::Stack)
     }
 
     /// The linear address: the offset plus the FS or GS base when the operand names them.
@@ -158,6 +179,14 @@ pub(crate) struct Decoded {
     pub privileged: bool,
     /// The handler chosen for this instruction's form (the code cache asks `isa::select`).
     pub handler: Handler,
+    /// The operands again, pre-resolved for the fast handlers (which are chosen only for
+    /// forms where these are what `ops` says): the register index of operand 0 and of
+    /// operand 1, the immediate (operand 1's, or operand 0's branch target), and the
+    /// memory operand, if any.
+    pub r0: u8,
+    pub r1: u8,
+    pub imm: u64,
+    pub mem: MemRef,
 }
 
 /// Maps an iced register to the machine's general register, if it is one.
@@ -283,8 +312,34 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
         }
         _ => {}
     }
+    let reg_of = |op: &Operand| match op {
+        Operand::Reg(g) => g.idx,
+        _ => 0,
+    };
+    let imm = match (ops[1], ops[0]) {
+        (Operand::Imm(v), _) | (_, Operand::Imm(v)) => v,
+        _ => 0,
+    };
+    let mem = ops
+        .iter()
+        .find_map(|op| match op {
+            Operand::Mem(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap_or(MemRef {
+            base: NO_REG,
+            index: NO_REG,
+            scale: 0,
+            addr32: false,
+            seg: Seg::Flat,
+            disp: 0,
+        });
     Decoded {
         handler: unselected,
+        r0: reg_of(&ops[0]),
+        r1: reg_of(&ops[1]),
+        imm,
+        mem,
         mnemonic: ins.mnemonic(),
         ip: ins.ip(),
         next_ip: ins.next_ip(),
@@ -306,11 +361,43 @@ pub(crate) fn prepare(ins: Instruction, info: &mut InstructionInfoFactory) -> De
             KEEP_FLAGS
         } else {
             0
+        }) | (if ins.rflags_modified() != 0 && ins.rflags_modified() & !STATUS_BITS == 0 {
+            STATUS_ONLY
+        } else {
+            0
+        }) | (if short_branch(&ins) && writes == 0 {
+            SHORT_BRANCH
+        } else {
+            0
         }),
         len: ins.len() as u8,
         privileged: ins.is_privileged(),
         ins,
     }
+}
+
+/// iced's bits for CF, PF, AF, ZF, SF and OF.
+const STATUS_BITS: u32 = iced_x86::RflagsBits::CF
+    | iced_x86::RflagsBits::PF
+    | iced_x86::RflagsBits::AF
+    | iced_x86::RflagsBits::ZF
+    | iced_x86::RflagsBits::SF
+    | iced_x86::RflagsBits::OF;
+
+/// A JMP rel or Jcc rel whose target is within 32 KiB of the instruction: its new RIP is
+/// either that target or the next instruction.
+fn short_branch(ins: &Instruction) -> bool {
+    use iced_x86::FlowControl::{ConditionalBranch, UnconditionalBranch};
+    matches!(ins.flow_control(), ConditionalBranch | UnconditionalBranch)
+        && matches!(
+            ins.op0_kind(),
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+        )
+        && ins
+            .near_branch_target()
+            .wrapping_sub(ins.ip())
+            .wrapping_add(0x8000)
+            < 0x10000
 }
 
 /// The handler of a decoded instruction before the code cache has chosen one: it runs
@@ -354,14 +441,37 @@ pub(crate) fn mem_fault(e: MemError, addr: u64, seg: Seg, pc: u64) -> Fault {
     }
 }
 
-/// Memory access through a located operand, with faults already converted.
+/// What a handler works on: the registers, memory (through located operands, with faults
+/// already converted), the address of the instruction, and the status flags that are
+/// still pending (`cpu.rflags` is exact only together with `lazy`).
 pub(crate) struct Access<'a> {
     pub cpu: &'a mut Cpu,
     pub mem: &'a mut Memory,
     pub pc: u64,
+    pub lazy: Lazy,
 }
 
 impl Access<'_> {
+    /// Computes pending status flags into `cpu.rflags`, so that it is exact.
+    #[inline(always)]
+    pub fn flush_flags(&mut self) {
+        if self.lazy.op != LazyOp::None {
+            self.flush_flags_now();
+        }
+    }
+
+    #[inline(never)]
+    fn flush_flags_now(&mut self) {
+        self.cpu.rflags = self.lazy.rflags(self.cpu.rflags);
+        self.lazy = Lazy::NONE;
+    }
+
+    /// The exact RFLAGS, pending flags included, without computing them into `cpu`.
+    #[inline(always)]
+    pub fn rflags(&self) -> u64 {
+        self.lazy.rflags(self.cpu.rflags)
+    }
+
     #[inline]
     pub fn locate(&self, op: &Operand) -> Loc {
         match *op {
@@ -460,7 +570,16 @@ pub(crate) mod tests {
         assert_eq!(mov.writes, 1 << 0, "writes RAX only");
         assert_eq!(mov.keep, 0, "no branch, no flags");
         let add = decoded(|a| a.add(rcx, 1));
-        assert_eq!((add.writes, add.keep), (1 << 1, KEEP_FLAGS));
+        assert_eq!(
+            (add.writes, add.keep),
+            (1 << 1, KEEP_FLAGS | STATUS_ONLY),
+            "ADD changes the status flags only"
+        );
+        let cld = decoded(|a| a.cld());
+        assert_eq!(
+            cld.keep, KEEP_FLAGS,
+            "CLD changes DF: all of RFLAGS is kept"
+        );
         let push = decoded(|a| a.push(rdx));
         assert_eq!(push.writes, 1 << 4, "PUSH writes RSP");
         let jnz = decoded(|a| {
@@ -469,8 +588,18 @@ pub(crate) mod tests {
             a.jne(l)
         });
         assert_eq!(
-            jnz.keep, KEEP_RIP,
-            "a branch keeps RIP; JNE reads flags only"
+            jnz.keep,
+            KEEP_RIP | SHORT_BRANCH,
+            "a short branch keeps the low bits of RIP; JNE reads flags only"
+        );
+        let call = decoded(|a| {
+            let mut l = a.create_label();
+            a.set_label(&mut l)?;
+            a.call(l)
+        });
+        assert_eq!(
+            call.keep, KEEP_RIP,
+            "CALL writes RSP: its old RIP is kept whole"
         );
     }
 

@@ -117,6 +117,104 @@ pub(crate) fn merge(rflags: u64, new: u64, which: u64) -> u64 {
 /// The status flags every arithmetic helper returns.
 pub(crate) const STATUS: u64 = CF | PF | AF | ZF | SF | OF;
 
+/// The operation whose status flags a [`Lazy`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LazyOp {
+    /// Nothing pending: RFLAGS is exact.
+    None,
+    /// ADD of `x` and `y`.
+    Add,
+    /// SUB or CMP of `y` from `x`.
+    Sub,
+    /// AND, OR, XOR or TEST with result `r`.
+    Logic,
+    /// INC of `x`, CF kept in `carry`.
+    Inc,
+    /// DEC of `x`, CF kept in `carry`.
+    Dec,
+}
+
+/// Status flags not computed yet: the last flag-writing instruction of the interpreter's
+/// fast paths leaves its operands and result here instead of computing six flags that the
+/// next instruction usually overwrites. Whoever reads RFLAGS first (a Jcc, any generic
+/// handler, a step-back record, the end of a run) computes them, with the same helpers
+/// the eager paths use, so every observer sees exactly the RFLAGS of eager evaluation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lazy {
+    pub op: LazyOp,
+    /// Operand size in bytes.
+    pub size: u8,
+    /// The operands and result, masked to `size`.
+    pub x: u64,
+    pub y: u64,
+    pub r: u64,
+    /// For INC and DEC: the CF they leave unchanged (`CF` or 0).
+    pub carry: u64,
+}
+
+impl Lazy {
+    /// Nothing pending.
+    pub const NONE: Lazy = Lazy {
+        op: LazyOp::None,
+        size: 8,
+        x: 0,
+        y: 0,
+        r: 0,
+        carry: 0,
+    };
+
+    /// The status flags (the [`STATUS`] bits) of the pending operation: what
+    /// [`add`], [`sub`] and [`logic`] return for the same operands (a test checks it), in
+    /// fewer steps, since the operands are already masked and the result known. INC and
+    /// DEC are an ADD and a SUB of 1 whose CF is the one they keep.
+    #[inline]
+    pub fn status(&self) -> u64 {
+        let (x, y, r) = (self.x, self.y, self.r);
+        let sign = sign_bit(self.size);
+        let bit = |b: bool, flag: u64| if b { flag } else { 0 };
+        let szp = PARITY[(r & 0xff) as usize] | bit(r == 0, ZF) | bit(r & sign != 0, SF);
+        let af = (x ^ y ^ r) & AF;
+        match self.op {
+            LazyOp::None => 0,
+            LazyOp::Logic => szp,
+            LazyOp::Add => szp | af | bit(r < x, CF) | bit((x ^ r) & (y ^ r) & sign != 0, OF),
+            LazyOp::Sub => szp | af | bit(x < y, CF) | bit((x ^ y) & (x ^ r) & sign != 0, OF),
+            LazyOp::Inc => szp | af | self.carry | bit((x ^ r) & (y ^ r) & sign != 0, OF),
+            LazyOp::Dec => szp | af | self.carry | bit((x ^ y) & (x ^ r) & sign != 0, OF),
+        }
+    }
+
+    /// The exact RFLAGS, given the RFLAGS register as the last eager write left it.
+    #[inline]
+    pub fn rflags(&self, rflags: u64) -> u64 {
+        if self.op == LazyOp::None {
+            rflags
+        } else {
+            merge(rflags, self.status(), STATUS)
+        }
+    }
+
+    /// CF alone (`CF` or 0), cheaply: what INC and DEC keep.
+    #[inline]
+    pub fn carry_flag(&self, rflags: u64) -> u64 {
+        match self.op {
+            LazyOp::None => rflags & CF,
+            // With masked operands, an addition carried exactly when the result wrapped
+            // below an operand, and a subtraction borrowed when `x < y`.
+            LazyOp::Add if self.r < self.x => CF,
+            LazyOp::Sub if self.x < self.y => CF,
+            LazyOp::Add | LazyOp::Sub | LazyOp::Logic => 0,
+            LazyOp::Inc | LazyOp::Dec => self.carry,
+        }
+    }
+
+    /// ZF alone: whether the result is zero (every pending operation sets ZF from it).
+    #[inline]
+    pub fn zero(&self) -> bool {
+        self.r == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +255,108 @@ mod tests {
         assert_eq!(logic(2, 0x8000), SF | PF);
         assert_eq!(sign_extend(0x80, 1), u64::MAX - 0x7f);
         assert_eq!(merge(0xffff, 0, CF | ZF), 0xffff & !(CF | ZF));
+    }
+
+    #[test]
+    fn lazy_flags_are_the_eager_flags() {
+        // Edge values of every size: carries, borrows, overflows, zero and sign results.
+        let values = [
+            0u64,
+            1,
+            2,
+            0x7f,
+            0x80,
+            0xff,
+            0x7fff,
+            0x8000,
+            0xffff,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            0x7fff_ffff_ffff_ffff,
+            0x8000_0000_0000_0000,
+            u64::MAX,
+            0x1234_5678_9abc_def0,
+        ];
+        for size in [1u8, 2, 4, 8] {
+            let m = mask(size);
+            for &x in &values {
+                for &y in &values {
+                    let (x, y) = (x & m, y & m);
+                    let (r, f) = add(size, x, y, 0);
+                    let l = Lazy {
+                        op: LazyOp::Add,
+                        size,
+                        x,
+                        y,
+                        r,
+                        carry: 0,
+                    };
+                    assert_eq!(l.status(), f, "add {size} {x:#x} {y:#x}");
+                    assert_eq!(l.carry_flag(0), f & CF, "add carry {size} {x:#x} {y:#x}");
+                    assert_eq!(l.zero(), f & ZF != 0);
+                    let (r, f) = sub(size, x, y, 0);
+                    let l = Lazy {
+                        op: LazyOp::Sub,
+                        size,
+                        x,
+                        y,
+                        r,
+                        carry: 0,
+                    };
+                    assert_eq!(l.status(), f, "sub {size} {x:#x} {y:#x}");
+                    assert_eq!(l.carry_flag(0), f & CF, "sub carry {size} {x:#x} {y:#x}");
+                    assert_eq!(l.zero(), f & ZF != 0);
+                    let r = x ^ y;
+                    let l = Lazy {
+                        op: LazyOp::Logic,
+                        size,
+                        x,
+                        y,
+                        r,
+                        carry: 0,
+                    };
+                    assert_eq!(l.status(), logic(size, r));
+                    assert_eq!(l.carry_flag(CF), 0, "logic clears CF");
+                }
+                for carry in [0, CF] {
+                    let (r, f) = add(size, x, 1, 0);
+                    let l = Lazy {
+                        op: LazyOp::Inc,
+                        size,
+                        x,
+                        y: 1,
+                        r,
+                        carry,
+                    };
+                    assert_eq!(l.status(), (f & !CF) | carry, "inc keeps CF");
+                    assert_eq!(l.zero(), f & ZF != 0);
+                    let (r, f) = sub(size, x, 1, 0);
+                    let l = Lazy {
+                        op: LazyOp::Dec,
+                        size,
+                        x,
+                        y: 1,
+                        r,
+                        carry,
+                    };
+                    assert_eq!(l.status(), (f & !CF) | carry, "dec keeps CF");
+                    assert_eq!(l.carry_flag(0), carry);
+                }
+            }
+        }
+        // Nothing pending: RFLAGS as it is, every bit.
+        assert_eq!(Lazy::NONE.rflags(0x8d7), 0x8d7);
+        assert_eq!(Lazy::NONE.carry_flag(0x8d7), CF);
+        // A pending operation replaces the status bits only (DF and bit 1 stay).
+        let l = Lazy {
+            op: LazyOp::Logic,
+            size: 8,
+            x: 0,
+            y: 0,
+            r: 0,
+            carry: 0,
+        };
+        assert_eq!(l.rflags(0x402 | CF | SF), 0x402 | ZF | PF);
     }
 }

@@ -20,24 +20,27 @@ mod sse;
 mod stack;
 mod string;
 
-use crate::cpu::Cpu;
 use crate::decode::{Access, Decoded};
 use crate::fault::Fault;
-use crate::memory::Memory;
 use iced_x86::{ConditionCode, Mnemonic as M};
 
 pub(crate) use crate::decode::{Handler, Next, Trap};
 pub(crate) use fast::select;
 
-/// Executes one decoded instruction on `cpu` and `mem`, through the handler chosen for it
-/// at decode time.
-#[inline(always)]
-pub(crate) fn execute(cpu: &mut Cpu, mem: &mut Memory, d: &Decoded) -> Next {
-    (d.handler)(&mut Access { cpu, mem, pc: d.ip }, d)
+/// The generic dispatch: every implemented instruction, every form. Its handlers read and
+/// write `cpu.rflags` directly, so pending flags are computed first; a store into cached
+/// code becomes [`Trap::CodeChanged`].
+pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
+    a.flush_flags();
+    let epoch = a.mem.code_epoch();
+    let next = dispatch(a, d)?;
+    if a.mem.code_epoch() != epoch {
+        return Err(Trap::CodeChanged(next).into());
+    }
+    Ok(next)
 }
 
-/// The generic dispatch: every implemented instruction, every form.
-pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
+fn dispatch(a: &mut Access, d: &Decoded) -> Next {
     match d.mnemonic {
         M::Mov => data::mov(a, d),
         M::Movzx => data::movzx(a, d),

@@ -3,9 +3,11 @@
 
 use crate::code_cache::CodeCache;
 use crate::cpu::{Cpu, GPR_NAMES, R11, RAX, RCX};
+use crate::decode::{self, Decoded};
 use crate::fault::{Fault, Signal, Stop};
+use crate::flags::Lazy;
 use crate::history::{Full, History};
-use crate::isa::{self, Trap};
+use crate::isa::Trap;
 use crate::kernel::{self, Effect, Output, SyscallEvent};
 use crate::memory::{Access, MapError, MemError, Memory, Perm};
 use crate::signal::{Delivery, SigInfo};
@@ -640,7 +642,7 @@ impl Machine {
 
     /// How many steps can be undone.
     pub fn history_len(&self) -> usize {
-        self.history.records.len()
+        self.history.steps
     }
 
     /// Bytes the history holds (records, register values, the memory write journal), not
@@ -652,11 +654,18 @@ impl Machine {
     /// Undoes the last step of any thread: registers, memory, FS base, output, thread
     /// states. Returns false when there is nothing to undo.
     pub fn step_back(&mut self) -> bool {
-        let Some(r) = self.history.records.pop() else {
+        self.undo_newest(false)
+    }
+
+    /// Undoes the newest record: one step, or with `whole` all the steps of a block
+    /// record. A block record's last step is undone by going back to the block's start
+    /// and running the block's other steps again, recorded anew: the machine is
+    /// deterministic, and memory and registers are as they were when they first ran.
+    fn undo_newest(&mut self, whole: bool) -> bool {
+        let Some((r, thread)) = self.history.pop() else {
             return false;
         };
         self.mem.rollback_to(r.journal());
-        let thread = r.thread();
         if r.full() {
             let f = self.history.fulls.pop().expect("full record");
             self.threads[thread].cpu = f.cpu;
@@ -673,20 +682,58 @@ impl Machine {
             self.history
                 .restore_partial(r, &mut self.threads[thread].cpu);
         }
-        self.steps -= 1;
+        let count = r.count() as u64;
+        if whole || count == 1 {
+            self.steps -= count;
+        } else {
+            self.steps -= count;
+            self.replay(thread, count - 1);
+        }
         true
+    }
+
+    /// Runs `n` steps of `thread` again after a step back into the middle of a block
+    /// record, recording them; none of them can fault, trap or branch (each ended no
+    /// block when it first ran).
+    fn replay(&mut self, thread: usize, n: u64) {
+        let journal = self.mem.journal_len();
+        let steps = self.steps;
+        let cpu = self.threads[thread].cpu;
+        let r = inner::<true>(
+            &mut self.threads[thread].cpu,
+            &mut self.mem,
+            &mut self.code,
+            &mut self.history,
+            thread,
+            n,
+            None,
+        );
+        self.steps += r.steps;
+        if r.steps != n || !matches!(r.why, Why::Limit) {
+            // Cannot happen in a deterministic machine; if it did, undo the replay so the
+            // machine stays at a state it really had (the block's start).
+            while self.steps > steps && self.undo_newest(true) {}
+            self.mem.rollback_to(journal);
+            self.threads[thread].cpu = cpu;
+            debug_assert!(false, "replay after step back diverged: {}", r.steps);
+        }
     }
 
     /// The thread that ran the most recent step that can be undone.
     pub fn last_thread(&self) -> Option<usize> {
-        self.history.records.last().map(|r| r.thread())
+        self.history.last_thread()
     }
 
     /// Steps back until `step_count() == step` (or history runs out). Returns whether it
     /// got there.
     pub fn go_back_to(&mut self, step: u64) -> bool {
         while self.steps > step {
-            if !self.step_back() {
+            // A block record that ends at or after `step` goes whole, without a replay.
+            let whole = self
+                .history
+                .newest()
+                .is_some_and(|r| self.steps - r.count() as u64 >= step);
+            if !self.undo_newest(whole) {
                 return false;
             }
         }
@@ -800,10 +847,38 @@ struct Exit {
 /// The interpreter loop for one thread, over split borrows of the machine so that
 /// everything it touches stays in registers. `HISTORY` is a constant so that the
 /// history-off loop has no recording code at all.
+///
+/// It runs a block (code_cache.rs) at a time. The step budget and the stop address are
+/// checked once per block when the whole block fits the budget and the stop address is
+/// not inside it, else before each of its instructions, so a run stops exactly where a
+/// one-instruction-at-a-time loop would. Within a block, RIP is written only when the
+/// block is left (the handlers never read it); status flags stay pending in the
+/// `Access` (flags.rs) and are computed before anything outside the fast handlers can
+/// see RFLAGS, and before the loop returns.
 #[inline(never)]
 fn inner<const HISTORY: bool>(
     cpu: &mut Cpu,
     mem: &mut Memory,
+    code: &mut CodeCache,
+    history: &mut History,
+    thread: usize,
+    max_steps: u64,
+    stop_at: Option<u64>,
+) -> Exit {
+    let mut a = decode::Access {
+        cpu,
+        mem,
+        pc: 0,
+        lazy: Lazy::NONE,
+    };
+    let exit = run_blocks::<HISTORY>(&mut a, code, history, thread, max_steps, stop_at);
+    a.flush_flags();
+    exit
+}
+
+#[inline(always)]
+fn run_blocks<const HISTORY: bool>(
+    a: &mut decode::Access,
     code: &mut CodeCache,
     history: &mut History,
     thread: usize,
@@ -818,16 +893,17 @@ fn inner<const HISTORY: bool>(
                 why: Why::Limit,
             };
         }
+        let rip = a.cpu.rip;
         // An Option, not a sentinel address: every RIP can be reached (a jump to
         // 0xffff_ffff_ffff_ffff must fault there, not look like a requested stop).
-        if Some(cpu.rip) == stop_at {
+        if Some(rip) == stop_at {
             return Exit {
                 steps,
                 why: Why::StopAt,
             };
         }
-        let d = match code.fetch(mem, cpu.rip) {
-            Ok(d) => d,
+        let (block, info) = match code.block(a.mem, rip) {
+            Ok(b) => b,
             Err(f) => {
                 return Exit {
                     steps,
@@ -835,46 +911,88 @@ fn inner<const HISTORY: bool>(
                 }
             }
         };
+        let end = block[block.len() - 1].next_ip;
+        let careful = max_steps - steps < block.len() as u64
+            || stop_at.is_some_and(|s| s.wrapping_sub(rip) < end.wrapping_sub(rip));
+        let first_step = steps;
         if HISTORY {
-            history.begin(thread, cpu, d, mem.journal_len());
+            // One record for this pass through the block (history.rs), from exact state.
+            a.flush_flags();
+            history.begin_block(thread, a.cpu, info, a.mem.journal_len());
         }
-        match isa::execute(cpu, mem, d) {
-            Ok(next) => {
-                cpu.rip = next;
-                steps += 1;
-            }
-            Err(trap) => {
-                if let Trap::Fault(f) = *trap {
-                    if f.signal == Signal::Sigtrap {
-                        // A trap completes the instruction: RIP moves past it.
-                        cpu.rip = f.pc;
-                        return Exit {
-                            steps: steps + 1,
-                            why: Why::Fault(f),
-                        };
+        let exit = 'block: {
+            for (i, d) in block.iter().enumerate() {
+                if careful && i > 0 && (steps == max_steps || Some(d.ip) == stop_at) {
+                    a.cpu.rip = d.ip;
+                    break 'block None;
+                }
+                a.pc = d.ip;
+                match (d.handler)(a, d) {
+                    Ok(next) => {
+                        steps += 1;
+                        // A branch taken, or a string instruction ending its step on
+                        // itself: the rest of the block is not what runs.
+                        if next != d.next_ip {
+                            a.cpu.rip = next;
+                            break 'block None;
+                        }
+                    }
+                    Err(trap) if matches!(*trap, Trap::CodeChanged(_)) => {
+                        // The instruction completed; the rest of the block may have
+                        // changed.
+                        if let Trap::CodeChanged(next) = *trap {
+                            a.cpu.rip = next;
+                        }
+                        steps += 1;
+                        break 'block None;
+                    }
+                    Err(trap) => {
+                        a.cpu.rip = d.ip;
+                        let exit = trapped(*trap, d, steps, a);
+                        if HISTORY {
+                            history.end_block((exit.steps - first_step) as usize);
+                            if let Why::ReadTsc(_) = exit.why {
+                                // RDTSC completes in `Machine::run`, which knows the step
+                                // count: its own record keeps what it changes.
+                                history.begin(thread, d.ip, a.cpu, d, a.mem.journal_len());
+                            }
+                        }
+                        return exit;
                     }
                 }
-                if let Trap::ReadTsc = *trap {
-                    // RDTSC completes in `Machine::run`, which knows the step count; the
-                    // record begun above (RAX, RDX, RIP) stays.
-                    return Exit {
-                        steps,
-                        why: Why::ReadTsc(d.next_ip),
-                    };
-                }
-                if HISTORY {
-                    history.abort();
-                }
-                let why = match *trap {
-                    Trap::Fault(f) => Why::Fault(f),
-                    Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
-                    Trap::Syscall => Why::Syscall(d.next_ip),
-                    Trap::ReadTsc => unreachable!("returned above"),
-                };
-                return Exit { steps, why };
             }
+            a.cpu.rip = end;
+            None
+        };
+        if HISTORY {
+            history.end_block((steps - first_step) as usize);
+        }
+        if let Some(exit) = exit {
+            return exit;
         }
     }
+}
+
+/// Ends a run at an instruction that did not return a next RIP (RIP names it).
+#[cold]
+#[inline(never)]
+fn trapped(trap: Trap, d: &Decoded, steps: u64, a: &mut decode::Access) -> Exit {
+    let why = match trap {
+        Trap::Fault(f) if f.signal == Signal::Sigtrap => {
+            // A trap completes the instruction: RIP moves past it.
+            a.cpu.rip = f.pc;
+            return Exit {
+                steps: steps + 1,
+                why: Why::Fault(f),
+            };
+        }
+        Trap::Fault(f) => Why::Fault(f),
+        Trap::ReadTsc => Why::ReadTsc(d.next_ip),
+        Trap::Unimplemented => Why::Unimplemented(mnemonic_name(&d.ins), d.ip),
+        Trap::Syscall => Why::Syscall(d.next_ip),
+        Trap::CodeChanged(_) => unreachable!("handled by the caller"),
+    };
+    Exit { steps, why }
 }
 
 /// What CPUID returns for `leaf` and `sub` (EAX, EBX, ECX, EDX): the one fixed CPU the

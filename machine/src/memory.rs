@@ -730,7 +730,9 @@ impl Memory {
             return Err(MemError::Denied(pn << PAGE_SHIFT));
         }
         let slot = self.page_slots.get(&pn).copied().unwrap_or(ZERO_SLOT);
-        self.read_tlb[(pn as usize) & (TLB_SIZE - 1)] = TlbEntry { page: pn, slot };
+        if !self.trace_on {
+            self.read_tlb[(pn as usize) & (TLB_SIZE - 1)] = TlbEntry { page: pn, slot };
+        }
         Ok(slot)
     }
 
@@ -755,7 +757,9 @@ impl Memory {
             page.has_code = false;
             self.invalidate_code(pn);
         }
-        self.write_tlb[(pn as usize) & (TLB_SIZE - 1)] = TlbEntry { page: pn, slot };
+        if !self.trace_on {
+            self.write_tlb[(pn as usize) & (TLB_SIZE - 1)] = TlbEntry { page: pn, slot };
+        }
         Ok(slot)
     }
 
@@ -769,12 +773,59 @@ impl Memory {
         }
     }
 
+    /// The fast path of a load, for handlers that tail-call their own slow path: the value
+    /// if the page is in the read TLB and the access stays within it, else `None` (then
+    /// [`Memory::read`] does the rest, faults and tracing included).
+    #[inline(always)]
+    pub(crate) fn read_fast(&self, addr: u64, size: usize) -> Option<u64> {
+        let off = (addr & PAGE_MASK) as usize;
+        let pn = addr >> PAGE_SHIFT;
+        let e = self.read_tlb[(pn as usize) & (TLB_SIZE - 1)];
+        if e.page == pn && off + size <= PAGE_SIZE as usize {
+            if let Some(Some(p)) = self.slots.get(e.slot as usize) {
+                return Some(load_le(&p.data[off..off + size]));
+            }
+        }
+        None
+    }
+
+    /// The fast path of a store, as [`Memory::read_fast`]: stores and returns true if the
+    /// page is in the write TLB, the access stays within it and nothing is journaled;
+    /// else changes nothing and returns false ([`Memory::write`] does the rest).
+    #[inline(always)]
+    pub(crate) fn write_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
+        let off = (addr & PAGE_MASK) as usize;
+        let pn = addr >> PAGE_SHIFT;
+        let e = self.write_tlb[(pn as usize) & (TLB_SIZE - 1)];
+        if e.page == pn && off + size <= PAGE_SIZE as usize && !self.journal_on {
+            if let Some(Some(p)) = self.slots.get_mut(e.slot as usize) {
+                store_le(&mut p.data[off..off + size], value);
+                return true;
+            }
+        }
+        false
+    }
+
     /// A checked little-endian load of 1, 2, 4 or 8 bytes.
     #[inline(always)]
     pub fn read(&mut self, addr: u64, size: usize) -> Result<u64, MemError> {
         let off = (addr & PAGE_MASK) as usize;
+        let pn = addr >> PAGE_SHIFT;
+        let e = self.read_tlb[(pn as usize) & (TLB_SIZE - 1)];
+        // A TLB hit implies a mapped, hence canonical, page, and no tracing (the TLBs are
+        // not filled while accesses are traced); everything else takes the slow path.
+        if e.page == pn && off + size <= PAGE_SIZE as usize {
+            if let Some(Some(p)) = self.slots.get(e.slot as usize) {
+                return Ok(load_le(&p.data[off..off + size]));
+            }
+        }
+        self.read_slow(addr, size)
+    }
+
+    #[inline(never)]
+    fn read_slow(&mut self, addr: u64, size: usize) -> Result<u64, MemError> {
+        let off = (addr & PAGE_MASK) as usize;
         let value = if off + size <= PAGE_SIZE as usize {
-            // A TLB hit implies a mapped, hence canonical, page; the miss path checks.
             let slot = self.read_slot(addr >> PAGE_SHIFT)?;
             let data = &self.slots[slot as usize].as_ref().expect("slot").data;
             load_le(&data[off..off + size])
@@ -822,6 +873,25 @@ impl Memory {
     /// A checked little-endian store of the low `size` bytes (1, 2, 4 or 8) of `value`.
     #[inline(always)]
     pub fn write(&mut self, addr: u64, size: usize, value: u64) -> Result<(), MemError> {
+        let off = (addr & PAGE_MASK) as usize;
+        let pn = addr >> PAGE_SHIFT;
+        let e = self.write_tlb[(pn as usize) & (TLB_SIZE - 1)];
+        // A hit: a writable page without cached code, and no tracing (see `read`).
+        if e.page == pn && off + size <= PAGE_SIZE as usize {
+            if let Some(Some(p)) = self.slots.get_mut(e.slot as usize) {
+                let cell = &mut p.data[off..off + size];
+                if self.journal_on {
+                    self.journal.push(Undo::new(addr, load_le(cell), size));
+                }
+                store_le(cell, value);
+                return Ok(());
+            }
+        }
+        self.write_slow(addr, size, value)
+    }
+
+    #[inline(never)]
+    fn write_slow(&mut self, addr: u64, size: usize, value: u64) -> Result<(), MemError> {
         let off = (addr & PAGE_MASK) as usize;
         if off + size <= PAGE_SIZE as usize {
             let slot = self.write_slot(addr >> PAGE_SHIFT)?;
@@ -994,6 +1064,9 @@ impl Memory {
     pub fn set_trace(&mut self, on: bool) {
         self.trace_on = on;
         self.trace.clear();
+        // Traced accesses take the slow paths, which record them: the TLBs stay empty
+        // while tracing.
+        self.flush_tlbs();
     }
 
     /// The accesses recorded since tracing started or since the last call.

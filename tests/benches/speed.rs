@@ -15,6 +15,12 @@
 //! Prints instructions per second for emu with history off, emu with history on (and the
 //! memory the history took), unicorn, the ratios, and the start-up time of `emu exec`.
 //! Run with `cargo bench -p stackswitch-tests` (set `SPEED_ITERS` to change N).
+//!
+//! When `valgrind` is on the PATH it also prints the interpreter's host instructions per
+//! guest instruction, which does not drift with the machine's other tenants: the bench
+//! runs itself under `valgrind --tool=callgrind` on the loop alone (`--loop N on|off`)
+//! with N = 200,000 and N = 10, and divides the difference of the two totals by the
+//! 999,950 guest instructions between them, so start-up and decoding cancel out.
 
 use iced_x86::code_asm::*;
 use machine::{Cpu, Halt, Machine, Perm};
@@ -133,7 +139,49 @@ fn exec_startup() -> Option<Duration> {
     Some(times[times.len() / 2])
 }
 
+/// The loop alone, for the instruction counter: `--loop N on|off`.
+fn loop_only(args: &[String]) {
+    let n: u64 = args[2].parse().expect("--loop N on|off");
+    let history = args.get(3).map(String::as_str) == Some("on");
+    emu_run(&program(n), n, history);
+}
+
+/// Host instructions callgrind counts for `--loop n history`, or `None` without valgrind.
+fn counted(n: u64, history: &str) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::env::temp_dir().join(format!("speed-callgrind-{}-{n}", std::process::id()));
+    let run = std::process::Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(&exe)
+        .args(["--loop", &n.to_string(), history])
+        .output()
+        .ok()?;
+    let text = std::fs::read_to_string(&out).ok();
+    let _ = std::fs::remove_file(&out);
+    if !run.status.success() {
+        return None;
+    }
+    // callgrind's output file states the total as `summary: <Ir>`.
+    text?
+        .lines()
+        .find_map(|l| l.strip_prefix("summary: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Host instructions per guest instruction on the loop, history off or on.
+fn host_per_guest(history: &str) -> Option<f64> {
+    let (small, large) = (10, 200_000);
+    let d = counted(large, history)?.checked_sub(counted(small, history)?)?;
+    Some(d as f64 / (instructions(large) - instructions(small)) as f64)
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--loop") {
+        loop_only(&args);
+        return;
+    }
     // `cargo test --benches` passes flags; run a tiny loop then, to prove the bench works.
     let quick = std::env::args().any(|a| a == "--test" || a == "--quick");
     let iterations: u64 = std::env::var("SPEED_ITERS")
@@ -176,6 +224,15 @@ fn main() {
     println!("unicorn          : {:>8.1} M instr/s", r_uc / 1e6);
     println!("ratio history off / unicorn: {:.2}x", r_off / r_uc);
     println!("ratio history on  / unicorn: {:.2}x", r_on / r_uc_hist);
+    // Under callgrind a run is ~50 times slower: only the full bench counts.
+    for history in ["off", "on"].into_iter().filter(|_| !quick) {
+        match host_per_guest(history) {
+            Some(h) => println!(
+                "host instructions per guest instruction, history {history} (callgrind, N = 200,000 minus N = 10): {h:.1}"
+            ),
+            None => println!("host instructions per guest instruction: valgrind not found"),
+        }
+    }
     match exec_startup() {
         Some(d) => println!(
             "emu exec start-up (one case, median of 21): {:.1} ms",
