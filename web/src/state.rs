@@ -120,6 +120,27 @@ pub enum Action {
     NewSnippet,
     /// Switch the Go release.
     SetRelease(GoRelease),
+    /// Open the state a link describes (a browser Back or Forward, a link pasted into
+    /// the open tab), keeping the page's own settings.
+    FromLink(String),
+    /// Make the current state a history entry of its own and show its link.
+    ShareLink,
+    /// Answer the waiting question with its choice number `n` (keys 1–4, from 0).
+    AnswerKey(usize),
+    /// Set or clear a breakpoint on the line RIP is on.
+    ToggleBreakpointHere,
+    /// Set a breakpoint on the first instruction of a symbol (`asmcgocall`,
+    /// `runtime·gosave`, a label).
+    BreakAt(String),
+}
+
+/// How the browser's history should take the page's next URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Replace the current entry (steps within one lesson).
+    Replace,
+    /// A new entry: another lesson, release or program, or a step that was shared.
+    Push,
 }
 
 /// The session and the page's own settings.
@@ -150,6 +171,15 @@ pub struct State {
     pub load_error: Option<LoadError>,
     /// A problem with the link the page was opened with.
     pub notice: Option<String>,
+    /// Counts the page's history entries: a change asks the URL effect for a new one (or,
+    /// after a Back, to rewrite the one the browser went to), as `entry_kind` says.
+    pub entry: u32,
+    /// How the entry numbered `entry` is written.
+    pub entry_kind: Entry,
+    /// The link last shared with the copy-link button (the full fragment).
+    pub shared: Option<String>,
+    /// Why the last key or button did nothing (a question waits, no code at the line…).
+    pub nudge: Option<String>,
 }
 
 impl Default for State {
@@ -236,7 +266,61 @@ impl State {
             drafts: Rc::new(Vec::new()),
             load_error: None,
             notice,
+            entry: 0,
+            entry_kind: Entry::Replace,
+            shared: None,
+            nudge: None,
         }
+    }
+
+    /// The pending question's item and choices, when one waits for an answer.
+    pub fn pending_question(&self) -> Option<(usize, &session::QuestionView)> {
+        let lesson = self.snapshot.lesson.as_ref()?;
+        let item = lesson.pending?;
+        Some((item, lesson.view.items.get(item)?.question.as_ref()?))
+    }
+
+    /// The (file, line) a symbol's code starts on: the line of its `TEXT` directive or its
+    /// label, or the first line with instructions after it. Symbols are matched as Go's
+    /// assembler writes them (`runtime·asmcgocall`) or with a plain dot, and by their
+    /// last element alone (`asmcgocall`).
+    pub fn symbol_line(&self, symbol: &str) -> Option<(String, u32)> {
+        let want = symbol.trim().replace('.', "·");
+        if want.is_empty() {
+            return None;
+        }
+        let names = |text: &str| -> Option<String> {
+            let t = text.trim();
+            if let Some(rest) = t.strip_prefix("TEXT") {
+                let name = rest.trim().split('(').next()?.trim();
+                return Some(name.trim_end_matches("<>").to_string());
+            }
+            // A label (`loop:`) or a C function's first line (`int answer(void) {`).
+            if let Some(label) = t.strip_suffix(':').filter(|l| !l.contains(char::is_whitespace)) {
+                return Some(label.to_string());
+            }
+            let head = t.split('(').next()?;
+            (t.contains('(') && t.ends_with('{'))
+                .then(|| head.split_whitespace().last().map(|n| n.trim_start_matches('*').to_string()))
+                .flatten()
+        };
+        let matches = |name: &str| {
+            let name = name.trim_start_matches('·');
+            name == want || name.rsplit('·').next() == Some(want.trim_start_matches('·'))
+        };
+        for file in self.snapshot.files.iter() {
+            let Some(at) = file
+                .lines
+                .iter()
+                .position(|l| names(&l.text).is_some_and(|n| matches(&n)))
+            else {
+                continue;
+            };
+            if let Some(line) = file.lines[at..].iter().find(|l| !l.instructions.is_empty()) {
+                return Some((file.name.clone(), line.number));
+            }
+        }
+        None
     }
 
     /// The fragment of a link to this state (without `#`).
@@ -309,8 +393,16 @@ impl Reducible for State {
             drafts: self.drafts.clone(),
             load_error: self.load_error.clone(),
             notice: self.notice.clone(),
+            entry: self.entry,
+            entry_kind: self.entry_kind,
+            shared: self.shared.clone(),
+            nudge: None,
         };
         let running = self.snapshot.running;
+        let new_entry = |next: &mut State, kind: Entry| {
+            next.entry = next.entry.wrapping_add(1);
+            next.entry_kind = kind;
+        };
         match action {
             Action::Show(s) => next.syntax = s,
             Action::SetSpeed(s) => next.speed = s,
@@ -356,6 +448,7 @@ impl Reducible for State {
                 };
                 next.reopen(config, false);
                 next.editing = true;
+                new_entry(&mut next, Entry::Push);
             }
             Action::Open(id) => {
                 // A lesson written for other releases only opens under the newest of them.
@@ -370,9 +463,13 @@ impl Reducible for State {
                     release,
                     edits: Vec::new(),
                 };
+                let other = config.lesson != next.config.lesson;
                 next.reopen(config, false);
                 next.editing = false;
                 next.cursor = None;
+                if other {
+                    new_entry(&mut next, Entry::Push);
+                }
             }
             Action::Revert => {
                 let mut config = (*next.config).clone();
@@ -383,7 +480,72 @@ impl Reducible for State {
                 let mut config = (*next.config).clone();
                 config.release = release;
                 next.reopen(config, false);
+                new_entry(&mut next, Entry::Push);
             }
+            Action::FromLink(fragment) => {
+                if share::decode(&fragment).ok().flatten()
+                    == share::decode(&self.link()).ok().flatten()
+                {
+                    return self;
+                }
+                let mut opened = State::from_fragment(&fragment);
+                opened.syntax = next.syntax;
+                opened.speed = next.speed;
+                opened.presenter = next.presenter;
+                opened.entry = next.entry.wrapping_add(1);
+                // The browser is already at this entry: rewrite it, do not add one.
+                opened.entry_kind = Entry::Replace;
+                if opened.config.lesson == next.config.lesson
+                    && opened.config.edits == next.config.edits
+                {
+                    opened
+                        .session
+                        .borrow_mut()
+                        .set_breakpoints(next.session.borrow().breakpoints().to_vec());
+                }
+                opened.snapshot = Rc::new(opened.session.borrow().snapshot());
+                return Rc::new(opened);
+            }
+            Action::ShareLink => {
+                next.shared = Some(next.link());
+                new_entry(&mut next, Entry::Push);
+            }
+            Action::AnswerKey(n) if !running => {
+                let Some((item, q)) = next.pending_question() else {
+                    return self;
+                };
+                match q.choices.get(n) {
+                    Some(choice) => {
+                        let choice = choice.clone();
+                        next.session.borrow_mut().answer(item, &choice);
+                    }
+                    None if q.choices.is_empty() => {
+                        next.nudge = Some("This question takes a typed answer: type it in the box and press Enter.".into());
+                    }
+                    None => {
+                        next.nudge = Some(format!("This question has {} choices: keys 1–{}.", q.choices.len(), q.choices.len()));
+                    }
+                }
+            }
+            Action::ToggleBreakpointHere => match (&next.snapshot.current_file, next.snapshot.current_line) {
+                (Some(f), Some(l)) => {
+                    let f = f.clone();
+                    next.session.borrow_mut().toggle_breakpoint(&f, l);
+                }
+                _ => next.nudge = Some("RIP is on no source line: no breakpoint to set here.".into()),
+            },
+            Action::BreakAt(symbol) => match next.symbol_line(&symbol) {
+                Some((f, l)) => {
+                    let on = next.session.borrow().breakpoints().iter().any(|b| *b == (f.clone(), l));
+                    if !on {
+                        next.session.borrow_mut().toggle_breakpoint(&f, l);
+                    }
+                    next.nudge = Some(format!("Breakpoint at {} ({f}:{l}).", symbol.trim()));
+                }
+                None => {
+                    next.nudge = Some(format!("No symbol or label {:?} in this lesson's sources.", symbol.trim()));
+                }
+            },
             // Keys pressed during a run would interleave with its slices: a command owns
             // the machine until it stops.
             Action::Step
@@ -400,6 +562,14 @@ impl Reducible for State {
                 return self
             }
             Action::Tick if !running => return self,
+            Action::Step | Action::StepOver | Action::Continue | Action::RunToCursor
+                if next.pending_question().is_some() =>
+            {
+                next.nudge = Some(
+                    "A question waits at this step: answer it to step on (keys 1–4 choose an answer)."
+                        .into(),
+                );
+            }
             other => {
                 let mut session = next.session.borrow_mut();
                 match other {

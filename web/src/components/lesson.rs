@@ -49,6 +49,9 @@ pub fn Picker(props: &PickerProps) -> Html {
             {
                 cb.emit(Action::Open(s.value()));
             }
+            // The keys belong to the debugger again: `s` must step, not pick the next
+            // lesson whose name starts with s.
+            crate::components::app::give_focus_back();
         })
     };
     let option = |id: &str, label: &str| {
@@ -148,9 +151,14 @@ pub fn LessonPane(props: &LessonProps) -> Html {
                     }
                     { for shown.iter().enumerate().map(|(k, (i, item))| {
                         let node = (k == last).then(|| latest.clone());
+                        // A checkpoint's claims may be the answer to a question of the
+                        // same step: they wait until it is answered.
+                        let withheld = !item.claims.is_empty() && view.items.iter().enumerate().any(|(q, it)| {
+                            it.question.is_some() && it.step == item.step && !state.answers.iter().any(|a| a.item == q)
+                        });
                         html! {
                             <ItemCard key={*i} view={state.view.clone()} index={*i}
-                                      now={item.step == Some(props.step)}
+                                      now={item.step == Some(props.step)} {withheld}
                                       pending={state.pending == Some(*i)}
                                       answer={state.answers.iter().find(|a| a.item == *i).cloned()}
                                       row={node} on_action={props.on_action.clone()} />
@@ -187,6 +195,8 @@ struct ItemProps {
     view: Rc<session::LessonView>,
     index: usize,
     now: bool,
+    /// Its claims wait for the answer to a question of the same step.
+    withheld: bool,
     pending: bool,
     answer: Option<Answer>,
     row: Option<NodeRef>,
@@ -198,6 +208,7 @@ impl PartialEq for ItemProps {
         Rc::ptr_eq(&self.view, &o.view)
             && self.index == o.index
             && self.now == o.now
+            && self.withheld == o.withheld
             && self.pending == o.pending
             && self.answer == o.answer
             && self.row == o.row
@@ -214,7 +225,7 @@ fn ItemCard(props: &ItemProps) -> Html {
              class={classes!("item", item.kind, props.now.then_some("now"))}
              data-field={item.field.clone()}>
             <div class="where">{format!("step {} · {}", item.step.unwrap_or(0), item.point)}</div>
-            {item_body(props.index, item, props.pending, props.answer.as_ref(), &props.on_action)}
+            {item_body(props.index, item, props.withheld, props.pending, props.answer.as_ref(), &props.on_action)}
         </div>
     }
 }
@@ -222,12 +233,15 @@ fn ItemCard(props: &ItemProps) -> Html {
 fn item_body(
     index: usize,
     item: &ItemView,
+    withheld: bool,
     pending: bool,
     answer: Option<&Answer>,
     on_action: &Callback<Action>,
 ) -> Html {
     let claims = if item.claims.is_empty() {
         html! {}
+    } else if withheld {
+        html! { <p class="hint withheld">{format!("{} claim(s) checked here: shown once the question of this step is answered.", item.claims.len())}</p> }
     } else {
         html! {
             <ul class="claims">
@@ -248,7 +262,7 @@ fn item_body(
                 {free_answer(index, answer.is_some() || !pending, on_action)}
             }
             <div class="choices">
-                { for q.choices.iter().map(|c| {
+                { for q.choices.iter().enumerate().map(|(n, c)| {
                     let chosen = answer.is_some_and(|a| &a.choice == c);
                     let right = c.trim() == q.answer.trim();
                     let class = classes!(
@@ -263,7 +277,11 @@ fn item_body(
                         Callback::from(move |_: MouseEvent| cb.emit(Action::Answer(index, c.clone())))
                     };
                     html! {
-                        <button {class} disabled={answer.is_some() || !pending} {onclick}><code>{c}</code></button>
+                        <button {class} disabled={answer.is_some() || !pending} {onclick}
+                                title={(n < 4).then(|| format!("key {}", n + 1))}>
+                            if n < 4 { <kbd class="key">{n + 1}</kbd> }
+                            <code>{c}</code>
+                        </button>
                     }
                 }) }
             </div>
@@ -279,7 +297,7 @@ fn item_body(
                     {rich(&q.explain_html)}
                 </div>
             } else if pending {
-                <p class="hint">{"Answer to step on."}</p>
+                <p class="hint">{if q.choices.is_empty() { "Answer to step on." } else { "Answer to step on (keys 1–4 choose)." }}</p>
             } else {
                 <p class="hint">{"Passed without an answer (travel back to its step to answer it)."}</p>
             }
@@ -312,5 +330,50 @@ fn free_answer(index: usize, disabled: bool, on_action: &Callback<Action>) -> Ht
             <input type="text" placeholder="a value: 0x10, &g2, rsp + 8" {disabled} aria-label="your answer" />
             <button type="submit" {disabled}>{"Answer"}</button>
         </form>
+    }
+}
+
+/// The overlay's props.
+#[derive(Properties)]
+pub struct OverlayProps {
+    /// The lesson and the learner's answers.
+    pub lesson: LessonState,
+    /// The questions shown: the one waiting, or those just answered at this step.
+    pub items: Vec<usize>,
+    /// Where the answer goes.
+    pub on_action: Callback<Action>,
+}
+
+impl PartialEq for OverlayProps {
+    fn eq(&self, o: &OverlayProps) -> bool {
+        Rc::ptr_eq(&self.lesson.view, &o.lesson.view)
+            && self.lesson.answers == o.lesson.answers
+            && self.lesson.pending == o.lesson.pending
+            && self.items == o.items
+    }
+}
+
+/// Presenter mode's questions: over the page, in large type, answered with keys 1–4 (or
+/// typed, for a question without choices); an answered one shows its verdict until the
+/// next step.
+#[component]
+pub fn QuestionOverlay(props: &OverlayProps) -> Html {
+    let l = &props.lesson;
+    html! {
+        <div class="question-overlay" role="dialog" aria-label="question" id="question-overlay">
+            <div class="overlay-box lesson">
+            { for props.items.iter().map(|&i| {
+                let item = &l.view.items[i];
+                html! {
+                    <div class={classes!("item", "question-item", item.kind)} data-field={item.field.clone()}>
+                        {item_body(i, item, false, l.pending == Some(i), l.answers.iter().find(|a| a.item == i), &props.on_action)}
+                    </div>
+                }
+            }) }
+            if l.pending.is_none() {
+                <p class="hint">{"s steps on; p leaves presenter mode."}</p>
+            }
+            </div>
+        </div>
     }
 }

@@ -4,6 +4,7 @@
 use crate::components::{hex, word};
 use session::StackColumn;
 use std::rc::Rc;
+use web_sys::Element;
 use yew::prelude::*;
 
 /// The stack columns.
@@ -11,15 +12,75 @@ use yew::prelude::*;
 pub struct StacksProps {
     /// One per stack, in the world's order.
     pub stacks: Rc<Vec<StackColumn>>,
+    /// The step of the signal the thread stopped at, if it did: a fault brings the live
+    /// column into view.
+    pub fault_step: Option<u64>,
+    /// Presenter mode (its type size moves the columns).
+    pub presenter: bool,
+}
+
+/// Scrolls `inner` into view inside `outer` only (never the page, which would jump at
+/// each step on a small screen): horizontally for a column, vertically for a row.
+fn reveal(outer: &Element, inner: &Element, horizontal: bool) {
+    let (o, i) = (outer.get_bounding_client_rect(), inner.get_bounding_client_rect());
+    if horizontal {
+        if i.left() < o.left() || i.right() > o.right() {
+            let delta = if i.width() > o.width() || i.left() < o.left() {
+                i.left() - o.left()
+            } else {
+                i.right() - o.right()
+            };
+            outer.set_scroll_left(outer.scroll_left() + delta as i32);
+        }
+    } else if i.top() < o.top() || i.bottom() > o.bottom() {
+        // The row in the middle of the column's window, with the words around it.
+        let delta = i.top() - o.top() - (o.height() - i.height()) / 2.0;
+        outer.set_scroll_top(outer.scroll_top() + delta as i32);
+    }
 }
 
 /// The stacks pane.
 #[component]
 pub fn Stacks(props: &StacksProps) -> Html {
+    let columns = use_node_ref();
+    let live = props.stacks.iter().find(|c| c.live).map(|c| c.name.clone());
+    let sp_row = props
+        .stacks
+        .iter()
+        .find(|c| c.live)
+        .and_then(|c| c.rows.iter().position(|r| r.marks.iter().any(|m| m == "RSP")));
+    {
+        // When RSP changes column (a switch) or a fault arrives, the live column comes
+        // into view, and in it the RSP row; plain steps leave the scroll alone.
+        let columns = columns.clone();
+        use_effect_with(
+            (live.clone(), props.fault_step, props.presenter),
+            move |_| {
+                if let Some(outer) = columns.cast::<Element>() {
+                    if let Ok(Some(col)) = outer.query_selector(".stack.live") {
+                        reveal(&outer, &col, true);
+                    }
+                }
+            },
+        );
+    }
+    {
+        let columns = columns.clone();
+        use_effect_with((live, sp_row, props.fault_step), move |_| {
+            if let Some(outer) = columns.cast::<Element>() {
+                if let (Ok(Some(rows)), Ok(Some(row))) = (
+                    outer.query_selector(".stack.live .rows"),
+                    outer.query_selector(".stack.live tr.sp"),
+                ) {
+                    reveal(&rows, &row, false);
+                }
+            }
+        });
+    }
     html! {
-        <section class="panel stacks">
-            <h2>{"Stacks"}<span class="hint">{"high addresses at the top; ▶ marks where a register points"}</span></h2>
-            <div class="columns">
+        <section class="panel stacks" id="stacks">
+            <h2>{"Stacks"}<span class="hint">{"high addresses at the top; ▶ marks where a register points; Tab reaches each column"}</span></h2>
+            <div class="columns" ref={columns}>
                 { for props.stacks.iter().map(|c| html! { <Column key={c.name.clone()} column={c.clone()} /> }) }
             </div>
         </section>
@@ -47,13 +108,15 @@ fn Column(props: &ColumnProps) -> Html {
         "not running".to_string()
     };
     html! {
-        <div class={classes!("stack", c.live.then_some("live"), (!c.others.is_empty()).then_some("other-sp"))} data-stack={c.name.clone()}>
+        <div class={classes!("stack", c.live.then_some("live"), (!c.others.is_empty()).then_some("other-sp"))} data-stack={c.name.clone()}
+             tabindex="0" role="region" aria-label={format!("{}{}", c.name, if c.live { ", live: RSP is here" } else { "" })}>
             <header>
                 <span class="name">{&c.name}</span>
                 if c.live { <span class="badge">{"live"}</span> }
                 <div class="range">{format!("owner {} · hi {} · lo {}", c.g, hex(c.hi), hex(c.lo))}</div>
                 <div class="status">{status}</div>
             </header>
+            <div class="rows">
             <table>
                 <tbody>
                 if c.more_above { <tr class="elided"><td colspan="4">{"⋮ hi"}</td></tr> }
@@ -81,6 +144,7 @@ fn Column(props: &ColumnProps) -> Html {
                 if c.guard_below { <tr class="guard"><td colspan="4">{"guard page below lo: unmapped, an overflow faults here"}</td></tr> }
                 </tbody>
             </table>
+            </div>
         </div>
     }
 }
