@@ -7,9 +7,7 @@ use session::catalog;
 use session::{Answer, ItemView, LessonState};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Element, HtmlSelectElement, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition,
-};
+use web_sys::{Element, HtmlSelectElement};
 use yew::prelude::*;
 
 /// HTML made from a lesson's Markdown (the lesson files are part of the app).
@@ -92,10 +90,7 @@ pub fn LessonPane(props: &LessonProps) -> Html {
         let reached = props.lesson.as_ref().map(|l| reached_count(l, props.step));
         use_effect_with(reached, move |_| {
             if let Some(el) = latest.cast::<Element>() {
-                let options = ScrollIntoViewOptions::new();
-                options.set_block(ScrollLogicalPosition::Nearest);
-                options.set_behavior(ScrollBehavior::Instant);
-                el.scroll_into_view_with_scroll_into_view_options(&options);
+                crate::components::reveal_in_pane(&el, ".lesson");
             }
         });
     }

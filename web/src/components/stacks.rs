@@ -1,7 +1,7 @@
 //! Every stack of the world side by side, high addresses at the top, the one RSP is on
 //! marked: a switch shows as the RSP arrow leaving one column for another.
 
-use crate::components::{hex, word};
+use crate::components::{hex, reveal, word};
 use session::StackColumn;
 use std::rc::Rc;
 use web_sys::Element;
@@ -17,26 +17,6 @@ pub struct StacksProps {
     pub fault_step: Option<u64>,
     /// Presenter mode (its type size moves the columns).
     pub presenter: bool,
-}
-
-/// Scrolls `inner` into view inside `outer` only (never the page, which would jump at
-/// each step on a small screen): horizontally for a column, vertically for a row.
-fn reveal(outer: &Element, inner: &Element, horizontal: bool) {
-    let (o, i) = (outer.get_bounding_client_rect(), inner.get_bounding_client_rect());
-    if horizontal {
-        if i.left() < o.left() || i.right() > o.right() {
-            let delta = if i.width() > o.width() || i.left() < o.left() {
-                i.left() - o.left()
-            } else {
-                i.right() - o.right()
-            };
-            outer.set_scroll_left(outer.scroll_left() + delta as i32);
-        }
-    } else if i.top() < o.top() || i.bottom() > o.bottom() {
-        // The row in the middle of the column's window, with the words around it.
-        let delta = i.top() - o.top() - (o.height() - i.height()) / 2.0;
-        outer.set_scroll_top(outer.scroll_top() + delta as i32);
-    }
 }
 
 /// The stacks pane.
