@@ -124,8 +124,10 @@ impl std::fmt::Display for Point {
         } else if self.end {
             f.write_str("at the end")?;
         }
+        // The file's `thread` is an index; the text numbers threads from 1, as the
+        // narration and every label of the session do.
         if let Some(t) = self.thread() {
-            write!(f, " on thread {t}")?;
+            write!(f, " on thread {}", t + 1)?;
         }
         Ok(())
     }

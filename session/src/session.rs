@@ -76,6 +76,8 @@ pub enum Stopped {
         code: String,
         /// The fault address (for memory faults).
         addr: u64,
+        /// How it reads, as registers read (`&m0.g0`); none for a plain number.
+        addr_reading: Option<String>,
         /// The faulting instruction (for a trap, the one after the INT3).
         pc: u64,
         /// Whether `addr` means anything (SIGSEGV, SIGBUS).
@@ -184,6 +186,23 @@ pub enum Command {
     Goto(u64),
 }
 
+/// Why the snapshot shows the thread it shows ([`Snapshot::thread`]).
+#[derive(serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadReason {
+    /// It is the one the schedule runs next.
+    Next,
+    /// The learner chose it: the controls step it alone.
+    Selected,
+    /// A lesson item reached at this step reads it (its narration is about it), though
+    /// another thread runs next.
+    Lesson {
+        /// The item (index into [`LessonView::items`]).
+        item: usize,
+    },
+    /// Nothing runs any more: the thread that ran the last step.
+    Ended,
+}
+
 /// What the session is busy with, for the page.
 #[derive(serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Busy {
@@ -277,10 +296,9 @@ pub struct Session {
     process: Process,
     /// The thread the controls step: `None` follows the schedule.
     select: Drive,
-    /// The thread shown (registers, live stack): the one that ran the last step.
-    view: usize,
-    /// Registers of the shown thread before the last action, to highlight what changed.
-    before: Cpu,
+    /// Every thread's registers before the last step, to highlight what it changed. The
+    /// thread shown is not stored: it is a function of the step ([`Session::shown`]).
+    before: Vec<Cpu>,
     /// The last single step (its memory accesses, its signal stage).
     last: Option<ProcessStep>,
     /// How each step from the start was chosen, as runs. It reaches past the current step
@@ -541,8 +559,7 @@ impl Session {
             fixed,
             process,
             select: None,
-            view: 0,
-            before: Cpu::default(),
+            before: Vec::new(),
             last: None,
             drive: Vec::new(),
             breakpoints: Vec::new(),
@@ -553,7 +570,7 @@ impl Session {
             answers: Vec::new(),
             clock: default_clock,
         };
-        s.before = s.cpu();
+        s.before = s.cpus();
         // The lesson's own breakpoints, on the lines of their addresses.
         if let Some(l) = s.fixed.lesson.clone() {
             for at in &l.breakpoints {
@@ -593,7 +610,45 @@ impl Session {
     }
 
     fn cpu(&self) -> Cpu {
-        self.process.world.machine.thread(self.view).cpu
+        self.process.world.machine.thread(self.shown().0).cpu
+    }
+
+    /// The thread shown at this step, and why: the selected thread; else the thread a
+    /// lesson item reached at this step reads, when it is not the one about to run; else
+    /// the one the schedule runs next. It depends on the step alone, never on how the
+    /// step was reached (Continue, Step, Back, the timeline or a link show the same).
+    pub fn shown(&self) -> (usize, ThreadReason) {
+        let threads = self.process.world.machine.threads().len();
+        if let Some(t) = self.select.filter(|&t| t < threads) {
+            return (t, ThreadReason::Selected);
+        }
+        let next = self.process.upcoming_thread();
+        if let Some(view) = self.fixed.view.as_ref().filter(|_| self.on_path()) {
+            let now = self.position();
+            let named = view
+                .items
+                .iter()
+                .enumerate()
+                .find_map(|(i, it)| (it.step == Some(now)).then_some((i, it.thread?)))
+                .filter(|&(_, t)| t < threads && Some(t) != next);
+            if let Some((item, t)) = named {
+                return (t, ThreadReason::Lesson { item });
+            }
+        }
+        match next {
+            Some(t) => (t, ThreadReason::Next),
+            // Ended: the thread that ran last (it exited the process, or faulted).
+            None => (
+                self.process
+                    .world
+                    .machine
+                    .last_thread()
+                    .or_else(|| self.process.signals().last().map(|s| s.thread))
+                    .unwrap_or(0)
+                    .min(threads.saturating_sub(1)),
+                ThreadReason::Ended,
+            ),
+        }
     }
 
     fn position(&self) -> u64 {
@@ -677,8 +732,6 @@ impl Session {
         match thread {
             Some(t) if t < self.process.world.machine.threads().len() => {
                 self.select = Some(t);
-                self.view = t;
-                self.before = self.cpu();
             }
             Some(_) => {}
             None => self.select = None,
@@ -884,8 +937,7 @@ impl Session {
             return;
         };
         self.record(self.select, self.position() - before);
-        self.view = step.thread;
-        self.before = cpus[step.thread];
+        self.before = cpus;
         self.last = Some(step);
         self.trim_history();
     }
@@ -909,15 +961,9 @@ impl Session {
         }
         self.note = None;
         self.limited = false;
-        if self.position() > self.history_floor() {
-            let t = self.process.world.machine.last_thread();
-            if self.process.step_back() {
-                if let Some(t) = t {
-                    self.view = t;
-                }
-                self.after_back();
-                return true;
-            }
+        if self.position() > self.history_floor() && self.process.step_back() {
+            self.after_back();
+            return true;
         }
         match self.position() {
             0 => false,
@@ -932,7 +978,7 @@ impl Session {
     /// and registers read as they did.
     fn after_back(&mut self) {
         self.last = None;
-        self.before = self.cpu();
+        self.before = self.cpus();
         self.redo_last();
     }
 
@@ -940,22 +986,18 @@ impl Session {
     /// accesses and the registers it changed as if it had just been stepped.
     fn redo_last(&mut self) {
         let now = self.position();
+        self.last = None;
+        self.before = self.cpus();
         if now == 0 || now <= self.history_floor() {
-            self.before = self.cpu();
             return;
         }
         let Some(drive) = self.drive_at(now - 1) else {
-            self.before = self.cpu();
-            return;
-        };
-        let Some(t) = self.process.world.machine.last_thread() else {
             return;
         };
         if !self.process.step_back() {
             return;
         }
-        self.view = t;
-        self.before = self.cpu();
+        self.before = self.cpus();
         self.last = self.step_once(drive);
     }
 
@@ -1023,7 +1065,6 @@ impl Session {
                     .iter()
                     .map(|t| t.cpu.gpr[machine::cpu::RSP])
                     .collect();
-                self.before = self.cpu();
                 self.step();
                 let Some(step) = &self.last else { return };
                 let call = step
@@ -1045,9 +1086,6 @@ impl Session {
         stops.sort_unstable();
         stops.dedup();
         let stepped_over = return_to.is_some();
-        if !stepped_over {
-            self.before = self.cpu();
-        }
         self.job = Some(Job {
             command,
             steps: u64::from(stepped_over),
@@ -1104,6 +1142,9 @@ impl Session {
     }
 
     fn finish_job(&mut self, job: &Job) {
+        // Whatever the command, the step it ends at shows its last step as if just
+        // stepped: the view is the step's, not the path's.
+        self.redo_last();
         self.last_run = Some(RunStats {
             steps: job.steps,
             ms: (self.clock)() - job.started_ms,
@@ -1145,8 +1186,7 @@ impl Session {
                 let step = self.step_once(drive);
                 match step {
                     Some(s) => {
-                        self.view = s.thread;
-                        self.before = cpus[s.thread];
+                        self.before = cpus;
                         self.last = Some(s);
                     }
                     None => {
@@ -1175,7 +1215,6 @@ impl Session {
             let stop_now = match stop {
                 None | Some(RunStop::Limit) => false,
                 Some(RunStop::Breakpoint { thread, addr }) => {
-                    self.view = thread;
                     let sp = self.process.world.machine.thread(thread).cpu.gpr[machine::cpu::RSP];
                     let returned = job
                         .return_to
@@ -1193,12 +1232,7 @@ impl Session {
                         false
                     }
                 }
-                Some(RunStop::Signal) => {
-                    if let Some(s) = self.process.signals().last() {
-                        self.view = s.thread;
-                    }
-                    true
-                }
+                Some(RunStop::Signal) => true,
                 Some(RunStop::Exited(_)) | Some(RunStop::Stuck(_)) => true,
             };
             if stop_now {
@@ -1206,9 +1240,6 @@ impl Session {
                     if self.process.error().is_none() {
                         self.note = Some(why);
                     }
-                }
-                if done > 0 && self.last.is_none() {
-                    self.redo_last();
                 }
                 return false;
             }
@@ -1233,7 +1264,6 @@ impl Session {
                     if self.position() == 0 {
                         self.note =
                             Some("no breakpoint before this step: back at the start".into());
-                        self.before = self.cpu();
                         return false;
                     }
                     // History ends here: replay from the start to find the last breakpoint
@@ -1245,14 +1275,10 @@ impl Session {
                     self.rebuild(false);
                     return true;
                 }
-                let Some(t) = self.process.world.machine.last_thread() else {
-                    return false;
-                };
                 if !self.process.step_back() {
                     return false;
                 }
                 job.steps += 1;
-                self.view = t;
                 if job.stops.binary_search(&self.cpu().rip).is_ok() {
                     self.after_back();
                     return false;
@@ -1325,7 +1351,6 @@ impl Session {
         loop {
             let position = self.position();
             if position == target {
-                self.redo_last();
                 return false;
             }
             if budget == 0 || out_of_time() {
@@ -1333,13 +1358,9 @@ impl Session {
             }
             if target < position && target >= self.history_floor() {
                 for _ in 0..(position - target).min(RUN_SLICE).min(budget) {
-                    let Some(t) = self.process.world.machine.last_thread() else {
-                        break;
-                    };
                     if !self.process.step_back() {
                         break;
                     }
-                    self.view = t;
                 }
                 let undone = position - self.position();
                 job.steps += undone;
@@ -1361,7 +1382,6 @@ impl Session {
                 m.set_history(true);
             }
             let Some((drive, until)) = drive_run(&self.drive, position) else {
-                self.redo_last();
                 return false;
             };
             let mut chunk = (until.min(target) - position).min(RUN_SLICE).min(budget);
@@ -1370,16 +1390,12 @@ impl Session {
             }
             let r = self.process.run_to(drive, chunk, &[], false);
             let done = self.position() - position;
-            if let Some(t) = self.process.world.machine.last_thread() {
-                self.view = t;
-            }
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
             if done == 0 || (r != RunStop::Limit && self.position() < target) {
                 // The replay did not follow the drive (it always should: the machine is
                 // deterministic): keep what is real.
                 self.cut_drive();
-                self.redo_last();
                 return false;
             }
             if self.process.world.machine.history_enabled() {
@@ -1404,5 +1420,7 @@ fn drive_run(drive: &[(Drive, u64)], position: u64) -> Option<(Drive, u64)> {
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;
 
 pub use snapshot::*;
