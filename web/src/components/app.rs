@@ -16,7 +16,7 @@ use crate::components::timeline::Timeline;
 use crate::state::{Action, Entry, State};
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::{Interval, Timeout};
-use session::{Busy, RunStats, Stopped, Syntax};
+use session::{Busy, RunStats, Stopped, Syntax, ThreadReason};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, KeyboardEvent};
 use yew::prelude::*;
@@ -105,6 +105,19 @@ fn key_action(key: &KeyboardEvent, syntax: Syntax) -> Option<Action> {
         }),
         _ => return None,
     })
+}
+
+/// Why the shown thread is the one shown, as the status line says it.
+fn thread_reason(s: &session::Snapshot) -> String {
+    match s.thread_reason {
+        ThreadReason::Next => " (runs next)".to_string(),
+        ThreadReason::Selected => " (chosen: the controls step it)".to_string(),
+        ThreadReason::Lesson { item } => match s.lesson.as_ref().and_then(|l| l.view.items.get(item)) {
+            Some(it) => format!(" (the lesson's {} reads it; another thread runs next)", it.kind),
+            None => " (the lesson reads it)".to_string(),
+        },
+        ThreadReason::Ended => " (ran last)".to_string(),
+    }
 }
 
 /// `12,345,678`.
@@ -353,6 +366,10 @@ pub fn App() -> Html {
                               on_action={on_action.clone()} />
                     <div class="where">
                         <span id="step-count">{format!("step {}", snapshot.step)}</span>
+                        {" · "}<span id="shown-thread" data-thread={snapshot.thread.to_string()}
+                                     title="The thread whose registers and stack are shown">
+                            <strong>{&snapshot.thread_label}</strong>{thread_reason(&snapshot)}
+                        </span>
                         {" · RIP at "}<strong id="location">{&snapshot.location}</strong>
                         {" · next: "}<code id="next-ins">{current_ins.or_else(|| snapshot.instruction.clone()).unwrap_or_else(|| "(unreadable)".into())}</code>
                         if let Some(src) = current_source {
