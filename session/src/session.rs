@@ -184,6 +184,23 @@ pub enum Command {
     /// Go to a step of the timeline (back through history, or forward along the recorded
     /// drive, replaying from the start when history no longer reaches).
     Goto(u64),
+    /// Back to the step that wrote the target's current value (the session lands just
+    /// after the write; [`Snapshot::found`] says who wrote what). Through the history,
+    /// replaying from the start beyond it.
+    LastWrite(Target),
+    /// On to the next step that changes the target (a run: breakpoints, signals and
+    /// questions stop it too).
+    NextWrite(Target),
+    /// From the last fault back to where its address came from: the faulting
+    /// instruction's base register, the step that wrote it, and on through each load and
+    /// register move to the store that put the value in memory. The session lands on the
+    /// last write found; [`Snapshot::found`] lists each hop.
+    ExplainFault,
+    /// Run on until the condition turns true (held not at the step before); breakpoints,
+    /// signals and questions stop it too.
+    ContinueUntil(Condition),
+    /// Back to the last step before this one at which the condition turned true.
+    RunBackUntil(Condition),
 }
 
 /// Why the snapshot shows the thread it shows ([`Snapshot::thread`]).
@@ -263,6 +280,8 @@ struct Job {
     /// Run back beyond the history: the replay from the start notes the last step at which
     /// a thread about to run was on a breakpoint, before this step.
     scan: Option<Scan>,
+    /// A search (a write, a condition, a fault's origin).
+    search: Option<Search>,
 }
 
 #[derive(Clone, Debug)]
@@ -316,6 +335,10 @@ pub struct Session {
     answers: Vec<Answer>,
     /// Where run times come from.
     clock: Clock,
+    /// Expressions and claims every snapshot reads.
+    watches: Vec<Watch>,
+    /// What the last search found.
+    found: Option<Found>,
 }
 
 /// A question answered.
@@ -569,6 +592,8 @@ impl Session {
             limited: false,
             answers: Vec::new(),
             clock: default_clock,
+            watches: Vec::new(),
+            found: None,
         };
         s.before = s.cpus();
         // The lesson's own breakpoints, on the lines of their addresses.
@@ -929,6 +954,7 @@ impl Session {
         }
         self.cut_drive();
         self.note = None;
+        self.found = None;
         self.limited = false;
         let before = self.position();
         let cpus = self.cpus();
@@ -960,6 +986,7 @@ impl Session {
             return false;
         }
         self.note = None;
+        self.found = None;
         self.limited = false;
         if self.position() > self.history_floor() && self.process.step_back() {
             self.after_back();
@@ -1033,9 +1060,14 @@ impl Session {
             return;
         }
         self.note = None;
+        self.found = None;
         let forward = matches!(
             command,
-            Command::Continue | Command::StepOver | Command::RunToLine(..)
+            Command::Continue
+                | Command::StepOver
+                | Command::RunToLine(..)
+                | Command::NextWrite(_)
+                | Command::ContinueUntil(_)
         );
         if forward {
             self.limited = false;
@@ -1047,6 +1079,22 @@ impl Session {
         if command == Command::Goto(self.position()) {
             return;
         }
+        let searches = matches!(
+            command,
+            Command::LastWrite(_)
+                | Command::NextWrite(_)
+                | Command::ExplainFault
+                | Command::ContinueUntil(_)
+                | Command::RunBackUntil(_)
+        );
+        let search = if searches {
+            match self.start_search(&command) {
+                Some(s) => Some(s),
+                None => return,
+            }
+        } else {
+            None
+        };
         let mut stops = if forward || command == Command::RunBack {
             self.breakpoint_addresses()
         } else {
@@ -1094,6 +1142,7 @@ impl Session {
             return_to,
             step_first: forward && !stepped_over,
             scan: None,
+            search,
         });
     }
 
@@ -1114,7 +1163,11 @@ impl Session {
         self.job.as_ref().map(|j| match j.command {
             Command::Continue | Command::RunToLine(..) => Busy::Running,
             Command::StepOver => Busy::SteppingOver,
+            Command::NextWrite(_) | Command::ContinueUntil(_) => Busy::Running,
             Command::RunBack if j.scan.is_none() => Busy::RunningBack,
+            Command::LastWrite(_) | Command::ExplainFault | Command::RunBackUntil(_) => {
+                Busy::RunningBack
+            }
             Command::RunBack | Command::Goto(_) => Busy::Travelling,
         })
     }
@@ -1127,8 +1180,13 @@ impl Session {
             return false;
         };
         let goes_on = match job.command {
-            Command::Continue | Command::StepOver | Command::RunToLine(..) => {
-                self.work_forward(&mut job, max_steps, out_of_time)
+            Command::Continue
+            | Command::StepOver
+            | Command::RunToLine(..)
+            | Command::NextWrite(_)
+            | Command::ContinueUntil(_) => self.work_forward(&mut job, max_steps, out_of_time),
+            Command::LastWrite(_) | Command::ExplainFault | Command::RunBackUntil(_) => {
+                self.work_search_back(&mut job, max_steps, out_of_time)
             }
             Command::RunBack => self.work_back(&mut job, max_steps, out_of_time),
             Command::Goto(target) => self.work_travel(&mut job, target, max_steps, out_of_time),
@@ -1145,6 +1203,9 @@ impl Session {
         // Whatever the command, the step it ends at shows its last step as if just
         // stepped: the view is the step's, not the path's.
         self.redo_last();
+        if let Some(search) = job.search.clone() {
+            self.finish_search(search);
+        }
         self.last_run = Some(RunStats {
             steps: job.steps,
             ms: (self.clock)() - job.started_ms,
@@ -1175,6 +1236,10 @@ impl Session {
             }
             if let Some(q) = self.next_question_step() {
                 chunk = chunk.min(q - self.position());
+            }
+            if job.search.is_some() {
+                // A search looks after every step.
+                chunk = 1;
             }
             let position = self.position();
             let signals = self.process.signals().len();
@@ -1208,6 +1273,13 @@ impl Session {
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
             self.trim_history();
+            if let Some(mut search) = job.search.take() {
+                let hit = done > 0 && self.probe_forward(&mut search);
+                job.search = Some(search);
+                if hit {
+                    return false;
+                }
+            }
             if self.pending_question().is_some() {
                 self.note = Some("a question: answer it to step on".into());
                 return false;
@@ -1417,10 +1489,15 @@ fn drive_run(drive: &[(Drive, u64)], position: u64) -> Option<(Drive, u64)> {
     None
 }
 
+mod search;
+#[cfg(test)]
+mod search_tests;
 mod snapshot;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod view_tests;
 
+pub use search::{Condition, ExprError, Found, Target, WatchRow, WriteFound};
+use search::{Search, Watch};
 pub use snapshot::*;

@@ -57,6 +57,8 @@ impl Session {
                 .unwrap_or_else(|| self.fixed.scenario.title.clone()),
             summary_html: self.fixed.summary_html.clone(),
             stopped,
+            watches: Rc::new(self.watch_rows()),
+            found: self.found.clone(),
         }
     }
 
@@ -848,6 +850,11 @@ pub struct Snapshot {
     pub summary_html: Rc<String>,
     /// Why stepping stopped, or the last signal.
     pub stopped: Option<Stopped>,
+    /// The watches ([`Session::set_watches`]) at this step, read on the shown thread.
+    pub watches: Rc<Vec<WatchRow>>,
+    /// What the last search found ([`Command::LastWrite`], [`Command::ExplainFault`]…),
+    /// until the next action.
+    pub found: Option<Found>,
 }
 
 /// One register.

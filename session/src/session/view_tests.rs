@@ -10,7 +10,7 @@ use super::*;
 fn comparable(s: &Session) -> serde_json::Value {
     let mut v = serde_json::to_value(s.snapshot()).unwrap();
     let o = v.as_object_mut().unwrap();
-    for k in ["last_run", "note", "furthest", "can_step"] {
+    for k in ["last_run", "note", "furthest", "can_step", "found"] {
         o.remove(k);
     }
     if let Some(l) = o.get_mut("lesson").and_then(|l| l.as_object_mut()) {
