@@ -308,6 +308,9 @@ struct Static {
     lines: HashMap<(String, u32), Vec<u64>>,
 }
 
+/// Each lesson item's claims as shown, for the questions then waiting (their indexes).
+type ClaimsShown = (Vec<usize>, Rc<Vec<Vec<String>>>);
+
 /// A stepping session over one process.
 pub struct Session {
     config: Config,
@@ -339,6 +342,8 @@ pub struct Session {
     watches: Vec<Watch>,
     /// What the last search found.
     found: Option<Found>,
+    /// Each item's claims as shown, for the questions then waiting.
+    claims_cache: std::cell::RefCell<Option<ClaimsShown>>,
 }
 
 /// A question answered.
@@ -473,8 +478,16 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
     let report = l
         .check(release)
         .map_err(|e| LoadError::plain(e.to_string()))?;
-    let items = l
-        .items(release)
+    let items: Vec<_> = l.items(release);
+    // Questions and their steps: a claim that answers a question, reached at its step or
+    // before, is held back while the question waits for the learner.
+    let asked: Vec<(usize, u64, &course::Question)> = items
+        .iter()
+        .zip(&report.items)
+        .enumerate()
+        .filter_map(|(i, (item, r))| Some((i, r.step?, item.question?)))
+        .collect();
+    let items = items
         .into_iter()
         .zip(report.items)
         .map(|(item, result)| ItemView {
@@ -491,7 +504,18 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
             claims: item
                 .claims
                 .iter()
+                .filter(|c| answers_of(&asked, result.step, c.get_ref()).is_empty())
                 .map(|c| c.get_ref().to_string())
+                .collect(),
+            all_claims: item
+                .claims
+                .iter()
+                .map(|c| {
+                    (
+                        c.get_ref().to_string(),
+                        answers_of(&asked, result.step, c.get_ref()),
+                    )
+                })
                 .collect(),
             problems: result.problems,
             question: item.question.map(|q| QuestionView {
@@ -529,6 +553,20 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
         end_step: report.steps,
         known_wrong: l.known_wrong.clone(),
     })
+}
+
+/// The questions (item indexes) a claim reached at `step` would answer: those asked at
+/// that step or later about what it claims.
+fn answers_of(
+    asked: &[(usize, u64, &course::Question)],
+    step: Option<u64>,
+    claim: &go_model::check::Claim,
+) -> Vec<usize> {
+    asked
+        .iter()
+        .filter(|(_, at, q)| step.is_some_and(|s| s <= *at) && q.answered_by(claim))
+        .map(|(i, _, _)| *i)
+        .collect()
 }
 
 impl Default for Session {
@@ -594,6 +632,7 @@ impl Session {
             clock: default_clock,
             watches: Vec::new(),
             found: None,
+            claims_cache: Default::default(),
         };
         s.before = s.cpus();
         // The lesson's own breakpoints, on the lines of their addresses.

@@ -68,8 +68,44 @@ impl Session {
             on_path: self.on_path(),
             pending: self.pending_question(),
             answers: Rc::new(self.answers.clone()),
+            claims: self.shown_claims(&view),
             view,
         })
+    }
+
+    /// Each item's claims as [`LessonState::claims`] shows them.
+    fn shown_claims(&self, view: &LessonView) -> Rc<Vec<Vec<String>>> {
+        // The questions reached and not answered: what their claims would give away.
+        let now = self.position();
+        let waiting: Vec<usize> = view
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(i, it)| {
+                it.question.is_some()
+                    && it.step.is_some_and(|s| s <= now)
+                    && !self.answers.iter().any(|a| a.item == *i)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut cache = self.claims_cache.borrow_mut();
+        if let Some((_, c)) = cache.as_ref().filter(|(w, _)| *w == waiting) {
+            return c.clone();
+        }
+        let claims = Rc::new(
+            view.items
+                .iter()
+                .map(|it| {
+                    it.all_claims
+                        .iter()
+                        .filter(|(_, qs)| !qs.iter().any(|q| waiting.contains(q)))
+                        .map(|(c, _)| c.clone())
+                        .collect()
+                })
+                .collect(),
+        );
+        *cache = Some((waiting, Rc::clone(&claims)));
+        claims
     }
 
     fn stopped(&self) -> Option<Stopped> {
@@ -1223,8 +1259,13 @@ pub struct ItemView {
     pub thread: Option<usize>,
     /// Narration as HTML.
     pub html: String,
-    /// Claims checked there.
+    /// Claims checked there, without those that answer a question asked there or later
+    /// ([`LessonState::claims`] is what to show: it has those too while no question they
+    /// answer waits).
     pub claims: Vec<String>,
+    /// Every claim, with the questions (item indexes) it answers.
+    #[serde(skip)]
+    pub all_claims: Vec<(String, Vec<usize>)>,
     /// What did not hold (empty for a shipped lesson).
     pub problems: Vec<String>,
     /// The question.
@@ -1262,4 +1303,8 @@ pub struct LessonState {
     pub pending: Option<usize>,
     /// Answers given.
     pub answers: Rc<Vec<Answer>>,
+    /// The claims to show for each item now: a claim that answers a question reached and
+    /// not yet answered is left out (so a checkpoint never gives a quiz away), and
+    /// appears once the question is answered.
+    pub claims: Rc<Vec<Vec<String>>>,
 }
