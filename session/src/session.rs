@@ -308,6 +308,9 @@ struct Static {
     lines: HashMap<(String, u32), Vec<u64>>,
 }
 
+/// Backtraces kept for the step they were read at: (step, the drive that reached it).
+type BacktracesAt = ((u64, Vec<(Drive, u64)>), Rc<Vec<Backtrace>>);
+
 /// Each lesson item's claims as shown, for the questions then waiting (their indexes).
 type ClaimsShown = (Vec<usize>, Rc<Vec<Vec<String>>>);
 
@@ -344,6 +347,8 @@ pub struct Session {
     found: Option<Found>,
     /// Each item's claims as shown, for the questions then waiting.
     claims_cache: std::cell::RefCell<Option<ClaimsShown>>,
+    /// The backtraces of the step last snapshotted.
+    backtraces_cache: std::cell::RefCell<Option<BacktracesAt>>,
 }
 
 /// A question answered.
@@ -633,6 +638,7 @@ impl Session {
             watches: Vec::new(),
             found: None,
             claims_cache: Default::default(),
+            backtraces_cache: Default::default(),
         };
         s.before = s.cpus();
         // The lesson's own breakpoints, on the lines of their addresses.
@@ -1528,6 +1534,7 @@ fn drive_run(drive: &[(Drive, u64)], position: u64) -> Option<(Drive, u64)> {
     None
 }
 
+mod backtrace;
 mod search;
 #[cfg(test)]
 mod search_tests;
@@ -1537,6 +1544,7 @@ mod tests;
 #[cfg(test)]
 mod view_tests;
 
+pub use self::backtrace::{Backtrace, BacktraceFrame};
 pub use search::{Condition, ExprError, Found, Target, WatchRow, WriteFound};
 use search::{Search, Watch};
 pub use snapshot::*;

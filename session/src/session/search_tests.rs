@@ -233,3 +233,40 @@ fn watches_show_their_values_and_bad_ones_are_located() {
     let e = s.condition("[0x600840] == m9.curg").unwrap_err();
     assert_eq!((e.start, e.end), (14, 16), "{}", e.rendered);
 }
+
+#[test]
+fn the_backtraces_at_the_fault_show_c_on_g0_and_the_goroutine_in_its_cgo_call() {
+    let s = at_the_fault();
+    // The faulting instruction, before the signal's delivery.
+    let mut s = s;
+    let faulting = s.process.signals()[0].step;
+    s.start(Command::Goto(faulting));
+    finish(&mut s);
+    let bts = s.snapshot().backtraces.clone();
+    // Read once per step: a second snapshot shares them.
+    assert!(Rc::ptr_eq(&bts, &s.snapshot().backtraces));
+    let g0 = bts
+        .iter()
+        .find(|b| b.name == "m0.g0")
+        .expect("m0.g0 is in use");
+    assert_eq!(g0.thread_label.as_deref(), Some("thread 1"));
+    let names: Vec<&str> = g0.frames.iter().map(|f| f.function.as_str()).collect();
+    assert_eq!(
+        names[..3],
+        ["entrance", "_cgo_entrance", "runtime.asmcgocall"]
+    );
+    assert_eq!(
+        (g0.frames[0].file.as_deref(), g0.frames[0].line),
+        (Some("entrance.asm"), Some(6))
+    );
+    assert!(g0.frames[0].c && !g0.frames[2].c);
+    // Goroutine 71 is in its cgo call: from where entersyscall left it.
+    let g71 = bts.iter().find(|b| b.goid == Some(71)).unwrap();
+    assert_eq!(g71.status, "syscall");
+    let names: Vec<&str> = g71.frames.iter().map(|f| f.function.as_str()).collect();
+    assert!(
+        names.starts_with(&["runtime.cgocall", "km._Cfunc_entrance", "main.worker"]),
+        "{names:?}"
+    );
+    assert_eq!(g71.frames[1].line, Some(8), "the CALL's line in km.s");
+}

@@ -58,6 +58,7 @@ impl Session {
             summary_html: self.fixed.summary_html.clone(),
             stopped,
             watches: Rc::new(self.watch_rows()),
+            backtraces: self.backtraces(),
             found: self.found.clone(),
         }
     }
@@ -71,6 +72,29 @@ impl Session {
             claims: self.shown_claims(&view),
             view,
         })
+    }
+
+    /// The backtraces at this step ([`View::backtraces`]), read once per step: a step's
+    /// state is a function of the step and the drive that reached it.
+    pub fn backtraces(&self) -> Rc<Vec<Backtrace>> {
+        let now = self.position();
+        let mut drive = Vec::new();
+        let mut left = now;
+        for &(d, n) in &self.drive {
+            if left == 0 {
+                break;
+            }
+            drive.push((d, n.min(left)));
+            left -= n.min(left);
+        }
+        let key = (now, drive);
+        let mut cache = self.backtraces_cache.borrow_mut();
+        if let Some((_, b)) = cache.as_ref().filter(|(k, _)| *k == key) {
+            return b.clone();
+        }
+        let b = Rc::new(self.reading().backtraces());
+        *cache = Some((key, Rc::clone(&b)));
+        b
     }
 
     /// Each item's claims as [`LessonState::claims`] shows them.
@@ -781,7 +805,7 @@ pub(crate) fn thread_label(w: &go_model::world::World, index: usize) -> String {
 
 /// Whether `l` is a CALL whose return address is `ret` (the instruction's own decoding, not
 /// its text).
-fn returns_after(l: &asm::Listed, ret: u64) -> bool {
+pub(super) fn returns_after(l: &asm::Listed, ret: u64) -> bool {
     let ins =
         iced_x86::Decoder::with_ip(64, &l.bytes, l.addr, iced_x86::DecoderOptions::NONE).decode();
     l.addr + l.bytes.len() as u64 == ret
@@ -886,6 +910,9 @@ pub struct Snapshot {
     pub summary_html: Rc<String>,
     /// Why stepping stopped, or the last signal.
     pub stopped: Option<Stopped>,
+    /// Every goroutine's frames, and every system stack in use, as a debugger's
+    /// `goroutines` and `bt` list them (read once per step).
+    pub backtraces: Rc<Vec<Backtrace>>,
     /// The watches ([`Session::set_watches`]) at this step, read on the shown thread.
     pub watches: Rc<Vec<WatchRow>>,
     /// What the last search found ([`Command::LastWrite`], [`Command::ExplainFault`]…),
