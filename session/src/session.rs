@@ -184,6 +184,23 @@ pub enum Command {
     /// Go to a step of the timeline (back through history, or forward along the recorded
     /// drive, replaying from the start when history no longer reaches).
     Goto(u64),
+    /// Back to the step that wrote the target's current value (the session lands just
+    /// after the write; [`Snapshot::found`] says who wrote what). Through the history,
+    /// replaying from the start beyond it.
+    LastWrite(Target),
+    /// On to the next step that changes the target (a run: breakpoints, signals and
+    /// questions stop it too).
+    NextWrite(Target),
+    /// From the last fault back to where its address came from: the faulting
+    /// instruction's base register, the step that wrote it, and on through each load and
+    /// register move to the store that put the value in memory. The session lands on the
+    /// last write found; [`Snapshot::found`] lists each hop.
+    ExplainFault,
+    /// Run on until the condition turns true (held not at the step before); breakpoints,
+    /// signals and questions stop it too.
+    ContinueUntil(Condition),
+    /// Back to the last step before this one at which the condition turned true.
+    RunBackUntil(Condition),
 }
 
 /// Why the snapshot shows the thread it shows ([`Snapshot::thread`]).
@@ -263,6 +280,8 @@ struct Job {
     /// Run back beyond the history: the replay from the start notes the last step at which
     /// a thread about to run was on a breakpoint, before this step.
     scan: Option<Scan>,
+    /// A search (a write, a condition, a fault's origin).
+    search: Option<Search>,
 }
 
 #[derive(Clone, Debug)]
@@ -288,6 +307,12 @@ struct Static {
     /// (file, line) → the addresses of its instructions.
     lines: HashMap<(String, u32), Vec<u64>>,
 }
+
+/// Backtraces kept for the step they were read at: (step, the drive that reached it).
+type BacktracesAt = ((u64, Vec<(Drive, u64)>), Rc<Vec<Backtrace>>);
+
+/// Each lesson item's claims as shown, for the questions then waiting (their indexes).
+type ClaimsShown = (Vec<usize>, Rc<Vec<Vec<String>>>);
 
 /// A stepping session over one process.
 pub struct Session {
@@ -316,6 +341,14 @@ pub struct Session {
     answers: Vec<Answer>,
     /// Where run times come from.
     clock: Clock,
+    /// Expressions and claims every snapshot reads.
+    watches: Vec<Watch>,
+    /// What the last search found.
+    found: Option<Found>,
+    /// Each item's claims as shown, for the questions then waiting.
+    claims_cache: std::cell::RefCell<Option<ClaimsShown>>,
+    /// The backtraces of the step last snapshotted.
+    backtraces_cache: std::cell::RefCell<Option<BacktracesAt>>,
 }
 
 /// A question answered.
@@ -450,8 +483,16 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
     let report = l
         .check(release)
         .map_err(|e| LoadError::plain(e.to_string()))?;
-    let items = l
-        .items(release)
+    let items: Vec<_> = l.items(release);
+    // Questions and their steps: a claim that answers a question, reached at its step or
+    // before, is held back while the question waits for the learner.
+    let asked: Vec<(usize, u64, &course::Question)> = items
+        .iter()
+        .zip(&report.items)
+        .enumerate()
+        .filter_map(|(i, (item, r))| Some((i, r.step?, item.question?)))
+        .collect();
+    let items = items
         .into_iter()
         .zip(report.items)
         .map(|(item, result)| ItemView {
@@ -468,7 +509,18 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
             claims: item
                 .claims
                 .iter()
+                .filter(|c| answers_of(&asked, result.step, c.get_ref()).is_empty())
                 .map(|c| c.get_ref().to_string())
+                .collect(),
+            all_claims: item
+                .claims
+                .iter()
+                .map(|c| {
+                    (
+                        c.get_ref().to_string(),
+                        answers_of(&asked, result.step, c.get_ref()),
+                    )
+                })
                 .collect(),
             problems: result.problems,
             question: item.question.map(|q| QuestionView {
@@ -506,6 +558,20 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
         end_step: report.steps,
         known_wrong: l.known_wrong.clone(),
     })
+}
+
+/// The questions (item indexes) a claim reached at `step` would answer: those asked at
+/// that step or later about what it claims.
+fn answers_of(
+    asked: &[(usize, u64, &course::Question)],
+    step: Option<u64>,
+    claim: &go_model::check::Claim,
+) -> Vec<usize> {
+    asked
+        .iter()
+        .filter(|(_, at, q)| step.is_some_and(|s| s <= *at) && q.answered_by(claim))
+        .map(|(i, _, _)| *i)
+        .collect()
 }
 
 impl Default for Session {
@@ -569,6 +635,10 @@ impl Session {
             limited: false,
             answers: Vec::new(),
             clock: default_clock,
+            watches: Vec::new(),
+            found: None,
+            claims_cache: Default::default(),
+            backtraces_cache: Default::default(),
         };
         s.before = s.cpus();
         // The lesson's own breakpoints, on the lines of their addresses.
@@ -929,6 +999,7 @@ impl Session {
         }
         self.cut_drive();
         self.note = None;
+        self.found = None;
         self.limited = false;
         let before = self.position();
         let cpus = self.cpus();
@@ -960,6 +1031,7 @@ impl Session {
             return false;
         }
         self.note = None;
+        self.found = None;
         self.limited = false;
         if self.position() > self.history_floor() && self.process.step_back() {
             self.after_back();
@@ -1033,9 +1105,14 @@ impl Session {
             return;
         }
         self.note = None;
+        self.found = None;
         let forward = matches!(
             command,
-            Command::Continue | Command::StepOver | Command::RunToLine(..)
+            Command::Continue
+                | Command::StepOver
+                | Command::RunToLine(..)
+                | Command::NextWrite(_)
+                | Command::ContinueUntil(_)
         );
         if forward {
             self.limited = false;
@@ -1047,6 +1124,22 @@ impl Session {
         if command == Command::Goto(self.position()) {
             return;
         }
+        let searches = matches!(
+            command,
+            Command::LastWrite(_)
+                | Command::NextWrite(_)
+                | Command::ExplainFault
+                | Command::ContinueUntil(_)
+                | Command::RunBackUntil(_)
+        );
+        let search = if searches {
+            match self.start_search(&command) {
+                Some(s) => Some(s),
+                None => return,
+            }
+        } else {
+            None
+        };
         let mut stops = if forward || command == Command::RunBack {
             self.breakpoint_addresses()
         } else {
@@ -1094,6 +1187,7 @@ impl Session {
             return_to,
             step_first: forward && !stepped_over,
             scan: None,
+            search,
         });
     }
 
@@ -1114,7 +1208,11 @@ impl Session {
         self.job.as_ref().map(|j| match j.command {
             Command::Continue | Command::RunToLine(..) => Busy::Running,
             Command::StepOver => Busy::SteppingOver,
+            Command::NextWrite(_) | Command::ContinueUntil(_) => Busy::Running,
             Command::RunBack if j.scan.is_none() => Busy::RunningBack,
+            Command::LastWrite(_) | Command::ExplainFault | Command::RunBackUntil(_) => {
+                Busy::RunningBack
+            }
             Command::RunBack | Command::Goto(_) => Busy::Travelling,
         })
     }
@@ -1127,8 +1225,13 @@ impl Session {
             return false;
         };
         let goes_on = match job.command {
-            Command::Continue | Command::StepOver | Command::RunToLine(..) => {
-                self.work_forward(&mut job, max_steps, out_of_time)
+            Command::Continue
+            | Command::StepOver
+            | Command::RunToLine(..)
+            | Command::NextWrite(_)
+            | Command::ContinueUntil(_) => self.work_forward(&mut job, max_steps, out_of_time),
+            Command::LastWrite(_) | Command::ExplainFault | Command::RunBackUntil(_) => {
+                self.work_search_back(&mut job, max_steps, out_of_time)
             }
             Command::RunBack => self.work_back(&mut job, max_steps, out_of_time),
             Command::Goto(target) => self.work_travel(&mut job, target, max_steps, out_of_time),
@@ -1145,6 +1248,9 @@ impl Session {
         // Whatever the command, the step it ends at shows its last step as if just
         // stepped: the view is the step's, not the path's.
         self.redo_last();
+        if let Some(search) = job.search.clone() {
+            self.finish_search(search);
+        }
         self.last_run = Some(RunStats {
             steps: job.steps,
             ms: (self.clock)() - job.started_ms,
@@ -1175,6 +1281,10 @@ impl Session {
             }
             if let Some(q) = self.next_question_step() {
                 chunk = chunk.min(q - self.position());
+            }
+            if job.search.is_some() {
+                // A search looks after every step.
+                chunk = 1;
             }
             let position = self.position();
             let signals = self.process.signals().len();
@@ -1208,6 +1318,13 @@ impl Session {
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
             self.trim_history();
+            if let Some(mut search) = job.search.take() {
+                let hit = done > 0 && self.probe_forward(&mut search);
+                job.search = Some(search);
+                if hit {
+                    return false;
+                }
+            }
             if self.pending_question().is_some() {
                 self.note = Some("a question: answer it to step on".into());
                 return false;
@@ -1417,10 +1534,17 @@ fn drive_run(drive: &[(Drive, u64)], position: u64) -> Option<(Drive, u64)> {
     None
 }
 
+mod backtrace;
+mod search;
+#[cfg(test)]
+mod search_tests;
 mod snapshot;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod view_tests;
 
+pub use self::backtrace::{Backtrace, BacktraceFrame};
+pub use search::{Condition, ExprError, Found, Target, WatchRow, WriteFound};
+use search::{Search, Watch};
 pub use snapshot::*;

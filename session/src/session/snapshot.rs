@@ -57,6 +57,9 @@ impl Session {
                 .unwrap_or_else(|| self.fixed.scenario.title.clone()),
             summary_html: self.fixed.summary_html.clone(),
             stopped,
+            watches: Rc::new(self.watch_rows()),
+            backtraces: self.backtraces(),
+            found: self.found.clone(),
         }
     }
 
@@ -66,8 +69,67 @@ impl Session {
             on_path: self.on_path(),
             pending: self.pending_question(),
             answers: Rc::new(self.answers.clone()),
+            claims: self.shown_claims(&view),
             view,
         })
+    }
+
+    /// The backtraces at this step ([`View::backtraces`]), read once per step: a step's
+    /// state is a function of the step and the drive that reached it.
+    pub fn backtraces(&self) -> Rc<Vec<Backtrace>> {
+        let now = self.position();
+        let mut drive = Vec::new();
+        let mut left = now;
+        for &(d, n) in &self.drive {
+            if left == 0 {
+                break;
+            }
+            drive.push((d, n.min(left)));
+            left -= n.min(left);
+        }
+        let key = (now, drive);
+        let mut cache = self.backtraces_cache.borrow_mut();
+        if let Some((_, b)) = cache.as_ref().filter(|(k, _)| *k == key) {
+            return b.clone();
+        }
+        let b = Rc::new(self.reading().backtraces());
+        *cache = Some((key, Rc::clone(&b)));
+        b
+    }
+
+    /// Each item's claims as [`LessonState::claims`] shows them.
+    fn shown_claims(&self, view: &LessonView) -> Rc<Vec<Vec<String>>> {
+        // The questions reached and not answered: what their claims would give away.
+        let now = self.position();
+        let waiting: Vec<usize> = view
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(i, it)| {
+                it.question.is_some()
+                    && it.step.is_some_and(|s| s <= now)
+                    && !self.answers.iter().any(|a| a.item == *i)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut cache = self.claims_cache.borrow_mut();
+        if let Some((_, c)) = cache.as_ref().filter(|(w, _)| *w == waiting) {
+            return c.clone();
+        }
+        let claims = Rc::new(
+            view.items
+                .iter()
+                .map(|it| {
+                    it.all_claims
+                        .iter()
+                        .filter(|(_, qs)| !qs.iter().any(|q| waiting.contains(q)))
+                        .map(|(c, _)| c.clone())
+                        .collect()
+                })
+                .collect(),
+        );
+        *cache = Some((waiting, Rc::clone(&claims)));
+        claims
     }
 
     fn stopped(&self) -> Option<Stopped> {
@@ -743,7 +805,7 @@ pub(crate) fn thread_label(w: &go_model::world::World, index: usize) -> String {
 
 /// Whether `l` is a CALL whose return address is `ret` (the instruction's own decoding, not
 /// its text).
-fn returns_after(l: &asm::Listed, ret: u64) -> bool {
+pub(super) fn returns_after(l: &asm::Listed, ret: u64) -> bool {
     let ins =
         iced_x86::Decoder::with_ip(64, &l.bytes, l.addr, iced_x86::DecoderOptions::NONE).decode();
     l.addr + l.bytes.len() as u64 == ret
@@ -848,6 +910,14 @@ pub struct Snapshot {
     pub summary_html: Rc<String>,
     /// Why stepping stopped, or the last signal.
     pub stopped: Option<Stopped>,
+    /// Every goroutine's frames, and every system stack in use, as a debugger's
+    /// `goroutines` and `bt` list them (read once per step).
+    pub backtraces: Rc<Vec<Backtrace>>,
+    /// The watches ([`Session::set_watches`]) at this step, read on the shown thread.
+    pub watches: Rc<Vec<WatchRow>>,
+    /// What the last search found ([`Command::LastWrite`], [`Command::ExplainFault`]…),
+    /// until the next action.
+    pub found: Option<Found>,
 }
 
 /// One register.
@@ -1216,8 +1286,13 @@ pub struct ItemView {
     pub thread: Option<usize>,
     /// Narration as HTML.
     pub html: String,
-    /// Claims checked there.
+    /// Claims checked there, without those that answer a question asked there or later
+    /// ([`LessonState::claims`] is what to show: it has those too while no question they
+    /// answer waits).
     pub claims: Vec<String>,
+    /// Every claim, with the questions (item indexes) it answers.
+    #[serde(skip)]
+    pub all_claims: Vec<(String, Vec<usize>)>,
     /// What did not hold (empty for a shipped lesson).
     pub problems: Vec<String>,
     /// The question.
@@ -1255,4 +1330,8 @@ pub struct LessonState {
     pub pending: Option<usize>,
     /// Answers given.
     pub answers: Rc<Vec<Answer>>,
+    /// The claims to show for each item now: a claim that answers a question reached and
+    /// not yet answered is left out (so a checkpoint never gives a quiz away), and
+    /// appears once the question is answered.
+    pub claims: Rc<Vec<Vec<String>>>,
 }
