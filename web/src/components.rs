@@ -7,6 +7,7 @@ pub mod help;
 pub mod lesson;
 pub mod memory;
 pub mod registers;
+pub mod search;
 pub mod signal;
 pub mod source;
 pub mod stacks;

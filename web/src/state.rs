@@ -4,7 +4,7 @@
 use crate::clock::now_ms;
 use crate::share::{self, Link};
 use session::GoRelease;
-use session::{Command, Config, LoadError, Session, Snapshot, Syntax};
+use session::{Command, Config, ExprError, LoadError, Session, Snapshot, Syntax, Target};
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
@@ -132,6 +132,16 @@ pub enum Action {
     /// Set a breakpoint on the first instruction of a symbol (`asmcgocall`,
     /// `runtime·gosave`, a label).
     BreakAt(String),
+    /// Back to the step that wrote a register's or memory's current value.
+    LastWrite(Target),
+    /// On to the next step that changes it.
+    NextWrite(Target),
+    /// From the fault back to the store its address came from.
+    ExplainFault,
+    /// The watch expressions, in the lessons' check language.
+    SetWatches(Vec<String>),
+    /// Run on (`true`) or back (`false`) until a condition in the check language holds.
+    Until(String, bool),
 }
 
 /// How the browser's history should take the page's next URL.
@@ -180,6 +190,12 @@ pub struct State {
     pub shared: Option<String>,
     /// Why the last key or button did nothing (a question waits, no code at the line…).
     pub nudge: Option<String>,
+    /// The watch expressions, as typed (kept across lessons and links).
+    pub watches: Rc<Vec<String>>,
+    /// The mistakes in them, located.
+    pub watch_errors: Rc<Vec<ExprError>>,
+    /// The mistake in the last condition of a run until.
+    pub condition_error: Option<ExprError>,
 }
 
 impl Default for State {
@@ -270,7 +286,19 @@ impl State {
             entry_kind: Entry::Replace,
             shared: None,
             nudge: None,
+            watches: Rc::new(Vec::new()),
+            watch_errors: Rc::new(Vec::new()),
+            condition_error: None,
         }
+    }
+
+    /// Gives the session the page's watches (a new session starts with none).
+    fn apply_watches(&mut self) {
+        let errors = match self.session.borrow_mut().set_watches((*self.watches).clone()) {
+            Ok(()) => Vec::new(),
+            Err(e) => e,
+        };
+        self.watch_errors = Rc::new(errors);
     }
 
     /// The pending question's item and choices, when one waits for an answer.
@@ -367,6 +395,7 @@ impl State {
                 self.load_error = None;
                 self.drafts = Rc::new(Vec::new());
                 self.editing = false;
+                self.apply_watches();
             }
             Err(e) => {
                 self.load_error = Some(e);
@@ -397,6 +426,9 @@ impl Reducible for State {
             entry_kind: self.entry_kind,
             shared: self.shared.clone(),
             nudge: None,
+            watches: self.watches.clone(),
+            watch_errors: self.watch_errors.clone(),
+            condition_error: None,
         };
         let running = self.snapshot.running;
         let new_entry = |next: &mut State, kind: Entry| {
@@ -492,6 +524,8 @@ impl Reducible for State {
                 opened.syntax = next.syntax;
                 opened.speed = next.speed;
                 opened.presenter = next.presenter;
+                opened.watches = next.watches.clone();
+                opened.apply_watches();
                 opened.entry = next.entry.wrapping_add(1);
                 // The browser is already at this entry: rewrite it, do not add one.
                 opened.entry_kind = Entry::Replace;
@@ -505,6 +539,21 @@ impl Reducible for State {
                 }
                 opened.snapshot = Rc::new(opened.session.borrow().snapshot());
                 return Rc::new(opened);
+            }
+            Action::SetWatches(texts) => {
+                next.watches = Rc::new(texts);
+                next.apply_watches();
+            }
+            Action::Until(text, forward) if !running => {
+                let condition = next.session.borrow().condition(&text);
+                match condition {
+                    Ok(c) => next.session.borrow_mut().start(if forward {
+                        Command::ContinueUntil(c)
+                    } else {
+                        Command::RunBackUntil(c)
+                    }),
+                    Err(e) => next.condition_error = Some(e),
+                }
             }
             Action::ShareLink => {
                 next.shared = Some(next.link());
@@ -555,6 +604,10 @@ impl Reducible for State {
             | Action::RunToCursor
             | Action::RunBack
             | Action::Goto(_)
+            | Action::LastWrite(_)
+            | Action::NextWrite(_)
+            | Action::ExplainFault
+            | Action::Until(..)
             | Action::SelectThread(_)
             | Action::Answer(..)
                 if running =>
@@ -585,6 +638,9 @@ impl Reducible for State {
                     },
                     Action::RunBack => session.start(Command::RunBack),
                     Action::Goto(step) => session.start(Command::Goto(step)),
+                    Action::LastWrite(t) => session.start(Command::LastWrite(t)),
+                    Action::NextWrite(t) => session.start(Command::NextWrite(t)),
+                    Action::ExplainFault => session.start(Command::ExplainFault),
                     Action::Tick => {
                         let deadline = now_ms() + TICK_BUDGET_MS;
                         let travelling = matches!(session.busy(), Some(session::Busy::Travelling));

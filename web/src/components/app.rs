@@ -7,6 +7,7 @@ use crate::components::help::Help;
 use crate::components::lesson::{LessonPane, Picker, QuestionOverlay};
 use crate::components::memory::{Accesses, MemoryMap, StopBanner};
 use crate::components::registers::Registers;
+use crate::components::search::{Backtraces, FoundBanner, Watches};
 use crate::components::signal::Signals;
 use crate::components::source::SourceView;
 use crate::components::stacks::Stacks;
@@ -380,7 +381,10 @@ pub fn App() -> Html {
                     </div>
                     <BreakAt on_action={on_action.clone()} />
                 </div>
-                <StopBanner stopped={snapshot.stopped.clone()} />
+                <StopBanner stopped={snapshot.stopped.clone()} running={snapshot.running} on_action={on_action.clone()} />
+                if let Some(found) = &snapshot.found {
+                    <FoundBanner found={found.clone()} />
+                }
                 if let Some(nudge) = &state.nudge {
                     <div class="note nudge" id="nudge" role="status">{nudge}</div>
                 }
@@ -409,17 +413,22 @@ pub fn App() -> Html {
                                 cursor={state.cursor.clone()} presenter={state.presenter}
                                 on_action={on_action.clone()} />
                 }
-                <Registers registers={snapshot.registers.clone()} />
-                <Stacks stacks={snapshot.stacks.clone()} fault_step={fault_step} presenter={state.presenter} />
+                <Registers registers={snapshot.registers.clone()} thread={snapshot.thread} on_action={on_action.clone()} />
+                <Stacks stacks={snapshot.stacks.clone()} fault_step={fault_step} presenter={state.presenter} on_action={on_action.clone()} />
             </main>
           </div>
+            <div class="row debug-row">
+                <Watches texts={state.watches.clone()} rows={snapshot.watches.clone()} errors={state.watch_errors.clone()}
+                         condition_error={state.condition_error.clone()} running={snapshot.running} on_action={on_action.clone()} />
+                <Backtraces traces={snapshot.backtraces.clone()} />
+            </div>
             <div class="row middle-row">
                 <StructureDiagram structures={snapshot.structures.clone()} />
                 <Signals signal={snapshot.signal.clone()} />
             </div>
             <div class="row bottom-row">
                 <Threads threads={snapshot.threads.clone()} select={snapshot.select} on_action={on_action.clone()} />
-                <Accesses accesses={snapshot.accesses.clone()} />
+                <Accesses accesses={snapshot.accesses.clone()} on_action={on_action.clone()} />
                 <MemoryMap regions={snapshot.regions.clone()} />
             </div>
             if let Some((lesson, items)) = overlay {

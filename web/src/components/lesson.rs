@@ -146,14 +146,13 @@ pub fn LessonPane(props: &LessonProps) -> Html {
                     }
                     { for shown.iter().enumerate().map(|(k, (i, item))| {
                         let node = (k == last).then(|| latest.clone());
-                        // A checkpoint's claims may be the answer to a question of the
-                        // same step: they wait until it is answered.
-                        let withheld = !item.claims.is_empty() && view.items.iter().enumerate().any(|(q, it)| {
-                            it.question.is_some() && it.step == item.step && !state.answers.iter().any(|a| a.item == q)
-                        });
+                        // The claims the session shows now: one that answers a question
+                        // still waiting is held back until it is answered.
+                        let claims = state.claims.get(*i).cloned().unwrap_or_default();
+                        let withheld = item.all_claims.len() > claims.len();
                         html! {
                             <ItemCard key={*i} view={state.view.clone()} index={*i}
-                                      now={item.step == Some(props.step)} {withheld}
+                                      now={item.step == Some(props.step)} {withheld} {claims}
                                       pending={state.pending == Some(*i)}
                                       answer={state.answers.iter().find(|a| a.item == *i).cloned()}
                                       row={node} on_action={props.on_action.clone()} />
@@ -190,8 +189,10 @@ struct ItemProps {
     view: Rc<session::LessonView>,
     index: usize,
     now: bool,
-    /// Its claims wait for the answer to a question of the same step.
+    /// Some of its claims wait for the answer to a question.
     withheld: bool,
+    /// The claims shown.
+    claims: Vec<String>,
     pending: bool,
     answer: Option<Answer>,
     row: Option<NodeRef>,
@@ -204,6 +205,7 @@ impl PartialEq for ItemProps {
             && self.index == o.index
             && self.now == o.now
             && self.withheld == o.withheld
+            && self.claims == o.claims
             && self.pending == o.pending
             && self.answer == o.answer
             && self.row == o.row
@@ -220,7 +222,7 @@ fn ItemCard(props: &ItemProps) -> Html {
              class={classes!("item", item.kind, props.now.then_some("now"))}
              data-field={item.field.clone()}>
             <div class="where">{format!("step {} · {}", item.step.unwrap_or(0), item.point)}</div>
-            {item_body(props.index, item, props.withheld, props.pending, props.answer.as_ref(), &props.on_action)}
+            {item_body(props.index, item, &props.claims, props.withheld, props.pending, props.answer.as_ref(), &props.on_action)}
         </div>
     }
 }
@@ -228,23 +230,30 @@ fn ItemCard(props: &ItemProps) -> Html {
 fn item_body(
     index: usize,
     item: &ItemView,
+    shown_claims: &[String],
     withheld: bool,
     pending: bool,
     answer: Option<&Answer>,
     on_action: &Callback<Action>,
 ) -> Html {
-    let claims = if item.claims.is_empty() {
+    let held = if withheld {
+        html! { <p class="hint withheld">{"More claims are checked here: they show once the question they answer is answered."}</p> }
+    } else {
         html! {}
-    } else if withheld {
-        html! { <p class="hint withheld">{format!("{} claim(s) checked here: shown once the question of this step is answered.", item.claims.len())}</p> }
+    };
+    let claims = if shown_claims.is_empty() {
+        held
     } else {
         html! {
+            <>
             <ul class="claims">
-                { for item.claims.iter().map(|c| {
+                { for shown_claims.iter().map(|c| {
                     let ok = item.problems.is_empty();
                     html! { <li class={if ok { "ok" } else { "bad" }}><code>{c}</code>{if ok { " ✓" } else { " ✗" }}</li> }
                 }) }
             </ul>
+            {held}
+            </>
         }
     };
     let Some(q) = &item.question else {
@@ -361,7 +370,7 @@ pub fn QuestionOverlay(props: &OverlayProps) -> Html {
                 let item = &l.view.items[i];
                 html! {
                     <div class={classes!("item", "question-item", item.kind)} data-field={item.field.clone()}>
-                        {item_body(i, item, false, l.pending == Some(i), l.answers.iter().find(|a| a.item == i), &props.on_action)}
+                        {item_body(i, item, l.claims.get(i).map_or(&[][..], |c| &c[..]), false, l.pending == Some(i), l.answers.iter().find(|a| a.item == i), &props.on_action)}
                     </div>
                 }
             }) }

@@ -1,7 +1,10 @@
 //! Every stack of the world side by side, high addresses at the top, the one RSP is on
 //! marked: a switch shows as the RSP arrow leaving one column for another.
 
+use crate::components::search::{write_buttons, write_click};
 use crate::components::{hex, reveal, word};
+use crate::state::Action;
+use session::Target;
 use session::StackColumn;
 use std::rc::Rc;
 use web_sys::Element;
@@ -17,6 +20,8 @@ pub struct StacksProps {
     pub fault_step: Option<u64>,
     /// Presenter mode (its type size moves the columns).
     pub presenter: bool,
+    /// Where "who wrote this word?" goes.
+    pub on_action: Callback<Action>,
 }
 
 /// The stacks pane.
@@ -57,10 +62,18 @@ pub fn Stacks(props: &StacksProps) -> Html {
             }
         });
     }
+    let onclick = {
+        let cb = props.on_action.clone();
+        Callback::from(move |e: MouseEvent| {
+            if let Some(a) = write_click(&e) {
+                cb.emit(a);
+            }
+        })
+    };
     html! {
         <section class="panel stacks" id="stacks">
             <h2>{"Stacks"}<span class="hint">{"high addresses at the top; ▶ marks where a register points; Tab reaches each column"}</span></h2>
-            <div class="columns" ref={columns}>
+            <div class="columns" ref={columns} onclick={onclick}>
                 { for props.stacks.iter().map(|c| html! { <Column key={c.name.clone()} column={c.clone()} /> }) }
             </div>
         </section>
@@ -99,7 +112,7 @@ fn Column(props: &ColumnProps) -> Html {
             <div class="rows">
             <table>
                 <tbody>
-                if c.more_above { <tr class="elided"><td colspan="4">{"⋮ hi"}</td></tr> }
+                if c.more_above { <tr class="elided"><td colspan="5">{"⋮ hi"}</td></tr> }
                 { for c.rows.iter().map(|r| html! {
                     <tr class={classes!(
                             r.free.then_some("free"),
@@ -118,10 +131,11 @@ fn Column(props: &ColumnProps) -> Html {
                             if let Some(slot) = &r.slot { <span class="slot">{slot}</span>{" "} }
                             {r.reading.clone().unwrap_or_default()}
                         </td>
+                        <td class="search">{write_buttons(&format!("the word at {}", hex(r.addr)), &Target::Memory { addr: r.addr, size: 8 })}</td>
                     </tr>
                 }) }
-                if c.more_below { <tr class="elided"><td colspan="4">{"⋮ lo"}</td></tr> }
-                if c.guard_below { <tr class="guard"><td colspan="4">{"guard page below lo: unmapped, an overflow faults here"}</td></tr> }
+                if c.more_below { <tr class="elided"><td colspan="5">{"⋮ lo"}</td></tr> }
+                if c.guard_below { <tr class="guard"><td colspan="5">{"guard page below lo: unmapped, an overflow faults here"}</td></tr> }
                 </tbody>
             </table>
             </div>
