@@ -268,7 +268,7 @@ async function switchChecks(page) {
   await step(page);
   check((await liveOf(page)) === 'm0.g0 stack', 'after the load of g0.sched.sp, the live stack is g0\'s column');
   const rsp = await page.textContent('tr[data-reg="RSP"] .reading');
-  check(rsp.startsWith('m0.g0 stack +'), `RSP reads as a place on the g0 stack: ${rsp}`);
+  check(rsp.startsWith('m0.g0 stack hi-'), `RSP reads as a place on the g0 stack, counted from its top: ${rsp}`);
   check(await page.isVisible('.stack.live tr.sp .mark'), 'the RSP arrow is in the live column');
   check((await page.getAttribute('tr[data-reg="RSP"]', 'class')).includes('changed'), 'RSP is highlighted as changed');
   const g1Marks = await page.$$eval('.stack[data-stack="g1 stack"] .mark', (ms) => ms.map((m) => m.textContent));

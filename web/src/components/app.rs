@@ -355,6 +355,7 @@ pub fn App() -> Html {
                     <Picker id={state.config.lesson.clone()} disabled={snapshot.running} on_action={on_action.clone()} />
                     <a class="to-programs" id="open-program-link" href="?program" title="a real Go executable: the course's own, or one you drop on the page">{"Open a program"}</a>
                     <ShareButton shared={state.shared.clone()} link={state.link()} on_action={on_action.clone()} />
+                    <BreakAt on_action={on_action.clone()} />
                 </div>
                 <Controls can_step={snapshot.can_step} can_back={snapshot.can_back}
                           busy={snapshot.busy} has_cursor={state.cursor.is_some()}
@@ -379,7 +380,6 @@ pub fn App() -> Html {
                         <span id="busy">{busy_text}</span>
                         if let Some(stats) = &snapshot.last_run { {run_stats(stats)} }
                     </div>
-                    <BreakAt on_action={on_action.clone()} />
                 </div>
                 <StopBanner stopped={snapshot.stopped.clone()} running={snapshot.running} on_action={on_action.clone()} />
                 if let Some(found) = &snapshot.found {
