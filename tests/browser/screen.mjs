@@ -437,7 +437,9 @@ async function layout(context, url, vp, errors, check, shots, leadShots) {
   if (vp.oneScreen) {
     const b = await boxes(page);
     const need = b.views.filter((v) => v && !v.sel.startsWith('.registers'));
-    check(need.every((v) => inside(v, vp)), `presenter (${vp.name}): the current line, its code and the live column on one screen`);
+    const out = need.filter((v) => !inside(v, vp));
+    check(b.scrollY === 0 && out.length === 0, `presenter (${vp.name}): the current line, its code and the live column on one screen` +
+          (out.length ? ` (outside: ${out.map((v) => `${v.sel} ${Math.round(v.left)},${Math.round(v.top)}–${Math.round(v.right)},${Math.round(v.bottom)}`).join('; ')})` : ''));
   }
   await contrastCheck(page, `presenter (${vp.name})`, check);
   await shoot(page, shots, leadShots, `presenter-${vp.name}.png`);

@@ -294,7 +294,11 @@ impl State {
 
     /// Gives the session the page's watches (a new session starts with none).
     fn apply_watches(&mut self) {
-        let errors = match self.session.borrow_mut().set_watches((*self.watches).clone()) {
+        let errors = match self
+            .session
+            .borrow_mut()
+            .set_watches((*self.watches).clone())
+        {
             Ok(()) => Vec::new(),
             Err(e) => e,
         };
@@ -324,12 +328,19 @@ impl State {
                 return Some(name.trim_end_matches("<>").to_string());
             }
             // A label (`loop:`) or a C function's first line (`int answer(void) {`).
-            if let Some(label) = t.strip_suffix(':').filter(|l| !l.contains(char::is_whitespace)) {
+            if let Some(label) = t
+                .strip_suffix(':')
+                .filter(|l| !l.contains(char::is_whitespace))
+            {
                 return Some(label.to_string());
             }
             let head = t.split('(').next()?;
             (t.contains('(') && t.ends_with('{'))
-                .then(|| head.split_whitespace().last().map(|n| n.trim_start_matches('*').to_string()))
+                .then(|| {
+                    head.split_whitespace()
+                        .last()
+                        .map(|n| n.trim_start_matches('*').to_string())
+                })
                 .flatten()
         };
         let matches = |name: &str| {
@@ -572,27 +583,44 @@ impl Reducible for State {
                         next.nudge = Some("This question takes a typed answer: type it in the box and press Enter.".into());
                     }
                     None => {
-                        next.nudge = Some(format!("This question has {} choices: keys 1–{}.", q.choices.len(), q.choices.len()));
+                        next.nudge = Some(format!(
+                            "This question has {} choices: keys 1–{}.",
+                            q.choices.len(),
+                            q.choices.len()
+                        ));
                     }
                 }
             }
-            Action::ToggleBreakpointHere => match (&next.snapshot.current_file, next.snapshot.current_line) {
-                (Some(f), Some(l)) => {
-                    let f = f.clone();
-                    next.session.borrow_mut().toggle_breakpoint(&f, l);
+            Action::ToggleBreakpointHere => {
+                match (&next.snapshot.current_file, next.snapshot.current_line) {
+                    (Some(f), Some(l)) => {
+                        let f = f.clone();
+                        next.session.borrow_mut().toggle_breakpoint(&f, l);
+                    }
+                    _ => {
+                        next.nudge =
+                            Some("RIP is on no source line: no breakpoint to set here.".into())
+                    }
                 }
-                _ => next.nudge = Some("RIP is on no source line: no breakpoint to set here.".into()),
-            },
+            }
             Action::BreakAt(symbol) => match next.symbol_line(&symbol) {
                 Some((f, l)) => {
-                    let on = next.session.borrow().breakpoints().iter().any(|b| *b == (f.clone(), l));
+                    let on = next
+                        .session
+                        .borrow()
+                        .breakpoints()
+                        .iter()
+                        .any(|b| *b == (f.clone(), l));
                     if !on {
                         next.session.borrow_mut().toggle_breakpoint(&f, l);
                     }
                     next.nudge = Some(format!("Breakpoint at {} ({f}:{l}).", symbol.trim()));
                 }
                 None => {
-                    next.nudge = Some(format!("No symbol or label {:?} in this lesson's sources.", symbol.trim()));
+                    next.nudge = Some(format!(
+                        "No symbol or label {:?} in this lesson's sources.",
+                        symbol.trim()
+                    ));
                 }
             },
             // Keys pressed during a run would interleave with its slices: a command owns

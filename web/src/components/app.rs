@@ -113,10 +113,15 @@ fn thread_reason(s: &session::Snapshot) -> String {
     match s.thread_reason {
         ThreadReason::Next => " (runs next)".to_string(),
         ThreadReason::Selected => " (chosen: the controls step it)".to_string(),
-        ThreadReason::Lesson { item } => match s.lesson.as_ref().and_then(|l| l.view.items.get(item)) {
-            Some(it) => format!(" (the lesson's {} reads it; another thread runs next)", it.kind),
-            None => " (the lesson reads it)".to_string(),
-        },
+        ThreadReason::Lesson { item } => {
+            match s.lesson.as_ref().and_then(|l| l.view.items.get(item)) {
+                Some(it) => format!(
+                    " (the lesson's {} reads it; another thread runs next)",
+                    it.kind
+                ),
+                None => " (the lesson reads it)".to_string(),
+            }
+        }
         ThreadReason::Ended => " (ran last)".to_string(),
     }
 }
@@ -180,44 +185,47 @@ pub fn App() -> Html {
         // about) many history updates in a row, as holding a step key would make.
         let link = (!snapshot.running).then(|| state.link());
         let written = written.clone();
-        use_effect_with((link, state.entry, state.entry_kind), move |(link, entry, kind)| {
-            let mut pending = None;
-            if let Some(link) = link.clone() {
-                let mut w = written.borrow_mut();
-                if w.entry != Some(*entry) {
-                    // A new entry, or the first state of the page (its entry gets the link
-                    // in place of the bare address, so Back within the app finds a state).
-                    let first = w.entry.is_none();
-                    w.entry = Some(*entry);
-                    match kind {
-                        Entry::Push if link == w.link => w.keep = true,
-                        Entry::Push if !first => {
+        use_effect_with(
+            (link, state.entry, state.entry_kind),
+            move |(link, entry, kind)| {
+                let mut pending = None;
+                if let Some(link) = link.clone() {
+                    let mut w = written.borrow_mut();
+                    if w.entry != Some(*entry) {
+                        // A new entry, or the first state of the page (its entry gets the link
+                        // in place of the bare address, so Back within the app finds a state).
+                        let first = w.entry.is_none();
+                        w.entry = Some(*entry);
+                        match kind {
+                            Entry::Push if link == w.link => w.keep = true,
+                            Entry::Push if !first => {
+                                write_history(&link, true);
+                                w.keep = false;
+                            }
+                            _ => {
+                                write_history(&link, false);
+                                w.keep = false;
+                            }
+                        }
+                        w.link = link;
+                    } else if link != w.link {
+                        if w.keep {
                             write_history(&link, true);
                             w.keep = false;
+                            w.link = link;
+                        } else {
+                            drop(w);
+                            let written = written.clone();
+                            pending = Some(Timeout::new(URL_DELAY_MS, move || {
+                                write_history(&link, false);
+                                written.borrow_mut().link = link;
+                            }));
                         }
-                        _ => {
-                            write_history(&link, false);
-                            w.keep = false;
-                        }
-                    }
-                    w.link = link;
-                } else if link != w.link {
-                    if w.keep {
-                        write_history(&link, true);
-                        w.keep = false;
-                        w.link = link;
-                    } else {
-                        drop(w);
-                        let written = written.clone();
-                        pending = Some(Timeout::new(URL_DELAY_MS, move || {
-                            write_history(&link, false);
-                            written.borrow_mut().link = link;
-                        }));
                     }
                 }
-            }
-            move || drop(pending)
-        });
+                move || drop(pending)
+            },
+        );
     }
 
     // Back, Forward and a link pasted into this tab: the page opens the state its URL
@@ -328,20 +336,26 @@ pub fn App() -> Html {
     });
     // In presenter mode the questions of this step show over the page: the one waiting,
     // or the ones just answered with their verdicts.
-    let overlay = snapshot.lesson.as_ref().filter(|_| state.presenter).and_then(|l| {
-        let here: Vec<usize> = l
-            .view
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(i, it)| {
-                it.question.is_some()
-                    && (l.pending == Some(*i) || (it.step == Some(snapshot.step) && l.answers.iter().any(|a| a.item == *i)))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        (l.on_path && !here.is_empty()).then(|| (l.clone(), here))
-    });
+    let overlay = snapshot
+        .lesson
+        .as_ref()
+        .filter(|_| state.presenter)
+        .and_then(|l| {
+            let here: Vec<usize> = l
+                .view
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(i, it)| {
+                    it.question.is_some()
+                        && (l.pending == Some(*i)
+                            || (it.step == Some(snapshot.step)
+                                && l.answers.iter().any(|a| a.item == *i)))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            (l.on_path && !here.is_empty()).then(|| (l.clone(), here))
+        });
     let fault_step = match &snapshot.stopped {
         Some(Stopped::Signal { step, .. }) => Some(*step),
         _ => None,

@@ -3,8 +3,8 @@
 use crate::components::search::{write_buttons, write_click};
 use crate::components::word;
 use crate::state::Action;
-use session::Target;
 use session::Register;
+use session::Target;
 use std::rc::Rc;
 use yew::prelude::*;
 

@@ -4,8 +4,8 @@
 use crate::components::search::{write_buttons, write_click};
 use crate::components::{hex, reveal, word};
 use crate::state::Action;
-use session::Target;
 use session::StackColumn;
+use session::Target;
 use std::rc::Rc;
 use web_sys::Element;
 use yew::prelude::*;
@@ -29,11 +29,11 @@ pub struct StacksProps {
 pub fn Stacks(props: &StacksProps) -> Html {
     let columns = use_node_ref();
     let live = props.stacks.iter().find(|c| c.live).map(|c| c.name.clone());
-    let sp_row = props
-        .stacks
-        .iter()
-        .find(|c| c.live)
-        .and_then(|c| c.rows.iter().position(|r| r.marks.iter().any(|m| m == "RSP")));
+    let sp_row = props.stacks.iter().find(|c| c.live).and_then(|c| {
+        c.rows
+            .iter()
+            .position(|r| r.marks.iter().any(|m| m == "RSP"))
+    });
     {
         // When RSP changes column (a switch) or a fault arrives, the live column comes
         // into view, and in it the RSP row; plain steps leave the scroll alone.
@@ -51,16 +51,19 @@ pub fn Stacks(props: &StacksProps) -> Html {
     }
     {
         let columns = columns.clone();
-        use_effect_with((live, sp_row, props.fault_step), move |_| {
-            if let Some(outer) = columns.cast::<Element>() {
-                if let (Ok(Some(rows)), Ok(Some(row))) = (
-                    outer.query_selector(".stack.live .rows"),
-                    outer.query_selector(".stack.live tr.sp"),
-                ) {
-                    reveal(&rows, &row, false);
+        use_effect_with(
+            (live, sp_row, props.fault_step, props.presenter),
+            move |_| {
+                if let Some(outer) = columns.cast::<Element>() {
+                    if let (Ok(Some(rows)), Ok(Some(row))) = (
+                        outer.query_selector(".stack.live .rows"),
+                        outer.query_selector(".stack.live tr.sp"),
+                    ) {
+                        reveal(&rows, &row, false);
+                    }
                 }
-            }
-        });
+            },
+        );
     }
     let onclick = {
         let cb = props.on_action.clone();
