@@ -38,6 +38,18 @@ pub struct LessonProps {
 #[component]
 pub fn Picker(props: &PickerProps) -> Html {
     let entries = use_memo((), |_| catalog::entries());
+    let select = use_node_ref();
+    {
+        // The select shows the lesson open: after a choice by hand, the options' `selected`
+        // no longer says what it displays (a Back to the lesson before would leave the
+        // picker naming the later one), so its value is set itself.
+        let select = select.clone();
+        use_effect_with(props.id.clone(), move |id| {
+            if let Some(s) = select.cast::<HtmlSelectElement>() {
+                s.set_value(id);
+            }
+        });
+    }
     let onchange = {
         let cb = props.on_action.clone();
         Callback::from(move |e: Event| {
@@ -56,7 +68,7 @@ pub fn Picker(props: &PickerProps) -> Html {
         html! { <option value={id.to_string()} selected={id == props.id}>{label.to_string()}</option> }
     };
     html! {
-        <select id="lesson-picker" {onchange} disabled={props.disabled} title="Open a lesson or a scenario">
+        <select id="lesson-picker" ref={select} {onchange} disabled={props.disabled} title="Open a lesson or a scenario">
             <optgroup label="Lessons">
                 { for entries.iter().filter(|e| e.lesson).map(|e| option(&e.id, &e.label)) }
             </optgroup>
