@@ -149,8 +149,10 @@ pub enum Action {
 pub enum Entry {
     /// Replace the current entry (steps within one lesson).
     Replace,
-    /// A new entry: another lesson, release or program, or a step that was shared.
+    /// A new entry: another lesson, release or program.
     Push,
+    /// A step that was shared: an entry of its own that later steps do not overwrite.
+    Share,
 }
 
 /// The session and the page's own settings.
@@ -568,7 +570,7 @@ impl Reducible for State {
             }
             Action::ShareLink => {
                 next.shared = Some(next.link());
-                new_entry(&mut next, Entry::Push);
+                new_entry(&mut next, Entry::Share);
             }
             Action::AnswerKey(n) if !running => {
                 let Some((item, q)) = next.pending_question() else {
@@ -806,5 +808,42 @@ mod tests {
         assert!(s.snapshot.lesson.is_some());
         let s = s.reduce(Action::Open("c-thread-no-g".into()));
         assert!(s.snapshot.lesson.is_none(), "a scenario has no narration");
+    }
+
+    #[test]
+    fn a_symbol_names_the_first_line_of_its_code() {
+        let s = State::from_fragment("");
+        let (file, line) = s.symbol_line("asmcgocall").expect("the first lesson runs asmcgocall");
+        assert_eq!(file, "runtime/asm_amd64.s");
+        let f = s.snapshot.files.iter().find(|f| f.name == file).unwrap();
+        let l = f.lines.iter().find(|l| l.number == line).unwrap();
+        assert!(!l.instructions.is_empty(), "a breakpoint line has code");
+        assert_eq!(s.symbol_line("runtime.asmcgocall"), Some((file.clone(), line)));
+        assert_eq!(s.symbol_line("nosuchsymbol"), None);
+        let s = Rc::new(s).reduce(Action::BreakAt("nosuchsymbol".into()));
+        assert!(s.nudge.as_deref().unwrap().contains("No symbol"));
+        assert!(!s.snapshot.breakpoints.contains(&(file, line)));
+    }
+
+    #[test]
+    fn a_key_answers_the_waiting_question_and_a_blocked_step_says_why() {
+        let mut s = Rc::new(State::from_fragment(""));
+        for _ in 0..400 {
+            if s.pending_question().is_some() {
+                break;
+            }
+            s = s.reduce(Action::Step);
+        }
+        let (item, q) = s.pending_question().expect("the lesson asks a question");
+        let first = q.choices[0].clone();
+        let at = s.snapshot.step;
+        let blocked = s.clone().reduce(Action::Step);
+        assert_eq!(blocked.snapshot.step, at, "a waiting question holds the step");
+        assert!(blocked.nudge.as_deref().unwrap().contains("answer it"));
+        let answered = blocked.reduce(Action::AnswerKey(0));
+        let lesson = answered.snapshot.lesson.as_ref().unwrap();
+        let a = lesson.answers.iter().find(|a| a.item == item).expect("answered");
+        assert_eq!(a.choice, first);
+        assert_ne!(lesson.pending, Some(item));
     }
 }

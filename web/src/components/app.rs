@@ -197,8 +197,14 @@ pub fn App() -> Html {
                         let first = w.entry.is_none();
                         w.entry = Some(*entry);
                         match kind {
-                            Entry::Push if link == w.link => w.keep = true,
-                            Entry::Push if !first => {
+                            // A shared step keeps its entry: the next step gets a new one.
+                            Entry::Share => {
+                                if link != w.link {
+                                    write_history(&link, !first);
+                                }
+                                w.keep = true;
+                            }
+                            Entry::Push if !first && link != w.link => {
                                 write_history(&link, true);
                                 w.keep = false;
                             }
