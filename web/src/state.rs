@@ -347,7 +347,9 @@ impl State {
         };
         let matches = |name: &str| {
             let name = name.trim_start_matches('·');
-            name == want || name.rsplit('·').next() == Some(want.trim_start_matches('·'))
+            // `TEXT ·asmcgocall(SB)` in the runtime's files is runtime·asmcgocall: a name
+            // without its package matches on its last element.
+            name == want || name.rsplit('·').next() == want.rsplit('·').next()
         };
         for file in self.snapshot.files.iter() {
             let Some(at) = file
@@ -813,16 +815,32 @@ mod tests {
     #[test]
     fn a_symbol_names_the_first_line_of_its_code() {
         let s = State::from_fragment("");
-        let (file, line) = s.symbol_line("asmcgocall").expect("the first lesson runs asmcgocall");
+        let (file, line) = s
+            .symbol_line("asmcgocall")
+            .expect("the first lesson runs asmcgocall");
         assert_eq!(file, "runtime/asm_amd64.s");
         let f = s.snapshot.files.iter().find(|f| f.name == file).unwrap();
         let l = f.lines.iter().find(|l| l.number == line).unwrap();
         assert!(!l.instructions.is_empty(), "a breakpoint line has code");
-        assert_eq!(s.symbol_line("runtime.asmcgocall"), Some((file.clone(), line)));
+        assert_eq!(
+            s.symbol_line("runtime.asmcgocall"),
+            Some((file.clone(), line))
+        );
         assert_eq!(s.symbol_line("nosuchsymbol"), None);
+        let before = s.snapshot.breakpoints.clone();
         let s = Rc::new(s).reduce(Action::BreakAt("nosuchsymbol".into()));
         assert!(s.nudge.as_deref().unwrap().contains("No symbol"));
-        assert!(!s.snapshot.breakpoints.contains(&(file, line)));
+        assert_eq!(
+            s.snapshot.breakpoints, before,
+            "a symbol not found sets nothing"
+        );
+        let s = s.reduce(Action::BreakAt("answer".into()));
+        assert!(s.snapshot.breakpoints.len() >= before.len());
+        assert!(s
+            .nudge
+            .as_deref()
+            .unwrap()
+            .starts_with("Breakpoint at answer"));
     }
 
     #[test]
@@ -838,11 +856,18 @@ mod tests {
         let first = q.choices[0].clone();
         let at = s.snapshot.step;
         let blocked = s.clone().reduce(Action::Step);
-        assert_eq!(blocked.snapshot.step, at, "a waiting question holds the step");
+        assert_eq!(
+            blocked.snapshot.step, at,
+            "a waiting question holds the step"
+        );
         assert!(blocked.nudge.as_deref().unwrap().contains("answer it"));
         let answered = blocked.reduce(Action::AnswerKey(0));
         let lesson = answered.snapshot.lesson.as_ref().unwrap();
-        let a = lesson.answers.iter().find(|a| a.item == item).expect("answered");
+        let a = lesson
+            .answers
+            .iter()
+            .find(|a| a.item == item)
+            .expect("answered");
         assert_eq!(a.choice, first);
         assert_ne!(lesson.pending, Some(item));
     }
