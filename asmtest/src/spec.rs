@@ -148,14 +148,7 @@ pub const MAX_SOURCES: usize = 64;
 /// The most steps a case may ask for.
 pub const MAX_STEPS_LIMIT: u64 = 1_000_000_000;
 
-/// Line and column (from 1, columns in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
+pub use go_release::line_col;
 
 struct Ctx<'a> {
     path: &'a str,

@@ -115,29 +115,7 @@ enum Command {
     /// surroundings with the ABI checked at every instruction, and print the verdicts as
     /// `go test` does. Exit 0 when every case passes, 1 when one fails, 2 when a file is
     /// malformed (a located error `file:line:col: field: …`).
-    Test {
-        /// Test files (`funcs_test.toml`).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// One JSON object per line: each finding, each case, each file.
-        #[arg(long)]
-        json: bool,
-        /// Also write a JUnit XML report to FILE.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Print each source line with how many times it ran.
-        #[arg(long)]
-        coverage: bool,
-        /// Go release (over the file's `go`; the newest when neither says).
-        #[arg(long = "go")]
-        go: Option<String>,
-        /// Each case's step budget (over the file's; 1,000,000 when neither says).
-        #[arg(long = "max-steps")]
-        max_steps: Option<u64>,
-        /// Print a `--- PASS:` line for each passing case too.
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Test(test_cli::Args),
     /// Lessons: list them, check them, or step through one in the terminal.
     Lesson {
         #[command(subcommand)]
@@ -215,23 +193,7 @@ fn main() -> ExitCode {
             ),
             None => run(scenario.as_deref(), go, json, list),
         },
-        Command::Test {
-            files,
-            json,
-            junit,
-            coverage,
-            go,
-            max_steps,
-            verbose,
-        } => test_cli::main(&test_cli::Args {
-            files,
-            json,
-            junit,
-            coverage,
-            go,
-            max_steps,
-            verbose,
-        }),
+        Command::Test(args) => test_cli::main(&args),
         Command::Lesson { action } => lesson_cli::main(action),
     }
 }

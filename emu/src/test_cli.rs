@@ -7,13 +7,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// What `emu test` was given.
+#[derive(clap::Args)]
 pub struct Args {
+    /// Test files (`funcs_test.toml`).
+    #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// One JSON object per line: each finding, each case, each file.
+    #[arg(long)]
     pub json: bool,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Print each source line with how many times it ran.
+    #[arg(long)]
     pub coverage: bool,
+    /// Go release (over the file's `go`; the newest when neither says).
+    #[arg(long = "go")]
     pub go: Option<String>,
+    /// Each case's step budget (over the file's; 1,000,000 when neither says).
+    #[arg(long = "max-steps")]
     pub max_steps: Option<u64>,
+    /// Print a `--- PASS:` line for each passing case too.
+    #[arg(short, long)]
     pub verbose: bool,
 }
 

@@ -135,14 +135,7 @@ impl<'a> Source<'a> {
     /// The 1-based line and column of a byte offset. Columns count characters, not bytes,
     /// as editors show them (symbols hold `·`).
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let mut at = offset.min(self.text.len());
-        while !self.text.is_char_boundary(at) {
-            at -= 1;
-        }
-        let before = &self.text[..at];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        go_release::line_col(self.text, offset)
     }
 
     /// Where, in the file, byte `at` of the value of the string written at `literal` (a

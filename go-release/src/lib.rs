@@ -278,11 +278,18 @@ pub const REQUIRED_CONSTANTS: &[&str] = &[
     "const__Prunning",
 ];
 
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
+/// The 1-based line and column of byte `at` of `text` (an offset inside a character counts
+/// as that character). Columns count characters, as editors show them (Go symbols hold
+/// `·`); every file format of the workspace that reports `file:line:col` uses this.
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, col)
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 impl Release {

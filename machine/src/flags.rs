@@ -283,30 +283,27 @@ mod tests {
             for &x in &values {
                 for &y in &values {
                     let (x, y) = (x & m, y & m);
-                    let (r, f) = add(size, x, y, 0);
-                    let l = Lazy {
-                        op: LazyOp::Add,
-                        size,
-                        x,
-                        y,
-                        r,
-                        carry: 0,
-                    };
-                    assert_eq!(l.status(), f, "add {size} {x:#x} {y:#x}");
-                    assert_eq!(l.carry_flag(0), f & CF, "add carry {size} {x:#x} {y:#x}");
-                    assert_eq!(l.zero(), f & ZF != 0);
-                    let (r, f) = sub(size, x, y, 0);
-                    let l = Lazy {
-                        op: LazyOp::Sub,
-                        size,
-                        x,
-                        y,
-                        r,
-                        carry: 0,
-                    };
-                    assert_eq!(l.status(), f, "sub {size} {x:#x} {y:#x}");
-                    assert_eq!(l.carry_flag(0), f & CF, "sub carry {size} {x:#x} {y:#x}");
-                    assert_eq!(l.zero(), f & ZF != 0);
+                    for (op, eager, name) in [
+                        (
+                            LazyOp::Add,
+                            add as fn(u8, u64, u64, u64) -> (u64, u64),
+                            "add",
+                        ),
+                        (LazyOp::Sub, sub, "sub"),
+                    ] {
+                        let (r, f) = eager(size, x, y, 0);
+                        let l = Lazy {
+                            op,
+                            size,
+                            x,
+                            y,
+                            r,
+                            carry: 0,
+                        };
+                        assert_eq!(l.status(), f, "{name} {size} {x:#x} {y:#x}");
+                        assert_eq!(l.carry_flag(0), f & CF, "{name} carry {size} {x:#x} {y:#x}");
+                        assert_eq!(l.zero(), f & ZF != 0);
+                    }
                     let r = x ^ y;
                     let l = Lazy {
                         op: LazyOp::Logic,

@@ -683,10 +683,8 @@ impl Machine {
                 .restore_partial(r, &mut self.threads[thread].cpu);
         }
         let count = r.count() as u64;
-        if whole || count == 1 {
-            self.steps -= count;
-        } else {
-            self.steps -= count;
+        self.steps -= count;
+        if !whole && count > 1 {
             self.replay(thread, count - 1);
         }
         true
@@ -920,11 +918,11 @@ fn run_blocks<const HISTORY: bool>(
             a.flush_flags();
             history.begin_block(thread, a.cpu, info, a.mem.journal_len());
         }
-        let exit = 'block: {
+        'block: {
             for (i, d) in block.iter().enumerate() {
                 if careful && i > 0 && (steps == max_steps || Some(d.ip) == stop_at) {
                     a.cpu.rip = d.ip;
-                    break 'block None;
+                    break 'block;
                 }
                 a.pc = d.ip;
                 match (d.handler)(a, d) {
@@ -934,19 +932,17 @@ fn run_blocks<const HISTORY: bool>(
                         // itself: the rest of the block is not what runs.
                         if next != d.next_ip {
                             a.cpu.rip = next;
-                            break 'block None;
+                            break 'block;
                         }
-                    }
-                    Err(trap) if matches!(*trap, Trap::CodeChanged(_)) => {
-                        // The instruction completed; the rest of the block may have
-                        // changed.
-                        if let Trap::CodeChanged(next) = *trap {
-                            a.cpu.rip = next;
-                        }
-                        steps += 1;
-                        break 'block None;
                     }
                     Err(trap) => {
+                        if let Trap::CodeChanged(next) = *trap {
+                            // The instruction completed; the rest of the block may have
+                            // changed.
+                            a.cpu.rip = next;
+                            steps += 1;
+                            break 'block;
+                        }
                         a.cpu.rip = d.ip;
                         let exit = trapped(*trap, d, steps, a);
                         if HISTORY {
@@ -962,13 +958,9 @@ fn run_blocks<const HISTORY: bool>(
                 }
             }
             a.cpu.rip = end;
-            None
-        };
+        }
         if HISTORY {
             history.end_block((steps - first_step) as usize);
-        }
-        if let Some(exit) = exit {
-            return exit;
         }
     }
 }
