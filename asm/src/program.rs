@@ -506,7 +506,11 @@ fn encode_unit(
                 }
                 let mut ins = match code {
                     Some(c) => select::build_code(*c, &plain, *size).ok_or_else(|| {
-                        error(item, format!("cannot encode {:?} with these operands", c))
+                        // Named by its mnemonic: formatting an iced `Code` would carry
+                        // the names of all its ~4,900 forms into every binary (the page's
+                        // wasm among them) for this one message.
+                        let name = format!("{:?}", c.mnemonic()).to_lowercase();
+                        error(item, format!("cannot encode {name} with these operands"))
                     })?,
                     None => select::select(*mnemonic, *size, &plain).map_err(|e| match e {
                         select::SelectError::UnknownMnemonic => {

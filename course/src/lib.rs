@@ -124,8 +124,10 @@ impl std::fmt::Display for Point {
         } else if self.end {
             f.write_str("at the end")?;
         }
+        // The file's `thread` is an index; the text numbers threads from 1, as the
+        // narration and every label of the session do.
         if let Some(t) = self.thread() {
-            write!(f, " on thread {t}")?;
+            write!(f, " on thread {}", t + 1)?;
         }
         Ok(())
     }
@@ -237,6 +239,31 @@ impl Question {
     pub fn choice_texts(&self) -> Vec<&str> {
         self.choices.iter().map(|c| c.get_ref().text()).collect()
     }
+}
+
+impl Question {
+    /// Whether `claim`, shown at the question's point, would answer it: a comparison of
+    /// the asked value (`g == &m0.g0` for a question on `g`), or the region of the asked
+    /// address (`rsp in m0.g0 stack` for a stack question). A front end holds such claims
+    /// back until the question is answered.
+    pub fn answered_by(&self, claim: &Claim) -> bool {
+        let same = |e: &Expr, asked: &str| squeeze(&e.text) == squeeze(asked);
+        let asked = self.expr.as_ref().map(|e| e.get_ref().text.as_str());
+        match (self.kind, &claim.kind) {
+            (QuestionKind::Value, ClaimKind::Compare { left, right, .. }) => {
+                asked.is_some_and(|a| same(left, a) || same(right, a))
+            }
+            (QuestionKind::Stack, ClaimKind::In { value, .. }) => {
+                same(value, asked.unwrap_or("rsp"))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Text without its spaces, so `rsi+16` and `rsi + 16` compare equal.
+fn squeeze(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// A note on where the releases differ: each release's way, by release.

@@ -327,6 +327,23 @@ impl Process {
 
     /// The thread that runs next, moving to the next slice when this one is used up.
     pub fn next_thread(&mut self) -> Option<usize> {
+        let (thread, mark) = self.choose()?;
+        if let Some(m) = mark {
+            self.marks.push(m);
+        }
+        Some(thread)
+    }
+
+    /// The thread the schedule runs next, without moving the schedule on: what
+    /// [`Process::next_thread`] would answer now. A front end shows this thread, so that
+    /// what a step shows does not depend on how it was reached.
+    pub fn upcoming_thread(&self) -> Option<usize> {
+        self.choose().map(|(t, _)| t)
+    }
+
+    /// The thread that runs next, and the slice that begins for it (when the current one
+    /// is used up).
+    fn choose(&self) -> Option<(usize, Option<Mark>)> {
         if self.exit_status().is_some() || self.error.is_some() {
             return None;
         }
@@ -343,7 +360,7 @@ impl Process {
                         == Some(a)
             });
             if now - m.step < m.len && !arrived && self.runnable(m.thread) {
-                return Some(m.thread);
+                return Some((m.thread, None));
             }
         }
         let n = self.world.machine.threads().len();
@@ -362,14 +379,14 @@ impl Process {
                 }
             };
             if self.runnable(thread) && len > 0 {
-                self.marks.push(Mark {
+                let mark = Mark {
                     step: now,
                     slice,
                     thread,
                     len,
                     until,
-                });
-                return Some(thread);
+                };
+                return Some((thread, Some(mark)));
             }
             last = Some(thread);
             slice += 1;

@@ -76,6 +76,8 @@ pub enum Stopped {
         code: String,
         /// The fault address (for memory faults).
         addr: u64,
+        /// How it reads, as registers read (`&m0.g0`); none for a plain number.
+        addr_reading: Option<String>,
         /// The faulting instruction (for a trap, the one after the INT3).
         pc: u64,
         /// Whether `addr` means anything (SIGSEGV, SIGBUS).
@@ -182,6 +184,40 @@ pub enum Command {
     /// Go to a step of the timeline (back through history, or forward along the recorded
     /// drive, replaying from the start when history no longer reaches).
     Goto(u64),
+    /// Back to the step that wrote the target's current value (the session lands just
+    /// after the write; [`Snapshot::found`] says who wrote what). Through the history,
+    /// replaying from the start beyond it.
+    LastWrite(Target),
+    /// On to the next step that changes the target (a run: breakpoints, signals and
+    /// questions stop it too).
+    NextWrite(Target),
+    /// From the last fault back to where its address came from: the faulting
+    /// instruction's base register, the step that wrote it, and on through each load and
+    /// register move to the store that put the value in memory. The session lands on the
+    /// last write found; [`Snapshot::found`] lists each hop.
+    ExplainFault,
+    /// Run on until the condition turns true (held not at the step before); breakpoints,
+    /// signals and questions stop it too.
+    ContinueUntil(Condition),
+    /// Back to the last step before this one at which the condition turned true.
+    RunBackUntil(Condition),
+}
+
+/// Why the snapshot shows the thread it shows ([`Snapshot::thread`]).
+#[derive(serde::Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadReason {
+    /// It is the one the schedule runs next.
+    Next,
+    /// The learner chose it: the controls step it alone.
+    Selected,
+    /// A lesson item reached at this step reads it (its narration is about it), though
+    /// another thread runs next.
+    Lesson {
+        /// The item (index into [`LessonView::items`]).
+        item: usize,
+    },
+    /// Nothing runs any more: the thread that ran the last step.
+    Ended,
 }
 
 /// What the session is busy with, for the page.
@@ -244,6 +280,8 @@ struct Job {
     /// Run back beyond the history: the replay from the start notes the last step at which
     /// a thread about to run was on a breakpoint, before this step.
     scan: Option<Scan>,
+    /// A search (a write, a condition, a fault's origin).
+    search: Option<Search>,
 }
 
 #[derive(Clone, Debug)]
@@ -270,6 +308,12 @@ struct Static {
     lines: HashMap<(String, u32), Vec<u64>>,
 }
 
+/// Backtraces kept for the step they were read at: (step, the drive that reached it).
+type BacktracesAt = ((u64, Vec<(Drive, u64)>), Rc<Vec<Backtrace>>);
+
+/// Each lesson item's claims as shown, for the questions then waiting (their indexes).
+type ClaimsShown = (Vec<usize>, Rc<Vec<Vec<String>>>);
+
 /// A stepping session over one process.
 pub struct Session {
     config: Config,
@@ -277,10 +321,9 @@ pub struct Session {
     process: Process,
     /// The thread the controls step: `None` follows the schedule.
     select: Drive,
-    /// The thread shown (registers, live stack): the one that ran the last step.
-    view: usize,
-    /// Registers of the shown thread before the last action, to highlight what changed.
-    before: Cpu,
+    /// Every thread's registers before the last step, to highlight what it changed. The
+    /// thread shown is not stored: it is a function of the step ([`Session::shown`]).
+    before: Vec<Cpu>,
     /// The last single step (its memory accesses, its signal stage).
     last: Option<ProcessStep>,
     /// How each step from the start was chosen, as runs. It reaches past the current step
@@ -298,6 +341,14 @@ pub struct Session {
     answers: Vec<Answer>,
     /// Where run times come from.
     clock: Clock,
+    /// Expressions and claims every snapshot reads.
+    watches: Vec<Watch>,
+    /// What the last search found.
+    found: Option<Found>,
+    /// Each item's claims as shown, for the questions then waiting.
+    claims_cache: std::cell::RefCell<Option<ClaimsShown>>,
+    /// The backtraces of the step last snapshotted.
+    backtraces_cache: std::cell::RefCell<Option<BacktracesAt>>,
 }
 
 /// A question answered.
@@ -432,8 +483,16 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
     let report = l
         .check(release)
         .map_err(|e| LoadError::plain(e.to_string()))?;
-    let items = l
-        .items(release)
+    let items: Vec<_> = l.items(release);
+    // Questions and their steps: a claim that answers a question, reached at its step or
+    // before, is held back while the question waits for the learner.
+    let asked: Vec<(usize, u64, &course::Question)> = items
+        .iter()
+        .zip(&report.items)
+        .enumerate()
+        .filter_map(|(i, (item, r))| Some((i, r.step?, item.question?)))
+        .collect();
+    let items = items
         .into_iter()
         .zip(report.items)
         .map(|(item, result)| ItemView {
@@ -450,7 +509,18 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
             claims: item
                 .claims
                 .iter()
+                .filter(|c| answers_of(&asked, result.step, c.get_ref()).is_empty())
                 .map(|c| c.get_ref().to_string())
+                .collect(),
+            all_claims: item
+                .claims
+                .iter()
+                .map(|c| {
+                    (
+                        c.get_ref().to_string(),
+                        answers_of(&asked, result.step, c.get_ref()),
+                    )
+                })
                 .collect(),
             problems: result.problems,
             question: item.question.map(|q| QuestionView {
@@ -488,6 +558,20 @@ fn lesson_view(l: &Lesson, release: GoRelease) -> Result<LessonView, LoadError> 
         end_step: report.steps,
         known_wrong: l.known_wrong.clone(),
     })
+}
+
+/// The questions (item indexes) a claim reached at `step` would answer: those asked at
+/// that step or later about what it claims.
+fn answers_of(
+    asked: &[(usize, u64, &course::Question)],
+    step: Option<u64>,
+    claim: &go_model::check::Claim,
+) -> Vec<usize> {
+    asked
+        .iter()
+        .filter(|(_, at, q)| step.is_some_and(|s| s <= *at) && q.answered_by(claim))
+        .map(|(i, _, _)| *i)
+        .collect()
 }
 
 impl Default for Session {
@@ -541,8 +625,7 @@ impl Session {
             fixed,
             process,
             select: None,
-            view: 0,
-            before: Cpu::default(),
+            before: Vec::new(),
             last: None,
             drive: Vec::new(),
             breakpoints: Vec::new(),
@@ -552,8 +635,12 @@ impl Session {
             limited: false,
             answers: Vec::new(),
             clock: default_clock,
+            watches: Vec::new(),
+            found: None,
+            claims_cache: Default::default(),
+            backtraces_cache: Default::default(),
         };
-        s.before = s.cpu();
+        s.before = s.cpus();
         // The lesson's own breakpoints, on the lines of their addresses.
         if let Some(l) = s.fixed.lesson.clone() {
             for at in &l.breakpoints {
@@ -593,7 +680,45 @@ impl Session {
     }
 
     fn cpu(&self) -> Cpu {
-        self.process.world.machine.thread(self.view).cpu
+        self.process.world.machine.thread(self.shown().0).cpu
+    }
+
+    /// The thread shown at this step, and why: the selected thread; else the thread a
+    /// lesson item reached at this step reads, when it is not the one about to run; else
+    /// the one the schedule runs next. It depends on the step alone, never on how the
+    /// step was reached (Continue, Step, Back, the timeline or a link show the same).
+    pub fn shown(&self) -> (usize, ThreadReason) {
+        let threads = self.process.world.machine.threads().len();
+        if let Some(t) = self.select.filter(|&t| t < threads) {
+            return (t, ThreadReason::Selected);
+        }
+        let next = self.process.upcoming_thread();
+        if let Some(view) = self.fixed.view.as_ref().filter(|_| self.on_path()) {
+            let now = self.position();
+            let named = view
+                .items
+                .iter()
+                .enumerate()
+                .find_map(|(i, it)| (it.step == Some(now)).then_some((i, it.thread?)))
+                .filter(|&(_, t)| t < threads && Some(t) != next);
+            if let Some((item, t)) = named {
+                return (t, ThreadReason::Lesson { item });
+            }
+        }
+        match next {
+            Some(t) => (t, ThreadReason::Next),
+            // Ended: the thread that ran last (it exited the process, or faulted).
+            None => (
+                self.process
+                    .world
+                    .machine
+                    .last_thread()
+                    .or_else(|| self.process.signals().last().map(|s| s.thread))
+                    .unwrap_or(0)
+                    .min(threads.saturating_sub(1)),
+                ThreadReason::Ended,
+            ),
+        }
     }
 
     fn position(&self) -> u64 {
@@ -677,8 +802,6 @@ impl Session {
         match thread {
             Some(t) if t < self.process.world.machine.threads().len() => {
                 self.select = Some(t);
-                self.view = t;
-                self.before = self.cpu();
             }
             Some(_) => {}
             None => self.select = None,
@@ -876,6 +999,7 @@ impl Session {
         }
         self.cut_drive();
         self.note = None;
+        self.found = None;
         self.limited = false;
         let before = self.position();
         let cpus = self.cpus();
@@ -884,8 +1008,7 @@ impl Session {
             return;
         };
         self.record(self.select, self.position() - before);
-        self.view = step.thread;
-        self.before = cpus[step.thread];
+        self.before = cpus;
         self.last = Some(step);
         self.trim_history();
     }
@@ -908,16 +1031,11 @@ impl Session {
             return false;
         }
         self.note = None;
+        self.found = None;
         self.limited = false;
-        if self.position() > self.history_floor() {
-            let t = self.process.world.machine.last_thread();
-            if self.process.step_back() {
-                if let Some(t) = t {
-                    self.view = t;
-                }
-                self.after_back();
-                return true;
-            }
+        if self.position() > self.history_floor() && self.process.step_back() {
+            self.after_back();
+            return true;
         }
         match self.position() {
             0 => false,
@@ -932,7 +1050,7 @@ impl Session {
     /// and registers read as they did.
     fn after_back(&mut self) {
         self.last = None;
-        self.before = self.cpu();
+        self.before = self.cpus();
         self.redo_last();
     }
 
@@ -940,22 +1058,18 @@ impl Session {
     /// accesses and the registers it changed as if it had just been stepped.
     fn redo_last(&mut self) {
         let now = self.position();
+        self.last = None;
+        self.before = self.cpus();
         if now == 0 || now <= self.history_floor() {
-            self.before = self.cpu();
             return;
         }
         let Some(drive) = self.drive_at(now - 1) else {
-            self.before = self.cpu();
-            return;
-        };
-        let Some(t) = self.process.world.machine.last_thread() else {
             return;
         };
         if !self.process.step_back() {
             return;
         }
-        self.view = t;
-        self.before = self.cpu();
+        self.before = self.cpus();
         self.last = self.step_once(drive);
     }
 
@@ -991,9 +1105,14 @@ impl Session {
             return;
         }
         self.note = None;
+        self.found = None;
         let forward = matches!(
             command,
-            Command::Continue | Command::StepOver | Command::RunToLine(..)
+            Command::Continue
+                | Command::StepOver
+                | Command::RunToLine(..)
+                | Command::NextWrite(_)
+                | Command::ContinueUntil(_)
         );
         if forward {
             self.limited = false;
@@ -1005,6 +1124,22 @@ impl Session {
         if command == Command::Goto(self.position()) {
             return;
         }
+        let searches = matches!(
+            command,
+            Command::LastWrite(_)
+                | Command::NextWrite(_)
+                | Command::ExplainFault
+                | Command::ContinueUntil(_)
+                | Command::RunBackUntil(_)
+        );
+        let search = if searches {
+            match self.start_search(&command) {
+                Some(s) => Some(s),
+                None => return,
+            }
+        } else {
+            None
+        };
         let mut stops = if forward || command == Command::RunBack {
             self.breakpoint_addresses()
         } else {
@@ -1023,7 +1158,6 @@ impl Session {
                     .iter()
                     .map(|t| t.cpu.gpr[machine::cpu::RSP])
                     .collect();
-                self.before = self.cpu();
                 self.step();
                 let Some(step) = &self.last else { return };
                 let call = step
@@ -1045,9 +1179,6 @@ impl Session {
         stops.sort_unstable();
         stops.dedup();
         let stepped_over = return_to.is_some();
-        if !stepped_over {
-            self.before = self.cpu();
-        }
         self.job = Some(Job {
             command,
             steps: u64::from(stepped_over),
@@ -1056,6 +1187,7 @@ impl Session {
             return_to,
             step_first: forward && !stepped_over,
             scan: None,
+            search,
         });
     }
 
@@ -1076,7 +1208,11 @@ impl Session {
         self.job.as_ref().map(|j| match j.command {
             Command::Continue | Command::RunToLine(..) => Busy::Running,
             Command::StepOver => Busy::SteppingOver,
+            Command::NextWrite(_) | Command::ContinueUntil(_) => Busy::Running,
             Command::RunBack if j.scan.is_none() => Busy::RunningBack,
+            Command::LastWrite(_) | Command::ExplainFault | Command::RunBackUntil(_) => {
+                Busy::RunningBack
+            }
             Command::RunBack | Command::Goto(_) => Busy::Travelling,
         })
     }
@@ -1089,8 +1225,13 @@ impl Session {
             return false;
         };
         let goes_on = match job.command {
-            Command::Continue | Command::StepOver | Command::RunToLine(..) => {
-                self.work_forward(&mut job, max_steps, out_of_time)
+            Command::Continue
+            | Command::StepOver
+            | Command::RunToLine(..)
+            | Command::NextWrite(_)
+            | Command::ContinueUntil(_) => self.work_forward(&mut job, max_steps, out_of_time),
+            Command::LastWrite(_) | Command::ExplainFault | Command::RunBackUntil(_) => {
+                self.work_search_back(&mut job, max_steps, out_of_time)
             }
             Command::RunBack => self.work_back(&mut job, max_steps, out_of_time),
             Command::Goto(target) => self.work_travel(&mut job, target, max_steps, out_of_time),
@@ -1104,6 +1245,12 @@ impl Session {
     }
 
     fn finish_job(&mut self, job: &Job) {
+        // Whatever the command, the step it ends at shows its last step as if just
+        // stepped: the view is the step's, not the path's.
+        self.redo_last();
+        if let Some(search) = job.search.clone() {
+            self.finish_search(search);
+        }
         self.last_run = Some(RunStats {
             steps: job.steps,
             ms: (self.clock)() - job.started_ms,
@@ -1135,6 +1282,10 @@ impl Session {
             if let Some(q) = self.next_question_step() {
                 chunk = chunk.min(q - self.position());
             }
+            if job.search.is_some() {
+                // A search looks after every step.
+                chunk = 1;
+            }
             let position = self.position();
             let signals = self.process.signals().len();
             let stop = if job.step_first {
@@ -1145,8 +1296,7 @@ impl Session {
                 let step = self.step_once(drive);
                 match step {
                     Some(s) => {
-                        self.view = s.thread;
-                        self.before = cpus[s.thread];
+                        self.before = cpus;
                         self.last = Some(s);
                     }
                     None => {
@@ -1168,6 +1318,13 @@ impl Session {
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
             self.trim_history();
+            if let Some(mut search) = job.search.take() {
+                let hit = done > 0 && self.probe_forward(&mut search);
+                job.search = Some(search);
+                if hit {
+                    return false;
+                }
+            }
             if self.pending_question().is_some() {
                 self.note = Some("a question: answer it to step on".into());
                 return false;
@@ -1175,7 +1332,6 @@ impl Session {
             let stop_now = match stop {
                 None | Some(RunStop::Limit) => false,
                 Some(RunStop::Breakpoint { thread, addr }) => {
-                    self.view = thread;
                     let sp = self.process.world.machine.thread(thread).cpu.gpr[machine::cpu::RSP];
                     let returned = job
                         .return_to
@@ -1193,12 +1349,7 @@ impl Session {
                         false
                     }
                 }
-                Some(RunStop::Signal) => {
-                    if let Some(s) = self.process.signals().last() {
-                        self.view = s.thread;
-                    }
-                    true
-                }
+                Some(RunStop::Signal) => true,
                 Some(RunStop::Exited(_)) | Some(RunStop::Stuck(_)) => true,
             };
             if stop_now {
@@ -1206,9 +1357,6 @@ impl Session {
                     if self.process.error().is_none() {
                         self.note = Some(why);
                     }
-                }
-                if done > 0 && self.last.is_none() {
-                    self.redo_last();
                 }
                 return false;
             }
@@ -1233,7 +1381,6 @@ impl Session {
                     if self.position() == 0 {
                         self.note =
                             Some("no breakpoint before this step: back at the start".into());
-                        self.before = self.cpu();
                         return false;
                     }
                     // History ends here: replay from the start to find the last breakpoint
@@ -1245,14 +1392,10 @@ impl Session {
                     self.rebuild(false);
                     return true;
                 }
-                let Some(t) = self.process.world.machine.last_thread() else {
-                    return false;
-                };
                 if !self.process.step_back() {
                     return false;
                 }
                 job.steps += 1;
-                self.view = t;
                 if job.stops.binary_search(&self.cpu().rip).is_ok() {
                     self.after_back();
                     return false;
@@ -1325,7 +1468,6 @@ impl Session {
         loop {
             let position = self.position();
             if position == target {
-                self.redo_last();
                 return false;
             }
             if budget == 0 || out_of_time() {
@@ -1333,13 +1475,9 @@ impl Session {
             }
             if target < position && target >= self.history_floor() {
                 for _ in 0..(position - target).min(RUN_SLICE).min(budget) {
-                    let Some(t) = self.process.world.machine.last_thread() else {
-                        break;
-                    };
                     if !self.process.step_back() {
                         break;
                     }
-                    self.view = t;
                 }
                 let undone = position - self.position();
                 job.steps += undone;
@@ -1361,7 +1499,6 @@ impl Session {
                 m.set_history(true);
             }
             let Some((drive, until)) = drive_run(&self.drive, position) else {
-                self.redo_last();
                 return false;
             };
             let mut chunk = (until.min(target) - position).min(RUN_SLICE).min(budget);
@@ -1370,16 +1507,12 @@ impl Session {
             }
             let r = self.process.run_to(drive, chunk, &[], false);
             let done = self.position() - position;
-            if let Some(t) = self.process.world.machine.last_thread() {
-                self.view = t;
-            }
             job.steps += done;
             budget = budget.saturating_sub(done.max(1));
             if done == 0 || (r != RunStop::Limit && self.position() < target) {
                 // The replay did not follow the drive (it always should: the machine is
                 // deterministic): keep what is real.
                 self.cut_drive();
-                self.redo_last();
                 return false;
             }
             if self.process.world.machine.history_enabled() {
@@ -1401,8 +1534,17 @@ fn drive_run(drive: &[(Drive, u64)], position: u64) -> Option<(Drive, u64)> {
     None
 }
 
+mod backtrace;
+mod search;
+#[cfg(test)]
+mod search_tests;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;
 
+pub use self::backtrace::{Backtrace, BacktraceFrame};
+pub use search::{Condition, ExprError, Found, Target, WatchRow, WriteFound};
+use search::{Search, Watch};
 pub use snapshot::*;

@@ -4,7 +4,7 @@
 use crate::clock::now_ms;
 use crate::share::{self, Link};
 use session::GoRelease;
-use session::{Command, Config, LoadError, Session, Snapshot, Syntax};
+use session::{Command, Config, ExprError, LoadError, Session, Snapshot, Syntax, Target};
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
@@ -120,6 +120,39 @@ pub enum Action {
     NewSnippet,
     /// Switch the Go release.
     SetRelease(GoRelease),
+    /// Open the state a link describes (a browser Back or Forward, a link pasted into
+    /// the open tab), keeping the page's own settings.
+    FromLink(String),
+    /// Make the current state a history entry of its own and show its link.
+    ShareLink,
+    /// Answer the waiting question with its choice number `n` (keys 1–4, from 0).
+    AnswerKey(usize),
+    /// Set or clear a breakpoint on the line RIP is on.
+    ToggleBreakpointHere,
+    /// Set a breakpoint on the first instruction of a symbol (`asmcgocall`,
+    /// `runtime·gosave`, a label).
+    BreakAt(String),
+    /// Back to the step that wrote a register's or memory's current value.
+    LastWrite(Target),
+    /// On to the next step that changes it.
+    NextWrite(Target),
+    /// From the fault back to the store its address came from.
+    ExplainFault,
+    /// The watch expressions, in the lessons' check language.
+    SetWatches(Vec<String>),
+    /// Run on (`true`) or back (`false`) until a condition in the check language holds.
+    Until(String, bool),
+}
+
+/// How the browser's history should take the page's next URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Replace the current entry (steps within one lesson).
+    Replace,
+    /// A new entry: another lesson, release or program.
+    Push,
+    /// A step that was shared: an entry of its own that later steps do not overwrite.
+    Share,
 }
 
 /// The session and the page's own settings.
@@ -150,6 +183,21 @@ pub struct State {
     pub load_error: Option<LoadError>,
     /// A problem with the link the page was opened with.
     pub notice: Option<String>,
+    /// Counts the page's history entries: a change asks the URL effect for a new one (or,
+    /// after a Back, to rewrite the one the browser went to), as `entry_kind` says.
+    pub entry: u32,
+    /// How the entry numbered `entry` is written.
+    pub entry_kind: Entry,
+    /// The link last shared with the copy-link button (the full fragment).
+    pub shared: Option<String>,
+    /// Why the last key or button did nothing (a question waits, no code at the line…).
+    pub nudge: Option<String>,
+    /// The watch expressions, as typed (kept across lessons and links).
+    pub watches: Rc<Vec<String>>,
+    /// The mistakes in them, located.
+    pub watch_errors: Rc<Vec<ExprError>>,
+    /// The mistake in the last condition of a run until.
+    pub condition_error: Option<ExprError>,
 }
 
 impl Default for State {
@@ -236,7 +284,86 @@ impl State {
             drafts: Rc::new(Vec::new()),
             load_error: None,
             notice,
+            entry: 0,
+            entry_kind: Entry::Replace,
+            shared: None,
+            nudge: None,
+            watches: Rc::new(Vec::new()),
+            watch_errors: Rc::new(Vec::new()),
+            condition_error: None,
         }
+    }
+
+    /// Gives the session the page's watches (a new session starts with none).
+    fn apply_watches(&mut self) {
+        let errors = match self
+            .session
+            .borrow_mut()
+            .set_watches((*self.watches).clone())
+        {
+            Ok(()) => Vec::new(),
+            Err(e) => e,
+        };
+        self.watch_errors = Rc::new(errors);
+    }
+
+    /// The pending question's item and choices, when one waits for an answer.
+    pub fn pending_question(&self) -> Option<(usize, &session::QuestionView)> {
+        let lesson = self.snapshot.lesson.as_ref()?;
+        let item = lesson.pending?;
+        Some((item, lesson.view.items.get(item)?.question.as_ref()?))
+    }
+
+    /// The (file, line) a symbol's code starts on: the line of its `TEXT` directive or its
+    /// label, or the first line with instructions after it. Symbols are matched as Go's
+    /// assembler writes them (`runtime·asmcgocall`) or with a plain dot, and by their
+    /// last element alone (`asmcgocall`).
+    pub fn symbol_line(&self, symbol: &str) -> Option<(String, u32)> {
+        let want = symbol.trim().replace('.', "·");
+        if want.is_empty() {
+            return None;
+        }
+        let names = |text: &str| -> Option<String> {
+            let t = text.trim();
+            if let Some(rest) = t.strip_prefix("TEXT") {
+                let name = rest.trim().split('(').next()?.trim();
+                return Some(name.trim_end_matches("<>").to_string());
+            }
+            // A label (`loop:`) or a C function's first line (`int answer(void) {`).
+            if let Some(label) = t
+                .strip_suffix(':')
+                .filter(|l| !l.contains(char::is_whitespace))
+            {
+                return Some(label.to_string());
+            }
+            let head = t.split('(').next()?;
+            (t.contains('(') && t.ends_with('{'))
+                .then(|| {
+                    head.split_whitespace()
+                        .last()
+                        .map(|n| n.trim_start_matches('*').to_string())
+                })
+                .flatten()
+        };
+        let matches = |name: &str| {
+            let name = name.trim_start_matches('·');
+            // `TEXT ·asmcgocall(SB)` in the runtime's files is runtime·asmcgocall: a name
+            // without its package matches on its last element.
+            name == want || name.rsplit('·').next() == want.rsplit('·').next()
+        };
+        for file in self.snapshot.files.iter() {
+            let Some(at) = file
+                .lines
+                .iter()
+                .position(|l| names(&l.text).is_some_and(|n| matches(&n)))
+            else {
+                continue;
+            };
+            if let Some(line) = file.lines[at..].iter().find(|l| !l.instructions.is_empty()) {
+                return Some((file.name.clone(), line.number));
+            }
+        }
+        None
     }
 
     /// The fragment of a link to this state (without `#`).
@@ -283,6 +410,7 @@ impl State {
                 self.load_error = None;
                 self.drafts = Rc::new(Vec::new());
                 self.editing = false;
+                self.apply_watches();
             }
             Err(e) => {
                 self.load_error = Some(e);
@@ -309,8 +437,19 @@ impl Reducible for State {
             drafts: self.drafts.clone(),
             load_error: self.load_error.clone(),
             notice: self.notice.clone(),
+            entry: self.entry,
+            entry_kind: self.entry_kind,
+            shared: self.shared.clone(),
+            nudge: None,
+            watches: self.watches.clone(),
+            watch_errors: self.watch_errors.clone(),
+            condition_error: None,
         };
         let running = self.snapshot.running;
+        let new_entry = |next: &mut State, kind: Entry| {
+            next.entry = next.entry.wrapping_add(1);
+            next.entry_kind = kind;
+        };
         match action {
             Action::Show(s) => next.syntax = s,
             Action::SetSpeed(s) => next.speed = s,
@@ -356,6 +495,7 @@ impl Reducible for State {
                 };
                 next.reopen(config, false);
                 next.editing = true;
+                new_entry(&mut next, Entry::Push);
             }
             Action::Open(id) => {
                 // A lesson written for other releases only opens under the newest of them.
@@ -370,9 +510,13 @@ impl Reducible for State {
                     release,
                     edits: Vec::new(),
                 };
+                let other = config.lesson != next.config.lesson;
                 next.reopen(config, false);
                 next.editing = false;
                 next.cursor = None;
+                if other {
+                    new_entry(&mut next, Entry::Push);
+                }
             }
             Action::Revert => {
                 let mut config = (*next.config).clone();
@@ -383,7 +527,106 @@ impl Reducible for State {
                 let mut config = (*next.config).clone();
                 config.release = release;
                 next.reopen(config, false);
+                new_entry(&mut next, Entry::Push);
             }
+            Action::FromLink(fragment) => {
+                if share::decode(&fragment).ok().flatten()
+                    == share::decode(&self.link()).ok().flatten()
+                {
+                    return self;
+                }
+                let mut opened = State::from_fragment(&fragment);
+                opened.syntax = next.syntax;
+                opened.speed = next.speed;
+                opened.presenter = next.presenter;
+                opened.watches = next.watches.clone();
+                opened.apply_watches();
+                opened.entry = next.entry.wrapping_add(1);
+                // The browser is already at this entry: rewrite it, do not add one.
+                opened.entry_kind = Entry::Replace;
+                if opened.config.lesson == next.config.lesson
+                    && opened.config.edits == next.config.edits
+                {
+                    opened
+                        .session
+                        .borrow_mut()
+                        .set_breakpoints(next.session.borrow().breakpoints().to_vec());
+                }
+                opened.snapshot = Rc::new(opened.session.borrow().snapshot());
+                return Rc::new(opened);
+            }
+            Action::SetWatches(texts) => {
+                next.watches = Rc::new(texts);
+                next.apply_watches();
+            }
+            Action::Until(text, forward) if !running => {
+                let condition = next.session.borrow().condition(&text);
+                match condition {
+                    Ok(c) => next.session.borrow_mut().start(if forward {
+                        Command::ContinueUntil(c)
+                    } else {
+                        Command::RunBackUntil(c)
+                    }),
+                    Err(e) => next.condition_error = Some(e),
+                }
+            }
+            Action::ShareLink => {
+                next.shared = Some(next.link());
+                new_entry(&mut next, Entry::Share);
+            }
+            Action::AnswerKey(n) if !running => {
+                let Some((item, q)) = next.pending_question() else {
+                    return self;
+                };
+                match q.choices.get(n) {
+                    Some(choice) => {
+                        let choice = choice.clone();
+                        next.session.borrow_mut().answer(item, &choice);
+                    }
+                    None if q.choices.is_empty() => {
+                        next.nudge = Some("This question takes a typed answer: type it in the box and press Enter.".into());
+                    }
+                    None => {
+                        next.nudge = Some(format!(
+                            "This question has {} choices: keys 1–{}.",
+                            q.choices.len(),
+                            q.choices.len()
+                        ));
+                    }
+                }
+            }
+            Action::ToggleBreakpointHere => {
+                match (&next.snapshot.current_file, next.snapshot.current_line) {
+                    (Some(f), Some(l)) => {
+                        let f = f.clone();
+                        next.session.borrow_mut().toggle_breakpoint(&f, l);
+                    }
+                    _ => {
+                        next.nudge =
+                            Some("RIP is on no source line: no breakpoint to set here.".into())
+                    }
+                }
+            }
+            Action::BreakAt(symbol) => match next.symbol_line(&symbol) {
+                Some((f, l)) => {
+                    let on = next
+                        .session
+                        .borrow()
+                        .breakpoints()
+                        .iter()
+                        .any(|b| *b == (f.clone(), l));
+                    if !on {
+                        next.session.borrow_mut().toggle_breakpoint(&f, l);
+                    }
+                    next.nudge = Some(format!("Breakpoint at {} ({f}:{l}).", symbol.trim()));
+                }
+                None => {
+                    next.nudge = Some(format!(
+                        "No symbol or label {:?} in this lesson's sources.",
+                        symbol.trim()
+                    ));
+                }
+            },
             // Keys pressed during a run would interleave with its slices: a command owns
             // the machine until it stops.
             Action::Step
@@ -393,6 +636,10 @@ impl Reducible for State {
             | Action::RunToCursor
             | Action::RunBack
             | Action::Goto(_)
+            | Action::LastWrite(_)
+            | Action::NextWrite(_)
+            | Action::ExplainFault
+            | Action::Until(..)
             | Action::SelectThread(_)
             | Action::Answer(..)
                 if running =>
@@ -400,6 +647,14 @@ impl Reducible for State {
                 return self
             }
             Action::Tick if !running => return self,
+            Action::Step | Action::StepOver | Action::Continue | Action::RunToCursor
+                if next.pending_question().is_some() =>
+            {
+                next.nudge = Some(
+                    "A question waits at this step: answer it to step on (keys 1–4 choose an answer)."
+                        .into(),
+                );
+            }
             other => {
                 let mut session = next.session.borrow_mut();
                 match other {
@@ -415,6 +670,9 @@ impl Reducible for State {
                     },
                     Action::RunBack => session.start(Command::RunBack),
                     Action::Goto(step) => session.start(Command::Goto(step)),
+                    Action::LastWrite(t) => session.start(Command::LastWrite(t)),
+                    Action::NextWrite(t) => session.start(Command::NextWrite(t)),
+                    Action::ExplainFault => session.start(Command::ExplainFault),
                     Action::Tick => {
                         let deadline = now_ms() + TICK_BUDGET_MS;
                         let travelling = matches!(session.busy(), Some(session::Busy::Travelling));
@@ -552,5 +810,65 @@ mod tests {
         assert!(s.snapshot.lesson.is_some());
         let s = s.reduce(Action::Open("c-thread-no-g".into()));
         assert!(s.snapshot.lesson.is_none(), "a scenario has no narration");
+    }
+
+    #[test]
+    fn a_symbol_names_the_first_line_of_its_code() {
+        let s = State::from_fragment("");
+        let (file, line) = s
+            .symbol_line("asmcgocall")
+            .expect("the first lesson runs asmcgocall");
+        assert_eq!(file, "runtime/asm_amd64.s");
+        let f = s.snapshot.files.iter().find(|f| f.name == file).unwrap();
+        let l = f.lines.iter().find(|l| l.number == line).unwrap();
+        assert!(!l.instructions.is_empty(), "a breakpoint line has code");
+        assert_eq!(
+            s.symbol_line("runtime.asmcgocall"),
+            Some((file.clone(), line))
+        );
+        assert_eq!(s.symbol_line("nosuchsymbol"), None);
+        let before = s.snapshot.breakpoints.clone();
+        let s = Rc::new(s).reduce(Action::BreakAt("nosuchsymbol".into()));
+        assert!(s.nudge.as_deref().unwrap().contains("No symbol"));
+        assert_eq!(
+            s.snapshot.breakpoints, before,
+            "a symbol not found sets nothing"
+        );
+        let s = s.reduce(Action::BreakAt("answer".into()));
+        assert!(s.snapshot.breakpoints.len() >= before.len());
+        assert!(s
+            .nudge
+            .as_deref()
+            .unwrap()
+            .starts_with("Breakpoint at answer"));
+    }
+
+    #[test]
+    fn a_key_answers_the_waiting_question_and_a_blocked_step_says_why() {
+        let mut s = Rc::new(State::from_fragment(""));
+        for _ in 0..400 {
+            if s.pending_question().is_some() {
+                break;
+            }
+            s = s.reduce(Action::Step);
+        }
+        let (item, q) = s.pending_question().expect("the lesson asks a question");
+        let first = q.choices[0].clone();
+        let at = s.snapshot.step;
+        let blocked = s.clone().reduce(Action::Step);
+        assert_eq!(
+            blocked.snapshot.step, at,
+            "a waiting question holds the step"
+        );
+        assert!(blocked.nudge.as_deref().unwrap().contains("answer it"));
+        let answered = blocked.reduce(Action::AnswerKey(0));
+        let lesson = answered.snapshot.lesson.as_ref().unwrap();
+        let a = lesson
+            .answers
+            .iter()
+            .find(|a| a.item == item)
+            .expect("answered");
+        assert_eq!(a.choice, first);
+        assert_ne!(lesson.pending, Some(item));
     }
 }

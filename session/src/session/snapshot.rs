@@ -24,7 +24,9 @@ impl Session {
             can_step: self.can_step(),
             running: self.running(),
             busy: self.busy(),
-            thread: self.view,
+            thread: v.view,
+            thread_label: v.thread_label(v.view),
+            thread_reason: self.shown().1,
             select: self.select,
             release: self.config.release,
             last_run: self.last_run,
@@ -55,6 +57,9 @@ impl Session {
                 .unwrap_or_else(|| self.fixed.scenario.title.clone()),
             summary_html: self.fixed.summary_html.clone(),
             stopped,
+            watches: Rc::new(self.watch_rows()),
+            backtraces: self.backtraces(),
+            found: self.found.clone(),
         }
     }
 
@@ -64,8 +69,67 @@ impl Session {
             on_path: self.on_path(),
             pending: self.pending_question(),
             answers: Rc::new(self.answers.clone()),
+            claims: self.shown_claims(&view),
             view,
         })
+    }
+
+    /// The backtraces at this step ([`View::backtraces`]), read once per step: a step's
+    /// state is a function of the step and the drive that reached it.
+    pub fn backtraces(&self) -> Rc<Vec<Backtrace>> {
+        let now = self.position();
+        let mut drive = Vec::new();
+        let mut left = now;
+        for &(d, n) in &self.drive {
+            if left == 0 {
+                break;
+            }
+            drive.push((d, n.min(left)));
+            left -= n.min(left);
+        }
+        let key = (now, drive);
+        let mut cache = self.backtraces_cache.borrow_mut();
+        if let Some((_, b)) = cache.as_ref().filter(|(k, _)| *k == key) {
+            return b.clone();
+        }
+        let b = Rc::new(self.reading().backtraces());
+        *cache = Some((key, Rc::clone(&b)));
+        b
+    }
+
+    /// Each item's claims as [`LessonState::claims`] shows them.
+    fn shown_claims(&self, view: &LessonView) -> Rc<Vec<Vec<String>>> {
+        // The questions reached and not answered: what their claims would give away.
+        let now = self.position();
+        let waiting: Vec<usize> = view
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(i, it)| {
+                it.question.is_some()
+                    && it.step.is_some_and(|s| s <= now)
+                    && !self.answers.iter().any(|a| a.item == *i)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut cache = self.claims_cache.borrow_mut();
+        if let Some((_, c)) = cache.as_ref().filter(|(w, _)| *w == waiting) {
+            return c.clone();
+        }
+        let claims = Rc::new(
+            view.items
+                .iter()
+                .map(|it| {
+                    it.all_claims
+                        .iter()
+                        .filter(|(_, qs)| !qs.iter().any(|q| waiting.contains(q)))
+                        .map(|(c, _)| c.clone())
+                        .collect()
+                })
+                .collect(),
+        );
+        *cache = Some((waiting, Rc::clone(&claims)));
+        claims
     }
 
     fn stopped(&self) -> Option<Stopped> {
@@ -85,10 +149,11 @@ impl Session {
             signal: f.signal.name().to_string(),
             code: f.code_name().to_string(),
             addr: f.addr,
+            addr_reading: v.describe(f.addr),
             pc: f.pc,
             has_addr: matches!(f.signal, Signal::Sigsegv | Signal::Sigbus),
             at: v.describe_code(f.pc),
-            thread: self.process.world.threads[s.thread].name.clone(),
+            thread: thread_label(&self.process.world, s.thread),
             step: s.step,
         })
     }
@@ -96,7 +161,13 @@ impl Session {
     fn registers(&self, cpu: &Cpu) -> Vec<Register> {
         let v = self.reading();
         let now = cpu.named();
-        let before = self.before.named();
+        // Registers the last step changed (none when another thread took it).
+        let before = self
+            .before
+            .get(self.shown().0)
+            .copied()
+            .unwrap_or(*cpu)
+            .named();
         let value_of = |regs: &[(&str, u64)], name: &str| {
             regs.iter().find(|(n, _)| *n == name).map_or(0, |r| r.1)
         };
@@ -128,7 +199,7 @@ impl Session {
     pub fn reading(&self) -> View<'_> {
         View {
             process: &self.process,
-            view: self.view,
+            view: self.shown().0,
             last: self.last.as_ref(),
             select: self.select,
         }
@@ -155,6 +226,13 @@ impl View<'_> {
         self.process.world.machine.thread(self.view).cpu
     }
 
+    /// A thread's label, numbered from 1 as the lessons' narration numbers them (`thread
+    /// 1` is index 0), with the world's own name when it says more (`thread 2 (C
+    /// thread)`). Every label a snapshot gives a thread is this one.
+    pub fn thread_label(&self, index: usize) -> String {
+        thread_label(&self.process.world, index)
+    }
+
     /// A code address as `symbol+offset`.
     pub fn describe_code(&self, addr: u64) -> String {
         self.process
@@ -165,20 +243,79 @@ impl View<'_> {
     }
 
     /// A symbolic reading of a value: `&g1`, `&m0.g0`, `g1.sched.sp`, a code address as
-    /// `symbol+offset`, a place in a region as `g1 stack +0x7c8`. None for a plain number.
+    /// `symbol+offset`, a place in a stack counted down from its top as the stack rows
+    /// count (`g1 stack hi-0x38`), a place in another region as `C globals +0x40`. None
+    /// for a plain number. The registers, stack words, memory accesses, threads and the
+    /// signal panel all read values through it.
     pub fn describe(&self, value: u64) -> Option<String> {
         if value < 0x1000 {
             return None;
         }
         let w = &self.process.world;
-        if let Some(p) = w.pointer(value) {
+        let memory = w.machine.memory();
+        let pointer = w.pointer(value);
+        // The world names a place in a region from the region's start; a stack's places
+        // are named from its top instead, as every stack panel counts them.
+        let generic = pointer.as_deref().is_some_and(|p| {
+            memory
+                .region_of(value)
+                .is_some_and(|r| p == format!("{} +{:#x}", r.name, value - r.start))
+        });
+        if let Some(p) = pointer.filter(|_| !generic) {
             return Some(p);
         }
-        // One past a region is a common pointer too: FS base at the end of a TLS block,
-        // g.stack.hi at the top of a stack.
-        let memory = w.machine.memory();
+        if let Some(place) = self.stack_place(value) {
+            return Some(place);
+        }
+        if let Some(r) = memory.region_of(value) {
+            return Some(format!("{} +{:#x}", r.name, value - r.start));
+        }
+        // One past a region is a common pointer too: FS base at the end of a TLS block.
         let r = memory.regions().iter().find(|r| r.end == value)?;
         Some(format!("{} +{:#x} (its end)", r.name, value - r.start))
+    }
+
+    /// A place in a stack as `g1 stack hi-0x38` (`hi` itself for `g.stack.hi`): a g's
+    /// stack first (an extra M's g0 lies within a C thread's stack), then the stacks of
+    /// threads no g owns.
+    fn stack_place(&self, value: u64) -> Option<String> {
+        let w = &self.process.world;
+        let place = |name: &str, hi: u64| match hi - value {
+            0 => format!("{name} hi"),
+            d => format!("{name} hi-{d:#x}"),
+        };
+        for g in &w.gs {
+            if let Some((lo, hi)) = self.g_stack(g.addr).filter(|&(lo, hi)| lo < hi) {
+                if (lo..=hi).contains(&value) {
+                    return Some(place(&format!("{} stack", g.name), hi));
+                }
+            }
+        }
+        let (i, t) = w
+            .threads
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.m.is_none() && (t.stack.0..=t.stack.1).contains(&value))?;
+        let name = w
+            .machine
+            .memory()
+            .region_of(t.stack.0)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| format!("{} stack", self.thread_label(i)));
+        Some(place(&name, t.stack.1))
+    }
+
+    /// A value the handler's stages print (`0xc000000340`) as the registers read it:
+    /// `0xc000000340 (&m0.g0)`. Text that is not a hex number stays as it is.
+    fn read_symbolically(&self, value: &str) -> String {
+        let reading = value
+            .strip_prefix("0x")
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .and_then(|v| self.describe(v));
+        match reading {
+            Some(r) => format!("{value} ({r})"),
+            None => value.to_string(),
+        }
     }
 
     /// A `go_asm.h` offset of the release: `None` when the release has no such name (a
@@ -313,14 +450,20 @@ impl View<'_> {
             };
             stacks.push((name, g.name.clone(), lo, hi, saved_sp));
         }
-        for t in &w.threads {
+        for (i, t) in w.threads.iter().enumerate() {
             if t.m.is_none() && t.stack.0 < t.stack.1 {
                 let name = memory
                     .region_of(t.stack.0)
                     .map(|r| r.name.clone())
                     .unwrap_or_else(|| format!("{} stack", t.name));
                 if !stacks.iter().any(|s| s.2 == t.stack.0) {
-                    stacks.push((name, format!("C ({})", t.name), t.stack.0, t.stack.1, None));
+                    stacks.push((
+                        name,
+                        format!("C ({})", self.thread_label(i)),
+                        t.stack.0,
+                        t.stack.1,
+                        None,
+                    ));
                 }
             }
         }
@@ -339,7 +482,7 @@ impl View<'_> {
                         && t.state == ThreadState::Runnable
                         && (lo..hi).contains(&t.cpu.gpr[RSP])
                 })
-                .map(|(_, t)| (t.name.clone(), t.cpu.gpr[RSP]))
+                .map(|(i, t)| (self.thread_label(i), t.cpu.gpr[RSP]))
                 .collect();
             // The column centres on where the stack is in use: SP while it runs, the SP
             // saved in g.sched while it does not, the top when it was never used.
@@ -432,7 +575,7 @@ impl View<'_> {
                 let g = memory.peek_u64(t.cpu.fs_base.wrapping_sub(8));
                 let info = &w.threads[i];
                 ThreadRow {
-                    name: t.name.clone(),
+                    name: self.thread_label(i),
                     tid: t.tid,
                     state: match t.state {
                         ThreadState::Runnable => "runnable".to_string(),
@@ -556,8 +699,8 @@ impl View<'_> {
             .threads
             .iter()
             .enumerate()
-            .map(|(i, t)| TlsBox {
-                thread: t.name.clone(),
+            .map(|(i, _)| TlsBox {
+                thread: self.thread_label(i),
                 fs_base: threads[i].cpu.fs_base,
                 g: self
                     .peek(threads[i].cpu.fs_base.wrapping_sub(8))
@@ -611,7 +754,6 @@ impl View<'_> {
 
     /// The signal panel pane.
     pub fn signal_panel(&self) -> SignalPanel {
-        let w = &self.process.world;
         SignalPanel {
             signals: self
                 .process
@@ -619,10 +761,11 @@ impl View<'_> {
                 .iter()
                 .map(|s| SignalRow {
                     step: s.step,
-                    thread: w.threads[s.thread].name.clone(),
+                    thread: self.thread_label(s.thread),
                     signal: s.fault.signal.name().to_string(),
                     code: format!("{:#x} ({})", s.fault.code, s.fault.code_name()),
                     addr: s.fault.addr,
+                    addr_reading: self.describe(s.fault.addr),
                     pc: s.fault.pc,
                     at: self.describe_code(s.fault.pc),
                 })
@@ -633,9 +776,14 @@ impl View<'_> {
                 .iter()
                 .map(|e| StageRow {
                     step: e.step,
-                    thread: w.threads[e.thread].name.clone(),
+                    thread: self.thread_label(e.thread),
                     name: e.stage.name.to_string(),
-                    reads: e.stage.reads.clone(),
+                    reads: e
+                        .stage
+                        .reads
+                        .iter()
+                        .map(|(what, value)| (what.clone(), self.read_symbolically(value)))
+                        .collect(),
                     says: e.stage.says.clone(),
                 })
                 .collect(),
@@ -646,9 +794,18 @@ impl View<'_> {
     }
 }
 
+/// A thread's label (see [`View::thread_label`]).
+pub(crate) fn thread_label(w: &go_model::world::World, index: usize) -> String {
+    let number = format!("thread {}", index + 1);
+    match w.threads.get(index).map(|t| t.name.as_str()) {
+        Some(name) if name != number && !name.is_empty() => format!("{number} ({name})"),
+        _ => number,
+    }
+}
+
 /// Whether `l` is a CALL whose return address is `ret` (the instruction's own decoding, not
 /// its text).
-fn returns_after(l: &asm::Listed, ret: u64) -> bool {
+pub(super) fn returns_after(l: &asm::Listed, ret: u64) -> bool {
     let ins =
         iced_x86::Decoder::with_ip(64, &l.bytes, l.addr, iced_x86::DecoderOptions::NONE).decode();
     l.addr + l.bytes.len() as u64 == ret
@@ -700,8 +857,13 @@ pub struct Snapshot {
     pub furthest: u64,
     /// The first step history reaches.
     pub history_base: u64,
-    /// The thread shown.
+    /// The thread shown (an index: [`Session::select_thread`] takes it): the one that
+    /// runs next at this step, whatever path reached it (see [`ThreadReason`]).
     pub thread: usize,
+    /// Its label, as the narration numbers threads: `thread 1` for index 0.
+    pub thread_label: String,
+    /// Why it is the one shown.
+    pub thread_reason: ThreadReason,
     /// The thread the controls step (`None`: the schedule).
     pub select: Option<usize>,
     /// The Go release.
@@ -748,6 +910,14 @@ pub struct Snapshot {
     pub summary_html: Rc<String>,
     /// Why stepping stopped, or the last signal.
     pub stopped: Option<Stopped>,
+    /// Every goroutine's frames, and every system stack in use, as a debugger's
+    /// `goroutines` and `bt` list them (read once per step).
+    pub backtraces: Rc<Vec<Backtrace>>,
+    /// The watches ([`Session::set_watches`]) at this step, read on the shown thread.
+    pub watches: Rc<Vec<WatchRow>>,
+    /// What the last search found ([`Command::LastWrite`], [`Command::ExplainFault`]…),
+    /// until the next action.
+    pub found: Option<Found>,
 }
 
 /// One register.
@@ -1033,6 +1203,8 @@ pub struct SignalRow {
     pub code: String,
     /// `si_addr`.
     pub addr: u64,
+    /// How `si_addr` reads (`&m0.g0`, `g1 stack hi-0x8`), as registers read.
+    pub addr_reading: Option<String>,
     /// The PC.
     pub pc: u64,
     /// It as `symbol+offset`.
@@ -1114,8 +1286,13 @@ pub struct ItemView {
     pub thread: Option<usize>,
     /// Narration as HTML.
     pub html: String,
-    /// Claims checked there.
+    /// Claims checked there, without those that answer a question asked there or later
+    /// ([`LessonState::claims`] is what to show: it has those too while no question they
+    /// answer waits).
     pub claims: Vec<String>,
+    /// Every claim, with the questions (item indexes) it answers.
+    #[serde(skip)]
+    pub all_claims: Vec<(String, Vec<usize>)>,
     /// What did not hold (empty for a shipped lesson).
     pub problems: Vec<String>,
     /// The question.
@@ -1153,4 +1330,8 @@ pub struct LessonState {
     pub pending: Option<usize>,
     /// Answers given.
     pub answers: Rc<Vec<Answer>>,
+    /// The claims to show for each item now: a claim that answers a question reached and
+    /// not yet answered is left out (so a checkpoint never gives a quiz away), and
+    /// appears once the question is answered.
+    pub claims: Rc<Vec<Vec<String>>>,
 }

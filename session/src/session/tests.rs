@@ -3,11 +3,11 @@
 use super::*;
 use machine::cpu::{RAX, RSP};
 
-fn finish(session: &mut Session) {
+pub(super) fn finish(session: &mut Session) {
     while session.work(u64::MAX, &|| false) {}
 }
 
-fn open(lesson: &str, release: GoRelease) -> Session {
+pub(super) fn open(lesson: &str, release: GoRelease) -> Session {
     Session::open(Config {
         lesson: lesson.to_string(),
         release,
@@ -17,7 +17,7 @@ fn open(lesson: &str, release: GoRelease) -> Session {
 }
 
 /// Answers the question waiting at this step with its right answer.
-fn answer_pending(session: &mut Session) {
+pub(super) fn answer_pending(session: &mut Session) {
     if let Some(i) = session.pending_question() {
         let view = session.fixed.view.clone().unwrap();
         let answer = view.items[i].question.as_ref().unwrap().answer.clone();
@@ -26,7 +26,7 @@ fn answer_pending(session: &mut Session) {
 }
 
 /// One step, answering a question first if one waits.
-fn step(session: &mut Session) {
+pub(super) fn step(session: &mut Session) {
     answer_pending(session);
     session.step();
 }
@@ -37,7 +37,7 @@ fn live_stack(s: &Snapshot) -> String {
     live[0].name.clone()
 }
 
-fn source_text(s: &Session) -> String {
+pub(super) fn source_text(s: &Session) -> String {
     let snap = s.snapshot();
     let file = snap
         .files
@@ -54,7 +54,7 @@ fn source_text(s: &Session) -> String {
 }
 
 /// Steps until the next instruction is on a line containing `text`.
-fn step_to_line(s: &mut Session, text: &str) {
+pub(super) fn step_to_line(s: &mut Session, text: &str) {
     for _ in 0..2000 {
         if source_text(s).contains(text) {
             return;

@@ -1,6 +1,7 @@
 //! The toolbar: stepping and running like a debugger, the run speed, the instruction
 //! syntax, the Go release, and the page's modes (editor, presenter, keys, share).
 
+use crate::components::app::give_focus_back;
 use crate::share::release_name;
 use crate::state::{Action, Speed};
 use session::GoRelease;
@@ -42,10 +43,11 @@ pub fn Controls(props: &ControlsProps) -> Html {
         Callback::from(move |_: MouseEvent| cb.emit(a.clone()))
     };
     let running = props.busy.is_some();
-    let syntax_button = |s: Syntax, label: &str| {
+    let syntax_button = |s: Syntax, label: &str, title: &str| {
         html! {
             <button class={classes!("toggle", (props.syntax == s).then_some("on"))}
-                    aria-pressed={(props.syntax == s).to_string()}
+                    aria-pressed={(props.syntax == s).to_string()} title={title.to_string()}
+                    data-syntax={label.to_string()}
                     onclick={send(Action::Show(s))}>{label}</button>
         }
     };
@@ -59,6 +61,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
             {
                 cb.emit(Action::SetSpeed(s));
             }
+            give_focus_back();
         })
     };
     let on_release = {
@@ -71,6 +74,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
             if let Some(r) = value.as_deref().and_then(crate::share::parse_release) {
                 cb.emit(Action::SetRelease(r));
             }
+            give_focus_back();
         })
     };
     html! {
@@ -116,10 +120,13 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 <button id="reset" title="Back to the start" disabled={running}
                         onclick={send(Action::Reset)}>{"Reset"}</button>
             </span>
-            <span class="group syntax" role="group" aria-label="instruction syntax">
-                {syntax_button(Syntax::Go, "Go")}
-                {syntax_button(Syntax::Intel, "Intel")}
-                {syntax_button(Syntax::Att, "AT&T")}
+            <span class="group syntax-group" role="group" aria-label="beside each source line">
+                <span class="group-label">{"beside the source:"}</span>
+                <span class="syntax">
+                    {syntax_button(Syntax::Go, "Go source + bytes", "Go's assembler source with the machine code bytes each line became (g)")}
+                    {syntax_button(Syntax::Intel, "Intel", "the instructions each line became, Intel syntax (g)")}
+                    {syntax_button(Syntax::Att, "AT&T", "the instructions each line became, AT&T syntax (g)")}
+                </span>
             </span>
             <span class="group" role="group" aria-label="page">
                 <label title="The Go release whose runtime layouts the world uses">{"Go "}
@@ -140,5 +147,102 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 <button id="help" title="Keys (?)" onclick={send(Action::ToggleHelp)}>{"?"}</button>
             </span>
         </div>
+    }
+}
+
+/// The copy-link button's props.
+#[derive(Properties, PartialEq)]
+pub struct ShareProps {
+    /// The fragment last shared, if any.
+    pub shared: Option<String>,
+    /// The fragment of the state shown.
+    pub link: String,
+    /// Where the share goes.
+    pub on_action: Callback<Action>,
+}
+
+/// The page's address with a fragment.
+fn address(fragment: &str) -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let base = location
+        .map(|l| {
+            format!(
+                "{}{}{}",
+                l.origin().unwrap_or_default(),
+                l.pathname().unwrap_or_default(),
+                l.search().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    format!("{base}#{fragment}")
+}
+
+/// Copy link: the state shown as a link on the clipboard (where the browser lets the page
+/// write it) and in a field to copy by hand, and a history entry of its own.
+#[component]
+pub fn ShareButton(props: &ShareProps) -> Html {
+    let onclick = {
+        let cb = props.on_action.clone();
+        let link = props.link.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(w) = web_sys::window() {
+                // The clipboard may refuse (no permission, no secure context): the field
+                // below shows the link either way.
+                let _ = w.navigator().clipboard().write_text(&address(&link));
+            }
+            cb.emit(Action::ShareLink);
+        })
+    };
+    let current = props.shared.as_deref() == Some(props.link.as_str());
+    html! {
+        <span class="share">
+            <button id="copy-link" title="Copy a link to this lesson at this step (it opens this state)" {onclick}>{"Copy link"}</button>
+            if let Some(shared) = props.shared.as_ref().filter(|_| current) {
+                <input id="share-url" class="share-url" readonly=true aria-label="the link to this state"
+                       value={address(shared)} onfocus={Callback::from(|e: FocusEvent| {
+                           if let Some(i) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) { i.select(); }
+                       })} />
+                <span class="hint">{"copied"}</span>
+            }
+        </span>
+    }
+}
+
+/// The break-at-symbol field's props.
+#[derive(Properties, PartialEq)]
+pub struct BreakAtProps {
+    /// Where the breakpoint goes.
+    pub on_action: Callback<Action>,
+}
+
+/// "Break at symbol": a field (`/` focuses it) that takes a symbol or label name and sets
+/// a breakpoint on its first instruction; Enter sets it and gives the keys back.
+#[component]
+pub fn BreakAt(props: &BreakAtProps) -> Html {
+    let onsubmit = {
+        let cb = props.on_action.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let input = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|f| f.query_selector("input").ok().flatten())
+                .and_then(|i| i.dyn_into::<web_sys::HtmlInputElement>().ok());
+            if let Some(i) = input {
+                let symbol = i.value();
+                if !symbol.trim().is_empty() {
+                    cb.emit(Action::BreakAt(symbol));
+                    i.set_value("");
+                }
+            }
+            give_focus_back();
+        })
+    };
+    html! {
+        <form class="break-at" {onsubmit}>
+            <label for="break-at">{"break at"}</label>
+            <input id="break-at" type="text" placeholder="symbol (/)" aria-label="set a breakpoint at a symbol"
+                   title="Type a symbol or label (asmcgocall, runtime·gosave, loop) and press Enter: a breakpoint on its first instruction" />
+        </form>
     }
 }

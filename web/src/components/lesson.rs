@@ -7,9 +7,7 @@ use session::catalog;
 use session::{Answer, ItemView, LessonState};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Element, HtmlSelectElement, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition,
-};
+use web_sys::{Element, HtmlSelectElement};
 use yew::prelude::*;
 
 /// HTML made from a lesson's Markdown (the lesson files are part of the app).
@@ -40,6 +38,18 @@ pub struct LessonProps {
 #[component]
 pub fn Picker(props: &PickerProps) -> Html {
     let entries = use_memo((), |_| catalog::entries());
+    let select = use_node_ref();
+    {
+        // The select shows the lesson open: after a choice by hand, the options' `selected`
+        // no longer says what it displays (a Back to the lesson before would leave the
+        // picker naming the later one), so its value is set itself.
+        let select = select.clone();
+        use_effect_with(props.id.clone(), move |id| {
+            if let Some(s) = select.cast::<HtmlSelectElement>() {
+                s.set_value(id);
+            }
+        });
+    }
     let onchange = {
         let cb = props.on_action.clone();
         Callback::from(move |e: Event| {
@@ -49,13 +59,16 @@ pub fn Picker(props: &PickerProps) -> Html {
             {
                 cb.emit(Action::Open(s.value()));
             }
+            // The keys belong to the debugger again: `s` must step, not pick the next
+            // lesson whose name starts with s.
+            crate::components::app::give_focus_back();
         })
     };
     let option = |id: &str, label: &str| {
         html! { <option value={id.to_string()} selected={id == props.id}>{label.to_string()}</option> }
     };
     html! {
-        <select id="lesson-picker" {onchange} disabled={props.disabled} title="Open a lesson or a scenario">
+        <select id="lesson-picker" ref={select} {onchange} disabled={props.disabled} title="Open a lesson or a scenario">
             <optgroup label="Lessons">
                 { for entries.iter().filter(|e| e.lesson).map(|e| option(&e.id, &e.label)) }
             </optgroup>
@@ -89,10 +102,7 @@ pub fn LessonPane(props: &LessonProps) -> Html {
         let reached = props.lesson.as_ref().map(|l| reached_count(l, props.step));
         use_effect_with(reached, move |_| {
             if let Some(el) = latest.cast::<Element>() {
-                let options = ScrollIntoViewOptions::new();
-                options.set_block(ScrollLogicalPosition::Nearest);
-                options.set_behavior(ScrollBehavior::Instant);
-                el.scroll_into_view_with_scroll_into_view_options(&options);
+                crate::components::reveal_in_pane(&el, ".lesson");
             }
         });
     }
@@ -148,9 +158,13 @@ pub fn LessonPane(props: &LessonProps) -> Html {
                     }
                     { for shown.iter().enumerate().map(|(k, (i, item))| {
                         let node = (k == last).then(|| latest.clone());
+                        // The claims the session shows now: one that answers a question
+                        // still waiting is held back until it is answered.
+                        let claims = state.claims.get(*i).cloned().unwrap_or_default();
+                        let withheld = item.all_claims.len() > claims.len();
                         html! {
                             <ItemCard key={*i} view={state.view.clone()} index={*i}
-                                      now={item.step == Some(props.step)}
+                                      now={item.step == Some(props.step)} {withheld} {claims}
                                       pending={state.pending == Some(*i)}
                                       answer={state.answers.iter().find(|a| a.item == *i).cloned()}
                                       row={node} on_action={props.on_action.clone()} />
@@ -187,6 +201,10 @@ struct ItemProps {
     view: Rc<session::LessonView>,
     index: usize,
     now: bool,
+    /// Some of its claims wait for the answer to a question.
+    withheld: bool,
+    /// The claims shown.
+    claims: Vec<String>,
     pending: bool,
     answer: Option<Answer>,
     row: Option<NodeRef>,
@@ -198,6 +216,8 @@ impl PartialEq for ItemProps {
         Rc::ptr_eq(&self.view, &o.view)
             && self.index == o.index
             && self.now == o.now
+            && self.withheld == o.withheld
+            && self.claims == o.claims
             && self.pending == o.pending
             && self.answer == o.answer
             && self.row == o.row
@@ -214,7 +234,7 @@ fn ItemCard(props: &ItemProps) -> Html {
              class={classes!("item", item.kind, props.now.then_some("now"))}
              data-field={item.field.clone()}>
             <div class="where">{format!("step {} · {}", item.step.unwrap_or(0), item.point)}</div>
-            {item_body(props.index, item, props.pending, props.answer.as_ref(), &props.on_action)}
+            {item_body(props.index, item, &props.claims, props.withheld, props.pending, props.answer.as_ref(), &props.on_action)}
         </div>
     }
 }
@@ -222,20 +242,30 @@ fn ItemCard(props: &ItemProps) -> Html {
 fn item_body(
     index: usize,
     item: &ItemView,
+    shown_claims: &[String],
+    withheld: bool,
     pending: bool,
     answer: Option<&Answer>,
     on_action: &Callback<Action>,
 ) -> Html {
-    let claims = if item.claims.is_empty() {
+    let held = if withheld {
+        html! { <p class="hint withheld">{"More claims are checked here: they show once the question they answer is answered."}</p> }
+    } else {
         html! {}
+    };
+    let claims = if shown_claims.is_empty() {
+        held
     } else {
         html! {
+            <>
             <ul class="claims">
-                { for item.claims.iter().map(|c| {
+                { for shown_claims.iter().map(|c| {
                     let ok = item.problems.is_empty();
                     html! { <li class={if ok { "ok" } else { "bad" }}><code>{c}</code>{if ok { " ✓" } else { " ✗" }}</li> }
                 }) }
             </ul>
+            {held}
+            </>
         }
     };
     let Some(q) = &item.question else {
@@ -248,7 +278,7 @@ fn item_body(
                 {free_answer(index, answer.is_some() || !pending, on_action)}
             }
             <div class="choices">
-                { for q.choices.iter().map(|c| {
+                { for q.choices.iter().enumerate().map(|(n, c)| {
                     let chosen = answer.is_some_and(|a| &a.choice == c);
                     let right = c.trim() == q.answer.trim();
                     let class = classes!(
@@ -263,7 +293,11 @@ fn item_body(
                         Callback::from(move |_: MouseEvent| cb.emit(Action::Answer(index, c.clone())))
                     };
                     html! {
-                        <button {class} disabled={answer.is_some() || !pending} {onclick}><code>{c}</code></button>
+                        <button {class} disabled={answer.is_some() || !pending} {onclick}
+                                title={(n < 4).then(|| format!("key {}", n + 1))}>
+                            if n < 4 { <kbd class="key">{n + 1}</kbd> }
+                            <code>{c}</code>
+                        </button>
                     }
                 }) }
             </div>
@@ -279,7 +313,7 @@ fn item_body(
                     {rich(&q.explain_html)}
                 </div>
             } else if pending {
-                <p class="hint">{"Answer to step on."}</p>
+                <p class="hint">{if q.choices.is_empty() { "Answer to step on." } else { "Answer to step on (keys 1–4 choose)." }}</p>
             } else {
                 <p class="hint">{"Passed without an answer (travel back to its step to answer it)."}</p>
             }
@@ -312,5 +346,50 @@ fn free_answer(index: usize, disabled: bool, on_action: &Callback<Action>) -> Ht
             <input type="text" placeholder="a value: 0x10, &g2, rsp + 8" {disabled} aria-label="your answer" />
             <button type="submit" {disabled}>{"Answer"}</button>
         </form>
+    }
+}
+
+/// The overlay's props.
+#[derive(Properties)]
+pub struct OverlayProps {
+    /// The lesson and the learner's answers.
+    pub lesson: LessonState,
+    /// The questions shown: the one waiting, or those just answered at this step.
+    pub items: Vec<usize>,
+    /// Where the answer goes.
+    pub on_action: Callback<Action>,
+}
+
+impl PartialEq for OverlayProps {
+    fn eq(&self, o: &OverlayProps) -> bool {
+        Rc::ptr_eq(&self.lesson.view, &o.lesson.view)
+            && self.lesson.answers == o.lesson.answers
+            && self.lesson.pending == o.lesson.pending
+            && self.items == o.items
+    }
+}
+
+/// Presenter mode's questions: over the page, in large type, answered with keys 1–4 (or
+/// typed, for a question without choices); an answered one shows its verdict until the
+/// next step.
+#[component]
+pub fn QuestionOverlay(props: &OverlayProps) -> Html {
+    let l = &props.lesson;
+    html! {
+        <div class="question-overlay" role="dialog" aria-label="question" id="question-overlay">
+            <div class="overlay-box lesson">
+            { for props.items.iter().map(|&i| {
+                let item = &l.view.items[i];
+                html! {
+                    <div class={classes!("item", "question-item", item.kind)} data-field={item.field.clone()}>
+                        {item_body(i, item, l.claims.get(i).map_or(&[][..], |c| &c[..]), false, l.pending == Some(i), l.answers.iter().find(|a| a.item == i), &props.on_action)}
+                    </div>
+                }
+            }) }
+            if l.pending.is_none() {
+                <p class="hint">{"s steps on; p leaves presenter mode."}</p>
+            }
+            </div>
+        </div>
     }
 }

@@ -1,6 +1,9 @@
 //! The memory map, the last step's memory accesses, and the fault.
 
+use crate::components::search::{write_buttons, write_click};
 use crate::components::{hex, word};
+use crate::state::Action;
+use session::Target;
 use session::{AccessRow, RegionRow, Stopped};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -47,18 +50,28 @@ pub fn MemoryMap(props: &MemoryMapProps) -> Html {
 pub struct AccessesProps {
     /// In the order the instruction made them.
     pub accesses: Rc<Vec<AccessRow>>,
+    /// Where "who wrote this?" goes.
+    pub on_action: Callback<Action>,
 }
 
 /// The memory access pane.
 #[component]
 pub fn Accesses(props: &AccessesProps) -> Html {
+    let onclick = {
+        let cb = props.on_action.clone();
+        Callback::from(move |e: MouseEvent| {
+            if let Some(a) = write_click(&e) {
+                cb.emit(a);
+            }
+        })
+    };
     html! {
         <section class="panel accesses">
             <h2>{"Last step's memory accesses"}</h2>
             if props.accesses.is_empty() {
                 <p class="empty">{"none: this lists the loads and stores of the last single step"}</p>
             } else {
-                <table>
+                <table onclick={onclick}>
                     <tbody>
                     { for props.accesses.iter().map(|a| html! {
                         <tr class={classes!(if a.write { "write" } else { "read" })}>
@@ -69,6 +82,7 @@ pub fn Accesses(props: &AccessesProps) -> Html {
                                 if a.write { {format!("{} → {}", word(a.old), word(a.new))} } else { {word(a.new)} }
                                 <div class="reading">{a.new_reading.clone().unwrap_or_default()}</div>
                             </td>
+                            <td class="search">{write_buttons(&format!("{} bytes at {}", a.size, hex(a.addr)), &Target::Memory { addr: a.addr, size: a.size.min(8) as u8 })}</td>
                         </tr>
                     }) }
                     </tbody>
@@ -83,11 +97,19 @@ pub fn Accesses(props: &AccessesProps) -> Html {
 pub struct StopProps {
     /// The stop, if any.
     pub stopped: Option<Stopped>,
+    /// Whether a run is in progress.
+    pub running: bool,
+    /// Where the provenance button goes.
+    pub on_action: Callback<Action>,
 }
 
 /// The fault banner: the signal Linux would deliver, as siginfo describes it.
 #[component]
 pub fn StopBanner(props: &StopProps) -> Html {
+    let explain = {
+        let cb = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| cb.emit(Action::ExplainFault))
+    };
     match &props.stopped {
         None => html! {},
         Some(Stopped::Signal {
@@ -105,6 +127,11 @@ pub fn StopBanner(props: &StopProps) -> Html {
                 {format!("from {at}")}
                 {if *has_addr { format!(" · fault address {}", hex(*addr)) } else { String::new() }}
                 <span class="hint">{" — the kernel delivered it; step on to watch the handler"}</span>
+                if *has_addr {
+                    <button id="provenance" disabled={props.running} onclick={explain}
+                            title="Back from the fault to the store that put its address in memory: which thread wrote it, with which instruction">
+                        {"Where did this address come from?"}</button>
+                }
             </div>
         },
         Some(Stopped::Exited(status)) => html! {

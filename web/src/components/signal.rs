@@ -30,7 +30,8 @@ pub fn Signals(props: &SignalProps) -> Html {
                     { for s.signals.iter().map(|r| html! {
                         <tr>
                             <td>{r.step}</td><td>{&r.thread}</td><td><strong>{&r.signal}</strong></td>
-                            <td>{&r.code}</td><td>{hex(r.addr)}</td>
+                            <td>{&r.code}</td><td>{hex(r.addr)}
+                                if let Some(a) = &r.addr_reading { <div class="reading">{a}</div> }</td>
                             <td>{hex(r.pc)}<div class="reading">{&r.at}</div></td>
                         </tr>
                     }) }

@@ -10,7 +10,7 @@ use crate::state::Action;
 use session::{Files, SourceLine, Syntax};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, ScrollBehavior, ScrollIntoViewOptions, ScrollLogicalPosition};
+use web_sys::Element;
 use yew::prelude::*;
 
 /// The files and where RIP is.
@@ -59,10 +59,7 @@ pub fn SourceView(props: &SourceProps) -> Html {
             (shown.clone(), props.current_line, props.presenter),
             move |_| {
                 if let Some(row) = current_row.cast::<Element>() {
-                    let options = ScrollIntoViewOptions::new();
-                    options.set_block(ScrollLogicalPosition::Nearest);
-                    options.set_behavior(ScrollBehavior::Instant);
-                    row.scroll_into_view_with_scroll_into_view_options(&options);
+                    crate::components::reveal_in_pane(&row, ".scroll");
                 }
             },
         );
