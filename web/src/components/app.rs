@@ -430,11 +430,11 @@ pub fn App() -> Html {
                                 current_line={snapshot.current_line} current_addr={snapshot.current_addr}
                                 fault_addr={snapshot.fault_addr} breakpoints={snapshot.breakpoints.clone()}
                                 syntax={state.syntax}
-                                cursor={state.cursor.clone()} presenter={state.presenter}
+                                cursor={state.cursor.clone()} presenter={state.presenter} running={snapshot.running}
                                 on_action={on_action.clone()} />
                 }
                 <Registers registers={snapshot.registers.clone()} thread={snapshot.thread} on_action={on_action.clone()} />
-                <Stacks stacks={snapshot.stacks.clone()} fault_step={fault_step} presenter={state.presenter} on_action={on_action.clone()} />
+                <Stacks stacks={snapshot.stacks.clone()} fault_step={fault_step} presenter={state.presenter} running={snapshot.running} on_action={on_action.clone()} />
             </main>
           </div>
             <div class="row debug-row">

@@ -34,6 +34,10 @@ pub struct SourceProps {
     pub cursor: Option<(String, u32)>,
     /// Presenter mode: a change of type size must bring the current line back into view.
     pub presenter: bool,
+    /// A run is in progress: the current line is brought into view when it stops, not at
+    /// every frame (see [`crate::components::stacks::StacksProps::running`]).
+    #[prop_or_default]
+    pub running: bool,
     /// Where breakpoint and cursor clicks go.
     pub on_action: Callback<Action>,
 }
@@ -56,8 +60,11 @@ pub fn SourceView(props: &SourceProps) -> Html {
         // Keep the current line in view as RIP moves, scrolling only the pane.
         let current_row = current_row.clone();
         use_effect_with(
-            (shown.clone(), props.current_line, props.presenter),
-            move |_| {
+            (shown.clone(), props.current_line, props.presenter, props.running),
+            move |(_, _, _, running)| {
+                if *running {
+                    return;
+                }
                 if let Some(row) = current_row.cast::<Element>() {
                     crate::components::reveal_in_pane(&row, ".scroll");
                 }

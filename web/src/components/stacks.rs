@@ -20,6 +20,10 @@ pub struct StacksProps {
     pub fault_step: Option<u64>,
     /// Presenter mode (its type size moves the columns).
     pub presenter: bool,
+    /// A run is in progress: the columns are not scrolled until it stops (reading their
+    /// boxes at every frame forces a layout per frame, which halved run mode's speed).
+    #[prop_or_default]
+    pub running: bool,
     /// Where "who wrote this word?" goes.
     pub on_action: Callback<Action>,
 }
@@ -39,8 +43,11 @@ pub fn Stacks(props: &StacksProps) -> Html {
         // into view, and in it the RSP row; plain steps leave the scroll alone.
         let columns = columns.clone();
         use_effect_with(
-            (live.clone(), props.fault_step, props.presenter),
-            move |_| {
+            (live.clone(), props.fault_step, props.presenter, props.running),
+            move |(_, _, _, running)| {
+                if *running {
+                    return;
+                }
                 if let Some(outer) = columns.cast::<Element>() {
                     if let Ok(Some(col)) = outer.query_selector(".stack.live") {
                         reveal(&outer, &col, true);
@@ -52,8 +59,11 @@ pub fn Stacks(props: &StacksProps) -> Html {
     {
         let columns = columns.clone();
         use_effect_with(
-            (live, sp_row, props.fault_step, props.presenter),
-            move |_| {
+            (live, sp_row, props.fault_step, props.presenter, props.running),
+            move |(_, _, _, _, running)| {
+                if *running {
+                    return;
+                }
                 if let Some(outer) = columns.cast::<Element>() {
                     if let (Ok(Some(rows)), Ok(Some(row))) = (
                         outer.query_selector(".stack.live .rows"),
