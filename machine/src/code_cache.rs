@@ -9,11 +9,20 @@
 //! A store to a page with cached code (or a permission or map change) drops the blocks
 //! whose bytes touch that page: the memory tells which pages through its code epoch. The
 //! lookup of a block the thread ran recently is a compare in a small direct-mapped table.
+//!
+//! Blocks are chained: each keeps the block that ran after it the last time it left by
+//! its branch and the last time it fell through (its two links), so a loop goes from
+//! block to block without a lookup. A link is a cache of "the block that starts at this
+//! address" and is checked against the address the block left for; dropping any block
+//! forgets every link, so a link never names a dropped block. Within one run of the
+//! interpreter loop the code changes only through a store of the running thread, which
+//! ends the block with `Trap::CodeChanged`; the loop then takes the lookup, which sees
+//! the new code epoch. Chained transitions therefore need no epoch check.
 
 use crate::decode::{prepare, Decoded};
 use crate::fault::Fault;
 use crate::memory::{MemError, Memory};
-use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, InstructionInfoFactory};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, InstructionInfoFactory};
 use rustc_hash::FxHashMap;
 
 /// The longest block: long enough that the per-block costs (lookup, budget and stop
@@ -23,13 +32,28 @@ pub(crate) const MAX_BLOCK: usize = 32;
 /// Entries of the direct-mapped table of recent blocks.
 const RECENT: usize = 1024;
 
-/// One block: `len` instructions from `arena[first]`, and what its instructions may
-/// change together (for a step-back record of the whole block, history.rs).
+/// No block: an empty link.
+const NO_BLOCK: u32 = u32::MAX;
+
+/// The empty links of a block that ends at `end`: slot 0 is only asked about addresses
+/// other than `end`, slot 1 only about `end`, so neither empty link can match.
+fn no_links(end: u64) -> [(u64, u32); 2] {
+    [(end, NO_BLOCK), (end ^ 1, NO_BLOCK)]
+}
+
+/// One block: `len` instructions from `arena[first]`, what its instructions may change
+/// together (for a step-back record of the whole block, history.rs), and its links.
 #[derive(Clone, Copy)]
-struct Block {
+pub(crate) struct Block {
     first: u32,
-    len: u32,
-    info: BlockInfo,
+    /// Instructions in the block (0 once dropped).
+    pub len: u32,
+    /// The address after its last instruction (where it falls through to).
+    pub end: u64,
+    pub info: BlockInfo,
+    /// (RIP, block starting there): [0] where it last branched to, [1] where it last
+    /// fell through to (`end`, once linked).
+    links: [(u64, u32); 2],
 }
 
 /// What the instructions of a block may write, together: the union of their
@@ -80,30 +104,35 @@ impl CodeCache {
         }
     }
 
-    /// The block that starts at `rip`, decoding it if needed. Its first instruction is at
-    /// `rip`; a fault is that instruction's fetch fault.
+    /// The index of the block that starts at `rip`, decoding it if needed. Its first
+    /// instruction is at `rip`; a fault is that instruction's fetch fault. This is the
+    /// lookup that sees code changes (the code epoch); chained transitions skip it.
     #[inline(always)]
-    pub fn block(&mut self, mem: &mut Memory, rip: u64) -> Result<(&[Decoded], BlockInfo), Fault> {
+    pub fn lookup(&mut self, mem: &mut Memory, rip: u64) -> Result<u32, Fault> {
         let (start, b) = self.recent[slot(rip)];
         if start == rip && self.epoch == mem.code_epoch() {
-            let b = self.blocks[b as usize];
-            return Ok((
-                &self.arena[b.first as usize..(b.first + b.len) as usize],
-                b.info,
-            ));
+            return Ok(b);
         }
-        self.block_slow(mem, rip)
+        self.lookup_slow(mem, rip)
     }
 
     #[cold]
     #[inline(never)]
-    fn block_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<(&[Decoded], BlockInfo), Fault> {
+    fn lookup_slow(&mut self, mem: &mut Memory, rip: u64) -> Result<u32, Fault> {
         if self.epoch != mem.code_epoch() {
+            let mut dropped = false;
             for page in mem.take_code_invalidated() {
-                self.drop_page(page);
+                dropped |= self.drop_page(page);
             }
             self.epoch = mem.code_epoch();
             self.recent = empty_recent();
+            if dropped {
+                // A link may name a dropped block: forget them all (code changes are
+                // rare; loops relink on their next pass).
+                for b in &mut self.blocks {
+                    b.links = no_links(b.end);
+                }
+            }
             if self.garbage > 4096 && self.garbage > self.arena.len() / 2 {
                 self.clear();
             }
@@ -113,11 +142,38 @@ impl CodeCache {
             None => self.build(mem, rip)?,
         };
         self.recent[slot(rip)] = (rip, b);
-        let b = self.blocks[b as usize];
-        Ok((
-            &self.arena[b.first as usize..(b.first + b.len) as usize],
-            b.info,
-        ))
+        Ok(b)
+    }
+
+    /// Block `b` and its instructions.
+    #[inline(always)]
+    pub fn get(&self, b: u32) -> (&Block, &[Decoded]) {
+        let block = &self.blocks[b as usize];
+        (
+            block,
+            &self.arena[block.first as usize..(block.first + block.len) as usize],
+        )
+    }
+
+    /// The block that ran after `b` the last time `b` left for `next`, if it is linked.
+    #[inline(always)]
+    pub fn linked(&self, b: u32, next: u64) -> Option<u32> {
+        let block = &self.blocks[b as usize];
+        let (rip, to) = block.links[(next == block.end) as usize];
+        if rip == next {
+            Some(to)
+        } else {
+            None
+        }
+    }
+
+    /// Links `from` to `to`, the block that starts at `next`, where `from` just left for.
+    /// Only for blocks that [`CodeCache::lookup`] returned since the last code change.
+    #[inline]
+    pub fn link(&mut self, from: u32, next: u64, to: u32) {
+        let block = &mut self.blocks[from as usize];
+        let i = (next == block.end) as usize;
+        block.links[i] = (next, to);
     }
 
     /// Decodes the block at `rip`. Only the first instruction's fetch fault is an error:
@@ -132,7 +188,10 @@ impl CodeCache {
                 Err(f) if at == rip => return Err(f),
                 Err(_) => break,
             };
-            let ends = d.ins.flow_control() != FlowControl::Next;
+            // A branch ends a block, and so does a repeated string instruction, which may
+            // end its step on itself: so only a block's last instruction can go anywhere
+            // but its next one (the interpreter loop relies on it).
+            let ends = d.keep & crate::decode::KEEP_RIP != 0;
             at = d.next_ip;
             self.arena.push(d);
             // A block stays on its first page, except for a last instruction that runs
@@ -151,7 +210,9 @@ impl CodeCache {
         self.blocks.push(Block {
             first: first as u32,
             len: (self.arena.len() - first) as u32,
+            end: at,
             info,
+            links: no_links(at),
         });
         self.index.insert(rip, b);
         let last_byte = at.wrapping_sub(1);
@@ -179,10 +240,10 @@ impl CodeCache {
         Ok(d)
     }
 
-    /// Drops every block whose bytes touch page `pn`.
-    fn drop_page(&mut self, pn: u64) {
+    /// Drops every block whose bytes touch page `pn`; says whether there were any.
+    fn drop_page(&mut self, pn: u64) -> bool {
         let Some(blocks) = self.pages.remove(&pn) else {
-            return;
+            return false;
         };
         for b in blocks {
             let block = &mut self.blocks[b as usize];
@@ -197,6 +258,7 @@ impl CodeCache {
                 self.index.remove(&start);
             }
         }
+        true
     }
 
     /// Forgets everything.

@@ -447,6 +447,9 @@ pub(crate) fn mem_fault(e: MemError, addr: u64, seg: Seg, pc: u64) -> Fault {
 pub(crate) struct Access<'a> {
     pub cpu: &'a mut Cpu,
     pub mem: &'a mut Memory,
+    /// The address of the instruction whose faults `load`, `store` and the rest report:
+    /// set by the handlers that can fault through them (the generic dispatch and the fast
+    /// handlers' slow paths), not by the interpreter loop.
     pub pc: u64,
     pub lazy: Lazy,
 }

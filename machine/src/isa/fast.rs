@@ -98,7 +98,8 @@ fn base_disp(a: &Access, d: &Decoded) -> u64 {
 
 // The memory handlers try the TLB's fast path first and tail-call a slow path that does
 // the whole instruction again through `Access` (faults, tracing, the journal): the fast
-// path then calls nothing, so it saves no registers.
+// path then calls nothing, so it saves no registers. The slow path sets `a.pc`, which its
+// faults name.
 
 /// MOV of a 64- or 32-bit value from memory to a register.
 fn load<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
@@ -113,6 +114,7 @@ fn load<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 #[inline(never)]
 fn load_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     let v = a.load(base_disp(a, d), d.mem.seg, SIZE)?;
     a.cpu.gpr[reg(d.r0)] = v;
     Ok(d.next_ip)
@@ -130,6 +132,7 @@ fn store<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 #[inline(never)]
 fn store_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
     // Only this path can reach a page with cached code (such pages are never in the write
     // TLB), so only it says when the store changed code.
@@ -151,6 +154,7 @@ fn binary_load<const OP: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 #[inline(never)]
 fn binary_load_slow<const OP: u8>(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     let y = a.load(base_disp(a, d), d.mem.seg, 8)?;
     binary_with::<OP>(a, d, y)
 }
