@@ -41,13 +41,14 @@ fn no_links(end: u64) -> [(u64, u32); 2] {
     [(end, NO_BLOCK), (end ^ 1, NO_BLOCK)]
 }
 
-/// One block: `len` instructions from `arena[first]`, what its instructions may change
-/// together (for a step-back record of the whole block, history.rs), and its links.
-#[derive(Clone, Copy)]
+/// One block: its instructions, what they may change together (for a step-back record
+/// of the whole block, history.rs), and its links.
 pub(crate) struct Block {
-    first: u32,
-    /// Instructions in the block (0 once dropped).
-    pub len: u32,
+    /// The instructions (none once dropped). A block owns them, so that running one
+    /// costs one index into `CodeCache::blocks` and no range check of a shared array.
+    code: Box<[Decoded]>,
+    /// The address of its first instruction.
+    start: u64,
     /// The address after its last instruction (where it falls through to).
     pub end: u64,
     pub info: BlockInfo,
@@ -63,6 +64,10 @@ pub(crate) struct BlockInfo {
     pub writes: u16,
     pub xmm_writes: u16,
     pub vector: bool,
+    /// The registers in `writes`, in index order, `nregs` of them: so that a block record
+    /// copies them in one pass.
+    pub regs: [u8; 16],
+    pub nregs: u8,
 }
 
 pub(crate) struct CodeCache {
@@ -71,8 +76,7 @@ pub(crate) struct CodeCache {
     blocks: Vec<Block>,
     /// Page number → the blocks whose bytes touch it.
     pages: FxHashMap<u64, Vec<u32>>,
-    arena: Vec<Decoded>,
-    /// Instructions in `arena` that belong to dropped blocks.
+    /// Dropped blocks still in `blocks` (their indices are not reused until `clear`).
     garbage: usize,
     /// (start address, block) by [`slot`]; an empty entry holds an address that does not
     /// map to its own slot, so no address matches it.
@@ -96,7 +100,6 @@ impl CodeCache {
             index: FxHashMap::default(),
             blocks: Vec::new(),
             pages: FxHashMap::default(),
-            arena: Vec::new(),
             garbage: 0,
             recent: empty_recent(),
             epoch: 0,
@@ -133,7 +136,7 @@ impl CodeCache {
                     b.links = no_links(b.end);
                 }
             }
-            if self.garbage > 4096 && self.garbage > self.arena.len() / 2 {
+            if self.garbage > 512 && self.garbage > self.blocks.len() / 2 {
                 self.clear();
             }
         }
@@ -149,10 +152,7 @@ impl CodeCache {
     #[inline(always)]
     pub fn get(&self, b: u32) -> (&Block, &[Decoded]) {
         let block = &self.blocks[b as usize];
-        (
-            block,
-            &self.arena[block.first as usize..(block.first + block.len) as usize],
-        )
+        (block, &block.code)
     }
 
     /// The block that ran after `b` the last time `b` left for `next`, if it is linked.
@@ -180,7 +180,7 @@ impl CodeCache {
     /// a later instruction that cannot be fetched ends the block before it, and faults
     /// when (if ever) it is reached.
     fn build(&mut self, mem: &mut Memory, rip: u64) -> Result<u32, Fault> {
-        let first = self.arena.len();
+        let mut code = Vec::new();
         let mut at = rip;
         loop {
             let d = match self.decode(mem, at) {
@@ -193,23 +193,29 @@ impl CodeCache {
             // but its next one (the interpreter loop relies on it).
             let ends = d.keep & crate::decode::KEEP_RIP != 0;
             at = d.next_ip;
-            self.arena.push(d);
+            code.push(d);
             // A block stays on its first page, except for a last instruction that runs
             // into the next one.
-            if ends || self.arena.len() - first == MAX_BLOCK || at >> 12 != rip >> 12 {
+            if ends || code.len() == MAX_BLOCK || at >> 12 != rip >> 12 {
                 break;
             }
         }
         let b = self.blocks.len() as u32;
         let mut info = BlockInfo::default();
-        for d in &self.arena[first..] {
+        for d in &code {
             info.writes |= d.writes;
             info.xmm_writes |= d.xmm_writes;
             info.vector |= d.keep & crate::decode::KEEP_VECTOR != 0;
         }
+        for i in 0..16u8 {
+            if info.writes & (1 << i) != 0 {
+                info.regs[info.nregs as usize] = i;
+                info.nregs += 1;
+            }
+        }
         self.blocks.push(Block {
-            first: first as u32,
-            len: (self.arena.len() - first) as u32,
+            code: code.into_boxed_slice(),
+            start: rip,
             end: at,
             info,
             links: no_links(at),
@@ -247,13 +253,13 @@ impl CodeCache {
         };
         for b in blocks {
             let block = &mut self.blocks[b as usize];
-            if block.len == 0 {
+            if block.code.is_empty() {
                 // Already dropped through the other page it touches.
                 continue;
             }
-            let start = self.arena[block.first as usize].ip;
-            self.garbage += block.len as usize;
-            block.len = 0;
+            let start = block.start;
+            self.garbage += 1;
+            block.code = Box::new([]);
             if self.index.get(&start) == Some(&b) {
                 self.index.remove(&start);
             }
@@ -266,7 +272,6 @@ impl CodeCache {
         self.index.clear();
         self.blocks.clear();
         self.pages.clear();
-        self.arena.clear();
         self.garbage = 0;
         self.recent = empty_recent();
     }

@@ -466,7 +466,8 @@ impl Access<'_> {
     #[inline(never)]
     fn flush_flags_now(&mut self) {
         self.cpu.rflags = self.lazy.rflags(self.cpu.rflags);
-        self.lazy = Lazy::NONE;
+        // Nothing pending: the other fields are not read until an operation is pending.
+        self.lazy.op = LazyOp::None;
     }
 
     /// The exact RFLAGS, pending flags included, without computing them into `cpu`.

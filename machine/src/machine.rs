@@ -935,7 +935,7 @@ fn run_blocks<const HISTORY: bool>(
             // One record for this pass through the block (history.rs), from exact state.
             a.flush_flags();
             a.cpu.rip = rip;
-            history.begin_block(thread, a.cpu, block.info, a.mem.journal_len());
+            history.begin_block(thread, a.cpu, &block.info, a.mem.journal_len());
         }
         let first_step = steps;
         // The instruction that did not complete normally (its index) and why, or none.

@@ -31,6 +31,8 @@ fn reg(r: u8) -> usize {
 }
 
 /// The result of `x OP y` (both masked to the size) and the pending flags it leaves.
+/// Only the fields the pending operation reads are written: a logic result's flags come
+/// from `r` alone, and `carry` is read for INC and DEC only (flags.rs).
 #[inline(always)]
 fn alu<const OP: u8, const SIZE: u8>(a: &mut Access, x: u64, y: u64) -> u64 {
     let m = flags::mask(SIZE);
@@ -42,14 +44,13 @@ fn alu<const OP: u8, const SIZE: u8>(a: &mut Access, x: u64, y: u64) -> u64 {
         XOR => (x ^ y, LazyOp::Logic),
         _ => return y,
     };
-    a.lazy = Lazy {
-        op,
-        size: SIZE,
-        x,
-        y,
-        r,
-        carry: 0,
-    };
+    a.lazy.op = op;
+    a.lazy.size = SIZE;
+    if op != LazyOp::Logic {
+        a.lazy.x = x;
+        a.lazy.y = y;
+    }
+    a.lazy.r = r;
     r
 }
 
@@ -123,7 +124,7 @@ fn load_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 /// MOV of a 64- or 32-bit register to memory.
 fn store<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
     let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
-    if a.mem.write_fast(base_disp(a, d), SIZE as usize, v) {
+    if a.mem.write_fast::<SIZE>(base_disp(a, d), v) {
         Ok(d.next_ip)
     } else {
         store_slow::<SIZE>(a, d)
