@@ -447,6 +447,9 @@ pub(crate) fn mem_fault(e: MemError, addr: u64, seg: Seg, pc: u64) -> Fault {
 pub(crate) struct Access<'a> {
     pub cpu: &'a mut Cpu,
     pub mem: &'a mut Memory,
+    /// The address of the instruction whose faults `load`, `store` and the rest report:
+    /// set by the handlers that can fault through them (the generic dispatch and the fast
+    /// handlers' slow paths), not by the interpreter loop.
     pub pc: u64,
     pub lazy: Lazy,
 }
@@ -463,7 +466,8 @@ impl Access<'_> {
     #[inline(never)]
     fn flush_flags_now(&mut self) {
         self.cpu.rflags = self.lazy.rflags(self.cpu.rflags);
-        self.lazy = Lazy::NONE;
+        // Nothing pending: the other fields are not read until an operation is pending.
+        self.lazy.op = LazyOp::None;
     }
 
     /// The exact RFLAGS, pending flags included, without computing them into `cpu`.

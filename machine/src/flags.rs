@@ -144,11 +144,12 @@ pub(crate) struct Lazy {
     pub op: LazyOp,
     /// Operand size in bytes.
     pub size: u8,
-    /// The operands and result, masked to `size`.
+    /// The operands and result, masked to `size`. For [`LazyOp::Logic`] only `r` is
+    /// meaningful (the fast handlers leave `x` and `y` as they were).
     pub x: u64,
     pub y: u64,
     pub r: u64,
-    /// For INC and DEC: the CF they leave unchanged (`CF` or 0).
+    /// For INC and DEC: the CF they leave unchanged (`CF` or 0); meaningless otherwise.
     pub carry: u64,
 }
 

@@ -166,14 +166,11 @@ impl History {
     /// and replays the others (the machine is deterministic), so a loop costs one record
     /// per pass through a block instead of one per instruction.
     #[inline]
-    pub fn begin_block(&mut self, thread: usize, cpu: &Cpu, info: BlockInfo, journal: usize) {
+    pub fn begin_block(&mut self, thread: usize, cpu: &Cpu, info: &BlockInfo, journal: usize) {
         self.values.push(cpu.rip);
         self.values.push(cpu.rflags);
-        let mut m = info.writes;
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            self.values.push(cpu.gpr[i]);
-            m &= m - 1;
+        for &i in &info.regs[..info.nregs as usize] {
+            self.values.push(cpu.gpr[(i & 15) as usize]);
         }
         if info.vector {
             self.begin_vector(cpu, info.xmm_writes);

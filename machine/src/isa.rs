@@ -29,8 +29,10 @@ pub(crate) use fast::select;
 
 /// The generic dispatch: every implemented instruction, every form. Its handlers read and
 /// write `cpu.rflags` directly, so pending flags are computed first; a store into cached
-/// code becomes [`Trap::CodeChanged`].
+/// code becomes [`Trap::CodeChanged`]. Its faults name `a.pc`, set here (the interpreter
+/// loop does not set it for the fast handlers, whose fast paths cannot fault).
 pub(crate) fn execute_generic(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     a.flush_flags();
     let epoch = a.mem.code_epoch();
     let next = dispatch(a, d)?;

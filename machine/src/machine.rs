@@ -846,13 +846,17 @@ struct Exit {
 /// everything it touches stays in registers. `HISTORY` is a constant so that the
 /// history-off loop has no recording code at all.
 ///
-/// It runs a block (code_cache.rs) at a time. The step budget and the stop address are
-/// checked once per block when the whole block fits the budget and the stop address is
-/// not inside it, else before each of its instructions, so a run stops exactly where a
-/// one-instruction-at-a-time loop would. Within a block, RIP is written only when the
-/// block is left (the handlers never read it); status flags stay pending in the
-/// `Access` (flags.rs) and are computed before anything outside the fast handlers can
-/// see RFLAGS, and before the loop returns.
+/// It runs a block (code_cache.rs) at a time, and goes from a block to the next through
+/// the first one's links when it has run that way before (block chaining), else through
+/// the code cache's lookup. The step budget and the stop address are checked once per
+/// block when the whole block fits the budget and the stop address is not inside it,
+/// else before each of its instructions, so a run stops exactly where a
+/// one-instruction-at-a-time loop would, chained or not. Only a block's last instruction
+/// can go anywhere but its next one (code_cache.rs ends blocks so), so only its next RIP
+/// is looked at. RIP is kept in a local and written to the thread when the loop returns
+/// (the handlers never read it); status flags stay pending in the `Access` (flags.rs) and
+/// are computed before anything outside the fast handlers can see RFLAGS, and before the
+/// loop returns.
 #[inline(never)]
 fn inner<const HISTORY: bool>(
     cpu: &mut Cpu,
@@ -884,80 +888,127 @@ fn run_blocks<const HISTORY: bool>(
     stop_at: Option<u64>,
 ) -> Exit {
     let mut steps = 0;
+    let mut rip = a.cpu.rip;
+    // The block that ran last, when it left normally for `rip`: its link to the block
+    // at `rip` is followed, or made after the lookup.
+    let mut from: Option<u32> = None;
     loop {
         if steps == max_steps {
+            a.cpu.rip = rip;
             return Exit {
                 steps,
                 why: Why::Limit,
             };
         }
-        let rip = a.cpu.rip;
         // An Option, not a sentinel address: every RIP can be reached (a jump to
         // 0xffff_ffff_ffff_ffff must fault there, not look like a requested stop).
         if Some(rip) == stop_at {
+            a.cpu.rip = rip;
             return Exit {
                 steps,
                 why: Why::StopAt,
             };
         }
-        let (block, info) = match code.block(a.mem, rip) {
-            Ok(b) => b,
-            Err(f) => {
-                return Exit {
-                    steps,
-                    why: Why::Fault(f),
+        let b = match from.and_then(|f| code.linked(f, rip)) {
+            Some(b) => b,
+            None => match code.lookup(a.mem, rip) {
+                Ok(b) => {
+                    if let Some(f) = from {
+                        code.link(f, rip, b);
+                    }
+                    b
                 }
-            }
+                Err(f) => {
+                    a.cpu.rip = rip;
+                    return Exit {
+                        steps,
+                        why: Why::Fault(f),
+                    };
+                }
+            },
         };
-        let end = block[block.len() - 1].next_ip;
-        let careful = max_steps - steps < block.len() as u64
-            || stop_at.is_some_and(|s| s.wrapping_sub(rip) < end.wrapping_sub(rip));
-        let first_step = steps;
+        let (block, ds) = code.get(b);
+        let last = ds.len() - 1;
+        let careful = max_steps - steps <= last as u64
+            || stop_at.is_some_and(|s| s.wrapping_sub(rip) < block.end.wrapping_sub(rip));
         if HISTORY {
             // One record for this pass through the block (history.rs), from exact state.
             a.flush_flags();
-            history.begin_block(thread, a.cpu, info, a.mem.journal_len());
+            a.cpu.rip = rip;
+            history.begin_block(thread, a.cpu, &block.info, a.mem.journal_len());
         }
-        'block: {
-            for (i, d) in block.iter().enumerate() {
-                if careful && i > 0 && (steps == max_steps || Some(d.ip) == stop_at) {
-                    a.cpu.rip = d.ip;
-                    break 'block;
-                }
-                a.pc = d.ip;
+        let first_step = steps;
+        // The instruction that did not complete normally (its index) and why, or none.
+        let mut trap = None;
+        if !careful {
+            for (i, d) in ds[..last].iter().enumerate() {
                 match (d.handler)(a, d) {
-                    Ok(next) => {
-                        steps += 1;
-                        // A branch taken, or a string instruction ending its step on
-                        // itself: the rest of the block is not what runs.
-                        if next != d.next_ip {
-                            a.cpu.rip = next;
-                            break 'block;
-                        }
+                    Ok(_next) => {
+                        debug_assert_eq!(_next, d.next_ip, "only a last instruction branches")
                     }
-                    Err(trap) => {
-                        if let Trap::CodeChanged(next) = *trap {
-                            // The instruction completed; the rest of the block may have
-                            // changed.
-                            a.cpu.rip = next;
-                            steps += 1;
-                            break 'block;
-                        }
-                        a.cpu.rip = d.ip;
-                        let exit = trapped(*trap, d, steps, a);
-                        if HISTORY {
-                            history.end_block((exit.steps - first_step) as usize);
-                            if let Why::ReadTsc(_) = exit.why {
-                                // RDTSC completes in `Machine::run`, which knows the step
-                                // count: its own record keeps what it changes.
-                                history.begin(thread, d.ip, a.cpu, d, a.mem.journal_len());
-                            }
-                        }
-                        return exit;
+                    Err(t) => {
+                        trap = Some((i, t));
+                        break;
                     }
                 }
             }
-            a.cpu.rip = end;
+            if trap.is_none() {
+                let d = &ds[last];
+                match (d.handler)(a, d) {
+                    Ok(next) => {
+                        steps += ds.len() as u64;
+                        rip = next;
+                        from = Some(b);
+                    }
+                    Err(t) => trap = Some((last, t)),
+                }
+            }
+        } else {
+            for (i, d) in ds.iter().enumerate() {
+                if i > 0 && (steps + i as u64 == max_steps || Some(d.ip) == stop_at) {
+                    // Stopped inside the block: the checks at the top of the loop return.
+                    steps += i as u64;
+                    rip = d.ip;
+                    from = None;
+                    break;
+                }
+                match (d.handler)(a, d) {
+                    Ok(next) if i == last => {
+                        steps += ds.len() as u64;
+                        rip = next;
+                        from = Some(b);
+                    }
+                    Ok(_next) => {
+                        debug_assert_eq!(_next, d.next_ip, "only a last instruction branches")
+                    }
+                    Err(t) => {
+                        trap = Some((i, t));
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((i, t)) = trap {
+            if let Trap::CodeChanged(next) = *t {
+                // The instruction completed; the rest of the block, or the block at
+                // `next`, may have changed: the lookup sees it.
+                steps = first_step + i as u64 + 1;
+                rip = next;
+                from = None;
+            } else {
+                let d = &ds[i];
+                a.cpu.rip = d.ip;
+                let exit = trapped(*t, d, first_step + i as u64, a);
+                if HISTORY {
+                    history.end_block((exit.steps - first_step) as usize);
+                    if let Why::ReadTsc(_) = exit.why {
+                        // RDTSC completes in `Machine::run`, which knows the step count:
+                        // its own record keeps what it changes.
+                        history.begin(thread, d.ip, a.cpu, d, a.mem.journal_len());
+                    }
+                }
+                return exit;
+            }
         }
         if HISTORY {
             history.end_block((steps - first_step) as usize);

@@ -789,19 +789,39 @@ impl Memory {
         None
     }
 
-    /// The fast path of a store, as [`Memory::read_fast`]: stores and returns true if the
-    /// page is in the write TLB, the access stays within it and nothing is journaled;
-    /// else changes nothing and returns false ([`Memory::write`] does the rest).
+    /// The fast path of a store, as [`Memory::read_fast`]: stores (journaling the old
+    /// bytes when the journal is on) and returns true if the page is in the write TLB and
+    /// the access stays within it; else changes nothing and returns false
+    /// ([`Memory::write`] does the rest).
     #[inline(always)]
-    pub(crate) fn write_fast(&mut self, addr: u64, size: usize, value: u64) -> bool {
+    pub(crate) fn write_fast<const SIZE: u8>(&mut self, addr: u64, value: u64) -> bool {
+        let size = SIZE as usize;
         let off = (addr & PAGE_MASK) as usize;
         let pn = addr >> PAGE_SHIFT;
         let e = self.write_tlb[(pn as usize) & (TLB_SIZE - 1)];
-        if e.page == pn && off + size <= PAGE_SIZE as usize && !self.journal_on {
+        if e.page == pn && off + size <= PAGE_SIZE as usize {
+            if self.journal_on {
+                // Out of line, so that the journal's growth costs the unjournaled path
+                // no saved registers.
+                return self.write_journaled::<SIZE>(e.slot, addr, value);
+            }
             if let Some(Some(p)) = self.slots.get_mut(e.slot as usize) {
                 store_le(&mut p.data[off..off + size], value);
                 return true;
             }
+        }
+        false
+    }
+
+    /// [`Memory::write_fast`] with the journal on, for a write TLB hit on `slot`.
+    #[inline(never)]
+    fn write_journaled<const SIZE: u8>(&mut self, slot: u32, addr: u64, value: u64) -> bool {
+        let (off, size) = ((addr & PAGE_MASK) as usize, SIZE as usize);
+        if let Some(Some(p)) = self.slots.get_mut(slot as usize) {
+            let cell = &mut p.data[off..off + size];
+            self.journal.push(Undo::new(addr, load_le(cell), size));
+            store_le(cell, value);
+            return true;
         }
         false
     }

@@ -31,6 +31,8 @@ fn reg(r: u8) -> usize {
 }
 
 /// The result of `x OP y` (both masked to the size) and the pending flags it leaves.
+/// Only the fields the pending operation reads are written: a logic result's flags come
+/// from `r` alone, and `carry` is read for INC and DEC only (flags.rs).
 #[inline(always)]
 fn alu<const OP: u8, const SIZE: u8>(a: &mut Access, x: u64, y: u64) -> u64 {
     let m = flags::mask(SIZE);
@@ -42,14 +44,13 @@ fn alu<const OP: u8, const SIZE: u8>(a: &mut Access, x: u64, y: u64) -> u64 {
         XOR => (x ^ y, LazyOp::Logic),
         _ => return y,
     };
-    a.lazy = Lazy {
-        op,
-        size: SIZE,
-        x,
-        y,
-        r,
-        carry: 0,
-    };
+    a.lazy.op = op;
+    a.lazy.size = SIZE;
+    if op != LazyOp::Logic {
+        a.lazy.x = x;
+        a.lazy.y = y;
+    }
+    a.lazy.r = r;
     r
 }
 
@@ -98,7 +99,8 @@ fn base_disp(a: &Access, d: &Decoded) -> u64 {
 
 // The memory handlers try the TLB's fast path first and tail-call a slow path that does
 // the whole instruction again through `Access` (faults, tracing, the journal): the fast
-// path then calls nothing, so it saves no registers.
+// path then calls nothing, so it saves no registers. The slow path sets `a.pc`, which its
+// faults name.
 
 /// MOV of a 64- or 32-bit value from memory to a register.
 fn load<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
@@ -113,6 +115,7 @@ fn load<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 #[inline(never)]
 fn load_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     let v = a.load(base_disp(a, d), d.mem.seg, SIZE)?;
     a.cpu.gpr[reg(d.r0)] = v;
     Ok(d.next_ip)
@@ -121,7 +124,7 @@ fn load_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 /// MOV of a 64- or 32-bit register to memory.
 fn store<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
     let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
-    if a.mem.write_fast(base_disp(a, d), SIZE as usize, v) {
+    if a.mem.write_fast::<SIZE>(base_disp(a, d), v) {
         Ok(d.next_ip)
     } else {
         store_slow::<SIZE>(a, d)
@@ -130,6 +133,7 @@ fn store<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 #[inline(never)]
 fn store_slow<const SIZE: u8>(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     let v = a.cpu.gpr[reg(d.r1)] & flags::mask(SIZE);
     // Only this path can reach a page with cached code (such pages are never in the write
     // TLB), so only it says when the store changed code.
@@ -151,6 +155,7 @@ fn binary_load<const OP: u8>(a: &mut Access, d: &Decoded) -> Next {
 
 #[inline(never)]
 fn binary_load_slow<const OP: u8>(a: &mut Access, d: &Decoded) -> Next {
+    a.pc = d.ip;
     let y = a.load(base_disp(a, d), d.mem.seg, 8)?;
     binary_with::<OP>(a, d, y)
 }
