@@ -12,8 +12,35 @@ fn sorted(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `release.toml` with its whole-line comments emptied. They cite Go's source for whoever
+/// reads the file; the parser skips them, yet they were a sixth of the text the browser
+/// downloads. Each line stays (empty), so an error still names the file's own line, and a
+/// line inside a multi-line string is kept as it is.
+fn without_comment_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    for line in text.split_inclusive('\n') {
+        if !in_string && line.trim_start().starts_with('#') {
+            out.push_str(if line.ends_with('\n') { "\n" } else { "" });
+            continue;
+        }
+        out.push_str(line);
+        // A line with an odd number of `"""` or `'''` opens or closes a multi-line string.
+        let delimiters = line.matches("\"\"\"").count() + line.matches("'''").count();
+        if delimiters % 2 == 1 {
+            in_string = !in_string;
+        }
+    }
+    out
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../releases");
+    let out = Path::new(&std::env::var("OUT_DIR").unwrap()).to_path_buf();
     println!("cargo:rerun-if-changed={}", root.display());
     let mut text = String::from(
         "/// Every built-in release folder: (folder, release.toml, runtime files).\n\
@@ -26,10 +53,12 @@ fn main() {
         let toml = dir.join("release.toml");
         println!("cargo:rerun-if-changed={}", toml.display());
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let embedded = out.join(format!("{name}.release.toml"));
+        std::fs::write(&embedded, without_comment_lines(&read(&toml))).unwrap();
         write!(
             text,
             "    ({name:?}, include_str!({:?}), &[",
-            toml.display().to_string()
+            embedded.display().to_string()
         )
         .unwrap();
         let runtime = dir.join("runtime");
@@ -47,6 +76,6 @@ fn main() {
         text.push_str("]),\n");
     }
     text.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("releases.rs");
+    let dest = out.join("releases.rs");
     std::fs::write(dest, text).unwrap();
 }
