@@ -394,7 +394,11 @@ impl State {
     /// Opens a new session with `config` (keeping breakpoints); on an assembler error the
     /// session stays as it was and the error shows in the editor.
     fn reopen(&mut self, config: Config, run: bool) {
-        let same_program = config.lesson == self.config.lesson;
+        // The breakpoints set by hand carry over to the same program (a re-assembled
+        // edit), not to another release's: its runtime files have other lines, and the
+        // lesson gives its own breakpoints for each release.
+        let same_program =
+            config.lesson == self.config.lesson && config.release == self.config.release;
         match Session::open(config) {
             Ok(mut session) => {
                 // Before a run starts: its speed is measured by this clock.
@@ -810,6 +814,28 @@ mod tests {
         assert!(s.snapshot.lesson.is_some());
         let s = s.reduce(Action::Open("c-thread-no-g".into()));
         assert!(s.snapshot.lesson.is_none(), "a scenario has no narration");
+    }
+
+    #[test]
+    fn another_release_brings_the_lessons_breakpoints_for_it() {
+        // The page opens with the newest release; picking go1.14 must give the lesson's
+        // go1.14 breakpoints, not carry go1.27's lines (other code) over.
+        let s = Rc::new(State::from_fragment(""));
+        let newest = s.session.borrow().breakpoints().to_vec();
+        let s = s.reduce(Action::SetRelease(GoRelease::named("1.14").unwrap()));
+        let fresh = Session::open(Config {
+            lesson: s.config.lesson.clone(),
+            release: GoRelease::named("1.14").unwrap(),
+            edits: Vec::new(),
+        })
+        .unwrap();
+        assert_ne!(newest, fresh.breakpoints(), "the releases' lines differ");
+        assert_eq!(s.session.borrow().breakpoints(), fresh.breakpoints());
+        let mut s = s.reduce(Action::Continue);
+        while s.snapshot.running {
+            s = s.reduce(Action::Tick);
+        }
+        assert_eq!(s.snapshot.location, "runtime·asmcgocall");
     }
 
     #[test]

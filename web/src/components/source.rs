@@ -60,7 +60,12 @@ pub fn SourceView(props: &SourceProps) -> Html {
         // Keep the current line in view as RIP moves, scrolling only the pane.
         let current_row = current_row.clone();
         use_effect_with(
-            (shown.clone(), props.current_line, props.presenter, props.running),
+            (
+                shown.clone(),
+                props.current_line,
+                props.presenter,
+                props.running,
+            ),
             move |(_, _, _, running)| {
                 if *running {
                     return;

@@ -43,7 +43,12 @@ pub fn Stacks(props: &StacksProps) -> Html {
         // into view, and in it the RSP row; plain steps leave the scroll alone.
         let columns = columns.clone();
         use_effect_with(
-            (live.clone(), props.fault_step, props.presenter, props.running),
+            (
+                live.clone(),
+                props.fault_step,
+                props.presenter,
+                props.running,
+            ),
             move |(_, _, _, running)| {
                 if *running {
                     return;
@@ -59,7 +64,13 @@ pub fn Stacks(props: &StacksProps) -> Html {
     {
         let columns = columns.clone();
         use_effect_with(
-            (live, sp_row, props.fault_step, props.presenter, props.running),
+            (
+                live,
+                sp_row,
+                props.fault_step,
+                props.presenter,
+                props.running,
+            ),
             move |(_, _, _, _, running)| {
                 if *running {
                     return;
