@@ -5,7 +5,7 @@ use crate::clock::now_ms;
 use crate::share::{self, Link};
 use session::GoRelease;
 use session::{Command, Config, ExprError, LoadError, Session, Snapshot, Syntax, Target};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -16,6 +16,10 @@ const LEGACY_DEMO: &str = "demo";
 /// Milliseconds of running per timer tick at full speed, leaving the rest of the frame to
 /// render: Stop (a click or a key between ticks) is heard within about this long.
 const TICK_BUDGET_MS: f64 = 35.0;
+/// While a run goes on, the page is painted at most this often: every slice's repaint
+/// (style, layout and paint of the whole one-screen grid) cost as much as the slice's
+/// instructions and halved run mode's speed. Ten times a second still shows it moving.
+const RUN_REPAINT_MS: f64 = 100.0;
 
 /// How fast a run goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +202,8 @@ pub struct State {
     pub watch_errors: Rc<Vec<ExprError>>,
     /// The mistake in the last condition of a run until.
     pub condition_error: Option<ExprError>,
+    /// When (`performance.now()`) the snapshot was last taken, for [`RUN_REPAINT_MS`].
+    painted_ms: Cell<f64>,
 }
 
 impl Default for State {
@@ -291,6 +297,7 @@ impl State {
             watches: Rc::new(Vec::new()),
             watch_errors: Rc::new(Vec::new()),
             condition_error: None,
+            painted_ms: Cell::new(0.0),
         }
     }
 
@@ -448,6 +455,7 @@ impl Reducible for State {
             watches: self.watches.clone(),
             watch_errors: self.watch_errors.clone(),
             condition_error: None,
+            painted_ms: Cell::new(self.painted_ms.get()),
         };
         let running = self.snapshot.running;
         let new_entry = |next: &mut State, kind: Entry| {
@@ -686,6 +694,10 @@ impl Reducible for State {
                             next.speed.steps_per_tick()
                         };
                         session.work(steps, &|| now_ms() > deadline);
+                        if session.running() && now_ms() - self.painted_ms.get() < RUN_REPAINT_MS {
+                            // The same state: yew does not render it.
+                            return self;
+                        }
                     }
                     Action::Stop => session.stop(),
                     Action::Reset => session.reset(),
@@ -697,6 +709,7 @@ impl Reducible for State {
             }
         }
         next.snapshot = Rc::new(next.session.borrow().snapshot());
+        next.painted_ms.set(now_ms());
         Rc::new(next)
     }
 }
