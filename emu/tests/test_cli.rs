@@ -296,7 +296,8 @@ fn malformed_files_are_located_errors_with_exit_2() {
         (
             "syntax",
             "sources = [\"funcs_amd64.s\"\n".into(),
-            "bad.toml:2:1: toml: ",
+            // The place where the `]` is missing.
+            "bad.toml:1:27: toml: unclosed array",
         ),
         (
             "unknown-field",
