@@ -366,18 +366,17 @@ impl Locations {
     }
 }
 
-/// The spans of a TOML document's values, from the spanned parse `toml` itself
-/// deserializes from (`toml::de::DeTable`).
+/// The spans of a TOML document's values, from `toml_edit`'s parse of the text (the one
+/// `toml` itself deserializes from).
 mod spans {
     use std::ops::Range;
-    use toml::de::{DeTable, DeValue};
-    use toml::Spanned;
+    use toml_edit::{Item, Table, Value};
 
     /// Calls `f` with the path (`world.goroutines[3].thread`) and span of every value of
     /// `text` that has one, parents first. Nothing when the text is not TOML.
     pub fn each(text: &str, f: &mut dyn FnMut(&str, Range<usize>)) {
-        if let Ok(doc) = DeTable::parse(text) {
-            table(doc.get_ref(), "", f);
+        if let Ok(doc) = toml_edit::ImDocument::parse(text) {
+            table(doc.as_table(), "", f);
         }
     }
 
@@ -389,21 +388,52 @@ mod spans {
         }
     }
 
-    fn table(t: &DeTable<'_>, prefix: &str, f: &mut dyn FnMut(&str, Range<usize>)) {
+    fn table(t: &Table, prefix: &str, f: &mut dyn FnMut(&str, Range<usize>)) {
         for (k, v) in t.iter() {
-            value(v, &join(prefix, k.get_ref()), f);
+            item(v, &join(prefix, k), f);
         }
     }
 
-    fn value(v: &Spanned<DeValue<'_>>, path: &str, f: &mut dyn FnMut(&str, Range<usize>)) {
-        f(path, v.span());
-        match v.get_ref() {
-            DeValue::Array(a) => {
-                for (n, e) in a.iter().enumerate() {
-                    value(e, &format!("{path}[{n}]"), f);
+    fn item(i: &Item, path: &str, f: &mut dyn FnMut(&str, Range<usize>)) {
+        if let Some(span) = i.span() {
+            f(path, span);
+        }
+        match i {
+            Item::Table(t) => table(t, path, f),
+            Item::ArrayOfTables(a) => {
+                for (n, t) in a.iter().enumerate() {
+                    let path = format!("{path}[{n}]");
+                    if let Some(span) = t.span() {
+                        f(&path, span);
+                    }
+                    table(t, &path, f);
                 }
             }
-            DeValue::Table(t) => table(t, path, f),
+            Item::Value(v) => value(v, path, f),
+            Item::None => {}
+        }
+    }
+
+    fn value(v: &Value, path: &str, f: &mut dyn FnMut(&str, Range<usize>)) {
+        match v {
+            Value::Array(a) => {
+                for (n, e) in a.iter().enumerate() {
+                    let path = format!("{path}[{n}]");
+                    if let Some(span) = e.span() {
+                        f(&path, span);
+                    }
+                    value(e, &path, f);
+                }
+            }
+            Value::InlineTable(t) => {
+                for (k, e) in t.iter() {
+                    let path = join(path, k);
+                    if let Some(span) = e.span() {
+                        f(&path, span);
+                    }
+                    value(e, &path, f);
+                }
+            }
             _ => {}
         }
     }
