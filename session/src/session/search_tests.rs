@@ -1,21 +1,12 @@
 //! Searches: who last wrote a value, the next write, a fault's origin, conditions and
 //! watches, on lesson 10 (the seed's crash).
 
-use super::tests::{answer_pending, finish, open};
+use super::tests::{answer_pending, at_the_signal, finish, open};
 use super::*;
 
-/// Lesson 10 stopped where the signal was delivered (Continue, answering questions).
+/// Lesson 10 stopped where the signal was delivered, in the newest release.
 fn at_the_fault() -> Session {
-    let mut s = open("seed-crash", GoRelease::latest());
-    for _ in 0..20 {
-        answer_pending(&mut s);
-        s.start(Command::Continue);
-        finish(&mut s);
-        if !s.process.signals().is_empty() {
-            return s;
-        }
-    }
-    panic!("no signal");
+    at_the_signal(GoRelease::latest())
 }
 
 const CTX: Target = Target::Memory {

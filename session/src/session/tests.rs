@@ -25,6 +25,21 @@ pub(super) fn answer_pending(session: &mut Session) {
     }
 }
 
+/// Lesson 10 (the seed's crash) stopped where the signal was delivered: Continue,
+/// answering the questions on the way.
+pub(super) fn at_the_signal(release: GoRelease) -> Session {
+    let mut s = open("seed-crash", release);
+    for _ in 0..20 {
+        answer_pending(&mut s);
+        s.start(Command::Continue);
+        finish(&mut s);
+        if !s.process.signals().is_empty() {
+            return s;
+        }
+    }
+    panic!("no signal");
+}
+
 /// One step, answering a question first if one waits.
 pub(super) fn step(session: &mut Session) {
     answer_pending(session);

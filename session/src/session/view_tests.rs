@@ -1,6 +1,6 @@
 //! A step's view is a function of the step: every path to a step shows the same.
 
-use super::tests::{answer_pending, finish, open};
+use super::tests::{answer_pending, at_the_signal, finish, open};
 use super::*;
 
 /// The snapshot as JSON without the fields that describe the path taken rather than the
@@ -175,21 +175,6 @@ fn lesson_6_shows_the_same_at_a_step_whatever_the_path() {
     let stops = continue_stops("asmcgocall", release);
     assert!(stops.len() >= 3, "{stops:?}");
     the_same_step_by_every_path("asmcgocall", release, &stops);
-}
-
-/// Lesson 10 at the signal: the snapshot's names agree with each other and with the
-/// narration.
-fn at_the_signal(release: GoRelease) -> Session {
-    let mut s = open("seed-crash", release);
-    for _ in 0..20 {
-        answer_pending(&mut s);
-        s.start(Command::Continue);
-        finish(&mut s);
-        if !s.process.signals().is_empty() {
-            return s;
-        }
-    }
-    panic!("no signal");
 }
 
 #[test]
