@@ -16,6 +16,7 @@ use machine::machine::Machine;
 use machine::memory::{Perm, PAGE_SIZE};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// Where things go. Go-looking addresses make the learner's reading match real crashes.
 pub mod addr {
@@ -304,11 +305,17 @@ impl fmt::Display for Location {
 /// Where the fields of a TOML file are written: for each field (`world.ps`,
 /// `world.goroutines[3].thread`), its span and its line. It is not part of what a spec
 /// means, so two specs that differ only in where they were written are equal.
+///
+/// The table is built the first time an error asks for a place: a valid file never
+/// needs it, and a second parse of every lesson and scenario for spans was a fifth of
+/// the page's start-up time.
 #[derive(Clone, Debug, Default)]
 pub struct Locations {
     file: String,
+    /// The file's text, shared (worlds are cloned with their locations).
+    text: Arc<str>,
     /// (field, byte span of its value, line of its start), parents before children.
-    fields: Vec<(String, std::ops::Range<usize>, usize)>,
+    fields: OnceLock<Vec<(String, std::ops::Range<usize>, usize)>>,
 }
 
 impl PartialEq for Locations {
@@ -323,16 +330,28 @@ impl Locations {
     /// The fields of `text`, a TOML file that `file` names. A text that does not parse
     /// as TOML gives no fields (its parse error has its own location).
     pub fn of_toml(file: &str, text: &str) -> Locations {
-        let mut fields = Vec::new();
-        let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
-        spans::each(text, &mut |path, span| {
-            let l = line(span.start);
-            fields.push((path.to_string(), span, l))
-        });
         Locations {
             file: file.to_string(),
-            fields,
+            text: Arc::from(text),
+            fields: OnceLock::new(),
         }
+    }
+
+    /// The table of fields, built on first use.
+    fn fields(&self) -> &[(String, std::ops::Range<usize>, usize)] {
+        self.fields.get_or_init(|| {
+            let text = &*self.text;
+            // Byte offsets where each line starts, so a field's line is a binary search.
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            let mut fields = Vec::new();
+            spans::each(text, &mut |path, span| {
+                let line = starts.partition_point(|&s| s <= span.start);
+                fields.push((path.to_string(), span, line))
+            });
+            fields
+        })
     }
 
     /// The file these locations are in (empty when none was read).
@@ -345,7 +364,7 @@ impl Locations {
     pub fn locate(&self, field: &str) -> Option<Location> {
         let mut path = field;
         loop {
-            if let Some((_, _, line)) = self.fields.iter().find(|(f, _, _)| f == path) {
+            if let Some((_, _, line)) = self.fields().iter().find(|(f, _, _)| f == path) {
                 return Some(Location {
                     file: self.file.clone(),
                     line: *line,
@@ -358,7 +377,7 @@ impl Locations {
 
     /// The innermost field whose value contains byte `at` of the text, with its line.
     pub fn field_at(&self, at: usize) -> Option<(&str, usize)> {
-        self.fields
+        self.fields()
             .iter()
             .filter(|(_, span, _)| span.contains(&at))
             .min_by_key(|(_, span, _)| span.len())

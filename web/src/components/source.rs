@@ -3,7 +3,8 @@
 //! breakpoint; a click on a line puts the cursor there (for "run to line").
 //!
 //! Each line is its own component with plain props, so a step re-renders the two lines
-//! whose marks changed, not the hundreds of lines of a runtime file.
+//! whose marks changed, not the hundreds of lines of a runtime file; and a file is cut
+//! into chunks the browser lays out only when they come into view.
 
 use crate::components::hex;
 use crate::state::Action;
@@ -205,12 +206,38 @@ impl PartialEq for FileProps {
     }
 }
 
+/// Lines per chunk: each chunk is its own table in a box the browser may skip laying out
+/// while it is off screen (`content-visibility: auto`, style.css), so arriving in a long
+/// runtime file, or a mark moving inside it, lays out a screenful, not the whole file.
+const CHUNK_LINES: usize = 32;
+
+/// The width a line takes in a monospace `<pre>`: tabs to the next multiple of 8 (the
+/// default `tab-size`), every other character one column.
+fn columns(text: &str) -> usize {
+    text.chars().fold(
+        0,
+        |col, c| if c == '\t' { col / 8 * 8 + 8 } else { col + 1 },
+    )
+}
+
 /// A file as a table of lines.
+///
+/// Its rows are built the first time the file is shown, not when the page opens: a
+/// release's runtime files are thousands of lines, most never visited in a lesson.
 #[component]
 fn FileTable(props: &FileProps) -> Html {
+    let ever_shown = use_mut_ref(|| false);
+    if props.shown {
+        *ever_shown.borrow_mut() = true;
+    }
     let Some(file) = props.files.iter().find(|f| f.name == props.name) else {
         return html! {};
     };
+    if !*ever_shown.borrow() {
+        return html! {
+            <div class="code" hidden=true data-file={props.name.clone()}></div>
+        };
+    }
     // One listener for the whole table (not two per line, which would make every render
     // of a long file slower): the row says which line, the cell whether it was the gutter.
     let on_click = {
@@ -240,7 +267,7 @@ fn FileTable(props: &FileProps) -> Html {
             }
         })
     };
-    let rows = file.lines.iter().map(|line| {
+    let row = |line: &Rc<SourceLine>| {
         let has = |a: Option<u64>| a.filter(|a| line.instructions.iter().any(|i| i.addr == *a));
         let current = has(props.current);
         html! {
@@ -249,11 +276,35 @@ fn FileTable(props: &FileProps) -> Html {
                   cursor={props.cursor == Some(line.number)} syntax={props.syntax}
                   row={current.and(props.row.clone())} />
         }
+    };
+    // The chunks are tables of fixed layout sharing their column widths (set here from
+    // the file's longest line and line count, capped in style.css), so they line up as
+    // one table would.
+    let widest = file
+        .lines
+        .iter()
+        .map(|l| columns(&l.text))
+        .max()
+        .unwrap_or(0);
+    let digits = file.lines.len().max(1).to_string().len();
+    let chunks = file.lines.chunks(CHUNK_LINES).map(|lines| {
+        // Its height in text rows before it is first laid out: a line is as tall as its
+        // instructions (one per row), at least one row.
+        let rows: usize = lines.iter().map(|l| l.instructions.len().max(1)).sum();
+        html! {
+            <div class="chunk" key={lines[0].number} style={format!("--rows: {rows}")}>
+                <table>
+                    <colgroup><col class="gutter-col" /><col class="text-col" /><col /></colgroup>
+                    <tbody>{ for lines.iter().map(row) }</tbody>
+                </table>
+            </div>
+        }
     });
     html! {
-        <table class={classes!("code", props.shown.then_some("shown"))} hidden={!props.shown}
-               data-file={props.name.clone()} onclick={on_click}>
-            <tbody>{ for rows }</tbody>
-        </table>
+        <div class={classes!("code", props.shown.then_some("shown"))} hidden={!props.shown}
+             data-file={props.name.clone()} onclick={on_click}
+             style={format!("--text-ch: {widest}; --digits: {digits}")}>
+            { for chunks }
+        </div>
     }
 }
