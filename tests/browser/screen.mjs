@@ -359,6 +359,9 @@ async function keyboard(context, url, vp, errors, check, shots, leadShots) {
         const before = await stepOf(page);
         await page.keyboard.press('s');
         nudged = (await shows(page, '#nudge')) && (await stepOf(page)) === before;
+        // One message for the waiting question, not the run's stop note beside it.
+        const banners = await page.$$eval('#nudge, #note', (els) => els.map((e) => e.textContent));
+        check(banners.length === 1, `presenter (${vp.name}): one banner says a question waits (${JSON.stringify(banners)})`);
         await shoot(page, shots, leadShots, `presenter-question-${vp.name}.png`);
       }
       overlays++;

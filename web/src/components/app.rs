@@ -408,7 +408,9 @@ pub fn App() -> Html {
                 if let Some(nudge) = &state.nudge {
                     <div class="note nudge" id="nudge" role="status">{nudge}</div>
                 }
-                if let Some(note) = &snapshot.note {
+                // A step refused at a waiting question says so in the nudge; the note of
+                // the run that stopped there says the same, so only one of them shows.
+                if let Some(note) = snapshot.note.as_ref().filter(|_| state.nudge.is_none() || state.pending_question().is_none()) {
                     <div class="note" id="note" role="status">{note}</div>
                 }
                 if let Some(notice) = &state.notice {
